@@ -1,0 +1,39 @@
+# `make demo` and `make test` work on a fresh clone: they create .venv and
+# install what is missing (a stamp file makes the second run instant).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.medcv-installed
+
+.PHONY: install test demo lint bench constraints figures clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt ".[dev]"
+	@touch $(STAMP)
+
+test: install
+	bash scripts/ensure_mariadb.sh
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+demo: install
+	bash scripts/demo.sh
+
+lint: install
+	$(PY) -m ruff check .
+
+bench: install
+	bash scripts/ensure_mariadb.sh
+	$(PY) -m bench.ingest
+
+figures: install
+	$(PY) -m dicom.preprocessing_gallery --output docs/preprocessing.png
+
+constraints: install
+	$(PY) -m pip freeze --exclude medcv > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) demo_output bench_output .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""DICOM side of medcv: reading, display conversion, cleansing, the catalog and its CLIs."""

@@ -1,0 +1,36 @@
+"""One-line errors and exit codes shared by the dicom CLIs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from dicom.database_url import DatabaseUnavailable
+from dicom.deidentify import DeidentificationKeyError
+
+EXIT_FATAL = 2
+EXIT_INTERRUPTED = 130
+EXPECTED_ERRORS = (DatabaseUnavailable, DeidentificationKeyError, FileNotFoundError,
+                   NotADirectoryError, PermissionError, ValueError)
+
+
+def fail(message: str, code: int = EXIT_FATAL) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def run_cli(main: Callable[[], int], interrupted_hint: str = "") -> int:
+    """Run `main`, turning expected failures into `error: ...` on one line."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return fail(f"interrupted. {interrupted_hint}".strip(), EXIT_INTERRUPTED)
+    except EXPECTED_ERRORS as exc:
+        return fail(" ".join(str(exc).split()) or type(exc).__name__)
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            original = getattr(exc, "orig", None) or exc
+            return fail(f"database error: {' '.join(str(original).split())[:300]}")
+        raise

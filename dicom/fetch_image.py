@@ -1,0 +1,49 @@
+"""Fetch catalog images by body part (or any catalog column) into images/ + labels/.
+
+    python -m dicom.fetch_image --query CHEST,ABDOMEN --directory OUT [--metadata True]
+
+Writes OUT/images/<ID>.png, OUT/labels/<ID>.txt (label text, same stem) and,
+with --metadata, OUT/metadata.csv including the patient key.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+from dicom.catalog import Catalog
+from dicom.cli_errors import run_cli
+from dicom.database_url import DEFAULT_DB_URL, resolve_db_url
+from dicom.fetch import fetch_images, parse_query
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("query", None, "Value(s) to select: one body part (CHEST), a "
+                    "comma-separated list (CHEST,ABDOMEN) or 'all'. Always treated as data.")
+flags.DEFINE_string("directory", None, "Output folder; images/ and labels/ are created in it.")
+flags.DEFINE_string("column", "body_part", "Catalog column the query matches (e.g. Modality, "
+                    "ViewPosition); the label written is that column's value.")
+flags.DEFINE_bool("metadata", True, "Also write metadata.csv (ID, label, patient_key, ...).")
+flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+flags.mark_flags_as_required(["query", "directory"])
+
+
+def _main() -> int:
+    values = parse_query(FLAGS.query)
+    catalog = Catalog.open(resolve_db_url(FLAGS.db_url), create=False)
+    try:
+        summary = fetch_images(catalog, FLAGS.directory, values, FLAGS.column, FLAGS.metadata,
+                               FLAGS.progress)
+    finally:
+        catalog.dispose()
+    print(summary.line(FLAGS.directory))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    return run_cli(_main, "Re-run the same command; files are rewritten atomically.")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,46 @@
+"""PNG bytes for catalog images: 16-bit grayscale stays 16-bit, colour is 8-bit RGB."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+# Level 1 is ~3x faster than Pillow's default 6 on noisy medical images and
+# only a few percent larger; ingestion speed matters more than catalog size.
+DEFAULT_COMPRESS_LEVEL = 1
+
+
+def encode_png(image: np.ndarray, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
+    """Encode uint8/uint16 gray (HxW) or uint8 RGB (HxWx3) losslessly."""
+    if image.ndim == 2 and image.dtype == np.uint16:
+        pil = Image.frombytes("I;16", (image.shape[1], image.shape[0]),
+                              np.ascontiguousarray(image, dtype="<u2").tobytes())
+    elif image.dtype == np.uint8 and (image.ndim == 2 or image.shape[-1] == 3):
+        pil = Image.fromarray(image)
+    else:
+        raise ValueError(f"cannot store a {image.dtype} image of shape {image.shape} as PNG")
+    buffer = io.BytesIO()
+    pil.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Inverse of `encode_png`: uint16 for 16-bit gray, uint8 otherwise."""
+    with Image.open(io.BytesIO(data)) as pil:
+        if pil.mode in ("I;16", "I;16B", "I"):
+            return np.asarray(pil, dtype=np.int64).astype(np.uint16)
+        if pil.mode not in ("L", "RGB"):
+            pil = pil.convert("RGB")
+        return np.asarray(pil)
+
+
+def read_image(path: str) -> np.ndarray:
+    with open(path, "rb") as handle:
+        return decode_png(handle.read())
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        handle.write(encode_png(image))
