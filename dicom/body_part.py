@@ -20,43 +20,124 @@ from dataclasses import dataclass
 
 UNKNOWN = "UNKNOWN"
 
-DEFINED_TERMS: frozenset[str] = frozenset({
-    "ABDOMEN", "ABDOMENPELVIS", "ANKLE", "ARM", "BREAST", "CHEST", "CHESTABDOMEN",
-    "CLAVICLE", "COCCYX", "CSPINE", "ELBOW", "EXTREMITY", "FACE", "FINGER", "FOOT",
-    "FOREARM", "HAND", "HEAD", "HEADNECK", "HEART", "HIP", "JAW", "KNEE", "LEG",
-    "LSPINE", "NECK", "PELVIS", "SACRUM", "SHOULDER", "SKULL", "SPINE", "THIGH",
-    "TSPINE", "WHOLEBODY", "WRIST",
-})
+DEFINED_TERMS: frozenset[str] = frozenset(
+    {
+        "ABDOMEN",
+        "ABDOMENPELVIS",
+        "ANKLE",
+        "ARM",
+        "BREAST",
+        "CHEST",
+        "CHESTABDOMEN",
+        "CLAVICLE",
+        "COCCYX",
+        "CSPINE",
+        "ELBOW",
+        "EXTREMITY",
+        "FACE",
+        "FINGER",
+        "FOOT",
+        "FOREARM",
+        "HAND",
+        "HEAD",
+        "HEADNECK",
+        "HEART",
+        "HIP",
+        "JAW",
+        "KNEE",
+        "LEG",
+        "LSPINE",
+        "NECK",
+        "PELVIS",
+        "SACRUM",
+        "SHOULDER",
+        "SKULL",
+        "SPINE",
+        "THIGH",
+        "TSPINE",
+        "WHOLEBODY",
+        "WRIST",
+    }
+)
 
 DEFAULT_SYNONYMS: dict[str, str] = {
     # chest
-    "THORAX": "CHEST", "THORACIC": "CHEST", "LUNG": "CHEST", "LUNGS": "CHEST",
-    "CXR": "CHEST", "TORAX": "CHEST", "TORACE": "CHEST", "POITRINE": "CHEST",
-    "BRUST": "CHEST", "BRUSTKORB": "CHEST", "PECHO": "CHEST", "TORACICO": "CHEST",
+    "THORAX": "CHEST",
+    "THORACIC": "CHEST",
+    "LUNG": "CHEST",
+    "LUNGS": "CHEST",
+    "CXR": "CHEST",
+    "TORAX": "CHEST",
+    "TORACE": "CHEST",
+    "POITRINE": "CHEST",
+    "BRUST": "CHEST",
+    "BRUSTKORB": "CHEST",
+    "PECHO": "CHEST",
+    "TORACICO": "CHEST",
     # abdomen
-    "ABD": "ABDOMEN", "ABDOMINAL": "ABDOMEN", "BAUCH": "ABDOMEN", "ADDOME": "ABDOMEN",
-    "ABDOMEN PELVIS": "ABDOMENPELVIS", "ABD PELVIS": "ABDOMENPELVIS",
+    "ABD": "ABDOMEN",
+    "ABDOMINAL": "ABDOMEN",
+    "BAUCH": "ABDOMEN",
+    "ADDOME": "ABDOMEN",
+    "ABDOMEN PELVIS": "ABDOMENPELVIS",
+    "ABD PELVIS": "ABDOMENPELVIS",
     "CHEST ABDOMEN": "CHESTABDOMEN",
     # head
-    "BRAIN": "HEAD", "CEREBRUM": "HEAD", "KOPF": "HEAD", "CABEZA": "HEAD",
-    "TETE": "HEAD", "TESTA": "HEAD", "CABECA": "HEAD", "CRANE": "SKULL",
-    "CRANIUM": "SKULL", "SCHADEL": "SKULL", "CRANEO": "SKULL", "HEAD NECK": "HEADNECK",
+    "BRAIN": "HEAD",
+    "CEREBRUM": "HEAD",
+    "KOPF": "HEAD",
+    "CABEZA": "HEAD",
+    "TETE": "HEAD",
+    "TESTA": "HEAD",
+    "CABECA": "HEAD",
+    "CRANE": "SKULL",
+    "CRANIUM": "SKULL",
+    "SCHADEL": "SKULL",
+    "CRANEO": "SKULL",
+    "HEAD NECK": "HEADNECK",
     # spine
-    "C SPINE": "CSPINE", "CERVICAL SPINE": "CSPINE", "T SPINE": "TSPINE",
-    "THORACIC SPINE": "TSPINE", "L SPINE": "LSPINE", "LUMBAR SPINE": "LSPINE",
+    "C SPINE": "CSPINE",
+    "CERVICAL SPINE": "CSPINE",
+    "T SPINE": "TSPINE",
+    "THORACIC SPINE": "TSPINE",
+    "L SPINE": "LSPINE",
+    "LUMBAR SPINE": "LSPINE",
     "WIRBELSAULE": "SPINE",
     # limbs
-    "EXTREMITIES": "EXTREMITY", "EXTREMIDAD": "EXTREMITY", "EXTREMITAT": "EXTREMITY",
-    "EXTREMITE": "EXTREMITY", "LIMB": "EXTREMITY", "UPPER EXTREMITY": "ARM",
-    "LOWER EXTREMITY": "LEG", "KNIE": "KNEE", "RODILLA": "KNEE", "GENOU": "KNEE",
-    "HANCHE": "HIP", "HUFTE": "HIP", "SCHULTER": "SHOULDER", "EPAULE": "SHOULDER",
-    "MANO": "HAND", "MAIN": "HAND", "FUSS": "FOOT", "PIE": "FOOT", "PIED": "FOOT",
+    "EXTREMITIES": "EXTREMITY",
+    "EXTREMIDAD": "EXTREMITY",
+    "EXTREMITAT": "EXTREMITY",
+    "EXTREMITE": "EXTREMITY",
+    "LIMB": "EXTREMITY",
+    "UPPER EXTREMITY": "ARM",
+    "LOWER EXTREMITY": "LEG",
+    "KNIE": "KNEE",
+    "RODILLA": "KNEE",
+    "GENOU": "KNEE",
+    "HANCHE": "HIP",
+    "HUFTE": "HIP",
+    "SCHULTER": "SHOULDER",
+    "EPAULE": "SHOULDER",
+    "MANO": "HAND",
+    "MAIN": "HAND",
+    "FUSS": "FOOT",
+    "PIE": "FOOT",
+    "PIED": "FOOT",
     # body
-    "WHOLE BODY": "WHOLEBODY", "WB": "WHOLEBODY", "GANZKORPER": "WHOLEBODY",
-    "CUERPO ENTERO": "WHOLEBODY", "CORPS ENTIER": "WHOLEBODY",
-    "BECKEN": "PELVIS", "BASSIN": "PELVIS", "PELVIC": "PELVIS",
-    "CARDIAC": "HEART", "HERZ": "HEART", "COEUR": "HEART",
-    "MAMMA": "BREAST", "MAMMO": "BREAST", "SEIN": "BREAST",
+    "WHOLE BODY": "WHOLEBODY",
+    "WB": "WHOLEBODY",
+    "GANZKORPER": "WHOLEBODY",
+    "CUERPO ENTERO": "WHOLEBODY",
+    "CORPS ENTIER": "WHOLEBODY",
+    "BECKEN": "PELVIS",
+    "BASSIN": "PELVIS",
+    "PELVIC": "PELVIS",
+    "CARDIAC": "HEART",
+    "HERZ": "HEART",
+    "COEUR": "HEART",
+    "MAMMA": "BREAST",
+    "MAMMO": "BREAST",
+    "SEIN": "BREAST",
 }
 DESCRIPTION_FIELDS = ("SeriesDescription", "ProtocolName", "StudyDescription")
 
@@ -105,7 +186,7 @@ class BodyPartMapper:
         words = normalise_key(text).split()
         for start in range(len(words)):
             for length in range(min(self._longest, len(words) - start), 0, -1):
-                hit = self._table.get(" ".join(words[start:start + length]))
+                hit = self._table.get(" ".join(words[start : start + length]))
                 if hit:
                     return hit
         return None
@@ -130,5 +211,7 @@ def load_body_part_map(path: str) -> dict[str, str]:
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
-        raise ValueError(f"{path}: expected a JSON object of strings, e.g. {{\"Brustkorb\": \"CHEST\"}}")
+        raise ValueError(
+            f'{path}: expected a JSON object of strings, e.g. {{"Brustkorb": "CHEST"}}'
+        )
     return data

@@ -70,7 +70,8 @@ def attribute_column(keyword: str, integer: bool) -> sa.Column:
 
 def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table, sa.Table]:
     images = sa.Table(
-        IMAGES_TABLE, metadata,
+        IMAGES_TABLE,
+        metadata,
         *core_columns(),
         *(attribute_column(k, True) for k in lists.integers),
         *(attribute_column(k, False) for k in lists.strings),
@@ -80,7 +81,8 @@ def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table
         **_MYSQL_TABLE_OPTIONS,
     )
     rejects = sa.Table(
-        REJECTS_TABLE, metadata,
+        REJECTS_TABLE,
+        metadata,
         sa.Column("path_key", sa.String(64), primary_key=True),
         sa.Column("path", _TEXT, nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
@@ -159,7 +161,8 @@ class Catalog:
     def require_schema(self) -> None:
         if not sa.inspect(self.engine).has_table(IMAGES_TABLE):
             raise DatabaseUnavailable(
-                f"{self.describe()} has no {IMAGES_TABLE} table: run python -m dicom.create_database first"
+                f"{self.describe()} has no {IMAGES_TABLE} table: "
+                "run python -m dicom.create_database first"
             )
 
     def reflected_images(self) -> sa.Table:
@@ -198,21 +201,35 @@ class Catalog:
             if rows:
                 connection.execute(sa.insert(self.images), [dict(r, ingested_at=now) for r in rows])
             if cleared:
-                connection.execute(sa.delete(self.rejects).where(self.rejects.c.path_key.in_(cleared)))
+                connection.execute(
+                    sa.delete(self.rejects).where(self.rejects.c.path_key.in_(cleared))
+                )
             if rejects:
-                connection.execute(sa.insert(self.rejects), [
-                    {"path_key": path_key(r.path), "path": r.path, "kind": r.kind,
-                     "reason": r.reason, "rejected_at": now}
-                    for r in {r.path: r for r in rejects}.values()
-                ])
+                connection.execute(
+                    sa.insert(self.rejects),
+                    [
+                        {
+                            "path_key": path_key(r.path),
+                            "path": r.path,
+                            "kind": r.kind,
+                            "reason": r.reason,
+                            "rejected_at": now,
+                        }
+                        for r in {r.path: r for r in rejects}.values()
+                    ],
+                )
 
     def count(self, table: sa.Table | None = None) -> int:
         table = self.images if table is None else table
         with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            return int(
+                connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            )
 
     def iter_rows(
-        self, columns: Sequence[sa.ColumnElement[Any]], where: sa.ColumnElement[bool] | None,
+        self,
+        columns: Sequence[sa.ColumnElement[Any]],
+        where: sa.ColumnElement[bool] | None,
         chunk: int = 256,
     ) -> Iterator[sa.Row[Any]]:
         """Stream rows (server-side cursor on MySQL) so images never all sit in memory."""

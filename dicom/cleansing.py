@@ -39,10 +39,18 @@ DEFAULT_STRING_ATTRIBUTES: tuple[str, ...] = (
     "StudyDate",
 )
 # Attributes that are catalog columns of their own; not configurable.
-CORE_ATTRIBUTES = frozenset({
-    "Modality", "Rows", "Columns", "BodyPartExamined", "StudyInstanceUID",
-    "SeriesInstanceUID", "SOPInstanceUID", "PatientID",
-})
+CORE_ATTRIBUTES = frozenset(
+    {
+        "Modality",
+        "Rows",
+        "Columns",
+        "BodyPartExamined",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SOPInstanceUID",
+        "PatientID",
+    }
+)
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL_INTEGER = re.compile(r"^[+-]?\d+\.0*$")
 

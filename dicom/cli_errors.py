@@ -10,8 +10,14 @@ from dicom.deidentify import DeidentificationKeyError
 
 EXIT_FATAL = 2
 EXIT_INTERRUPTED = 130
-EXPECTED_ERRORS = (DatabaseUnavailable, DeidentificationKeyError, FileNotFoundError,
-                   NotADirectoryError, PermissionError, ValueError)
+EXPECTED_ERRORS = (
+    DatabaseUnavailable,
+    DeidentificationKeyError,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+    ValueError,
+)
 
 
 def fail(message: str, code: int = EXIT_FATAL) -> int:

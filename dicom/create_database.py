@@ -33,33 +33,66 @@ from dicom.deidentify import KEY_ENVIRONMENT_VARIABLE, load_key
 from dicom.ingest import OVERWRITE_CHOICES, IngestSettings, ingest_directory
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("directory", None, "Folder to scan recursively for DICOM files "
-                    "(hidden files and folders are skipped).")
-flags.DEFINE_string("db_url", None, "Catalog database URL. Default: $MEDCV_DB_URL, else "
-                    f"{DEFAULT_DB_URL} in the working directory. MySQL: "
-                    "mysql+mysqlconnector://user@host/db with the password in "
-                    "$MEDCV_DB_PASSWORD or a MySQL option file (~/.my.cnf).")
-flags.DEFINE_integer("workers", os.cpu_count() or 1, "Worker processes decoding files.",
-                     lower_bound=1)
-flags.DEFINE_integer("batch_size", 64, "Files committed per database transaction.",
-                     lower_bound=1)
-flags.DEFINE_bool("deidentify", False, "Strip PHI (names, IDs, birth date, addresses, "
-                  "physicians, institution, accession number, dates, descriptions) and "
-                  "replace patient keys and UIDs with keyed pseudonyms.")
-flags.DEFINE_string("deid_key", None, f"Secret for --deidentify pseudonyms (prefer "
-                    f"${KEY_ENVIRONMENT_VARIABLE}; a flag shows up in `ps`). Keep it: the "
-                    "same key gives the same pseudonyms across runs.")
-flags.DEFINE_enum("overwrite", "never", OVERWRITE_CHOICES, "When a file's SOP Instance UID "
-                  "is stored with a different SHA-256: 'never' keeps the stored copy and "
-                  "reports the file; 'if_changed' replaces it.")
-flags.DEFINE_string("report", None, "Write the summary, every reject (path, reason), "
-                    "conflicts and warnings as JSON to this file.")
-flags.DEFINE_list("int_attributes", list(DEFAULT_INT_ATTRIBUTES), "DICOM keywords kept "
-                  "as integer columns (junk values become NULL with a warning).")
-flags.DEFINE_list("string_attributes", list(DEFAULT_STRING_ATTRIBUTES), "DICOM keywords "
-                  "kept as cleansed string columns (stripped, upper case, empty -> NULL).")
-flags.DEFINE_string("body_part_map", None, "JSON file of extra BodyPartExamined spellings "
-                    'to canonical terms, e.g. {"Brustkorb": "CHEST"}.')
+flags.DEFINE_string(
+    "directory",
+    None,
+    "Folder to scan recursively for DICOM files (hidden files and folders are skipped).",
+)
+flags.DEFINE_string(
+    "db_url",
+    None,
+    "Catalog database URL. Default: $MEDCV_DB_URL, else "
+    f"{DEFAULT_DB_URL} in the working directory. MySQL: "
+    "mysql+mysqlconnector://user@host/db with the password in "
+    "$MEDCV_DB_PASSWORD or a MySQL option file (~/.my.cnf).",
+)
+flags.DEFINE_integer(
+    "workers", os.cpu_count() or 1, "Worker processes decoding files.", lower_bound=1
+)
+flags.DEFINE_integer("batch_size", 64, "Files committed per database transaction.", lower_bound=1)
+flags.DEFINE_bool(
+    "deidentify",
+    False,
+    "Strip PHI (names, IDs, birth date, addresses, "
+    "physicians, institution, accession number, dates, descriptions) and "
+    "replace patient keys and UIDs with keyed pseudonyms.",
+)
+flags.DEFINE_string(
+    "deid_key",
+    None,
+    f"Secret for --deidentify pseudonyms (prefer "
+    f"${KEY_ENVIRONMENT_VARIABLE}; a flag shows up in `ps`). Keep it: the "
+    "same key gives the same pseudonyms across runs.",
+)
+flags.DEFINE_enum(
+    "overwrite",
+    "never",
+    OVERWRITE_CHOICES,
+    "When a file's SOP Instance UID "
+    "is stored with a different SHA-256: 'never' keeps the stored copy and "
+    "reports the file; 'if_changed' replaces it.",
+)
+flags.DEFINE_string(
+    "report",
+    None,
+    "Write the summary, every reject (path, reason), conflicts and warnings as JSON to this file.",
+)
+flags.DEFINE_list(
+    "int_attributes",
+    list(DEFAULT_INT_ATTRIBUTES),
+    "DICOM keywords kept as integer columns (junk values become NULL with a warning).",
+)
+flags.DEFINE_list(
+    "string_attributes",
+    list(DEFAULT_STRING_ATTRIBUTES),
+    "DICOM keywords kept as cleansed string columns (stripped, upper case, empty -> NULL).",
+)
+flags.DEFINE_string(
+    "body_part_map",
+    None,
+    "JSON file of extra BodyPartExamined spellings "
+    'to canonical terms, e.g. {"Brustkorb": "CHEST"}.',
+)
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 flags.mark_flag_as_required("directory")
 
@@ -67,8 +100,9 @@ flags.mark_flag_as_required("directory")
 def _main() -> int:
     if not os.path.isdir(FLAGS.directory):
         raise NotADirectoryError(f"--directory {FLAGS.directory} is not a directory")
-    lists = AttributeLists(parse_keyword_list(FLAGS.int_attributes),
-                           parse_keyword_list(FLAGS.string_attributes))
+    lists = AttributeLists(
+        parse_keyword_list(FLAGS.int_attributes), parse_keyword_list(FLAGS.string_attributes)
+    )
     settings = IngestSettings(
         lists=lists,
         body_part_map=load_body_part_map(FLAGS.body_part_map) if FLAGS.body_part_map else {},
@@ -77,11 +111,14 @@ def _main() -> int:
     )
     url = resolve_db_url(FLAGS.db_url)
     catalog = Catalog.open(url, lists)
-    print(f"ingesting {FLAGS.directory} into {describe(url)} with {FLAGS.workers} workers",
-          file=sys.stderr)
+    print(
+        f"ingesting {FLAGS.directory} into {describe(url)} with {FLAGS.workers} workers",
+        file=sys.stderr,
+    )
     try:
-        summary = ingest_directory(FLAGS.directory, catalog, settings, FLAGS.workers,
-                                   FLAGS.batch_size, FLAGS.progress)
+        summary = ingest_directory(
+            FLAGS.directory, catalog, settings, FLAGS.workers, FLAGS.batch_size, FLAGS.progress
+        )
     finally:
         catalog.dispose()
     for kind, count in summary.reject_counts():
@@ -89,8 +126,11 @@ def _main() -> int:
         print(f"  rejected {kind} x{count}, e.g. {example.path}: {example.reason}", file=sys.stderr)
     print(summary.line())
     if FLAGS.report:
-        report = {"directory": os.path.abspath(FLAGS.directory), "database": describe(url),
-                  **summary.to_json()}
+        report = {
+            "directory": os.path.abspath(FLAGS.directory),
+            "database": describe(url),
+            **summary.to_json(),
+        }
         temporary = FLAGS.report + ".partial"
         with open(temporary, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)

@@ -68,7 +68,9 @@ def create_engine(url: URL) -> Engine:
                 raise DatabaseUnavailable(f"{describe(url)}: directory {directory} does not exist")
     else:
         if url.database is None:
-            raise DatabaseUnavailable("MySQL URL names no database: mysql+mysqlconnector://user@host/DB")
+            raise DatabaseUnavailable(
+                "MySQL URL names no database: mysql+mysqlconnector://user@host/DB"
+            )
         option_file = os.environ.get(OPTION_FILE_ENVIRONMENT_VARIABLE) or os.path.expanduser(
             "~/.my.cnf"
         )

@@ -23,25 +23,63 @@ from pydicom.dataset import Dataset
 KEY_ENVIRONMENT_VARIABLE = "MEDCV_DEID_KEY"
 _MIN_KEY_LENGTH = 16
 
-REMOVED_KEYWORDS: frozenset[str] = frozenset({
-    "PatientID", "IssuerOfPatientID", "OtherPatientIDs", "OtherPatientIDsSequence",
-    "PatientBirthDate", "PatientBirthTime", "PatientAddress", "PatientTelephoneNumbers",
-    "PatientMotherBirthName", "MedicalRecordLocator", "MilitaryRank", "BranchOfService",
-    "EthnicGroup", "Occupation", "CountryOfResidence", "RegionOfResidence",
-    "PatientComments", "AdditionalPatientHistory", "PatientInsurancePlanCodeSequence",
-    "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName",
-    "InstitutionCodeSequence", "StationName", "DeviceSerialNumber",
-    "AccessionNumber", "StudyID", "RequestAttributesSequence",
-    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers",
-    "PhysiciansOfRecordIdentificationSequence", "PerformingPhysicianIdentificationSequence",
-    "StudyDescription", "SeriesDescription", "ProtocolName", "ImageComments",
-    "RequestedProcedureDescription", "PerformedProcedureStepDescription",
-    "PerformedProcedureStepID", "ScheduledProcedureStepDescription",
-    "AdmittingDiagnosesDescription", "DerivationDescription", "ResponsibleOrganization",
-})
+REMOVED_KEYWORDS: frozenset[str] = frozenset(
+    {
+        "PatientID",
+        "IssuerOfPatientID",
+        "OtherPatientIDs",
+        "OtherPatientIDsSequence",
+        "PatientBirthDate",
+        "PatientBirthTime",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "PatientMotherBirthName",
+        "MedicalRecordLocator",
+        "MilitaryRank",
+        "BranchOfService",
+        "EthnicGroup",
+        "Occupation",
+        "CountryOfResidence",
+        "RegionOfResidence",
+        "PatientComments",
+        "AdditionalPatientHistory",
+        "PatientInsurancePlanCodeSequence",
+        "InstitutionName",
+        "InstitutionAddress",
+        "InstitutionalDepartmentName",
+        "InstitutionCodeSequence",
+        "StationName",
+        "DeviceSerialNumber",
+        "AccessionNumber",
+        "StudyID",
+        "RequestAttributesSequence",
+        "ReferringPhysicianAddress",
+        "ReferringPhysicianTelephoneNumbers",
+        "PhysiciansOfRecordIdentificationSequence",
+        "PerformingPhysicianIdentificationSequence",
+        "StudyDescription",
+        "SeriesDescription",
+        "ProtocolName",
+        "ImageComments",
+        "RequestedProcedureDescription",
+        "PerformedProcedureStepDescription",
+        "PerformedProcedureStepID",
+        "ScheduledProcedureStepDescription",
+        "AdmittingDiagnosesDescription",
+        "DerivationDescription",
+        "ResponsibleOrganization",
+    }
+)
 _REMOVED_VRS = frozenset({"PN", "DA", "DT", "TM"})
-_KEPT_UIDS = frozenset({"SOPClassUID", "TransferSyntaxUID", "MediaStorageSOPClassUID",
-                        "ReferencedSOPClassUID", "ImplementationClassUID"})
+_KEPT_UIDS = frozenset(
+    {
+        "SOPClassUID",
+        "TransferSyntaxUID",
+        "MediaStorageSOPClassUID",
+        "ReferencedSOPClassUID",
+        "ImplementationClassUID",
+    }
+)
 
 
 class DeidentificationKeyError(ValueError):

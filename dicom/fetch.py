@@ -35,7 +35,9 @@ class FetchSummary:
 
     def line(self, directory: str) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))
-        text = f"fetched {self.written} images into {directory}" + (f" ({detail})" if detail else "")
+        text = f"fetched {self.written} images into {directory}" + (
+            f" ({detail})" if detail else ""
+        )
         if self.stale:
             text += f"; {self.stale} older files in images/ are not part of this query"
         return text
@@ -107,13 +109,20 @@ def fetch_images(
             summary.written += 1
             summary.labels[label] += 1
             if metadata:
-                rows_out.append({"ID": image_id, "label": label,
-                                 **{c.name: record[c.name] for c in meta_columns if c.name != "ID"}})
+                rows_out.append(
+                    {
+                        "ID": image_id,
+                        "label": label,
+                        **{c.name: record[c.name] for c in meta_columns if c.name != "ID"},
+                    }
+                )
             bar.update(1)
     if metadata:
-        write_metadata_csv(os.path.join(out_dir, METADATA_FILE),
-                           ["ID", "label", *(c.name for c in meta_columns if c.name != "ID")],
-                           rows_out)
+        write_metadata_csv(
+            os.path.join(out_dir, METADATA_FILE),
+            ["ID", "label", *(c.name for c in meta_columns if c.name != "ID")],
+            rows_out,
+        )
     summary.stale = len(before)
     return summary
 

@@ -16,12 +16,27 @@ from dicom.database_url import DEFAULT_DB_URL, resolve_db_url
 from dicom.fetch import fetch_images, parse_query
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("query", None, "Value(s) to select: one body part (CHEST), a "
-                    "comma-separated list (CHEST,ABDOMEN) or 'all'. Always treated as data.")
+flags.DEFINE_string(
+    "query",
+    None,
+    "Value(s) to select: one body part (CHEST), a "
+    "comma-separated list (CHEST,ABDOMEN) or 'all'. Always treated as data.",
+)
 flags.DEFINE_string("directory", None, "Output folder; images/ and labels/ are created in it.")
-flags.DEFINE_string("column", "body_part", "Catalog column the query matches (e.g. Modality, "
-                    "ViewPosition); the label written is that column's value.")
-flags.DEFINE_bool("metadata", True, "Also write metadata.csv (ID, label, patient_key, ...).")
+flags.DEFINE_string(
+    "column",
+    "body_part",
+    "Catalog column the query matches (e.g. Modality, "
+    "ViewPosition); the label written is that column's value.",
+)
+# A value-taking boolean, so the seed's `--metadata True` works as well as `--metadata=false`.
+flags.DEFINE(
+    flags.BooleanParser(),
+    "metadata",
+    True,
+    "True|False: also write metadata.csv "
+    "(ID, label, patient_key, study/series UIDs, cleansed attributes).",
+)
 flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 flags.mark_flags_as_required(["query", "directory"])
@@ -31,8 +46,9 @@ def _main() -> int:
     values = parse_query(FLAGS.query)
     catalog = Catalog.open(resolve_db_url(FLAGS.db_url), create=False)
     try:
-        summary = fetch_images(catalog, FLAGS.directory, values, FLAGS.column, FLAGS.metadata,
-                               FLAGS.progress)
+        summary = fetch_images(
+            catalog, FLAGS.directory, values, FLAGS.column, FLAGS.metadata, FLAGS.progress
+        )
     finally:
         catalog.dispose()
     print(summary.line(FLAGS.directory))

@@ -53,7 +53,9 @@ class IngestSettings:
 
     def __post_init__(self) -> None:
         if self.overwrite not in OVERWRITE_CHOICES:
-            raise ValueError(f"overwrite must be one of {OVERWRITE_CHOICES}, not {self.overwrite!r}")
+            raise ValueError(
+                f"overwrite must be one of {OVERWRITE_CHOICES}, not {self.overwrite!r}"
+            )
 
 
 @dataclass
@@ -99,11 +101,17 @@ class FileProcessor:
         except reading.RejectedFile as exc:
             return FileOutcome(shown, REJECTED, reject=RejectRow(shown, exc.kind, exc.reason))
         except MemoryError:
-            return FileOutcome(shown, REJECTED, reject=RejectRow(
-                shown, reading.TOO_LARGE, "out of memory while decoding"))
+            return FileOutcome(
+                shown,
+                REJECTED,
+                reject=RejectRow(shown, reading.TOO_LARGE, "out of memory while decoding"),
+            )
         except Exception as exc:  # never let one file kill the batch
-            reason = f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-            return FileOutcome(shown, REJECTED, reject=RejectRow(shown, reading.INVALID_IMAGE, reason))
+            detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+            reason = f"unexpected {type(exc).__name__}: {detail}"
+            return FileOutcome(
+                shown, REJECTED, reject=RejectRow(shown, reading.INVALID_IMAGE, reason)
+            )
 
     def _process(self, path: str, shown: str) -> FileOutcome:
         try:
@@ -124,7 +132,9 @@ class FileProcessor:
         reading.require_image(ds)
 
         raw_body_part = attribute_text(ds, "BodyPartExamined")
-        body = self.mapper.resolve(raw_body_part, {k: attribute_text(ds, k) for k in DESCRIPTION_FIELDS})
+        body = self.mapper.resolve(
+            raw_body_part, {k: attribute_text(ds, k) for k in DESCRIPTION_FIELDS}
+        )
         if self.deidentifier:
             patient_key = self.deidentifier.patient_key(ds)
             self.deidentifier.apply(ds)
@@ -150,19 +160,28 @@ class FileProcessor:
         for index, image in enumerate(display_frames(ds)):
             png = encode_png(image, self.settings.compress_level)
             self._check_packet(png)
-            rows.append({
-                **common,
-                "ID": uid if frames == 1 else f"{uid}-f{index + 1}",
-                "frame": index + 1,
-                "image": png,
-                "channels": 1 if image.ndim == 2 else 3,
-                "bit_depth": image.dtype.itemsize * 8,
-                "Rows": int(image.shape[0]),
-                "Columns": int(image.shape[1]),
-            })
+            rows.append(
+                {
+                    **common,
+                    "ID": uid if frames == 1 else f"{uid}-f{index + 1}",
+                    "frame": index + 1,
+                    "image": png,
+                    "channels": 1 if image.ndim == 2 else 3,
+                    "bit_depth": image.dtype.itemsize * 8,
+                    "Rows": int(image.shape[0]),
+                    "Columns": int(image.shape[1]),
+                }
+            )
         return FileOutcome(
-            shown, NEW, sop_uid=uid, sha256=sha256, stored_sha256=stored, rows=rows,
-            warnings=cleansed.warnings, replaces=stored is not None, body_part=body.canonical,
+            shown,
+            NEW,
+            sop_uid=uid,
+            sha256=sha256,
+            stored_sha256=stored,
+            rows=rows,
+            warnings=cleansed.warnings,
+            replaces=stored is not None,
+            body_part=body.canonical,
         )
 
     def _check_packet(self, png: bytes) -> None:
@@ -221,12 +240,17 @@ class IngestSummary:
     def to_json(self) -> dict[str, Any]:
         return {
             "summary": {
-                "files_seen": self.files, "ingested": self.ingested, "rows": self.rows,
-                "already_present": self.present, "replaced": self.replaced,
-                "changed_but_kept": len(self.conflicts), "rejected": len(self.rejects),
+                "files_seen": self.files,
+                "ingested": self.ingested,
+                "rows": self.rows,
+                "already_present": self.present,
+                "replaced": self.replaced,
+                "changed_but_kept": len(self.conflicts),
+                "rejected": len(self.rejects),
                 "rejected_by_kind": dict(self.reject_counts()),
                 "body_parts": dict(self.body_parts.most_common()),
-                "unknown_body_part": len(self.unknown_body_part), "warnings": len(self.warnings),
+                "unknown_body_part": len(self.unknown_body_part),
+                "warnings": len(self.warnings),
                 "line": self.line(),
             },
             "rejects": [{"path": r.path, "kind": r.kind, "reason": r.reason} for r in self.rejects],
@@ -294,8 +318,11 @@ class _BatchWriter:
                 if earlier[0] == outcome.sha256:
                     summary.present += 1
                 else:
-                    self._conflict(outcome, f"same SOP Instance UID as {earlier[1]} with other "
-                                   "content in this run; the first was kept")
+                    self._conflict(
+                        outcome,
+                        f"same SOP Instance UID as {earlier[1]} with other "
+                        "content in this run; the first was kept",
+                    )
             else:
                 self.seen[outcome.sop_uid] = (outcome.sha256, outcome.path)
                 self.pending.append(outcome)
@@ -309,13 +336,21 @@ class _BatchWriter:
             self.flush()
 
     def _conflict(self, outcome: FileOutcome, action: str) -> None:
-        self.summary.conflicts.append({
-            "path": outcome.path, "sop_uid": outcome.sop_uid or "",
-            "stored_sha256": outcome.stored_sha256 or "", "file_sha256": outcome.sha256 or "",
-            "action": action,
-        })
-        log.warning("%s: SOP Instance UID %s already stored with other content; %s",
-                    outcome.path, outcome.sop_uid, action)
+        self.summary.conflicts.append(
+            {
+                "path": outcome.path,
+                "sop_uid": outcome.sop_uid or "",
+                "stored_sha256": outcome.stored_sha256 or "",
+                "file_sha256": outcome.sha256 or "",
+                "action": action,
+            }
+        )
+        log.warning(
+            "%s: SOP Instance UID %s already stored with other content; %s",
+            outcome.path,
+            outcome.sop_uid,
+            action,
+        )
 
     def flush(self) -> None:
         if self.files == 0:
@@ -349,16 +384,23 @@ def ingest_directory(
         raise FileNotFoundError(f"--directory {directory} is not a directory")
     settings = settings or IngestSettings()
     packet = catalog.max_packet_bytes()
-    settings = IngestSettings(**{**settings.__dict__, "max_packet_bytes": packet,
-                                 "root": os.path.abspath(directory)})
+    settings = IngestSettings(
+        **{**settings.__dict__, "max_packet_bytes": packet, "root": os.path.abspath(directory)}
+    )
     max_bytes = min(16 << 20, packet // 2) if packet else 64 << 20
     paths = list(iter_files(directory))
     known = catalog.stored_fingerprints()
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     summary = IngestSummary()
     writer = _BatchWriter(catalog, summary, max(1, batch_files), max_bytes)
-    bar = tqdm(total=len(paths), unit="file", desc="ingest", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(paths),
+        unit="file",
+        desc="ingest",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     with bar:
         if workers == 1 or len(paths) < 2:
             processor = FileProcessor(settings, known)
@@ -367,7 +409,9 @@ def ingest_directory(
         else:
             method = "fork" if sys.platform.startswith("linux") else "spawn"
             context = multiprocessing.get_context(method)
-            with context.Pool(workers, initializer=_init_worker, initargs=(settings, known)) as pool:
+            with context.Pool(
+                workers, initializer=_init_worker, initargs=(settings, known)
+            ) as pool:
                 _drain(pool.imap_unordered(_work, paths, chunksize=4), writer, bar)
         writer.flush()
     return summary

@@ -26,8 +26,9 @@ def _grid(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return y.astype(np.float32), x.astype(np.float32)
 
 
-def _ellipse(y: np.ndarray, x: np.ndarray, cy: float, cx: float, ry: float, rx: float,
-             soft: float = 0.04) -> np.ndarray:
+def _ellipse(
+    y: np.ndarray, x: np.ndarray, cy: float, cx: float, ry: float, rx: float, soft: float = 0.04
+) -> np.ndarray:
     """Soft-edged ellipse mask in [0, 1]."""
     r = np.sqrt(((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2)
     return np.clip((1.0 - r) / soft, 0.0, 1.0)
@@ -48,8 +49,15 @@ def _chest(y: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np.ndarray
     image = 0.45 * body
     sep = rng.uniform(0.3, 0.4)
     for side in (-1, 1):
-        lung = _ellipse(y, x, rng.uniform(-0.1, 0.05), side * sep, rng.uniform(0.5, 0.62),
-                        rng.uniform(0.22, 0.3), soft=0.15)
+        lung = _ellipse(
+            y,
+            x,
+            rng.uniform(-0.1, 0.05),
+            side * sep,
+            rng.uniform(0.5, 0.62),
+            rng.uniform(0.22, 0.3),
+            soft=0.15,
+        )
         image -= 0.3 * lung
     freq = rng.uniform(14, 20)
     ribs = (np.cos(y * freq + 0.8 * x**2 * freq / 4) > 0.6).astype(np.float32)

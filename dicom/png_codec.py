@@ -15,8 +15,11 @@ DEFAULT_COMPRESS_LEVEL = 1
 def encode_png(image: np.ndarray, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
     """Encode uint8/uint16 gray (HxW) or uint8 RGB (HxWx3) losslessly."""
     if image.ndim == 2 and image.dtype == np.uint16:
-        pil = Image.frombytes("I;16", (image.shape[1], image.shape[0]),
-                              np.ascontiguousarray(image, dtype="<u2").tobytes())
+        pil = Image.frombytes(
+            "I;16",
+            (image.shape[1], image.shape[0]),
+            np.ascontiguousarray(image, dtype="<u2").tobytes(),
+        )
     elif image.dtype == np.uint8 and (image.ndim == 2 or image.shape[-1] == 3):
         pil = Image.fromarray(image)
     else:

@@ -32,8 +32,14 @@ def default_output_directory(directory: str, method: str, value: int) -> str:
     return f"{os.path.normpath(directory)}_{method}_{value}"
 
 
-def preprocess_folder(directory: str, method: str, value: int, output_directory: str | None,
-                      in_place: bool = False, progress: bool = True) -> PreprocessSummary:
+def preprocess_folder(
+    directory: str,
+    method: str,
+    value: int,
+    output_directory: str | None,
+    in_place: bool = False,
+    progress: bool = True,
+) -> PreprocessSummary:
     """Write preprocessed images; labels/ and metadata.csv are copied alongside."""
     if not os.path.isdir(directory):
         raise NotADirectoryError(f"--directory {directory} is not a directory")
@@ -52,8 +58,11 @@ def preprocess_folder(directory: str, method: str, value: int, output_directory:
     if not in_place:
         for extra in ("labels", "masks"):
             if os.path.isdir(os.path.join(directory, extra)):
-                shutil.copytree(os.path.join(directory, extra), os.path.join(target_root, extra),
-                                dirs_exist_ok=True)
+                shutil.copytree(
+                    os.path.join(directory, extra),
+                    os.path.join(target_root, extra),
+                    dirs_exist_ok=True,
+                )
         if os.path.isfile(os.path.join(directory, "metadata.csv")):
             shutil.copy2(os.path.join(directory, "metadata.csv"), target_root)
     names = sorted(n for n in os.listdir(source) if n.lower().endswith(IMAGE_SUFFIXES))

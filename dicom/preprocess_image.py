@@ -21,25 +21,43 @@ from dicom.preprocess_folder import preprocess_folder
 from dicom.preprocessing import DEFAULT_VALUE, METHODS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("directory", None, "Folder of images (a fetched folder's images/ is used "
-                    "when present).")
-flags.DEFINE_enum("preprocess", None, list(METHODS), "Method: " + "; ".join(
-    f"{m.name} ({m.low}-{m.high}): {m.summary}" for m in METHODS.values()))
+flags.DEFINE_string(
+    "directory", None, "Folder of images (a fetched folder's images/ is used when present)."
+)
+flags.DEFINE_enum(
+    "preprocess",
+    None,
+    list(METHODS),
+    "Method: " + "; ".join(f"{m.name} ({m.low}-{m.high}): {m.summary}" for m in METHODS.values()),
+)
 flags.DEFINE_integer("value", DEFAULT_VALUE, "Strength of the method; clamped to its range.")
-flags.DEFINE_string("output_directory", None, "Where to write; default DIR_<method>_<value> "
-                    "beside the input. labels/ and metadata.csv are copied.")
+flags.DEFINE_string(
+    "output_directory",
+    None,
+    "Where to write; default DIR_<method>_<value> "
+    "beside the input. labels/ and metadata.csv are copied.",
+)
 flags.DEFINE_bool("in_place", False, "Overwrite the input images instead.")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 flags.mark_flags_as_required(["directory", "preprocess"])
 
 
 def _main() -> int:
-    summary = preprocess_folder(FLAGS.directory, FLAGS.preprocess, FLAGS.value,
-                                FLAGS.output_directory, FLAGS.in_place, FLAGS.progress)
+    summary = preprocess_folder(
+        FLAGS.directory,
+        FLAGS.preprocess,
+        FLAGS.value,
+        FLAGS.output_directory,
+        FLAGS.in_place,
+        FLAGS.progress,
+    )
     for name, reason in summary.failed:
         print(f"  skipped {name}: {reason}", file=sys.stderr)
-    print(f"{FLAGS.preprocess}: wrote {summary.written} images to "
-          f"{summary.output_directory}" + (f", skipped {len(summary.failed)}" if summary.failed else ""))
+    print(
+        f"{FLAGS.preprocess}: wrote {summary.written} images to "
+        f"{summary.output_directory}"
+        + (f", skipped {len(summary.failed)}" if summary.failed else "")
+    )
     return 0
 
 

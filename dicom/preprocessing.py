@@ -95,14 +95,34 @@ def target_segmentation(image: np.ndarray, value: int) -> np.ndarray:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("bitwise_downsampling", 1, 8, bitwise_downsampling,
-               "keep the VALUE most significant bits (2**VALUE grey levels)"),
-        Method("contrast_enhancing", 1, 10, contrast_enhancing,
-               "stretch contrast, saturating VALUE % of pixels at each end"),
-        Method("color_quantization", 2, 10, color_quantization,
-               "snap pixels to VALUE evenly spaced levels"),
-        Method("target_segmentation", 1, 10, target_segmentation,
-               "zero the background below Otsu's threshold x (0.5 + VALUE/8)"),
+        Method(
+            "bitwise_downsampling",
+            1,
+            8,
+            bitwise_downsampling,
+            "keep the VALUE most significant bits (2**VALUE grey levels)",
+        ),
+        Method(
+            "contrast_enhancing",
+            1,
+            10,
+            contrast_enhancing,
+            "stretch contrast, saturating VALUE % of pixels at each end",
+        ),
+        Method(
+            "color_quantization",
+            2,
+            10,
+            color_quantization,
+            "snap pixels to VALUE evenly spaced levels",
+        ),
+        Method(
+            "target_segmentation",
+            1,
+            10,
+            target_segmentation,
+            "zero the background below Otsu's threshold x (0.5 + VALUE/8)",
+        ),
     )
 }
 
@@ -112,8 +132,9 @@ def clamp_value(method: str, value: int) -> int:
     spec = METHODS[method]
     clamped = min(max(value, spec.low), spec.high)
     if clamped != value:
-        log.warning("%s value %d is outside %d-%d; using %d", method, value, spec.low,
-                    spec.high, clamped)
+        log.warning(
+            "%s value %d is outside %d-%d; using %d", method, value, spec.low, spec.high, clamped
+        )
     return clamped
 
 

@@ -13,8 +13,13 @@ import re
 import warnings
 
 import pydicom
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 # Reject kinds: short, stable codes that summaries group by.
 NOT_DICOM = "not-dicom"
@@ -62,7 +67,23 @@ def read_dicom(data: bytes) -> Dataset:
         has_preamble = data[128:132] == b"DICM"
         what = "DICOM file without a SOP Instance UID" if has_preamble else "not a DICOM file"
         raise RejectedFile(NOT_DICOM, f"{what} (no valid SOP Instance UID)")
+    if transfer_syntax(ds) is None:
+        _infer_transfer_syntax(ds)
     return ds
+
+
+def _infer_transfer_syntax(ds: Dataset) -> None:
+    """Bare datasets (no file meta) are native; record the encoding they were parsed with."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None:
+        return
+    if implicit:
+        syntax = ImplicitVRLittleEndian
+    else:
+        syntax = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
 
 
 def require_image(ds: Dataset) -> None:
@@ -100,7 +121,9 @@ def classify_decode_error(ds: Dataset, exc: BaseException) -> RejectedFile:
     name = f"{syntax.name} ({syntax})" if syntax else "unknown transfer syntax"
     message = _first_line(exc)
     if isinstance(exc, NotImplementedError) or "no pixel data handlers" in message.lower():
-        return RejectedFile(UNSUPPORTED_ENCODING, f"unsupported encoding {name}: no decoder installed")
+        return RejectedFile(
+            UNSUPPORTED_ENCODING, f"unsupported encoding {name}: no decoder installed"
+        )
     if _looks_truncated(exc):
         return RejectedFile(TRUNCATED, f"truncated pixel data: {message}")
     return RejectedFile(INVALID_IMAGE, f"cannot decode {name}: {message}")
@@ -110,8 +133,15 @@ def _looks_truncated(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, EOFError) or any(
         marker in text
-        for marker in ("less than expected", "end of file", "unexpected eof", "truncated",
-                       "premature end", "buffer is too small", "insufficient data")
+        for marker in (
+            "less than expected",
+            "end of file",
+            "unexpected eof",
+            "truncated",
+            "premature end",
+            "buffer is too small",
+            "insufficient data",
+        )
     )
 
 

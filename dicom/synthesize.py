@@ -1,6 +1,6 @@
 """Write a synthetic DICOM set for the demo, the tests and the benchmark.
 
-    python -m dicom.synthesize --output_dir demo/dicom --num_images 200 --seed 0
+python -m dicom.synthesize --output_dir demo/dicom --num_images 200 --seed 0
 """
 
 from __future__ import annotations
@@ -18,23 +18,36 @@ flags.DEFINE_integer("seed", 0, "Random seed; the same seed writes the same file
 flags.DEFINE_integer("size", 128, "Image rows and columns.", lower_bound=16)
 flags.DEFINE_integer("images_per_study", 4, "Images in each study.", lower_bound=1)
 flags.DEFINE_integer("studies_per_patient", 2, "Studies of each patient.", lower_bound=1)
-flags.DEFINE_bool("defects", True, "Also plant defective files (SR without pixels, truncated "
-                  "image, text and binary junk) to exercise the reject path.")
+flags.DEFINE_bool(
+    "defects",
+    True,
+    "Also plant defective files (SR without pixels, truncated "
+    "image, text and binary junk) to exercise the reject path.",
+)
 flags.mark_flag_as_required("output_dir")
 
 
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    spec = SyntheticSpec(FLAGS.num_images, FLAGS.seed, FLAGS.size, FLAGS.images_per_study,
-                         FLAGS.studies_per_patient, FLAGS.defects)
+    spec = SyntheticSpec(
+        FLAGS.num_images,
+        FLAGS.seed,
+        FLAGS.size,
+        FLAGS.images_per_study,
+        FLAGS.studies_per_patient,
+        FLAGS.defects,
+    )
     result = synthesize(FLAGS.output_dir, spec)
     counts: dict[str, int] = {}
     for label in result.labels.values():
         counts[label] = counts.get(label, 0) + 1
     detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    print(f"wrote {len(result.images)} images ({detail}) and {len(result.defective)} "
-          f"defective files to {FLAGS.output_dir}", file=sys.stdout)
+    print(
+        f"wrote {len(result.images)} images ({detail}) and {len(result.defective)} "
+        f"defective files to {FLAGS.output_dir}",
+        file=sys.stdout,
+    )
     return 0
 
 

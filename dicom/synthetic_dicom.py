@@ -13,8 +13,8 @@ import numpy as np
 from pydicom import config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
-    ExplicitVRLittleEndian,
     PYDICOM_IMPLEMENTATION_UID,
+    ExplicitVRLittleEndian,
     RLELossless,
     generate_uid,
 )
@@ -33,8 +33,10 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "EXTREMITY": ("EXTREMITY", "Extremity", "EXTREMITY ", "Extremidad", "LIMB"),
 }
 DESCRIPTIONS = {
-    "CHEST": "XR CHEST PA AND LATERAL", "ABDOMEN": "XR ABDOMEN SUPINE",
-    "HEAD": "XR HEAD 2 VIEWS", "EXTREMITY": "XR EXTREMITY LIMB 2 VIEWS",
+    "CHEST": "XR CHEST PA AND LATERAL",
+    "ABDOMEN": "XR ABDOMEN SUPINE",
+    "HEAD": "XR HEAD 2 VIEWS",
+    "EXTREMITY": "XR EXTREMITY LIMB 2 VIEWS",
 }
 _GIVEN = ("JANE", "JOHN", "MARIA", "WEI", "AMINA", "LUCAS", "SOFIA", "OMAR", "YUKI", "ELENA")
 _FAMILY = ("DOE", "SMITH", "GARCIA", "CHEN", "OKAFOR", "MULLER", "ROSSI", "TANAKA", "NOVAK")
@@ -63,10 +65,12 @@ def _uid(seed: int, *parts: object) -> str:
 
 def _patient(seed: int, index: int, rng: np.random.Generator) -> dict[str, str]:
     birth_year = int(rng.integers(1935, 2005))
+    month, day = int(rng.integers(1, 13)), int(rng.integers(1, 29))
+    family, given = _FAMILY[index % len(_FAMILY)], _GIVEN[(index * 7 + seed) % len(_GIVEN)]
     return {
-        "PatientName": f"{_FAMILY[index % len(_FAMILY)]}^{_GIVEN[(index * 7 + seed) % len(_GIVEN)]}",
+        "PatientName": f"{family}^{given}",
         "PatientID": f"MRN{seed:02d}{index:05d}",
-        "PatientBirthDate": f"{birth_year}{int(rng.integers(1, 13)):02d}{int(rng.integers(1, 29)):02d}",
+        "PatientBirthDate": f"{birth_year}{month:02d}{day:02d}",
         "PatientSex": "FM"[index % 2] if rng.random() > 0.05 else "",
         "PatientAge": f"{2026 - birth_year:03d}Y",
         "PatientAddress": f"{int(rng.integers(1, 999))} ELM STREET^SPRINGFIELD",
@@ -104,7 +108,7 @@ def write_study_file(path: str, ds: Dataset, sop_class: str, sop_uid: str, rle: 
     ds.preamble = b"\x00" * 128
     ds.SOPClassUID, ds.SOPInstanceUID = sop_class, sop_uid
     if rle and "PixelData" in ds:
-        ds.compress(RLELossless)
+        ds.compress(RLELossless, generate_instance_uid=False)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = path + ".partial"
     ds.save_as(temporary, enforce_file_format=True)
@@ -160,8 +164,13 @@ def synthesize(output_dir: str, spec: SyntheticSpec) -> SyntheticResult:
                 ds.SeriesDescription = f"{modality} {ds.ViewPosition or 'VIEW'}"
             ds.SpecificCharacterSet = "ISO_IR 192"
             sop_uid = _uid(spec.seed, "image", index)
-            path = os.path.join(output_dir, f"patient_{p:04d}", f"study_{s + 1}",
-                                f"series_{body_part.lower()}", f"img_{index:05d}.dcm")
+            path = os.path.join(
+                output_dir,
+                f"patient_{p:04d}",
+                f"study_{s + 1}",
+                f"series_{body_part.lower()}",
+                f"img_{index:05d}.dcm",
+            )
             sop_class = CR_STORAGE if modality == "CR" else DX_STORAGE
             write_study_file(path, ds, sop_class, sop_uid, rle=rng.random() < 0.2)
             result.images.append(path)

@@ -1,0 +1,67 @@
+"""Shared fixtures: catalogs on SQLite and on the real MariaDB/MySQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from dicom.synthetic_dicom import SyntheticResult, SyntheticSpec, synthesize
+
+MYSQL_URL_VARIABLE = "MEDCV_TEST_MYSQL_URL"
+DEFAULT_MYSQL_URL = "mysql+mysqlconnector://root@127.0.0.1:3306/test"
+
+
+def _server_url() -> sa.URL:
+    return sa.make_url(os.environ.get(MYSQL_URL_VARIABLE, DEFAULT_MYSQL_URL))
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> sa.URL:
+    """The server's URL; under CI=true an unreachable server fails instead of skipping."""
+    url = _server_url()
+    engine = sa.create_engine(url, connect_args={"connection_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception as exc:
+        message = f"MySQL server {url.host}:{url.port} unreachable ({MYSQL_URL_VARIABLE}): {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def mysql_url(mysql_server: sa.URL) -> Iterator[str]:
+    """A fresh database on the server for one test, dropped afterwards."""
+    name = f"medcv_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(mysql_server)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield mysql_server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Run the test once on SQLite and once on the real MySQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    return request.getfixturevalue("mysql_url")
+
+
+@pytest.fixture(scope="session")
+def synthetic_tree(tmp_path_factory) -> tuple[str, SyntheticResult]:
+    """24 tiny synthetic images plus the planted defective files (read-only use)."""
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    return root, synthesize(root, SyntheticSpec(num_images=24, seed=7, size=32))

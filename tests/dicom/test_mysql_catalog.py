@@ -1,0 +1,84 @@
+"""Behaviour only a real MySQL/MariaDB server shows."""
+
+import uuid
+
+import numpy as np
+import sqlalchemy as sa
+
+from dicom.catalog import Catalog
+from dicom.database_url import resolve_db_url
+from dicom.ingest import ingest_directory
+from tests.dicom.builders import image_dataset, to_bytes
+from tests.dicom.cli import run_module
+
+
+def test_image_over_max_allowed_packet_is_a_reject(mysql_url, mysql_server, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    noise = np.random.default_rng(0).integers(0, 65536, size=(1024, 1024), dtype=np.uint16)
+    (folder / "big.dcm").write_bytes(to_bytes(image_dataset(noise)))
+    (folder / "small.dcm").write_bytes(to_bytes(image_dataset(noise[:64, :64].copy())))
+    admin = sa.create_engine(mysql_server)
+    with admin.connect() as c:
+        previous = c.exec_driver_sql("SELECT @@GLOBAL.max_allowed_packet").scalar()
+        c.exec_driver_sql("SET GLOBAL max_allowed_packet = 1048576")  # new sessions see 1 MiB
+    try:
+        catalog = Catalog.open(resolve_db_url(mysql_url))
+        summary = ingest_directory(str(folder), catalog, workers=2, progress=False)
+        catalog.dispose()
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f"SET GLOBAL max_allowed_packet = {int(previous)}")
+        admin.dispose()
+    assert summary.ingested == 1
+    [reject] = summary.rejects
+    assert reject.path.endswith("big.dcm") and reject.kind == "too-large"
+    assert "max_allowed_packet (1048576 bytes)" in reject.reason
+
+
+def test_password_comes_from_the_environment_and_is_never_printed(
+    mysql_url, mysql_server, tmp_path
+):
+    user, password = f"medcv_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
+    database = sa.make_url(mysql_url).database
+    admin = sa.create_engine(mysql_server)
+    with admin.begin() as c:
+        c.exec_driver_sql(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        c.exec_driver_sql(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY '{password}'")
+        c.exec_driver_sql(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+        c.exec_driver_sql(f"GRANT ALL ON `{database}`.* TO '{user}'@'localhost'")
+    try:
+        url = sa.make_url(mysql_url).set(username=user, password=None).render_as_string()
+        folder = tmp_path / "in"
+        folder.mkdir()
+        (folder / "a.dcm").write_bytes(
+            to_bytes(image_dataset(np.arange(64, dtype=np.uint8).reshape(8, 8)))
+        )
+        ok = run_module(
+            "dicom.create_database",
+            "--directory",
+            str(folder),
+            "--db_url",
+            url,
+            "--progress=false",
+            env={"MEDCV_DB_PASSWORD": password},
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.strip().startswith("ingested 1 files")
+        wrong = run_module(
+            "dicom.create_database",
+            "--directory",
+            str(folder),
+            "--db_url",
+            url,
+            env={"MEDCV_DB_PASSWORD": password + "x"},
+        )
+        assert wrong.returncode == 2
+        assert f"cannot connect to MySQL database '{database}'" in wrong.stderr
+        for result in (ok, wrong):
+            assert password not in result.stdout + result.stderr
+    finally:
+        with admin.begin() as c:
+            c.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%'")
+            c.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'localhost'")
+        admin.dispose()
