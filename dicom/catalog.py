@@ -12,7 +12,7 @@ the path so re-runs update instead of duplicating.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -225,19 +225,6 @@ class Catalog:
             return int(
                 connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             )
-
-    def iter_rows(
-        self,
-        columns: Sequence[sa.ColumnElement[Any]],
-        where: sa.ColumnElement[bool] | None,
-        chunk: int = 256,
-    ) -> Iterator[sa.Row[Any]]:
-        """Stream rows (server-side cursor on MySQL) so images never all sit in memory."""
-        query = sa.select(*columns).order_by(self.images.c.ID)
-        if where is not None:
-            query = query.where(where)
-        with self.engine.connect().execution_options(stream_results=True, yield_per=chunk) as c:
-            yield from c.execute(query)
 
     def dispose(self) -> None:
         self.engine.dispose()

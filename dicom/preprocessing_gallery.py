@@ -1,0 +1,45 @@
+"""Render the README's before/after picture of the four preprocessing methods.
+
+python -m dicom.preprocessing_gallery --output docs/preprocessing.png
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from absl import app, flags
+from PIL import Image, ImageDraw
+
+from dicom.phantoms import radiograph
+from dicom.preprocessing import DEFAULT_VALUE, METHODS, preprocess
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("output", "docs/preprocessing.png", "PNG file to write.")
+flags.DEFINE_integer("size", 192, "Tile size in pixels.", lower_bound=64)
+
+
+def gallery(size: int) -> Image.Image:
+    rng = np.random.default_rng(4)
+    rows = []
+    for body_part in ("CHEST", "EXTREMITY"):
+        image = np.rint(radiograph(body_part, size, rng) * 65535).astype(np.uint16)
+        tiles = [image] + [preprocess(image, name, DEFAULT_VALUE) for name in METHODS]
+        rows.append(np.concatenate([(t >> 8).astype(np.uint8) for t in tiles], axis=1))
+    canvas = Image.fromarray(np.concatenate(rows, axis=0)).convert("RGB")
+    banner = Image.new("RGB", (canvas.width, 22), "white")
+    draw = ImageDraw.Draw(banner)
+    for i, title in enumerate(["original", *(f"{n} {DEFAULT_VALUE}" for n in METHODS)]):
+        draw.text((i * size + 4, 5), title, fill="black")
+    out = Image.new("RGB", (canvas.width, canvas.height + banner.height))
+    out.paste(banner, (0, 0))
+    out.paste(canvas, (0, banner.height))
+    return out
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    gallery(FLAGS.size).save(FLAGS.output)
+    print(f"wrote {FLAGS.output}")
+
+
+if __name__ == "__main__":
+    app.run(main)
