@@ -10,6 +10,7 @@ recognised from the header alone and never decoded again.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -384,8 +385,8 @@ def ingest_directory(
         raise FileNotFoundError(f"--directory {directory} is not a directory")
     settings = settings or IngestSettings()
     packet = catalog.max_packet_bytes()
-    settings = IngestSettings(
-        **{**settings.__dict__, "max_packet_bytes": packet, "root": os.path.abspath(directory)}
+    settings = dataclasses.replace(
+        settings, max_packet_bytes=packet, root=os.path.abspath(directory)
     )
     max_bytes = min(16 << 20, packet // 2) if packet else 64 << 20
     paths = list(iter_files(directory))
