@@ -199,7 +199,7 @@ class Catalog:
                     sa.delete(self.images).where(self.images.c.SOPInstanceUID.in_(replaced))
                 )
             if rows:
-                connection.execute(sa.insert(self.images), [dict(r, ingested_at=now) for r in rows])
+                self._insert_images(connection, [dict(r, ingested_at=now) for r in rows])
             if cleared:
                 connection.execute(
                     sa.delete(self.rejects).where(self.rejects.c.path_key.in_(cleared))
@@ -218,6 +218,28 @@ class Catalog:
                         for r in {r.path: r for r in rejects}.values()
                     ],
                 )
+
+    def _insert_images(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert rows; on MySQL through a prepared statement (binary protocol).
+
+        mysql-connector's text protocol escapes every BLOB byte in pure Python and
+        the server re-parses it; the binary protocol sends the PNG bytes as they are.
+        """
+        if not self.is_mysql:
+            connection.execute(sa.insert(self.images), rows)
+            return
+        names = list(rows[0])
+        quote = self.engine.dialect.identifier_preparer.quote
+        sql = (
+            f"INSERT INTO {quote(IMAGES_TABLE)} ({', '.join(quote(n) for n in names)}) "
+            f"VALUES ({', '.join(['%s'] * len(names))})"
+        )
+        # Unbuffered: an INSERT returns no rows, and buffered prepared cursors do not exist.
+        cursor = connection.connection.driver_connection.cursor(prepared=True, buffered=False)
+        try:
+            cursor.executemany(sql, [tuple(r[n] for n in names) for r in rows])
+        finally:
+            cursor.close()
 
     def count(self, table: sa.Table | None = None) -> int:
         table = self.images if table is None else table

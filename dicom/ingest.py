@@ -39,7 +39,6 @@ OVERWRITE_CHOICES = (OVERWRITE_NEVER, OVERWRITE_IF_CHANGED)
 
 NEW, PRESENT, CONFLICT, REJECTED = "new", "present", "conflict", "rejected"
 _ROW_OVERHEAD_BYTES = 8192  # SQL text and the other columns of one row
-_MYSQL_ESCAPED = tuple(bytes([c]) for c in (0, 10, 13, 26, 34, 39, 92))
 
 
 @dataclass(frozen=True)
@@ -189,8 +188,8 @@ class FileProcessor:
         limit = self.settings.max_packet_bytes
         if limit is None:
             return
-        escaped = len(png) + sum(png.count(b) for b in _MYSQL_ESCAPED)
-        if escaped + _ROW_OVERHEAD_BYTES > limit:
+        # Rows travel as prepared statements (binary protocol): the PNG is sent as is.
+        if len(png) + _ROW_OVERHEAD_BYTES > limit:
             raise reading.RejectedFile(
                 reading.TOO_LARGE,
                 f"image of {len(png)} bytes exceeds the MySQL server's max_allowed_packet "
