@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from dicom.database_url import DatabaseUnavailable
 from dicom.deidentify import DeidentificationKeyError
 
@@ -33,10 +35,6 @@ def run_cli(main: Callable[[], int], interrupted_hint: str = "") -> int:
         return fail(f"interrupted. {interrupted_hint}".strip(), EXIT_INTERRUPTED)
     except EXPECTED_ERRORS as exc:
         return fail(" ".join(str(exc).split()) or type(exc).__name__)
-    except Exception as exc:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if isinstance(exc, SQLAlchemyError):
-            original = getattr(exc, "orig", None) or exc
-            return fail(f"database error: {' '.join(str(original).split())[:300]}")
-        raise
+    except SQLAlchemyError as exc:
+        original = getattr(exc, "orig", None) or exc
+        return fail(f"database error: {' '.join(str(original).split())[:300]}")

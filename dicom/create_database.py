@@ -19,6 +19,7 @@ import sys
 
 from absl import app, flags
 
+from dicom.atomic_file import write_atomic
 from dicom.body_part import load_body_part_map
 from dicom.catalog import Catalog
 from dicom.cleansing import (
@@ -131,10 +132,7 @@ def _main() -> int:
             "database": describe(url),
             **summary.to_json(),
         }
-        temporary = FLAGS.report + ".partial"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
-        os.replace(temporary, FLAGS.report)
+        write_atomic(FLAGS.report, json.dumps(report, indent=2).encode("utf-8"))
     return 0
 
 

@@ -11,6 +11,7 @@ table's real columns, so a query like `CHEST' OR '1'='1` is just a value.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
 from collections import Counter
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from dicom.atomic_file import write_atomic
 from dicom.catalog import Catalog
 
 ALL = "all"
@@ -51,13 +53,6 @@ def parse_query(query: str) -> list[str] | None:
     if len(values) == 1 and values[0].lower() == ALL:
         return None
     return values
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    temporary = f"{path}.partial"
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
 
 
 def fetch_images(
@@ -103,8 +98,8 @@ def fetch_images(
             record = row._mapping
             image_id = str(record["ID"])
             label = "" if record[column] is None else str(record[column])
-            _write_atomic(os.path.join(images_dir, f"{image_id}.png"), record["image"])
-            _write_atomic(os.path.join(labels_dir, f"{image_id}.txt"), f"{label}\n".encode())
+            write_atomic(os.path.join(images_dir, f"{image_id}.png"), record["image"])
+            write_atomic(os.path.join(labels_dir, f"{image_id}.txt"), f"{label}\n".encode())
             before.discard(image_id)
             summary.written += 1
             summary.labels[label] += 1
@@ -128,10 +123,9 @@ def fetch_images(
 
 
 def write_metadata_csv(path: str, header: Sequence[str], rows: Sequence[dict[str, object]]) -> None:
-    temporary = f"{path}.partial"
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(header))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    os.replace(temporary, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(header))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    write_atomic(path, text.getvalue().encode("utf-8"))

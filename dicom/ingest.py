@@ -38,7 +38,10 @@ OVERWRITE_IF_CHANGED = "if_changed"
 OVERWRITE_CHOICES = (OVERWRITE_NEVER, OVERWRITE_IF_CHANGED)
 
 NEW, PRESENT, CONFLICT, REJECTED = "new", "present", "conflict", "rejected"
-_ROW_OVERHEAD_BYTES = 8192  # SQL text and the other columns of one row
+_ROW_OVERHEAD_BYTES = 8192  # the other columns of one row and protocol headers
+# Bounds the parent's memory for one pending batch; rows travel as separate
+# prepared-statement packets on MySQL, so the batch need not fit one packet.
+_MAX_BATCH_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -387,12 +390,11 @@ def ingest_directory(
     settings = dataclasses.replace(
         settings, max_packet_bytes=packet, root=os.path.abspath(directory)
     )
-    max_bytes = min(16 << 20, packet // 2) if packet else 64 << 20
     paths = list(iter_files(directory))
     known = catalog.stored_fingerprints()
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     summary = IngestSummary()
-    writer = _BatchWriter(catalog, summary, max(1, batch_files), max_bytes)
+    writer = _BatchWriter(catalog, summary, max(1, batch_files), _MAX_BATCH_BYTES)
     bar = tqdm(
         total=len(paths),
         unit="file",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from dicom.atomic_file import write_atomic
 from dicom.png_codec import encode_png, read_image
 from dicom.preprocessing import clamp_value, preprocess
 
@@ -75,10 +76,6 @@ def preprocess_folder(
             summary.failed.append((name, " ".join(str(exc).split())))
             continue
         stem = os.path.splitext(name)[0]
-        path = os.path.join(target, f"{stem}.png")
-        temporary = f"{path}.partial"
-        with open(temporary, "wb") as handle:
-            handle.write(encode_png(result))
-        os.replace(temporary, path)
+        write_atomic(os.path.join(target, f"{stem}.png"), encode_png(result))
         summary.written += 1
     return summary

@@ -6,6 +6,7 @@ the same files (and a re-ingest finds them already present).
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from dicom.atomic_file import write_atomic
 from dicom.phantoms import BODY_PARTS, radiograph
 
 CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
@@ -110,9 +112,9 @@ def write_study_file(path: str, ds: Dataset, sop_class: str, sop_uid: str, rle: 
     if rle and "PixelData" in ds:
         ds.compress(RLELossless, generate_instance_uid=False)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = path + ".partial"
-    ds.save_as(temporary, enforce_file_format=True)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    write_atomic(path, buffer.getvalue())
 
 
 def synthesize(output_dir: str, spec: SyntheticSpec) -> SyntheticResult:

@@ -154,18 +154,8 @@ def test_deidentified_catalog_holds_no_phi_of_the_source(db_url, synthetic_tree)
 def test_killed_ingest_reruns_to_every_file_exactly_once(db_url, tmp_path):
     source = tmp_path / "dicom"
     synthesize(str(source), SyntheticSpec(num_images=400, seed=3, size=96, defects=False))
-    process = popen_module(
-        "dicom.create_database",
-        "--directory",
-        str(source),
-        "--db_url",
-        db_url,
-        "--workers",
-        "2",
-        "--batch_size",
-        "8",
-        "--progress=false",
-    )
+    args = ("--directory", str(source), "--db_url", db_url, "--workers", "2", "--progress=false")
+    process = popen_module("dicom.create_database", *args, "--batch_size", "8")
     engine = sa.create_engine(db_url)
     committed = 0
     deadline = time.monotonic() + 120
@@ -188,16 +178,7 @@ def test_killed_ingest_reruns_to_every_file_exactly_once(db_url, tmp_path):
     with engine.connect() as c:
         partial = c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar()
     assert 0 < partial < 400
-    result = run_module(
-        "dicom.create_database",
-        "--directory",
-        str(source),
-        "--db_url",
-        db_url,
-        "--workers",
-        "2",
-        "--progress=false",
-    )
+    result = run_module("dicom.create_database", *args)
     assert result.returncode == 0, result.stderr
     assert f"ingested {400 - partial} files" in result.stdout
     assert f"already present {partial}" in result.stdout
