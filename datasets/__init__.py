@@ -1,0 +1,1 @@
+"""TFRecord conversion, the dataset spec, tf.data input pipelines, archives and HDF5."""

@@ -1,0 +1,92 @@
+"""Seeded, stratified train/validation/test splits that keep a patient in one split.
+
+Images are grouped by patient (an image without a patient key is its own
+group) and each group is labelled by its commonest label. Groups are laid out
+in a seeded sequence where every label is spread evenly (systematic sampling:
+a label with n groups appears at positions (k + u) / n), then dealt along it:
+a group goes to test, else validation, while that brings the split closer to
+its size, and otherwise to train. Without patients this gives each label its
+proportional share to within one image; with patients, whole patients move.
+A size is a fraction of the images (0 < x < 1) or a count (a whole number).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+SPLIT_MODES = {"None": (), "tt_split": (TEST,), "tvt_split": (VALIDATION, TEST)}
+
+
+def parse_size(text: str | float, flag: str) -> float:
+    """'0.1' -> 0.1 (a fraction); '50' -> 50.0 (a count). Rejects negatives and 1.5."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"--{flag} must be a fraction below 1 or a count, got {text!r}") from None
+    if value < 0 or math.isnan(value) or (value >= 1 and not value.is_integer()):
+        raise ValueError(f"--{flag} must be a fraction below 1 or a whole count, got {text!r}")
+    return value
+
+
+def assign_splits(
+    labels: Sequence[str | None],
+    groups: Sequence[str],
+    sizes: dict[str, float],
+    seed: int,
+) -> list[str]:
+    """The split name of each image; `sizes` maps held-out splits to a fraction or count."""
+    total = len(labels)
+    _check_sizes(sizes, total)
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for group, indices in members.items():
+        counts = Counter(labels[i] or "" for i in indices)
+        strata[min(counts, key=lambda label: (-counts[label], label))].append(group)
+    rng = np.random.default_rng(seed)
+    sequence: list[tuple[float, str, str]] = []
+    for stratum in sorted(strata):
+        names = sorted(strata[stratum])
+        offset = rng.random()
+        for k, position in enumerate(rng.permutation(len(names))):
+            sequence.append(((k + offset) / len(names), stratum, names[position]))
+    sequence.sort()
+    targets = {name: round(size * total) if size < 1 else int(size) for name, size in sizes.items()}
+    filled = dict.fromkeys(sizes, 0)
+    placed: dict[str, str] = {}
+    for _, _, group in sequence:
+        size = len(members[group])
+        split = next((s for s in sizes if filled[s] + size / 2 <= targets[s]), TRAIN)
+        placed[group] = split
+        if split != TRAIN:
+            filled[split] += size
+    for split in sizes:  # a requested split never ends empty while train can spare a group
+        if targets[split] > 0 and filled[split] == 0:
+            spare = [g for _, _, g in sequence if placed[g] == TRAIN]
+            if len(spare) > 1:
+                smallest = min(spare, key=lambda g: len(members[g]))
+                placed[smallest] = split
+                filled[split] += len(members[smallest])
+    assignment = [TRAIN] * total
+    for group, split in placed.items():
+        for i in members[group]:
+            assignment[i] = split
+    return assignment
+
+
+def _check_sizes(sizes: dict[str, float], total: int) -> None:
+    fraction = sum(v for v in sizes.values() if v < 1)
+    count = sum(v for v in sizes.values() if v >= 1)
+    if fraction + count / max(total, 1) >= 1:
+        asked = ", ".join(f"{k} {_describe(v)}" for k, v in sizes.items())
+        raise ValueError(f"the held-out splits ({asked}) leave no training images out of {total}")
+
+
+def _describe(value: float) -> str:
+    return f"{value:g} of the images" if value < 1 else f"{int(value)} images"

@@ -1,0 +1,126 @@
+"""Convert an images/ + labels/ (or images/ + masks/) folder into sharded TFRecords.
+
+    python tf_convert_data.py --dataset_name=dicom --dataset_dir=DIR \\
+      --output_name=dicom_train --output_dir=OUT --need_split=tvt_split
+
+Writes OUT/<output_name>_<split>-00000-of-0000N.tfrecord, labels.txt (id:name),
+dataset_spec.json (task, classes, split sizes, image sizes, channels) and the
+tensorflow-datasets metadata, so `tfds.builder_from_directory(OUT)` loads it.
+If DIR/metadata.csv names each image's patient (`patient_key` or `patient_id`),
+all images of one patient land in the same split: no patient leaks between
+train, validation and test.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from absl import app, flags
+
+from datasets.conversion import ConversionSettings, InvalidInput, convert
+from datasets.splits import SPLIT_MODES, parse_size
+from dicom.cli_errors import run_cli
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string(
+    "dataset_name", "dicom",
+    "'segmentation' converts DIR/images + DIR/masks (label PNGs, or colour PNGs mapped "
+    "through DIR/class_dict.csv with name,r,g,b); any other name (dicom, flowers, ...) "
+    "converts DIR/images + DIR/labels/<stem>.txt for classification.",
+)
+flags.DEFINE_string(
+    "dataset_dir", None,
+    "Input folder with images/ (PNG 8/16-bit, JPEG or DICOM) and labels/ or masks/; an image "
+    "and its label share a file stem (000000.png + 000000.txt holding e.g. 'Chest'). "
+    "Optional metadata.csv with ID and patient_key columns keeps each patient in one split.",
+)
+flags.DEFINE_string("output_dir", None, "Where the records go (default: DATASET_DIR/tfrecords).")
+flags.DEFINE_string(
+    "output_name", None,
+    "File name prefix: <output_name>_<split>-00000-of-0000N.tfrecord (default: dataset_name).",
+)
+flags.DEFINE_enum(
+    "need_split", "None", list(SPLIT_MODES),
+    "None: one output named <output_name>-NNNNN-of-NNNNN.tfrecord holding the split "
+    "--split_name; tt_split: train/test; tvt_split: train/validation/test. Splits are "
+    "stratified by label, reproducible with --seed, and never split one patient.",
+)
+flags.DEFINE_string(
+    "validation_size", "0.1",
+    "Validation split (tvt_split): a fraction of the images below 1 (0.1) or a count (50).",
+)
+flags.DEFINE_string(
+    "test_size", "0.1",
+    "Test split (tt_split, tvt_split): a fraction of the images below 1 (0.1) or a count (50).",
+)
+flags.DEFINE_string("split_name", "train", "Name of the single split when --need_split=None.")
+flags.DEFINE_integer("seed", 0, "Seed of the split and of the record order inside each split.")
+flags.DEFINE_integer(
+    "num_shards", 0,
+    "Shards per split; 0 picks the count from --shard_size_mb.", lower_bound=0,
+)
+flags.DEFINE_float(
+    "shard_size_mb", 100.0, "Target shard size when --num_shards=0.", lower_bound=0.001
+)
+flags.DEFINE_integer(
+    "num_workers", os.cpu_count() or 1,
+    "Processes that decode and encode images (default: all cores).", lower_bound=1,
+)
+flags.DEFINE_boolean(
+    "skip_invalid", False,
+    "Skip (and list) images without labels, labels without images, empty labels and "
+    "unreadable images instead of stopping before anything is written.",
+)
+flags.DEFINE_boolean("progress", True, "Show progress bars on stderr.")
+flags.DEFINE_boolean(
+    "tfds_metadata", True, "Write dataset_info.json/features.json for tensorflow-datasets."
+)
+
+
+def _settings() -> ConversionSettings:
+    if not FLAGS.dataset_dir:
+        raise ValueError("--dataset_dir is required (the folder holding images/ and labels/)")
+    return ConversionSettings(
+        dataset_name=FLAGS.dataset_name,
+        dataset_dir=FLAGS.dataset_dir,
+        output_dir=FLAGS.output_dir or os.path.join(FLAGS.dataset_dir, "tfrecords"),
+        output_name=FLAGS.output_name or FLAGS.dataset_name,
+        need_split=FLAGS.need_split,
+        validation_size=parse_size(FLAGS.validation_size, "validation_size"),
+        test_size=parse_size(FLAGS.test_size, "test_size"),
+        seed=FLAGS.seed,
+        num_shards=FLAGS.num_shards or None,
+        shard_size_mb=FLAGS.shard_size_mb,
+        num_workers=FLAGS.num_workers,
+        skip_invalid=FLAGS.skip_invalid,
+        split_name=FLAGS.split_name,
+        progress=FLAGS.progress,
+        tfds_metadata=FLAGS.tfds_metadata,
+    )
+
+
+def _run() -> int:
+    settings = _settings()
+    try:
+        result = convert(settings)
+    except InvalidInput as exc:
+        for problem in exc.problems:
+            print(f"  {problem.line()}", file=sys.stderr)
+        raise
+    for problem in result.skipped:
+        print(f"skipped {problem.line()}", file=sys.stderr)
+    print(result.line(settings.output_dir))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.getLogger().setLevel(logging.WARNING)
+    return run_cli(_run, "Re-run the same command: unfinished output is discarded.")
+
+
+if __name__ == "__main__":
+    app.run(main)
