@@ -15,6 +15,7 @@ EXIT_INTERRUPTED = 130
 EXPECTED_ERRORS = (
     DatabaseUnavailable,
     DeidentificationKeyError,
+    FileExistsError,
     FileNotFoundError,
     NotADirectoryError,
     PermissionError,
