@@ -7,7 +7,7 @@ from dicom.catalog import Catalog
 from dicom.database_url import resolve_db_url
 from dicom.fetch import fetch_images, parse_query
 from dicom.ingest import ingest_directory
-from tests.dicom.cli import run_module
+from tests.cli import run_module
 
 
 @pytest.fixture

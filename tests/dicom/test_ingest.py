@@ -13,8 +13,8 @@ from dicom.deidentify import Deidentifier
 from dicom.ingest import IngestSettings, ingest_directory
 from dicom.png_codec import decode_png
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from tests.cli import popen_module, run_module
 from tests.dicom.builders import gradient, image_dataset, to_bytes
-from tests.dicom.cli import popen_module, run_module
 
 SECRET = b"medcv-test-secret-key"
 

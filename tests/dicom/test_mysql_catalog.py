@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from dicom.catalog import Catalog
 from dicom.database_url import resolve_db_url
 from dicom.ingest import ingest_directory
+from tests.cli import run_module
 from tests.dicom.builders import image_dataset, to_bytes
-from tests.dicom.cli import run_module
 
 
 def test_image_over_max_allowed_packet_is_a_reject(mysql_url, mysql_server, tmp_path):

@@ -12,7 +12,7 @@ from dicom.preprocessing import (
     otsu_threshold,
     preprocess,
 )
-from tests.dicom.cli import run_module
+from tests.cli import run_module
 
 RAMP8 = np.arange(256, dtype=np.uint8).reshape(16, 16)
 RAMP16 = (np.arange(256, dtype=np.uint32).reshape(16, 16) * 257).astype(np.uint16)

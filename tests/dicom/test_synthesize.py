@@ -4,7 +4,7 @@ import pydicom
 
 from dicom.body_part import BodyPartMapper
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
-from tests.dicom.cli import run_module
+from tests.cli import run_module
 
 
 def test_synthetic_set_is_valid_varied_and_reproducible(tmp_path):
