@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench constraints figures clean
+.PHONY: install test demo lint bench bench-input constraints figures clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ lint: install
 bench: install
 	bash scripts/ensure_mariadb.sh
 	$(PY) -m bench.ingest
+
+bench-input: install
+	$(PY) -m bench.input_pipeline
 
 figures: install
 	$(PY) -m dicom.preprocessing_gallery --output docs/preprocessing.png

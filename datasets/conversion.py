@@ -35,7 +35,7 @@ from datasets.dataset_spec import (
     SplitSpec,
     write_spec,
 )
-from datasets.record_images import UnreadableImage, load_record_image
+from datasets.record_images import UnreadableImage, load_record_image, to_raw
 from datasets.segmentation_masks import (
     SegmentationClass,
     encode_mask,
@@ -46,6 +46,7 @@ from datasets.source_folder import InputProblem, SourceItem, scan_source
 
 PARTIAL = ".partial"
 DEFAULT_SHARD_SIZE_MB = 100.0
+IMAGE_FORMATS = ("png", "raw")
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +65,8 @@ class ConversionSettings:
     num_workers: int = 1
     skip_invalid: bool = False
     split_name: str = splits.TRAIN
+    image_format: str = "png"
+    """png: images as stored (PNG/JPEG bytes); raw: decoded pixels, faster to read."""
     progress: bool = True
     tfds_metadata: bool = True
 
@@ -145,9 +148,11 @@ def _probe(item: SourceItem) -> _Probe | InputProblem:
     return _Probe(image.height, image.width, image.channels, image.bit_depth, size, max_label)
 
 
-def _serialize(task: tuple[SourceItem, int]) -> bytes:
-    item, label_index = task
+def _serialize(task: tuple[SourceItem, int, int]) -> bytes:
+    item, label_index, raw_bit_depth = task
     image = load_record_image(item.image_path, verify=False)
+    if raw_bit_depth:
+        image = to_raw(image, raw_bit_depth)
     if item.mask_path is not None:
         mask = encode_mask(load_mask(item.mask_path, _classes))
         return example_codec.segmentation_example(
@@ -167,6 +172,10 @@ def _map(pool, function, items: list, chunksize: int) -> Iterator:
 def convert(settings: ConversionSettings) -> ConversionResult:
     """Run the whole conversion; raises `InvalidInput` before writing anything."""
     task = settings.task
+    if settings.image_format not in IMAGE_FORMATS:
+        raise ValueError(
+            f"--image_format={settings.image_format!r}; choose one of {', '.join(IMAGE_FORMATS)}"
+        )
     if settings.need_split not in splits.SPLIT_MODES:
         raise ValueError(
             f"--need_split={settings.need_split!r}; choose one of {', '.join(splits.SPLIT_MODES)}"
@@ -270,8 +279,13 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos) -> DatasetS
     os.makedirs(settings.output_dir, exist_ok=True)
     remove_partial_files(settings.output_dir)
     index_of = {name: i for i, name in enumerate(class_names)}
+    probes = list(infos.values())
+    bit_depths = sorted({p.bit_depth for p in probes})
+    raw_bit_depth = max(bit_depths) if settings.image_format == "raw" else 0
     tasks = [
-        (item, index_of.get(item.label or "", -1)) for shard in layout for item in shard.items
+        (item, index_of.get(item.label or "", -1), raw_bit_depth)
+        for shard in layout
+        for item in shard.items
     ]
     total = len(tasks)
     bar = tqdm(total=total, unit="image", desc="convert", disable=not settings.progress,
@@ -295,7 +309,6 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos) -> DatasetS
             split.class_counts = dict(
                 Counter(split.class_counts) + Counter(i.label for i in shard.items if i.label)
             )
-    probes = list(infos.values())
     spec = DatasetSpec(
         dataset_name=settings.dataset_name,
         task=settings.task,
@@ -305,8 +318,9 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos) -> DatasetS
         channels=_common([p.channels for p in probes]),
         min_size=(min(p.height for p in probes), min(p.width for p in probes)),
         max_size=(max(p.height for p in probes), max(p.width for p in probes)),
-        bit_depths=sorted({p.bit_depth for p in probes}),
+        bit_depths=bit_depths,
         seed=settings.seed,
+        image_format=settings.image_format,
         grouped_by_patient=any(i.patient_id for s in layout for i in s.items),
     )
     _commit(settings, layout, spec)
@@ -332,7 +346,9 @@ def _commit(settings: ConversionSettings, layout: list[_Shard], spec: DatasetSpe
         if ours.fullmatch(name) and name not in keep:
             os.remove(os.path.join(out, name))
     write_labels_file(spec.class_names, out)
-    if settings.tfds_metadata:
+    if settings.tfds_metadata and spec.image_format == "raw":
+        log.warning("no tensorflow-datasets metadata: tfds cannot decode raw-pixel records")
+    elif settings.tfds_metadata:
         from datasets.tfds_metadata import write_tfds_metadata
 
         write_tfds_metadata(spec, out)

@@ -44,6 +44,8 @@ class DatasetSpec:
     bit_depths: list[int]
     seed: int | None = None
     grouped_by_patient: bool = False
+    image_format: str = "png"
+    """png: each record holds its PNG/JPEG bytes; raw: uncompressed pixels at max(bit_depths)."""
     version: int = SPEC_VERSION
 
     @property

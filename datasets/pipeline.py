@@ -108,13 +108,14 @@ def build_pipeline(
     else:
         dataset = dataset.map(lambda record: (record, tf.zeros([2], tf.int64)))
 
+    raw = spec.image_format == "raw"
+    decode_image = _raw_decoder(spec, channels) if raw else _decoder(channels)
+
     def decode(record: tf.Tensor, element_seed: tf.Tensor):
         example = tf.io.parse_single_example(record, parse_spec)
-        image = tf.io.decode_image(
-            example[example_codec.ENCODED], channels=channels, dtype=tf.float32,
-            expand_animations=False,
-        )
-        image = tf.image.resize(image, [height, width])
+        image = decode_image(example)
+        if (height, width) != tuple(spec.min_size) or spec.min_size != spec.max_size:
+            image = tf.image.resize(image, [height, width])
         if segmentation:
             mask = tf.io.decode_png(example[example_codec.MASK_ENCODED], channels=1)
             mask = tf.image.resize(mask, [height, width], method="nearest")
@@ -136,6 +137,40 @@ def build_pipeline(
     dataset_options = tf.data.Options()
     dataset_options.deterministic = bool(options.deterministic or not shuffle)
     return dataset.with_options(dataset_options)
+
+
+def _decoder(channels: int):
+    """PNG (8/16-bit) or JPEG bytes -> float32 in [0, 1] with `channels` channels."""
+
+    def decode(example: dict) -> tf.Tensor:
+        return tf.io.decode_image(
+            example[example_codec.ENCODED], channels=channels, dtype=tf.float32,
+            expand_animations=False,
+        )
+
+    return decode
+
+
+def _raw_decoder(spec: DatasetSpec, channels: int):
+    """Raw little-endian pixels -> float32 in [0, 1]; gray <-> RGB as the model wants."""
+    dtype = tf.uint16 if max(spec.bit_depths) == 16 else tf.uint8
+    scale = 1.0 / dtype.max
+
+    def decode(example: dict) -> tf.Tensor:
+        shape = tf.stack([example[example_codec.HEIGHT], example[example_codec.WIDTH],
+                          example[example_codec.CHANNELS]])
+        pixels = tf.reshape(tf.io.decode_raw(example[example_codec.ENCODED], dtype), shape)
+        image = tf.cast(pixels, tf.float32) * scale
+        stored = spec.channels
+        if stored == channels:
+            return image
+        if channels == 3:
+            return tf.cond(tf.shape(image)[-1] == 1,
+                           lambda: tf.image.grayscale_to_rgb(image), lambda: image)
+        return tf.cond(tf.shape(image)[-1] == 3,
+                       lambda: tf.image.rgb_to_grayscale(image), lambda: image)
+
+    return decode
 
 
 def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:

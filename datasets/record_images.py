@@ -2,7 +2,9 @@
 
 PNG in gray (8 or 16 bit) or RGB and baseline JPEG are stored as they are on
 disk, so conversion never re-encodes (and never loses) a pixel; other PNG modes
-(palette, alpha, 1-bit) become gray or RGB PNG. DICOM goes through the same
+(palette, alpha, 1-bit) become gray or RGB PNG. The `raw` record format stores
+the decoded pixels uncompressed instead (little-endian, row-major, H x W x C):
+larger files, but nothing to decode when training reads them. DICOM goes through the same
 decoding as ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as
 16-bit PNG; a multi-frame DICOM is refused, since one record is one image.
 """
@@ -16,7 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dicom.display import display_frames, frame_count
-from dicom.png_codec import encode_png
+from dicom.png_codec import decode_png, encode_png
 from dicom.reading import NOT_DICOM, RejectedFile, read_dicom, require_image
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -39,8 +41,12 @@ class RecordImage:
 
 
 def load_record_image(path: str, verify: bool = True) -> RecordImage:
-    """Read `path` into record bytes; `verify=False` trusts PNG/JPEG pixel data (the
-    conversion's probe pass has already decoded every file once)."""
+    """Read `path` into record bytes.
+
+    `verify=True` checks that the pixel data is whole: every PNG chunk's CRC
+    (which catches truncated and corrupted files without inflating them) and a
+    full JPEG decode. The conversion's probe pass verifies; its write pass trusts.
+    """
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -57,17 +63,19 @@ def _from_pillow(data: bytes, verify: bool) -> RecordImage:
     fmt = "png" if data.startswith(PNG_MAGIC) else "jpeg"
     try:
         with Image.open(io.BytesIO(data)) as pil:
-            if verify:
-                pil.load()
             mode, (width, height) = pil.mode, pil.size
+            if verify and fmt == "png":
+                pil.verify()
+            elif verify:
+                pil.load()
             if fmt == "jpeg" and mode in ("L", "RGB"):
                 return RecordImage(data, fmt, height, width, 1 if mode == "L" else 3, 8)
             if fmt == "png" and mode in _STORED_AS_IS and _png_bit_depth(data) in (8, 16):
                 return RecordImage(
                     data, fmt, height, width, 3 if mode == "RGB" else 1, _STORED_AS_IS[mode]
                 )
-            if not verify:
-                pil.load()
+        with Image.open(io.BytesIO(data)) as pil:  # verify() leaves `pil` unusable
+            pil.load()
             return _reencoded(pil)
     except UnidentifiedImageError as exc:
         raise UnreadableImage(f"not a readable {fmt.upper()} image") from exc
@@ -93,6 +101,24 @@ def _reencoded(pil: Image.Image) -> RecordImage:
 def _palette_is_gray(pil: Image.Image) -> bool:
     colours = np.asarray(pil.convert("RGB"))
     return bool((colours == colours[..., :1]).all())
+
+
+def to_raw(image: RecordImage, bit_depth: int) -> RecordImage:
+    """Decoded pixels at `bit_depth` (8-bit images are scaled by 257 into 16 bits)."""
+    if image.format == "raw":
+        return image
+    array = decode_png(image.data) if image.format == "png" else _decode_jpeg(image.data)
+    if bit_depth == 16 and array.dtype == np.uint8:
+        array = array.astype(np.uint16) * 257
+    elif bit_depth == 8 and array.dtype == np.uint16:
+        raise ValueError("a 16-bit image cannot be stored as 8-bit raw pixels")
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    return RecordImage(data, "raw", image.height, image.width, image.channels, bit_depth)
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as pil:
+        return np.asarray(pil)
 
 
 def from_array(array: np.ndarray) -> RecordImage:

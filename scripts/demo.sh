@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_*
+rm -rf dicom fetched fetched_* tfrecords
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -22,6 +22,15 @@ step "4. fetch CHEST and ABDOMEN into images/ + labels/ + metadata.csv" \
   "$PY" -m dicom.fetch_image --query CHEST,ABDOMEN --directory fetched --metadata True
 step "5. preprocess: contrast enhancing, value 4" \
   "$PY" -m dicom.preprocess_image --directory fetched --preprocess contrast_enhancing --value 4
+step "6. convert the fetched folder to TFRecords, train/validation/test, no patient in two splits" \
+  "$PY" "$ROOT/tf_convert_data.py" --dataset_name=dicom --dataset_dir=fetched \
+  --output_name=dicom_train --output_dir=tfrecords --need_split=tvt_split --num_shards=2
+step "7. read a training batch back through the tf.data pipeline" \
+  "$PY" -c "from datasets.dataset_factory import get_dataset
+spec, ds = get_dataset('dicom', 'train', 'tfrecords', batch_size=8, is_training=True, image_size=(128, 128))
+images, labels = next(iter(ds))
+print('classes', spec.class_names, '| splits', {k: v.num_examples for k, v in spec.splits.items()})
+print('batch', tuple(images.shape), images.dtype.name, 'labels', labels.numpy().tolist())"
 
 printf '\n== done. In %s:\n' "$OUT"
 printf '  catalog      medcv_catalog.sqlite (%s)\n' "$(du -h medcv_catalog.sqlite | cut -f1)"
@@ -30,3 +39,5 @@ printf '  fetched      fetched/images: %s PNGs, labels: %s\n' \
   "$(ls fetched/images | wc -l)" "$(cat fetched/labels/*.txt | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
 printf '  preprocessed fetched_contrast_enhancing_4/images: %s PNGs\n' \
   "$(ls fetched_contrast_enhancing_4/images | wc -l)"
+printf '  records      tfrecords: %s shards, labels.txt, dataset_spec.json, tfds metadata\n' \
+  "$(ls tfrecords/*.tfrecord | wc -l)"

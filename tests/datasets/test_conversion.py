@@ -223,3 +223,19 @@ def test_parsing_spec_reads_what_the_codec_writes():
     assert int(parsed[example_codec.HEIGHT]) == 3 and int(parsed[example_codec.WIDTH]) == 4
     assert int(parsed[example_codec.CHANNELS]) == 1
     assert parsed[example_codec.PATIENT_ID].numpy() == b"P1"
+
+
+def test_a_png_with_a_flipped_byte_or_cut_short_is_an_input_problem(tmp_path):
+    source, out = tmp_path / "in", tmp_path / "out"
+    classification_folder(str(source), {"A": 3})
+    flipped = source / "images" / "000000.png"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the IDAT chunk: its CRC no longer matches
+    flipped.write_bytes(bytes(data))
+    cut = source / "images" / "000001.png"
+    cut.write_bytes(cut.read_bytes()[:200])
+    with pytest.raises(InvalidInput) as raised:
+        convert(_settings(source, out))
+    reasons = {os.path.basename(p.path): p.reason for p in raised.value.problems}
+    assert set(reasons) == {"000000.png", "000001.png"}
+    assert all(r.startswith("unreadable image: corrupt PNG image") for r in reasons.values())
