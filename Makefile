@@ -36,7 +36,8 @@ figures: install
 	$(PY) -m dicom.preprocessing_gallery --output docs/preprocessing.png
 
 constraints: install
-	$(PY) -m pip freeze --exclude medcv > constraints.txt.new && mv constraints.txt.new constraints.txt
+	(grep '^#' constraints.txt; $(PY) -m pip freeze --exclude medcv) > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) demo_output bench_output .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Pieces shared by the Inception families: branches, pooling, the auxiliary head."""
+
+from __future__ import annotations
+
+from keras import layers
+
+from nets.conv_blocks import conv_bn
+from nets.scopes import layer_name
+
+AUX_LOSS_WEIGHT = 0.4
+
+
+def branch(x, scope: str, index: int, specs: list[tuple]):
+    """A chain of conv_bn; each spec is (filters, kernel, slim_name[, strides, padding])."""
+    for spec in specs:
+        filters, kernel, name = spec[:3]
+        strides = spec[3] if len(spec) > 3 else 1
+        padding = spec[4] if len(spec) > 4 else "same"
+        x = conv_bn(x, filters, kernel, layer_name(scope, f"Branch_{index}", name),
+                    strides=strides, padding=padding, bn_scale=False)
+    return x
+
+
+def pool_branch(x, scope: str, index: int, kind: str, name: str, strides: int = 1,
+                padding: str = "same"):
+    pool = layers.AveragePooling2D if kind == "avg" else layers.MaxPooling2D
+    return pool(3, strides=strides, padding=padding,
+                name=layer_name(scope, f"Branch_{index}", name))(x)
+
+
+def concat(branches: list, scope: str):
+    return layers.Concatenate(name=layer_name(scope, "concat"))(branches)
+
+
+def aux_head(x, num_classes: int, scope: str, pool_stride: int = 3, mid_filters: int = 768):
+    """TF-Slim's AuxLogits: 5x5 avg pool, 1x1 conv 128, conv 768 over the rest, logits.
+
+    The second convolution covers the whole pooled map (5x5 at the default size,
+    'valid'), as TF-Slim's did; at larger inputs it stays 5x5 and is pooled after.
+    """
+    a = layers.AveragePooling2D(5, strides=pool_stride, padding="valid",
+                                name=layer_name(scope, "AvgPool_1a_5x5"))(x)
+    a = conv_bn(a, 128, 1, layer_name(scope, "Conv2d_1b_1x1"), bn_scale=False)
+    size = min(5, a.shape[1] or 5, a.shape[2] or 5)
+    a = conv_bn(a, mid_filters, size, layer_name(scope, "Conv2d_2a_5x5"), padding="valid",
+                bn_scale=False)
+    a = layers.GlobalAveragePooling2D(name=layer_name(scope, "Flatten"))(a)
+    return layers.Dense(num_classes, name=layer_name(scope, "Logits"), dtype="float32")(a)

@@ -1,0 +1,98 @@
+"""Inception-v3 (Szegedy et al. 2015) with TF-Slim's scope names (InceptionV3/...)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from nets.conv_blocks import classifier_head, conv_bn, model, scaled_input
+from nets.inception_blocks import aux_head, branch, concat, pool_branch
+from nets.scopes import layer_name
+
+SCOPE = "InceptionV3"
+MIN_SIZE = 75
+
+
+def _mixed_5(x, scope, pool_filters):
+    return concat([
+        branch(x, scope, 0, [(64, 1, "Conv2d_0a_1x1")]),
+        branch(x, scope, 1, [(48, 1, "Conv2d_0a_1x1"), (64, 5, "Conv2d_0b_5x5")]),
+        branch(x, scope, 2, [(64, 1, "Conv2d_0a_1x1"), (96, 3, "Conv2d_0b_3x3"),
+                             (96, 3, "Conv2d_0c_3x3")]),
+        branch(pool_branch(x, scope, 3, "avg", "AvgPool_0a_3x3"), scope, 3,
+               [(pool_filters, 1, "Conv2d_0b_1x1")]),
+    ], scope)
+
+
+def _mixed_6(x, scope, width):
+    return concat([
+        branch(x, scope, 0, [(192, 1, "Conv2d_0a_1x1")]),
+        branch(x, scope, 1, [(width, 1, "Conv2d_0a_1x1"), (width, (1, 7), "Conv2d_0b_1x7"),
+                             (192, (7, 1), "Conv2d_0c_7x1")]),
+        branch(x, scope, 2, [(width, 1, "Conv2d_0a_1x1"), (width, (7, 1), "Conv2d_0b_7x1"),
+                             (width, (1, 7), "Conv2d_0c_1x7"), (width, (7, 1), "Conv2d_0d_7x1"),
+                             (192, (1, 7), "Conv2d_0e_1x7")]),
+        branch(pool_branch(x, scope, 3, "avg", "AvgPool_0a_3x3"), scope, 3,
+               [(192, 1, "Conv2d_0b_1x1")]),
+    ], scope)
+
+
+def _mixed_7(x, scope):
+    def split(y, index):
+        return layers.Concatenate(name=layer_name(scope, f"Branch_{index}", "concat"))([
+            branch(y, scope, index, [(384, (1, 3), "Conv2d_0b_1x3")]),
+            branch(y, scope, index, [(384, (3, 1), "Conv2d_0c_3x1")]),
+        ])
+
+    b1 = branch(x, scope, 1, [(384, 1, "Conv2d_0a_1x1")])
+    b2 = branch(x, scope, 2, [(448, 1, "Conv2d_0a_1x1"), (384, 3, "Conv2d_0b_3x3")])
+    return concat([
+        branch(x, scope, 0, [(320, 1, "Conv2d_0a_1x1")]),
+        split(b1, 1),
+        layers.Concatenate(name=layer_name(scope, "Branch_2", "concat"))([
+            branch(b2, scope, 2, [(384, (1, 3), "Conv2d_0c_1x3")]),
+            branch(b2, scope, 2, [(384, (3, 1), "Conv2d_0d_3x1")]),
+        ]),
+        branch(pool_branch(x, scope, 3, "avg", "AvgPool_0a_3x3"), scope, 3,
+               [(192, 1, "Conv2d_0b_1x1")]),
+    ], scope)
+
+
+def build_inception_v3(num_classes: int, input_shape: tuple[int, int, int],
+                       dropout_keep: float = 0.8) -> keras.Model:
+    inputs = keras.Input(input_shape, name="images")
+    x = scaled_input(inputs, SCOPE)
+    s = lambda name: layer_name(SCOPE, name)  # noqa: E731
+    x = conv_bn(x, 32, 3, s("Conv2d_1a_3x3"), strides=2, padding="valid", bn_scale=False)
+    x = conv_bn(x, 32, 3, s("Conv2d_2a_3x3"), padding="valid", bn_scale=False)
+    x = conv_bn(x, 64, 3, s("Conv2d_2b_3x3"), bn_scale=False)
+    x = layers.MaxPooling2D(3, strides=2, name=s("MaxPool_3a_3x3"))(x)
+    x = conv_bn(x, 80, 1, s("Conv2d_3b_1x1"), padding="valid", bn_scale=False)
+    x = conv_bn(x, 192, 3, s("Conv2d_4a_3x3"), padding="valid", bn_scale=False)
+    x = layers.MaxPooling2D(3, strides=2, name=s("MaxPool_5a_3x3"))(x)
+    x = _mixed_5(x, s("Mixed_5b"), 32)
+    x = _mixed_5(x, s("Mixed_5c"), 64)
+    x = _mixed_5(x, s("Mixed_5d"), 64)
+    x = concat([
+        branch(x, s("Mixed_6a"), 0, [(384, 3, "Conv2d_1a_1x1", 2, "valid")]),
+        branch(x, s("Mixed_6a"), 1, [(64, 1, "Conv2d_0a_1x1"), (96, 3, "Conv2d_0b_3x3"),
+                                     (96, 3, "Conv2d_1a_1x1", 2, "valid")]),
+        pool_branch(x, s("Mixed_6a"), 2, "max", "MaxPool_1a_3x3", 2, "valid"),
+    ], s("Mixed_6a"))
+    x = _mixed_6(x, s("Mixed_6b"), 128)
+    x = _mixed_6(x, s("Mixed_6c"), 160)
+    x = _mixed_6(x, s("Mixed_6d"), 160)
+    x = _mixed_6(x, s("Mixed_6e"), 192)
+    aux = aux_head(x, num_classes, s("AuxLogits"))
+    x = concat([
+        branch(x, s("Mixed_7a"), 0, [(192, 1, "Conv2d_0a_1x1"),
+                                     (320, 3, "Conv2d_1a_3x3", 2, "valid")]),
+        branch(x, s("Mixed_7a"), 1, [(192, 1, "Conv2d_0a_1x1"), (192, (1, 7), "Conv2d_0b_1x7"),
+                                     (192, (7, 1), "Conv2d_0c_7x1"),
+                                     (192, 3, "Conv2d_1a_3x3", 2, "valid")]),
+        pool_branch(x, s("Mixed_7a"), 2, "max", "MaxPool_1a_3x3", 2, "valid"),
+    ], s("Mixed_7a"))
+    x = _mixed_7(x, s("Mixed_7b"))
+    x = _mixed_7(x, s("Mixed_7c"))
+    logits = classifier_head(x, num_classes, s("Logits"), dropout_keep)
+    return model(inputs, {"logits": logits, "aux_logits": aux}, SCOPE)

@@ -1,0 +1,94 @@
+"""`--model_name` -> a Keras model: the one place a net is registered.
+
+TF-Slim kept `networks_map` and `arg_scopes_map` (and the preprocessing map)
+as separate dicts that drifted apart; here each name has one `NetSpec` holding
+its builder, default image size, minimum size and TF-Slim scope, and
+`register()` is how a new net joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import keras
+
+from nets import inception_resnet_v2, inception_v3, inception_v4, mobilenet_v2, resnet
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    name: str
+    builder: Callable[..., keras.Model]
+    """builder(num_classes=, input_shape=) -> model with outputs {'logits'[, 'aux_logits']}."""
+    default_size: int
+    min_size: int
+    scope: str
+    task: str = "classification"
+
+    @property
+    def has_aux_logits(self) -> bool:
+        return self.scope.startswith("Inception")
+
+
+_REGISTRY: dict[str, NetSpec] = {}
+
+
+def register(spec: NetSpec) -> NetSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"a net named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+for _version in (1, 2):
+    for _depth in resnet.UNITS:
+        register(NetSpec(
+            f"resnet_v{_version}_{_depth}",
+            partial(resnet.build_resnet, _version, _depth),
+            224, resnet.MIN_SIZE, f"resnet_v{_version}_{_depth}",
+        ))
+register(NetSpec("inception_v3", inception_v3.build_inception_v3, 299, inception_v3.MIN_SIZE,
+                 inception_v3.SCOPE))
+register(NetSpec("inception_v4", inception_v4.build_inception_v4, 299, inception_v4.MIN_SIZE,
+                 inception_v4.SCOPE))
+register(NetSpec("inception_resnet_v2", inception_resnet_v2.build_inception_resnet_v2, 299,
+                 inception_resnet_v2.MIN_SIZE, inception_resnet_v2.SCOPE))
+register(NetSpec("mobilenet_v2", mobilenet_v2.build_mobilenet_v2, 224, mobilenet_v2.MIN_SIZE,
+                 mobilenet_v2.SCOPE))
+register(NetSpec("mobilenet_v2_035", partial(mobilenet_v2.build_mobilenet_v2,
+                                             depth_multiplier=0.35),
+                 224, mobilenet_v2.MIN_SIZE, mobilenet_v2.SCOPE))
+
+
+def model_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_net(name: str) -> NetSpec:
+    if name not in _REGISTRY:
+        raise ValueError(f"--model_name={name!r} is not known; choose one of "
+                         f"{', '.join(model_names())}")
+    return _REGISTRY[name]
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    image_size: int | tuple[int, int] | None = None,
+    channels: int = 3,
+) -> keras.Model:
+    """The net `name` for `num_classes` at `image_size` (default: the net's own)."""
+    spec = get_net(name)
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    height, width = image_size or (spec.default_size, spec.default_size)
+    if min(height, width) < spec.min_size:
+        raise ValueError(f"{name} needs images of at least {spec.min_size}x{spec.min_size}, "
+                         f"got {height}x{width}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    return spec.builder(num_classes=num_classes, input_shape=(height, width, channels))

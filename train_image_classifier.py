@@ -1,0 +1,48 @@
+"""Train a classifier on a tf_convert_data output, with TF-Slim's flags.
+
+    python train_image_classifier.py --train_dir=DIR/inception_v4 \\
+      --dataset_dir=RECORDS --model_name=inception_v4 --max_number_of_steps=1680
+
+Fine-tune: --checkpoint_path=CKPT --checkpoint_exclude_scopes=InceptionV4/Logits,
+InceptionV4/AuxLogits --trainable_scopes=InceptionV4/Logits,InceptionV4/AuxLogits.
+Scopes are TF-Slim's strings; Keras layer names use '.' for '/' (see nets/scopes.py).
+Re-running with the same --train_dir resumes from its latest model.ckpt-N.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from absl import app, flags
+
+from training.training_flags import define_training_flags, settings_from_flags
+
+FLAGS = flags.FLAGS
+define_training_flags()
+
+
+def main(argv: list[str]) -> int:
+    from dicom.cli_errors import run_cli
+    from training.trainer import train
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.getLogger().setLevel(logging.INFO)
+
+    def run() -> int:
+        result = train(settings_from_flags(FLAGS))
+        print(f"trained {FLAGS.model_name} to step {result.step}: loss {result.loss:.4f}; "
+              f"checkpoint {result.checkpoint}")
+        if FLAGS.export_dir:
+            from training.export import export_saved_model
+
+            export_saved_model(result.checkpoint, FLAGS.export_dir, FLAGS.model_name,
+                               result.spec, FLAGS.train_image_size, FLAGS.channels or None)
+            print(f"exported a SavedModel to {FLAGS.export_dir}")
+        return 0
+
+    return run_cli(run, "The latest checkpoint was saved; re-run to resume.")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,45 @@
+"""TF-Slim's learning-rate decay, with decay steps from the dataset spec's train size.
+
+decay_steps = train examples / batch size * num_epochs_per_decay, as TF-Slim's
+`_configure_learning_rate` computed it from the hand-typed SPLITS_TO_SIZES.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+DECAY_TYPES = ("fixed", "exponential", "polynomial")
+
+
+def decay_steps(num_train_examples: int, batch_size: int, num_epochs_per_decay: float) -> int:
+    return max(1, math.ceil(num_train_examples / batch_size * num_epochs_per_decay))
+
+
+def build_schedule(
+    decay_type: str,
+    learning_rate: float,
+    num_train_examples: int,
+    batch_size: int,
+    num_epochs_per_decay: float = 2.0,
+    decay_factor: float = 0.94,
+    end_learning_rate: float = 0.0001,
+):
+    """A float (fixed) or a Keras schedule of the optimizer's step counter."""
+    steps = decay_steps(num_train_examples, batch_size, num_epochs_per_decay)
+    if decay_type == "fixed":
+        return learning_rate
+    if decay_type == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, steps, decay_factor, staircase=True)
+    if decay_type == "polynomial":
+        return keras.optimizers.schedules.PolynomialDecay(
+            learning_rate, steps, end_learning_rate, power=1.0, cycle=False)
+    raise ValueError(f"--learning_rate_decay_type={decay_type!r}; choose one of "
+                     f"{', '.join(DECAY_TYPES)}")
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    rate = optimizer.learning_rate
+    return float(rate.numpy() if hasattr(rate, "numpy") else rate)

@@ -1,0 +1,305 @@
+"""The training loop behind train_image_classifier.py (and dicom_main.py).
+
+A custom loop rather than `model.fit`, for what TF-Slim users relied on:
+time-based checkpoints and summaries, fine-tuning with exclude/trainable
+scopes, the auxiliary-logits loss, TF-Slim's weight decay, and a log line every
+`log_every_n_steps`. One compiled step per batch, as `fit` does; measured
+against `fit` in bench/train_step.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from datasets.dataset_factory import get_dataset
+from datasets.dataset_spec import CLASSIFICATION, DatasetSpec, read_spec
+from datasets.pipeline import PipelineOptions
+from nets.nets_factory import build_model, get_net
+from nets.scopes import in_scope
+from training.checkpoints import TrainingState, restore_for_fine_tuning
+from training.distribution import choose_strategy
+from training.learning_rate import build_schedule, current_learning_rate
+from training.optimizers import OptimizerSettings, build_optimizer
+
+AUX_LOSS_WEIGHT = 0.4
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    train_dir: str
+    dataset_dir: str
+    dataset_name: str | None = None
+    dataset_split_name: str = "train"
+    model_name: str = "inception_v3"
+    preprocessing_name: str | None = None
+    batch_size: int = 32
+    train_image_size: int | None = None
+    channels: int | None = None
+    max_number_of_steps: int | None = None
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    learning_rate: float = 0.01
+    learning_rate_decay_type: str = "exponential"
+    learning_rate_decay_factor: float = 0.94
+    num_epochs_per_decay: float = 2.0
+    end_learning_rate: float = 0.0001
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.00004
+    moving_average_decay: float | None = None
+    checkpoint_path: str | None = None
+    checkpoint_exclude_scopes: list[str] = field(default_factory=list)
+    trainable_scopes: list[str] = field(default_factory=list)
+    ignore_missing_vars: bool = False
+    save_interval_secs: float = 600
+    save_summaries_secs: float = 600
+    log_every_n_steps: int = 10
+    num_clones: int = 1
+    class_weights: str | None = None
+    mixed_precision: bool = False
+    augment: bool = True
+    seed: int | None = None
+    max_checkpoints_to_keep: int = 5
+    synthetic_data: bool = False
+
+
+@dataclass
+class TrainResult:
+    step: int
+    checkpoint: str
+    loss: float
+    examples_per_sec: float
+    spec: DatasetSpec
+
+
+def resolve_class_weights(setting: str | None, spec: DatasetSpec, split: str) -> np.ndarray | None:
+    """None, 'auto' (N / (K * n_c) from the split's class counts) or 'w0,w1,...'."""
+    if not setting:
+        return None
+    if setting == "auto":
+        counts = spec.split(split).class_counts
+        total = sum(counts.values())
+        missing = [c for c in spec.class_names if not counts.get(c)]
+        if missing:
+            raise ValueError(f"--class_weights=auto: split {split!r} has no {missing[0]} images")
+        return np.array([total / (spec.num_classes * counts[c]) for c in spec.class_names],
+                        dtype=np.float32)
+    try:
+        weights = np.array([float(w) for w in setting.split(",")], dtype=np.float32)
+    except ValueError:
+        raise ValueError(f"--class_weights must be 'auto' or numbers, got {setting!r}") from None
+    if len(weights) != spec.num_classes or (weights <= 0).any():
+        raise ValueError(f"--class_weights needs {spec.num_classes} positive weights "
+                         f"({', '.join(spec.class_names)}), got {setting!r}")
+    return weights
+
+
+def _precision_policy(mixed: bool) -> str:
+    if not mixed:
+        return "float32"
+    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+
+
+def _freeze_outside(model: keras.Model, trainable_scopes: list[str]) -> None:
+    """Only layers under the scopes train; frozen BatchNorm keeps its restored statistics."""
+    if not trainable_scopes:
+        return
+    for layer in model.layers:
+        if layer.weights and not in_scope(layer.name, trainable_scopes):
+            layer.trainable = False
+    if not model.trainable_variables:
+        raise ValueError(f"--trainable_scopes {','.join(trainable_scopes)} select no variables")
+
+
+def _decayed_kernels(variables) -> list:
+    """Kernels get TF-Slim's L2 weight decay; biases and batch-norm parameters do not."""
+    return [v for v in variables if v.path.endswith(("/kernel", "/depthwise_kernel"))]
+
+
+def train(
+    settings: TrainSettings,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train until `max_number_of_steps` (forever when None; Ctrl-C saves and stops)."""
+    spec = read_spec(settings.dataset_dir)
+    if spec.task != CLASSIFICATION:
+        raise ValueError(f"{settings.dataset_dir} holds a {spec.task} dataset; "
+                         "train_image_classifier trains classifiers")
+    net = get_net(settings.model_name)
+    size = settings.train_image_size or net.default_size
+    channels = settings.channels or spec.channels or 3
+    policy = _precision_policy(settings.mixed_precision)
+    keras.mixed_precision.set_dtype_policy(policy)
+    os.makedirs(settings.train_dir, exist_ok=True)
+    strategy = choose_strategy(settings.num_clones)
+    class_weights = resolve_class_weights(settings.class_weights, spec,
+                                          settings.dataset_split_name)
+    train_size = spec.split(settings.dataset_split_name).num_examples
+    with strategy.scope():
+        model = build_model(settings.model_name, spec.num_classes, size, channels)
+        _freeze_outside(model, settings.trainable_scopes)
+        schedule = build_schedule(
+            settings.learning_rate_decay_type, settings.learning_rate, train_size,
+            settings.batch_size, settings.num_epochs_per_decay,
+            settings.learning_rate_decay_factor, settings.end_learning_rate)
+        optimizer = build_optimizer(settings.optimizer, schedule)
+        if settings.moving_average_decay:
+            optimizer.use_ema = True
+            optimizer.ema_momentum = settings.moving_average_decay
+            optimizer.ema_overwrite_frequency = None
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        train_vars = model.trainable_variables
+        optimizer.build(train_vars)
+        state = TrainingState(model, optimizer)
+        state.averages = _moving_averages(optimizer)
+        manager = state.manager(settings.train_dir, settings.max_checkpoints_to_keep)
+    _initialise(settings, state, manager, model)
+
+    options = PipelineOptions(
+        image_size=(size, size), channels=channels, batch_size=settings.batch_size,
+        is_training=True, num_epochs=None, drop_remainder=True, seed=settings.seed,
+        augment=PipelineOptions().augment if settings.augment else None,
+        synthetic=settings.synthetic_data,
+    )
+    _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
+                             settings.dataset_dir, options)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    step_fn = _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights,
+                             net.has_aux_logits)
+    writer = tf.summary.create_file_writer(settings.train_dir)
+    return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
+
+
+def _moving_averages(optimizer) -> dict:
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not getattr(inner, "use_ema", False):
+        return {}
+    averages = getattr(inner, "_model_variables_moving_average", None) or []
+    return {v.path: a for v, a in zip(inner._trainable_variables, averages, strict=True)}
+
+
+def _initialise(settings, state: TrainingState, manager, model) -> None:
+    latest = manager.latest_checkpoint
+    if latest:
+        state.checkpoint().restore(latest).assert_existing_objects_matched()
+        log.info("resuming from %s at step %d", latest, int(state.step.numpy()))
+        if settings.checkpoint_path:
+            log.warning("--checkpoint_path %s is ignored: %s already holds %s and training "
+                        "resumes from it (use a new --train_dir to fine-tune afresh)",
+                        settings.checkpoint_path, settings.train_dir, os.path.basename(latest))
+        return
+    if settings.checkpoint_path:
+        prefix, restored, skipped = restore_for_fine_tuning(
+            model, settings.checkpoint_path, settings.checkpoint_exclude_scopes,
+            settings.ignore_missing_vars)
+        log.info("fine-tuning from %s: restored %d variables, %d left initialised (%s)",
+                 prefix, len(restored), len(skipped),
+                 ", ".join(settings.checkpoint_exclude_scopes) or "nothing excluded")
+
+
+def _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights, aux):
+    crossentropy = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=settings.label_smoothing, reduction=None)
+    num_classes = model.output["logits"].shape[-1]
+    weights = None if class_weights is None else tf.constant(class_weights)
+    kernels = _decayed_kernels(train_vars)
+    replicas = strategy.num_replicas_in_sync
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+    def replica_step(images, labels):
+        onehot = tf.one_hot(labels, num_classes)
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            per_example = crossentropy(onehot, outputs["logits"])
+            if aux and "aux_logits" in outputs:
+                per_example += AUX_LOSS_WEIGHT * crossentropy(onehot, outputs["aux_logits"])
+            if weights is not None:
+                per_example *= tf.gather(weights, labels)
+            loss = tf.nn.compute_average_loss(per_example,
+                                              global_batch_size=settings.batch_size)
+            if settings.weight_decay and kernels:
+                decay = tf.add_n([tf.nn.l2_loss(tf.cast(k, tf.float32)) for k in kernels])
+                loss += settings.weight_decay * decay / replicas
+            target = optimizer.scale_loss(loss) if scaled else loss
+        gradients = tape.gradient(target, train_vars)
+        optimizer.apply_gradients(zip(gradients, train_vars, strict=True))
+        correct = tf.cast(tf.equal(tf.argmax(outputs["logits"], -1), labels), tf.float32)
+        return loss, tf.reduce_sum(correct)
+
+    @tf.function
+    def step(batch):
+        images, labels = batch
+        loss, correct = strategy.run(replica_step, args=(images, labels))
+        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+        correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
+        return loss, correct / settings.batch_size, images
+
+    return step
+
+
+def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step) -> TrainResult:
+    start_step = int(state.step.numpy())
+    limit = settings.max_number_of_steps
+    if limit is not None and start_step >= limit:
+        log.info("%s is already at step %d >= --max_number_of_steps=%d; nothing to do",
+                 settings.train_dir, start_step, limit)
+        return TrainResult(start_step, manager.latest_checkpoint or "", math.nan, 0.0, spec)
+    last_save = last_summary = last_log_time = time.monotonic()
+    last_log_step = start_step
+    loss_value, rate = math.nan, 0.0
+    optimizer = state.optimizer
+    interrupted = False
+    try:
+        while limit is None or int(state.step.numpy()) < limit:
+            loss, accuracy, images = step_fn(next(iterator))
+            step = int(state.step.assign_add(1).numpy())
+            now = time.monotonic()
+            if step % settings.log_every_n_steps == 0 or step == limit:
+                loss_value = float(loss)
+                rate = (step - last_log_step) * settings.batch_size / max(now - last_log_time,
+                                                                         1e-9)
+                log.info("step %d: loss %.4f, accuracy %.3f, %.1f examples/s", step, loss_value,
+                         float(accuracy), rate)
+                last_log_step, last_log_time = step, now
+                if not math.isfinite(loss_value):
+                    raise FloatingPointError(f"loss is {loss_value} at step {step}: lower "
+                                             "--learning_rate or check the data")
+            if now - last_summary >= settings.save_summaries_secs or step == start_step + 1:
+                _write_summaries(writer, step, loss, accuracy, optimizer, images)
+                last_summary = now
+            if now - last_save >= settings.save_interval_secs:
+                manager.save(checkpoint_number=step)
+                last_save = now
+            if on_step is not None:
+                on_step(step, float(loss))
+    except KeyboardInterrupt:
+        interrupted = True
+    step = int(state.step.numpy())
+    if step > start_step:  # at the end, and on Ctrl-C: nothing trained is lost
+        path = manager.save(checkpoint_number=step)
+        loss_value = float(loss)
+        _write_summaries(writer, step, loss, accuracy, optimizer, images)
+        log.info("saved %s", path)
+    writer.flush()
+    if interrupted:
+        raise KeyboardInterrupt
+    return TrainResult(step, manager.latest_checkpoint, loss_value, rate, spec)
+
+
+def _write_summaries(writer, step, loss, accuracy, optimizer, images) -> None:
+    if not isinstance(images, tf.Tensor):  # distributed: the first replica's images
+        images = images.values[0]
+    with writer.as_default(step=step):
+        tf.summary.scalar("loss", loss)
+        tf.summary.scalar("accuracy", accuracy)
+        tf.summary.scalar("learning_rate", current_learning_rate(optimizer))
+        tf.summary.image("images", tf.cast(images[:3], tf.float32), max_outputs=3)

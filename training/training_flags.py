@@ -1,0 +1,134 @@
+"""train_image_classifier's absl flags: TF-Slim's names, meanings and defaults."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from nets.nets_factory import model_names
+from nets.scopes import parse_scopes
+from training.learning_rate import DECAY_TYPES
+from training.optimizers import OPTIMIZERS, OptimizerSettings
+from training.trainer import TrainSettings
+
+_DATA = "--dataset_dir is required: the tf_convert_data output directory (dataset_spec.json)"
+
+
+def define_training_flags() -> None:
+    d = flags
+    d.DEFINE_string("train_dir", "/tmp/tfmodel/",
+                    "Where checkpoints (model.ckpt-N) and TensorBoard summaries are written; "
+                    "re-running with the same directory resumes.")
+    d.DEFINE_string("dataset_name", None, "Name recorded by tf_convert_data (e.g. dicom); "
+                    "checked against --dataset_dir's spec when given.")
+    d.DEFINE_string("dataset_dir", None, "tf_convert_data output directory (required).")
+    d.DEFINE_string("dataset_split_name", "train", "The split to train on.")
+    d.DEFINE_enum("model_name", "inception_v3", model_names(), "The net to train.")
+    d.DEFINE_string("preprocessing_name", None,
+                    "Accepted for TF-Slim compatibility: every net here takes [0, 1] images "
+                    "from the one input pipeline and rescales them itself.")
+    d.DEFINE_integer("batch_size", 32, "Examples per step (over all clones).", lower_bound=1)
+    d.DEFINE_integer("train_image_size", None, "Input size; default: the net's own size.")
+    d.DEFINE_integer("channels", 0, "1 or 3; 0: the dataset's channels (3 when mixed).")
+    d.DEFINE_integer("max_number_of_steps", None,
+                     "Stop at this global step; unset trains until interrupted (Ctrl-C "
+                     "saves a checkpoint).")
+    d.DEFINE_enum("optimizer", "rmsprop", list(OPTIMIZERS), "The optimizer.")
+    d.DEFINE_float("adadelta_rho", 0.95, "Decay rate for adadelta.")
+    d.DEFINE_float("adagrad_initial_accumulator_value", 0.1, "Starting value for adagrad.")
+    d.DEFINE_float("adam_beta1", 0.9, "Exponential decay of the 1st moment estimates (adam).")
+    d.DEFINE_float("adam_beta2", 0.999, "Exponential decay of the 2nd moment estimates (adam).")
+    d.DEFINE_float("opt_epsilon", 1.0, "Epsilon of adadelta, adagrad, adam and rmsprop.")
+    d.DEFINE_float("ftrl_learning_rate_power", -0.5, "Learning rate power (ftrl).")
+    d.DEFINE_float("ftrl_initial_accumulator_value", 0.1, "Starting accumulator (ftrl).")
+    d.DEFINE_float("ftrl_l1", 0.0, "L1 regularization strength (ftrl).")
+    d.DEFINE_float("ftrl_l2", 0.0, "L2 regularization strength (ftrl).")
+    d.DEFINE_float("momentum", 0.9, "Momentum of the momentum optimizer.")
+    d.DEFINE_float("rmsprop_momentum", 0.9, "Momentum (rmsprop).")
+    d.DEFINE_float("rmsprop_decay", 0.9, "Decay term (rmsprop).")
+    d.DEFINE_float("learning_rate", 0.01, "Initial learning rate.")
+    d.DEFINE_enum("learning_rate_decay_type", "exponential", list(DECAY_TYPES),
+                  "How the learning rate decays.")
+    d.DEFINE_float("learning_rate_decay_factor", 0.94, "Exponential decay factor.")
+    d.DEFINE_float("num_epochs_per_decay", 2.0,
+                   "Epochs between decays; steps come from the spec's train split size.")
+    d.DEFINE_float("end_learning_rate", 0.0001, "Floor of the polynomial decay.")
+    d.DEFINE_float("label_smoothing", 0.0, "Label smoothing amount.")
+    d.DEFINE_float("weight_decay", 0.00004, "L2 weight decay on conv and dense kernels.")
+    d.DEFINE_float("moving_average_decay", None,
+                   "Keep exponential moving averages of the weights with this decay "
+                   "(eval uses them); unset: none.")
+    d.DEFINE_string("checkpoint_path", None,
+                    "Checkpoint prefix or directory to fine-tune from (ignored, with a "
+                    "warning, when --train_dir already holds a checkpoint).")
+    d.DEFINE_string("checkpoint_exclude_scopes", None,
+                    "Comma-separated TF-Slim scopes not restored from --checkpoint_path, "
+                    "e.g. InceptionV4/Logits,InceptionV4/AuxLogits.")
+    d.DEFINE_string("trainable_scopes", None,
+                    "Comma-separated scopes to train; everything else is frozen "
+                    "(unset: train all).")
+    d.DEFINE_boolean("ignore_missing_vars", False,
+                     "Leave variables the checkpoint lacks at their initial values.")
+    d.DEFINE_integer("save_interval_secs", 600, "Seconds between checkpoints (and at the end).")
+    d.DEFINE_integer("save_summaries_secs", 600, "Seconds between TensorBoard summaries.")
+    d.DEFINE_integer("log_every_n_steps", 10, "Steps between log lines.", lower_bound=1)
+    d.DEFINE_integer("num_clones", 1, "Replicas: >1 uses MirroredStrategy over GPUs "
+                     "(or logical CPUs); TF_CONFIG with workers uses MultiWorkerMirrored.")
+    d.DEFINE_string("class_weights", None, "'auto' weights classes by N/(K*n_c) from the "
+                    "train split, or give one weight per class as 'w0,w1,...'.")
+    d.DEFINE_boolean("mixed_precision", False,
+                     "float16 compute with loss scaling on GPU (bfloat16 on CPU).")
+    d.DEFINE_boolean("augment", True, "Flips, small rotations, brightness and contrast.")
+    d.DEFINE_integer("seed", None, "Seed of the shuffle and augmentation.")
+    d.DEFINE_string("export_dir", None, "Also write a SavedModel here at the end.")
+
+
+def settings_from_flags(values) -> TrainSettings:
+    if not values.dataset_dir:
+        raise ValueError(_DATA)
+    return TrainSettings(
+        train_dir=values.train_dir,
+        dataset_dir=values.dataset_dir,
+        dataset_name=values.dataset_name,
+        dataset_split_name=values.dataset_split_name,
+        model_name=values.model_name,
+        preprocessing_name=values.preprocessing_name,
+        batch_size=values.batch_size,
+        train_image_size=values.train_image_size,
+        channels=values.channels or None,
+        max_number_of_steps=values.max_number_of_steps,
+        optimizer=OptimizerSettings(
+            name=values.optimizer,
+            adadelta_rho=values.adadelta_rho,
+            adagrad_initial_accumulator_value=values.adagrad_initial_accumulator_value,
+            adam_beta1=values.adam_beta1,
+            adam_beta2=values.adam_beta2,
+            opt_epsilon=values.opt_epsilon,
+            ftrl_learning_rate_power=values.ftrl_learning_rate_power,
+            ftrl_initial_accumulator_value=values.ftrl_initial_accumulator_value,
+            ftrl_l1=values.ftrl_l1,
+            ftrl_l2=values.ftrl_l2,
+            momentum=values.momentum,
+            rmsprop_momentum=values.rmsprop_momentum,
+            rmsprop_decay=values.rmsprop_decay,
+        ),
+        learning_rate=values.learning_rate,
+        learning_rate_decay_type=values.learning_rate_decay_type,
+        learning_rate_decay_factor=values.learning_rate_decay_factor,
+        num_epochs_per_decay=values.num_epochs_per_decay,
+        end_learning_rate=values.end_learning_rate,
+        label_smoothing=values.label_smoothing,
+        weight_decay=values.weight_decay,
+        moving_average_decay=values.moving_average_decay,
+        checkpoint_path=values.checkpoint_path,
+        checkpoint_exclude_scopes=parse_scopes(values.checkpoint_exclude_scopes),
+        trainable_scopes=parse_scopes(values.trainable_scopes),
+        ignore_missing_vars=values.ignore_missing_vars,
+        save_interval_secs=values.save_interval_secs,
+        save_summaries_secs=values.save_summaries_secs,
+        log_every_n_steps=values.log_every_n_steps,
+        num_clones=values.num_clones,
+        class_weights=values.class_weights,
+        mixed_precision=values.mixed_precision,
+        augment=values.augment,
+        seed=values.seed,
+    )
