@@ -29,6 +29,7 @@ from training.checkpoints import TrainingState, restore_for_fine_tuning
 from training.distribution import choose_strategy
 from training.learning_rate import build_schedule, current_learning_rate
 from training.optimizers import OptimizerSettings, build_optimizer
+from training.run_config import RunConfig, find_run_config, write_run_config
 
 AUX_LOSS_WEIGHT = 0.4
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def train(
     policy = _precision_policy(settings.mixed_precision)
     keras.mixed_precision.set_dtype_policy(policy)
     os.makedirs(settings.train_dir, exist_ok=True)
+    _record_run_config(settings, size, channels, spec)
     strategy = choose_strategy(settings.num_clones)
     class_weights = resolve_class_weights(settings.class_weights, spec,
                                           settings.dataset_split_name)
@@ -177,6 +179,18 @@ def train(
                              net.has_aux_logits)
     writer = tf.summary.create_file_writer(settings.train_dir)
     return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
+
+
+def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) -> None:
+    existing = find_run_config(settings.train_dir)
+    if existing is not None and (existing.model_name, existing.class_names) != (
+            settings.model_name, spec.class_names):
+        raise ValueError(
+            f"{settings.train_dir} holds a {existing.model_name} trained on "
+            f"{', '.join(existing.class_names)}; use a new --train_dir for "
+            f"{settings.model_name} on {', '.join(spec.class_names)}")
+    write_run_config(RunConfig(settings.model_name, size, channels, spec.class_names,
+                               os.path.abspath(settings.dataset_dir)), settings.train_dir)
 
 
 def _moving_averages(optimizer) -> dict:

@@ -1,0 +1,85 @@
+"""Classify images in batches from a checkpoint or an exported SavedModel.
+
+    python classify_image.py --infile=input.txt --tfrecord=False \\
+      --outfile=prediction_result.txt --checkpoint_path=DIR/model.ckpt-8400
+    python classify_image.py --infile='test-dicom*.tfrecord' --tfrecord=True ...
+
+--infile lists image paths (PNG, JPEG or DICOM), one per line, or with
+--tfrecord=True names a TFRecord file or glob. --outfile gets one line per input,
+in input order: input, predicted class, its probability, the top-k; a missing
+or corrupt input gets a line with ERROR and the reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from absl import app, flags
+from tqdm import tqdm
+
+from nets.nets_factory import model_names
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("infile", None, "Text file of image paths, or TFRecord file/glob.")
+flags.DEFINE_boolean("tfrecord", False, "--infile is a TFRecord file or glob.")
+flags.DEFINE_string("outfile", None, "Where the predictions go (default: stdout).")
+flags.DEFINE_string("checkpoint_path", None,
+                    "Checkpoint prefix, a train_dir (latest checkpoint), or a SavedModel dir.")
+flags.DEFINE_enum("model_name", None, model_names(),
+                  "The net; default: what the checkpoint's train_dir records.")
+flags.DEFINE_integer("num_classes", None, "Number of classes; checked against the checkpoint.")
+flags.DEFINE_string("dataset_dir", None,
+                    "A tf_convert_data output whose class names to use when the checkpoint "
+                    "records none.")
+flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
+flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
+flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", lower_bound=1)
+flags.DEFINE_integer("top_k", 5, "How many classes to list per input.", lower_bound=1)
+flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+
+
+def main(argv: list[str]) -> int:
+    from dicom.cli_errors import run_cli
+    from training.prediction import (
+        HEADER,
+        Predictor,
+        format_prediction,
+        inputs_for,
+        predict,
+    )
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+    def run() -> int:
+        if not FLAGS.infile or not FLAGS.checkpoint_path:
+            raise ValueError("--infile and --checkpoint_path are required")
+        class_names = None
+        if FLAGS.dataset_dir:
+            from datasets.dataset_spec import read_spec
+
+            class_names = read_spec(FLAGS.dataset_dir).class_names
+        predictor = Predictor.load(FLAGS.checkpoint_path, FLAGS.model_name, FLAGS.num_classes,
+                                   FLAGS.image_size, FLAGS.channels or None, class_names)
+        names = predictor.config.class_names
+        counts = {"ok": 0, "error": 0}
+        with contextlib.ExitStack() as stack:
+            out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
+                   if FLAGS.outfile else sys.stdout)
+            print(HEADER, file=out)
+            results = predict(predictor, inputs_for(FLAGS.infile, FLAGS.tfrecord,
+                                                    predictor.config), FLAGS.batch_size)
+            for result in tqdm(results, unit="image", desc="classify", file=sys.stderr,
+                               disable=not FLAGS.progress):
+                print(format_prediction(result, names, min(FLAGS.top_k, len(names))), file=out)
+                counts["error" if result.error else "ok"] += 1
+        print(f"classified {counts['ok']} input(s), {counts['error']} unreadable"
+              + (f"; results in {FLAGS.outfile}" if FLAGS.outfile else ""), file=sys.stderr)
+        return 0
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,89 @@
+"""Evaluate a checkpoint: accuracy, top-5 recall, per-class precision/recall/F1, ROC AUC,
+and the confusion matrix (printed, and as a PNG with class names in --eval_dir).
+
+    python eval_image_classifier.py --alsologtostderr --model_name=inception_v4 \\
+      --checkpoint_path=DIR/inception_v4 --dataset_dir=RECORDS
+
+--checkpoint_path is a prefix (DIR/model.ckpt-840) or a train_dir (its latest);
+with --eval_interval_secs the train_dir is watched and each new checkpoint is
+evaluated once. Metrics go to EVAL_DIR/metrics.json (and metrics-STEP.json) and
+to TensorBoard summaries.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+from nets.nets_factory import model_names
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint_path", "/tmp/tfmodel/",
+                    "Checkpoint prefix, or a train_dir whose latest checkpoint is evaluated.")
+flags.DEFINE_string("eval_dir", None, "Where metrics, the confusion matrix PNG and summaries "
+                    "go (default: CHECKPOINT_DIR/eval_SPLIT).")
+flags.DEFINE_string("dataset_name", None, "Checked against --dataset_dir's spec when given.")
+flags.DEFINE_string("dataset_dir", None, "tf_convert_data output directory (default: the one "
+                    "the checkpoint was trained on).")
+flags.DEFINE_string("dataset_split_name", "test", "The split to evaluate.")
+flags.DEFINE_enum("model_name", None, model_names(),
+                  "The net; default: what the checkpoint's train_dir records.")
+flags.DEFINE_integer("batch_size", 100, "Examples per batch.", lower_bound=1)
+flags.DEFINE_integer("max_num_batches", None, "Evaluate at most this many batches.")
+flags.DEFINE_integer("eval_image_size", None, "Input size; default: the training size.")
+flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
+flags.DEFINE_string("preprocessing_name", None, "Accepted for TF-Slim compatibility.")
+flags.DEFINE_float("moving_average_decay", None,
+                   "Accepted for TF-Slim compatibility: moving averages, when the checkpoint "
+                   "has them, are always used (see --use_moving_averages).")
+flags.DEFINE_boolean("use_moving_averages", True,
+                     "Evaluate the weights' moving averages when the checkpoint holds them.")
+flags.DEFINE_integer("eval_interval_secs", None,
+                     "Watch --checkpoint_path (a train_dir) and evaluate every new checkpoint.")
+flags.DEFINE_integer("eval_timeout_secs", None,
+                     "With --eval_interval_secs: stop after this long without a new checkpoint.")
+
+
+def main(argv: list[str]) -> int:
+    import os
+
+    from dicom.cli_errors import run_cli
+    from training.evaluator import EvalSettings, evaluate, summary_text, watch
+    from training.run_config import find_run_config
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+    def run() -> int:
+        dataset_dir = FLAGS.dataset_dir
+        if not dataset_dir:
+            config = find_run_config(FLAGS.checkpoint_path)
+            if config is None or not config.dataset_dir:
+                raise ValueError("--dataset_dir is required (the checkpoint does not record "
+                                 "the dataset it was trained on)")
+            dataset_dir = config.dataset_dir
+        base = FLAGS.checkpoint_path if os.path.isdir(FLAGS.checkpoint_path) else (
+            os.path.dirname(FLAGS.checkpoint_path))
+        settings = EvalSettings(
+            checkpoint_path=FLAGS.checkpoint_path, dataset_dir=dataset_dir,
+            eval_dir=FLAGS.eval_dir or os.path.join(base, f"eval_{FLAGS.dataset_split_name}"),
+            dataset_name=FLAGS.dataset_name, dataset_split_name=FLAGS.dataset_split_name,
+            model_name=FLAGS.model_name, batch_size=FLAGS.batch_size,
+            max_num_batches=FLAGS.max_num_batches, eval_image_size=FLAGS.eval_image_size,
+            channels=FLAGS.channels or None, use_moving_averages=FLAGS.use_moving_averages,
+        )
+        if FLAGS.eval_interval_secs:
+            count = watch(settings, FLAGS.eval_interval_secs, FLAGS.eval_timeout_secs,
+                          lambda report: print(summary_text(report), flush=True))
+            print(f"evaluated {count} checkpoint(s)")
+            return 0
+        report = evaluate(settings)
+        print(summary_text(report))
+        print(f"metrics in {settings.eval_dir}/metrics.json, confusion matrix in "
+              f"{settings.eval_dir}/confusion_matrix.png")
+        return 0
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    app.run(main)

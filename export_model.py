@@ -1,0 +1,54 @@
+"""Export a checkpoint as a SavedModel that takes encoded image bytes.
+
+    python export_model.py --checkpoint_path=DIR/train --export_dir=DIR/saved_model
+
+Signatures: serving_default (PNG/JPEG bytes -> probabilities, class_ids, classes)
+and predict_images (float32 images in [0, 1] at the model's size). classify_image.py
+accepts the export directory as --checkpoint_path.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+from nets.nets_factory import model_names
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint_path", None, "Checkpoint prefix or train_dir (latest).")
+flags.DEFINE_string("export_dir", None, "The SavedModel directory to write (replaced).")
+flags.DEFINE_enum("model_name", None, model_names(), "Default: what the train_dir records.")
+flags.DEFINE_string("dataset_dir", None, "Class names from this dataset when the checkpoint "
+                    "records none.")
+flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
+flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
+flags.DEFINE_boolean("use_moving_averages", True, "Export moving averages when present.")
+
+
+def main(argv: list[str]) -> int:
+    from dicom.cli_errors import run_cli
+    from training.export import export_saved_model
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+    def run() -> int:
+        if not FLAGS.checkpoint_path or not FLAGS.export_dir:
+            raise ValueError("--checkpoint_path and --export_dir are required")
+        spec = None
+        if FLAGS.dataset_dir:
+            from datasets.dataset_spec import read_spec
+
+            spec = read_spec(FLAGS.dataset_dir)
+        config = export_saved_model(FLAGS.checkpoint_path, FLAGS.export_dir, FLAGS.model_name,
+                                    spec, FLAGS.image_size, FLAGS.channels or None,
+                                    FLAGS.use_moving_averages)
+        print(f"exported {config.model_name} ({config.image_size}x{config.image_size}x"
+              f"{config.channels}, classes {', '.join(config.class_names)}) to "
+              f"{FLAGS.export_dir}")
+        return 0
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,139 @@
+"""Evaluate a checkpoint on a split: metrics JSON, confusion-matrix PNG, summaries.
+
+`watch()` is TF-Slim's evaluation loop: it polls a train_dir and evaluates each
+new checkpoint once, so evaluation runs beside training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from datasets.dataset_factory import get_dataset
+from datasets.dataset_spec import CLASSIFICATION, read_spec
+from dicom.atomic_file import write_atomic
+from nets.nets_factory import build_model
+from training.checkpoints import checkpoint_step, resolve_checkpoint, restore_for_inference
+from training.classification_metrics import classification_report, format_confusion_matrix
+from training.confusion_image import render_confusion_matrix
+from training.run_config import find_run_config, reconcile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalSettings:
+    checkpoint_path: str
+    dataset_dir: str
+    eval_dir: str
+    dataset_name: str | None = None
+    dataset_split_name: str = "test"
+    model_name: str | None = None
+    batch_size: int = 100
+    max_num_batches: int | None = None
+    eval_image_size: int | None = None
+    channels: int | None = None
+    use_moving_averages: bool = True
+
+
+def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channels: int):
+    _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
+                             settings.dataset_dir, batch_size=settings.batch_size,
+                             image_size=(size, size), channels=channels)
+    if settings.max_num_batches:
+        dataset = dataset.take(settings.max_num_batches)
+    forward = tf.function(lambda images: tf.nn.softmax(
+        tf.cast(model(images, training=False)["logits"], tf.float32)))
+    labels, probabilities = [], []
+    for images, batch_labels in dataset:
+        probabilities.append(forward(images).numpy())
+        labels.append(batch_labels.numpy())
+    if not labels:
+        raise ValueError(f"split {settings.dataset_split_name!r} yielded no examples")
+    return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
+    """Evaluate one checkpoint (the latest when `checkpoint_path` is a directory)."""
+    spec = read_spec(settings.dataset_dir)
+    if spec.task != CLASSIFICATION:
+        raise ValueError(f"{settings.dataset_dir} holds a {spec.task} dataset")
+    prefix = prefix or resolve_checkpoint(settings.checkpoint_path)
+    config = reconcile(find_run_config(prefix), settings.model_name, spec.num_classes,
+                       settings.eval_image_size, settings.channels, spec.class_names)
+    if config.class_names != spec.class_names:
+        raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
+                         f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
+    keras.mixed_precision.set_dtype_policy("float32")
+    model = build_model(config.model_name, spec.num_classes, config.image_size, config.channels)
+    restore_for_inference(model, prefix, settings.use_moving_averages)
+    labels, probabilities = _predict_split(model, settings, config.image_size, config.channels)
+    report = classification_report(labels, probabilities, spec.class_names)
+    report.update(checkpoint=prefix, step=checkpoint_step(prefix),
+                  split=settings.dataset_split_name, model_name=config.model_name)
+    _save(report, settings.eval_dir)
+    return report
+
+
+def _save(report: dict, eval_dir: str) -> None:
+    os.makedirs(eval_dir, exist_ok=True)
+    text = (json.dumps(report, indent=2) + "\n").encode()
+    write_atomic(os.path.join(eval_dir, f"metrics-{report['step']}.json"), text)
+    write_atomic(os.path.join(eval_dir, "metrics.json"), text)
+    image = render_confusion_matrix(
+        report["confusion_matrix"], report["class_names"],
+        f"{report['model_name']} step {report['step']}, split {report['split']}: "
+        f"accuracy {report['accuracy']:.3f}")
+    image.save(os.path.join(eval_dir, "confusion_matrix.png"))
+    writer = tf.summary.create_file_writer(eval_dir)
+    with writer.as_default(step=report["step"]):
+        for key in ("accuracy", "top5_recall", "macro_precision", "macro_recall", "macro_f1",
+                    "macro_roc_auc"):
+            if report.get(key) is not None:
+                tf.summary.scalar(f"eval/{key}", report[key])
+        tf.summary.image("eval/confusion_matrix", np.asarray(image)[np.newaxis])
+    writer.flush()
+
+
+def summary_text(report: dict) -> str:
+    lines = [f"{report['checkpoint']} on split {report['split']} "
+             f"({report['num_examples']} examples): accuracy {report['accuracy']:.4f}"]
+    if "top5_recall" in report:
+        lines[0] += f", top-5 recall {report['top5_recall']:.4f}"
+    if report.get("macro_roc_auc") is not None:
+        lines[0] += f", macro ROC AUC {report['macro_roc_auc']:.4f}"
+    lines.append(f"{'class':16s} {'precision':>9s} {'recall':>9s} {'f1':>9s} {'auc':>9s} "
+                 f"{'support':>8s}")
+    fmt = lambda v: "      n/a" if v is None else f"{v:9.4f}"  # noqa: E731
+    for name, row in report["per_class"].items():
+        lines.append(f"{name[:16]:16s} {fmt(row['precision'])} {fmt(row['recall'])} "
+                     f"{fmt(row['f1'])} {fmt(row['roc_auc'])} {row['support']:8d}")
+    lines.append(format_confusion_matrix(report["confusion_matrix"], report["class_names"]))
+    return "\n".join(lines)
+
+
+def watch(settings: EvalSettings, interval_secs: float, timeout_secs: float | None = None,
+          on_report=None) -> int:
+    """Evaluate every new checkpoint in `checkpoint_path` (a train_dir) once; returns count.
+
+    Stops after `timeout_secs` without a new checkpoint (None: never).
+    """
+    seen: set[str] = set()
+    last_new = time.monotonic()
+    while True:
+        latest = tf.train.latest_checkpoint(settings.checkpoint_path)
+        if latest and latest not in seen:
+            seen.add(latest)
+            report = evaluate(settings, latest)
+            (on_report or (lambda r: log.info("\n%s", summary_text(r))))(report)
+            last_new = time.monotonic()
+        elif timeout_secs is not None and time.monotonic() - last_new > timeout_secs:
+            return len(seen)
+        time.sleep(interval_secs)

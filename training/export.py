@@ -1,0 +1,99 @@
+"""SavedModel export: encoded image bytes in, class probabilities and names out.
+
+Two signatures: `serving_default` takes a batch of PNG (8/16-bit) or JPEG
+bytes and decodes them exactly as training's input pipeline does;
+`predict_images` takes float32 images in [0, 1] already at the model's size
+(classify_image.py uses it for DICOM, decoded in Python). `medcv_model.json`
+beside the SavedModel records the net, size, channels and class names.
+Written to a temporary directory and renamed, so a half export never exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+
+from datasets.dataset_spec import DatasetSpec
+from nets.nets_factory import build_model
+from training.checkpoints import restore_for_inference
+from training.run_config import RunConfig, find_run_config, reconcile
+
+MODEL_INFO = "medcv_model.json"
+
+
+class ServingModule(tf.Module):
+    def __init__(self, model: keras.Model, config: RunConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.size = config.image_size
+        self.channels = config.channels
+        self.class_names = tf.constant(config.class_names)
+        self.serve_encoded = tf.function(
+            self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string)])
+        self.predict_images = tf.function(
+            self._predict_images,
+            input_signature=[tf.TensorSpec([None, self.size, self.size, self.channels],
+                                           tf.float32)])
+
+    def _outputs(self, images):
+        probabilities = tf.nn.softmax(tf.cast(self.model(images, training=False)["logits"],
+                                              tf.float32))
+        class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"probabilities": probabilities, "class_ids": class_ids,
+                "classes": tf.gather(self.class_names, class_ids)}
+
+    def _decode(self, data):
+        image = tf.io.decode_image(data, channels=self.channels, dtype=tf.float32,
+                                   expand_animations=False)
+        image = tf.image.resize(image, [self.size, self.size])
+        return tf.ensure_shape(image, [self.size, self.size, self.channels])
+
+    def _serve_encoded(self, images):
+        decoded = tf.map_fn(self._decode, images,
+                            fn_output_signature=tf.TensorSpec(
+                                [self.size, self.size, self.channels], tf.float32))
+        return self._outputs(decoded)
+
+    def _predict_images(self, images):
+        return self._outputs(images)
+
+
+def export_saved_model(
+    checkpoint_path: str,
+    export_dir: str,
+    model_name: str | None = None,
+    spec: DatasetSpec | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    use_moving_averages: bool = True,
+) -> RunConfig:
+    config = reconcile(find_run_config(checkpoint_path), model_name,
+                       spec.num_classes if spec else None, image_size, channels,
+                       spec.class_names if spec else None)
+    keras.mixed_precision.set_dtype_policy("float32")
+    model = build_model(config.model_name, config.num_classes, config.image_size,
+                        config.channels)
+    restore_for_inference(model, checkpoint_path, use_moving_averages)
+    module = ServingModule(model, config)
+    temporary = export_dir.rstrip("/") + ".partial"
+    shutil.rmtree(temporary, ignore_errors=True)
+    tf.saved_model.save(module, temporary, signatures={
+        "serving_default": module.serve_encoded,
+        "predict_images": module.predict_images,
+    })
+    with open(os.path.join(temporary, MODEL_INFO), "w", encoding="utf-8") as handle:
+        json.dump({"model_name": config.model_name, "image_size": config.image_size,
+                   "channels": config.channels, "class_names": config.class_names}, handle,
+                  indent=2)
+    if os.path.exists(export_dir):
+        shutil.rmtree(export_dir)
+    os.replace(temporary, export_dir)
+    return config
+
+
+def is_saved_model(path: str) -> bool:
+    return os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb"))

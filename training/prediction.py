@@ -1,0 +1,180 @@
+"""Batch prediction for classify_image.py: from a checkpoint or a SavedModel, over image
+files (PNG, JPEG, DICOM) or TFRecords, one result per input in input order.
+
+An input that cannot be read (missing, corrupt, not an image) becomes a result
+with its reason; it never stops the run. Images are decoded as in training:
+PNG/JPEG through TensorFlow's decoders, DICOM through ingestion's decoding.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from datasets import example_codec
+from datasets.record_images import UnreadableImage, load_record_image
+from nets.nets_factory import build_model
+from training.checkpoints import restore_for_inference
+from training.export import MODEL_INFO, is_saved_model
+from training.run_config import RunConfig, find_run_config, reconcile
+
+
+@dataclass
+class Prediction:
+    source: str
+    probabilities: np.ndarray | None = None
+    error: str = ""
+
+
+class Predictor:
+    """Probabilities for float32 image batches in [0, 1] at the model's size."""
+
+    def __init__(self, config: RunConfig, forward) -> None:
+        self.config = config
+        self._forward = forward
+
+    @classmethod
+    def load(cls, path: str, model_name: str | None = None, num_classes: int | None = None,
+             image_size: int | None = None, channels: int | None = None,
+             class_names: list[str] | None = None) -> Predictor:
+        if is_saved_model(path):
+            with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as handle:
+                config = RunConfig(**json.load(handle))
+            config = reconcile(config, model_name, num_classes, None, channels, None)
+            signature = tf.saved_model.load(path).signatures["predict_images"]
+            return cls(config, lambda images: signature(images)["probabilities"].numpy())
+        config = reconcile(find_run_config(path), model_name, num_classes, image_size,
+                           channels, class_names)
+        keras.mixed_precision.set_dtype_policy("float32")
+        model = build_model(config.model_name, config.num_classes, config.image_size,
+                            config.channels)
+        restore_for_inference(model, path)
+        forward = tf.function(lambda images: tf.nn.softmax(
+            tf.cast(model(images, training=False)["logits"], tf.float32)))
+        return cls(config, lambda images: forward(images).numpy())
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self._forward(tf.constant(images, tf.float32))
+
+
+def to_model_input(data: bytes, image_format: str, size: int, channels: int,
+                   height: int = 0, width: int = 0, stored_channels: int = 0) -> np.ndarray:
+    """Record or file bytes -> float32 (size, size, channels) in [0, 1], as training reads it."""
+    if image_format == "raw":
+        pixels = height * width * stored_channels
+        dtype = np.uint16 if len(data) == 2 * pixels else np.uint8
+        array = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<"))
+        image = tf.constant(array.reshape(height, width, stored_channels).astype(np.float32)
+                            / np.iinfo(dtype).max)
+        if stored_channels != channels:
+            image = (tf.image.grayscale_to_rgb(image) if channels == 3
+                     else tf.image.rgb_to_grayscale(image))
+    else:
+        image = tf.io.decode_image(data, channels=channels, dtype=tf.float32,
+                                   expand_animations=False)
+    return tf.image.resize(image, [size, size]).numpy()
+
+
+def read_image_list(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+
+def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+    for path in paths:
+        if not os.path.isfile(path):
+            yield path, "missing file" if not os.path.exists(path) else "not a file"
+            continue
+        try:
+            image = load_record_image(path, verify=True)
+            yield path, to_model_input(image.data, image.format, config.image_size,
+                                       config.channels)
+        except (UnreadableImage, tf.errors.InvalidArgumentError) as exc:
+            yield path, f"unreadable: {' '.join(str(exc).split())[:200]}"
+
+
+def record_files(pattern: str) -> list[str]:
+    files = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+    missing = [f for f in files if not os.path.exists(f)]
+    if not files or missing:
+        raise FileNotFoundError(f"no TFRecord file matches {pattern}")
+    return files
+
+
+def _record_inputs(pattern: str, config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+    spec = {key: feature for key, feature in example_codec.parsing_spec("segmentation").items()
+            if key != example_codec.MASK_ENCODED}
+    number = 0
+    for file in record_files(pattern):
+        try:
+            for record in tf.data.TFRecordDataset(file):
+                number += 1
+                try:
+                    example = tf.io.parse_single_example(record, spec)
+                    name = example[example_codec.ID].numpy().decode() or f"{file}#{number}"
+                    yield name, to_model_input(
+                        example[example_codec.ENCODED].numpy(),
+                        example[example_codec.FORMAT].numpy().decode(), config.image_size,
+                        config.channels, int(example[example_codec.HEIGHT]),
+                        int(example[example_codec.WIDTH]), int(example[example_codec.CHANNELS]))
+                except (tf.errors.InvalidArgumentError, ValueError) as exc:
+                    yield f"{file}#{number}", f"unreadable record: {str(exc).split(chr(10))[0]}"
+        except tf.errors.DataLossError as exc:
+            yield f"{file}#{number + 1}", f"corrupt TFRecord file: {str(exc).splitlines()[0]}"
+
+
+def predict(predictor: Predictor, inputs: Iterator[tuple[str, np.ndarray | str]],
+            batch_size: int) -> Iterator[Prediction]:
+    """Predictions in input order, batching the readable inputs."""
+    pending: list[Prediction] = []
+    images: list[np.ndarray] = []
+
+    def flush() -> Iterator[Prediction]:
+        if images:
+            probabilities = predictor(np.stack(images))
+            ready = iter(probabilities)
+            for item in pending:
+                if not item.error:
+                    item.probabilities = next(ready)
+            images.clear()
+        yield from pending
+        pending.clear()
+
+    for source, value in inputs:
+        if isinstance(value, str):
+            pending.append(Prediction(source, error=value))
+            continue
+        pending.append(Prediction(source))
+        images.append(value)
+        if len(images) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def inputs_for(infile: str, tfrecord: bool, config: RunConfig):
+    if tfrecord:
+        return _record_inputs(infile, config)
+    if not os.path.isfile(infile):
+        raise FileNotFoundError(f"--infile {infile} does not exist")
+    return _file_inputs(read_image_list(infile), config)
+
+
+HEADER = ("# input\tpredicted_class\tprobability\ttop_k (class:probability, best first); "
+          "a line whose class is ERROR names why the input could not be classified")
+
+
+def format_prediction(prediction: Prediction, class_names: list[str], top_k: int) -> str:
+    if prediction.error:
+        return f"{prediction.source}\tERROR\t\t{prediction.error}"
+    probabilities = prediction.probabilities
+    order = np.argsort(-probabilities)[:top_k]
+    best = order[0]
+    ranked = ",".join(f"{class_names[i]}:{probabilities[i]:.4f}" for i in order)
+    return f"{prediction.source}\t{class_names[best]}\t{probabilities[best]:.4f}\t{ranked}"
