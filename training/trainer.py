@@ -70,6 +70,8 @@ class TrainSettings:
     seed: int | None = None
     max_checkpoints_to_keep: int = 5
     synthetic_data: bool = False
+    loss_scale: float | None = None
+    """Initial scale of dynamic loss scaling under float16 (Keras default when None)."""
 
 
 @dataclass
@@ -158,7 +160,8 @@ def train(
             optimizer.ema_momentum = settings.moving_average_decay
             optimizer.ema_overwrite_frequency = None
         if policy == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            scale = {"initial_scale": settings.loss_scale} if settings.loss_scale else {}
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, **scale)
         train_vars = model.trainable_variables
         optimizer.build(train_vars)
         state = TrainingState(model, optimizer)
