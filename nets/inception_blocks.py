@@ -38,7 +38,8 @@ def aux_head(x, num_classes: int, scope: str, pool_stride: int = 3, mid_filters:
     The second convolution covers the whole pooled map (5x5 at the default size,
     'valid'), as TF-Slim's did; at larger inputs it stays 5x5 and is pooled after.
     """
-    a = layers.AveragePooling2D(5, strides=pool_stride, padding="valid",
+    pool = min(5, x.shape[1] or 5, x.shape[2] or 5)  # small inputs: the grid is under 5x5
+    a = layers.AveragePooling2D(pool, strides=pool_stride, padding="valid",
                                 name=layer_name(scope, "AvgPool_1a_5x5"))(x)
     a = conv_bn(a, 128, 1, layer_name(scope, "Conv2d_1b_1x1"), bn_scale=False)
     size = min(5, a.shape[1] or 5, a.shape[2] or 5)

@@ -22,11 +22,11 @@ def choose_strategy(num_clones: int = 1) -> tf.distribute.Strategy:
         return tf.distribute.MultiWorkerMirroredStrategy()
     if num_clones <= 1:
         return tf.distribute.get_strategy()
-    gpus = tf.config.list_logical_devices("GPU")
+    gpus = tf.config.list_physical_devices("GPU")  # physical: does not start the runtime
     if gpus:
         if len(gpus) < num_clones:
             raise ValueError(f"--num_clones={num_clones} but only {len(gpus)} GPU(s) are visible")
-        devices = [d.name for d in gpus[:num_clones]]
+        devices = [f"/gpu:{index}" for index in range(num_clones)]
     else:
         devices = [d.name for d in split_cpu(num_clones)]
     log.info("MirroredStrategy over %s", ", ".join(devices))

@@ -108,7 +108,7 @@ def resolve_class_weights(setting: str | None, spec: DatasetSpec, split: str) ->
 def _precision_policy(mixed: bool) -> str:
     if not mixed:
         return "float32"
-    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
 
 
 def _freeze_outside(model: keras.Model, trainable_scopes: list[str]) -> None:
@@ -139,11 +139,11 @@ def train(
     net = get_net(settings.model_name)
     size = settings.train_image_size or net.default_size
     channels = settings.channels or spec.channels or 3
+    strategy = choose_strategy(settings.num_clones)  # first: it may split the CPU
     policy = _precision_policy(settings.mixed_precision)
     keras.mixed_precision.set_dtype_policy(policy)
     os.makedirs(settings.train_dir, exist_ok=True)
     _record_run_config(settings, size, channels, spec)
-    strategy = choose_strategy(settings.num_clones)
     class_weights = resolve_class_weights(settings.class_weights, spec,
                                           settings.dataset_split_name)
     train_size = spec.split(settings.dataset_split_name).num_examples
