@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-input constraints figures clean
+.PHONY: install test demo lint bench bench-input bench-train bench-classify constraints figures clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ bench: install
 
 bench-input: install
 	$(PY) -m bench.input_pipeline
+
+bench-train: install
+	$(PY) -m bench.train_step
+
+bench-classify: install
+	$(PY) -m bench.classify
 
 figures: install
 	$(PY) -m dicom.preprocessing_gallery --output docs/preprocessing.png

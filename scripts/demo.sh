@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_* tfrecords
+rm -rf dicom fetched fetched_* tfrecords train saved_model
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -31,6 +31,22 @@ spec, ds = get_dataset('dicom', 'train', 'tfrecords', batch_size=8, is_training=
 images, labels = next(iter(ds))
 print('classes', spec.class_names, '| splits', {k: v.num_examples for k, v in spec.splits.items()})
 print('batch', tuple(images.shape), images.dtype.name, 'labels', labels.numpy().tolist())"
+step "8. train a ResNet-18 (v1) on the train split: 300 steps at 64x64 on the CPU" \
+  "$PY" "$ROOT/train_image_classifier.py" --train_dir=train/resnet_v1_18 \
+  --dataset_dir=tfrecords --dataset_name=dicom --model_name=resnet_v1_18 \
+  --train_image_size=64 --batch_size=16 --max_number_of_steps=300 --optimizer=adam \
+  --opt_epsilon=1e-7 --learning_rate=0.002 --log_every_n_steps=50 --seed=0 \
+  --export_dir=saved_model
+step "9. evaluate on the test split (metrics.json and confusion_matrix.png in eval_test/)" \
+  "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=train/resnet_v1_18 \
+  --dataset_dir=tfrecords --dataset_split_name=test --eval_dir=eval_test
+{ find dicom -path '*series_chest*' -name '*.dcm' | sort | head -4
+  find dicom -path '*series_abdomen*' -name '*.dcm' | sort | head -4
+  echo dicom/defective/truncated.dcm; } > classify_input.txt
+step "10. classify DICOM files (a truncated one included) with the exported SavedModel" \
+  "$PY" "$ROOT/classify_image.py" --infile=classify_input.txt --tfrecord=False \
+  --outfile=prediction_result.txt --checkpoint_path=saved_model --top_k=2
+cut -f1-3 prediction_result.txt | sed 's#^dicom/##'
 
 printf '\n== done. In %s:\n' "$OUT"
 printf '  catalog      medcv_catalog.sqlite (%s)\n' "$(du -h medcv_catalog.sqlite | cut -f1)"
@@ -41,3 +57,7 @@ printf '  preprocessed fetched_contrast_enhancing_4/images: %s PNGs\n' \
   "$(ls fetched_contrast_enhancing_4/images | wc -l)"
 printf '  records      tfrecords: %s shards, labels.txt, dataset_spec.json, tfds metadata\n' \
   "$(ls tfrecords/*.tfrecord | wc -l)"
+printf '  model        train/resnet_v1_18 (checkpoints, TensorBoard), saved_model/\n'
+printf '  evaluation   eval_test/metrics.json, eval_test/confusion_matrix.png\n'
+printf '  predictions  prediction_result.txt\n'
+printf '  TensorBoard: %s -m tensorboard.main --logdir %s/train\n' "$PY" "$OUT"

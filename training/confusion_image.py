@@ -18,13 +18,15 @@ def render_confusion_matrix(
     k = len(class_names)
     font = ImageFont.load_default()
     label_width = max(int(font.getlength(n)) for n in class_names) + 2 * MARGIN
-    top = 3 * MARGIN + 16
-    width = label_width + k * CELL + MARGIN
+    lines = [line for line in (title, "rows: true class, columns: predicted class") if line]
+    top = 2 * MARGIN + 14 * len(lines)
+    width = max(label_width + k * CELL + MARGIN,
+                int(max(font.getlength(line) for line in lines)) + 2 * MARGIN)
     height = top + k * CELL + 3 * MARGIN + 12
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((MARGIN, MARGIN), title or "rows: true class, columns: predicted", fill="black",
-              font=font)
+    for number, line in enumerate(lines):
+        draw.text((MARGIN, MARGIN + 14 * number), line, fill="black", font=font)
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)
     for i in range(k):

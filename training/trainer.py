@@ -129,9 +129,13 @@ def _decayed_kernels(variables) -> list:
 
 def train(
     settings: TrainSettings,
-    on_step: Callable[[int, float], None] | None = None,
+    on_step: Callable[[int, tf.Tensor], None] | None = None,
 ) -> TrainResult:
-    """Train until `max_number_of_steps` (forever when None; Ctrl-C saves and stops)."""
+    """Train until `max_number_of_steps` (forever when None; Ctrl-C saves and stops).
+
+    `on_step(step, loss)` runs after every step; `loss` is a tensor, so a caller that
+    does not read it does not make the loop wait for the device.
+    """
     spec = read_spec(settings.dataset_dir)
     if spec.task != CLASSIFICATION:
         raise ValueError(f"{settings.dataset_dir} holds a {spec.task} dataset; "
@@ -179,7 +183,7 @@ def train(
                              settings.dataset_dir, options)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     step_fn = _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights,
-                             net.has_aux_logits)
+                             net.has_aux_logits, state.step)
     writer = tf.summary.create_file_writer(settings.train_dir)
     return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
 
@@ -223,7 +227,8 @@ def _initialise(settings, state: TrainingState, manager, model) -> None:
                  ", ".join(settings.checkpoint_exclude_scopes) or "nothing excluded")
 
 
-def _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights, aux):
+def _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights, aux,
+                   global_step):
     crossentropy = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=settings.label_smoothing, reduction=None)
     num_classes = model.output["logits"].shape[-1]
@@ -255,6 +260,7 @@ def _compiled_step(strategy, model, optimizer, train_vars, settings, class_weigh
     @tf.function
     def step(batch):
         images, labels = batch
+        global_step.assign_add(1)
         loss, correct = strategy.run(replica_step, args=(images, labels))
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
         correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
@@ -275,10 +281,11 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step) ->
     loss_value, rate = math.nan, 0.0
     optimizer = state.optimizer
     interrupted = False
+    step = start_step  # mirrors state.step without reading it back (no sync per step)
     try:
-        while limit is None or int(state.step.numpy()) < limit:
+        while limit is None or step < limit:
             loss, accuracy, images = step_fn(next(iterator))
-            step = int(state.step.assign_add(1).numpy())
+            step += 1
             now = time.monotonic()
             if step % settings.log_every_n_steps == 0 or step == limit:
                 loss_value = float(loss)
@@ -297,7 +304,7 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step) ->
                 manager.save(checkpoint_number=step)
                 last_save = now
             if on_step is not None:
-                on_step(step, float(loss))
+                on_step(step, loss)
     except KeyboardInterrupt:
         interrupted = True
     step = int(state.step.numpy())

@@ -1,0 +1,124 @@
+"""Training steps/s: train_image_classifier's loop against Keras `model.fit`, one run.
+
+    make bench-train   (or: python -m bench.train_step --model_name resnet_v1_18)
+
+Same net, batch size, optimizer (Adam), loss (softmax cross-entropy), no weight
+decay, no augmentation, and the same in-memory data for both: one random batch
+repeated (the pipeline's synthetic mode), so only the step itself is measured.
+Warm-up steps (tracing) are excluded. Target (issue 4): ours >= 0.95x fit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_name", "resnet_v1_18", "The net both loops train.")
+flags.DEFINE_integer("image_size", 64, "Input size.")
+flags.DEFINE_integer("batch_size", 32, "Batch size.")
+flags.DEFINE_integer("steps", 60, "Measured steps per loop.")
+flags.DEFINE_integer("warmup", 5, "Steps before timing starts.")
+flags.DEFINE_integer("rounds", 3, "Alternating rounds; the best round of each counts.")
+flags.DEFINE_string("work_dir", "bench_output/train_step", "Scratch directory.")
+
+
+def tiny_dataset(root: str) -> str:
+    """A converted 2-class set: the spec gives class count and channels to the loop."""
+    from datasets.conversion import ConversionSettings, convert
+    from dicom.png_codec import write_image
+
+    source = os.path.join(root, "source")
+    for sub in ("images", "labels"):
+        os.makedirs(os.path.join(source, sub), exist_ok=True)
+    rng = np.random.default_rng(0)
+    for index in range(8):
+        write_image(os.path.join(source, "images", f"{index}.png"),
+                    rng.integers(0, 255, (FLAGS.image_size, FLAGS.image_size), dtype=np.uint8))
+        with open(os.path.join(source, "labels", f"{index}.txt"), "w") as handle:
+            handle.write("AB"[index % 2])
+    out = os.path.join(root, "records")
+    convert(ConversionSettings("dicom", source, out, "bench", progress=False))
+    return out
+
+
+def ours(records: str, run: int) -> float:
+    from training.optimizers import OptimizerSettings
+    from training.trainer import TrainSettings, train
+
+    train_dir = os.path.join(FLAGS.work_dir, f"ours_{run}")
+    shutil.rmtree(train_dir, ignore_errors=True)
+    marks: dict[int, float] = {}
+
+    def on_step(step: int, loss) -> None:
+        if step in (FLAGS.warmup, FLAGS.warmup + FLAGS.steps):
+            float(loss)  # wait for the device before reading the clock
+            marks[step] = time.perf_counter()
+
+    train(TrainSettings(
+        train_dir=train_dir, dataset_dir=records, model_name=FLAGS.model_name,
+        train_image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
+        max_number_of_steps=FLAGS.warmup + FLAGS.steps, learning_rate=0.001,
+        learning_rate_decay_type="fixed", optimizer=OptimizerSettings("adam", opt_epsilon=1e-7),
+        weight_decay=0.0, augment=False, synthetic_data=True, log_every_n_steps=10**9,
+        save_interval_secs=10**9, save_summaries_secs=10**9, seed=0,
+    ), on_step=on_step)
+    return FLAGS.steps / (marks[FLAGS.warmup + FLAGS.steps] - marks[FLAGS.warmup])
+
+
+class _Clock(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: dict[int, float] = {}
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        step = batch + 1
+        if step in (FLAGS.warmup, FLAGS.warmup + FLAGS.steps):
+            float(logs["loss"])
+            self.marks[step] = time.perf_counter()
+
+
+def fit(num_classes: int, channels: int) -> float:
+    from nets.nets_factory import build_model
+
+    keras.mixed_precision.set_dtype_policy("float32")
+    net = build_model(FLAGS.model_name, num_classes, FLAGS.image_size, channels)
+    model = keras.Model(net.inputs, net.output["logits"])
+    model.compile(keras.optimizers.Adam(0.001, epsilon=1e-7),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    generator = tf.random.Generator.from_seed(0)
+    images = generator.uniform([FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, channels])
+    labels = generator.uniform([FLAGS.batch_size], maxval=num_classes, dtype=tf.int64)
+    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    clock = _Clock()
+    model.fit(data, steps_per_epoch=FLAGS.warmup + FLAGS.steps, epochs=1, verbose=0,
+              callbacks=[clock])
+    return FLAGS.steps / (clock.marks[FLAGS.warmup + FLAGS.steps] - clock.marks[FLAGS.warmup])
+
+
+def main(argv: list[str]) -> None:
+    from datasets.dataset_spec import read_spec
+
+    os.makedirs(FLAGS.work_dir, exist_ok=True)
+    records = tiny_dataset(FLAGS.work_dir)
+    spec = read_spec(records)
+    best = {"ours": 0.0, "fit": 0.0}
+    for run in range(FLAGS.rounds):
+        best["ours"] = max(best["ours"], ours(records, run))
+        best["fit"] = max(best["fit"], fit(spec.num_classes, spec.channels or 3))
+    print(f"{FLAGS.model_name} at {FLAGS.image_size}x{FLAGS.image_size}, batch "
+          f"{FLAGS.batch_size}, {FLAGS.steps} steps after {FLAGS.warmup} warm-up, best of "
+          f"{FLAGS.rounds}:")
+    print(f"  train_image_classifier loop: {best['ours']:7.2f} steps/s")
+    print(f"  keras model.fit:             {best['fit']:7.2f} steps/s")
+    print(f"  ratio {best['ours'] / best['fit']:.3f}x (target >= 0.95x)")
+
+
+if __name__ == "__main__":
+    app.run(main)
