@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def named_variables(model: keras.Model) -> dict[str, tf.Variable]:
-    return {variable.path: variable for variable in model.variables}
+    """Weights and batch-norm statistics by path. Dropout's random-generator state is left
+    out: Keras numbers it per process (`seed_generator_1`), so it has no stable name."""
+    return {variable.path: variable for variable in model.variables
+            if "seed_generator" not in variable.path}
 
 
 def checkpoint_key(path: str, group: str = WEIGHTS_KEY) -> str:

@@ -82,3 +82,39 @@ def test_password_comes_from_the_environment_and_is_never_printed(
             c.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%'")
             c.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'localhost'")
         admin.dispose()
+
+
+def test_password_comes_from_a_mysql_option_file(mysql_url, mysql_server, tmp_path):
+    user, password = f"medcv_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
+    database = sa.make_url(mysql_url).database
+    admin = sa.create_engine(mysql_server)
+    with admin.begin() as c:
+        for host in ("%", "localhost"):
+            c.exec_driver_sql(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'")
+            c.exec_driver_sql(f"GRANT ALL ON `{database}`.* TO '{user}'@'{host}'")
+    try:
+        option_file = tmp_path / "medcv.cnf"
+        option_file.write_text(f"[client]\npassword={password}\n")
+        url = sa.make_url(mysql_url).set(username=user, password=None).render_as_string()
+        folder = tmp_path / "in"
+        folder.mkdir()
+        (folder / "a.dcm").write_bytes(
+            to_bytes(image_dataset(np.arange(64, dtype=np.uint8).reshape(8, 8)))
+        )
+        args = ("dicom.create_database", "--directory", str(folder), "--db_url", url,
+                "--progress=false")
+        ok = run_module(*args, env={"MEDCV_MYSQL_OPTION_FILE": str(option_file),
+                                    "MEDCV_DB_PASSWORD": ""})
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.strip().startswith("ingested 1 files")
+        option_file.write_text(f"[client]\npassword={password}x\n")
+        wrong = run_module(*args, env={"MEDCV_MYSQL_OPTION_FILE": str(option_file),
+                                       "MEDCV_DB_PASSWORD": ""})
+        assert wrong.returncode == 2
+        assert f"cannot connect to MySQL database '{database}'" in wrong.stderr
+        assert password not in ok.stdout + ok.stderr + wrong.stdout + wrong.stderr
+    finally:
+        with admin.begin() as c:
+            for host in ("%", "localhost"):
+                c.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'{host}'")
+        admin.dispose()
