@@ -36,6 +36,12 @@ flags.DEFINE_integer("image_size", None, "Input size; default: the training size
 flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", lower_bound=1)
 flags.DEFINE_integer("top_k", 5, "How many classes to list per input.", lower_bound=1)
+flags.DEFINE_string("output_dir", None,
+                    "Segmentation models: where <input>_mask.png (class index per pixel) and "
+                    "<input>_overlay.png go.")
+flags.DEFINE_float("tile_overlap", 0.5,
+                   "Segmentation: overlap of the sliding-window tiles over inputs larger than "
+                   "the training size (0 to 0.9).", lower_bound=0.0, upper_bound=0.9)
 flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
@@ -63,6 +69,8 @@ def main(argv: list[str]) -> int:
         predictor = Predictor.load(FLAGS.checkpoint_path, FLAGS.model_name, FLAGS.num_classes,
                                    FLAGS.image_size, FLAGS.channels or None, class_names)
         names = predictor.config.class_names
+        if predictor.config.task == "segmentation":
+            return _segment(predictor, inputs_for)
         counts = {"ok": 0, "error": 0}
         with contextlib.ExitStack() as stack:
             out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
@@ -79,6 +87,47 @@ def main(argv: list[str]) -> int:
         return 0
 
     return run_cli(run)
+
+
+def _segment(predictor, inputs_for) -> int:
+    """One mask + overlay per input; a summary line each in --outfile."""
+    import os
+
+    from training.segmentation_prediction import (
+        class_fractions,
+        output_stem,
+        sliding_window,
+        write_outputs,
+    )
+
+    if not FLAGS.output_dir:
+        raise ValueError("--output_dir is required for a segmentation model (masks and "
+                         "overlays are written there)")
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    config = predictor.config
+    used: set[str] = set()
+    counts = {"ok": 0, "error": 0}
+    with contextlib.ExitStack() as stack:
+        out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
+               if FLAGS.outfile else sys.stdout)
+        print("# input\tmask\tclass fractions (class:share of pixels); ERROR lines name "
+              "why an input could not be segmented", file=out)
+        inputs = inputs_for(FLAGS.infile, FLAGS.tfrecord, config)
+        for source, value in tqdm(inputs, unit="image", desc="segment", file=sys.stderr,
+                                  disable=not FLAGS.progress):
+            if isinstance(value, str):
+                print(f"{source}\tERROR\t{value}", file=out)
+                counts["error"] += 1
+                continue
+            probabilities = sliding_window(value, config.image_size, predictor,
+                                           FLAGS.tile_overlap, FLAGS.batch_size)
+            mask = probabilities.argmax(axis=-1).astype("uint8")
+            path = write_outputs(FLAGS.output_dir, output_stem(source, used), value, mask)
+            print(f"{source}\t{path}\t{class_fractions(mask, config.class_names)}", file=out)
+            counts["ok"] += 1
+    print(f"segmented {counts['ok']} input(s), {counts['error']} unreadable; masks and "
+          f"overlays in {FLAGS.output_dir}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from functools import partial
 
 import keras
 
-from nets import inception_resnet_v2, inception_v3, inception_v4, mobilenet_v2, resnet
+from nets import inception_resnet_v2, inception_v3, inception_v4, mobilenet_v2, resnet, unet
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class NetSpec:
     @property
     def has_aux_logits(self) -> bool:
         return self.scope.startswith("Inception")
+
+    @property
+    def is_segmentation(self) -> bool:
+        return self.task == "segmentation"
 
 
 _REGISTRY: dict[str, NetSpec] = {}
@@ -61,6 +65,35 @@ register(NetSpec("mobilenet_v2_035", partial(mobilenet_v2.build_mobilenet_v2,
                                              depth_multiplier=0.35),
                  224, mobilenet_v2.MIN_SIZE, mobilenet_v2.SCOPE))
 
+register(NetSpec("unet", unet.build_unet, 128, 16, "UNet", task="segmentation"))
+register(NetSpec("unet_plus_plus", unet.build_unet_plus_plus, 128, 16, "UNetPlusPlus",
+                 task="segmentation"))
+
+
+def parse_model_options(text: str | None) -> dict[str, object]:
+    """'depth=3,base_filters=16,deep_supervision=true' -> builder keyword arguments."""
+    options: dict[str, object] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--model_options item {item!r} is not key=value")
+        raw = raw.strip()
+        value: object
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            try:
+                value = int(raw)
+            except ValueError:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    value = raw
+        options[key.strip()] = value
+    return options
+
 
 def model_names() -> list[str]:
     return sorted(_REGISTRY)
@@ -78,8 +111,11 @@ def build_model(
     num_classes: int,
     image_size: int | tuple[int, int] | None = None,
     channels: int = 3,
+    options: dict[str, object] | None = None,
 ) -> keras.Model:
-    """The net `name` for `num_classes` at `image_size` (default: the net's own)."""
+    """The net `name` for `num_classes` at `image_size` (default: the net's own).
+
+    `options` are the builder's own keyword arguments (e.g. UNet's depth)."""
     spec = get_net(name)
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
@@ -91,4 +127,8 @@ def build_model(
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
-    return spec.builder(num_classes=num_classes, input_shape=(height, width, channels))
+    try:
+        return spec.builder(num_classes=num_classes, input_shape=(height, width, channels),
+                            **(options or {}))
+    except TypeError as exc:
+        raise ValueError(f"--model_options {options} do not fit {name}: {exc}") from None

@@ -17,13 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
-from datasets.dataset_spec import CLASSIFICATION, read_spec
+from datasets.dataset_spec import SEGMENTATION, read_spec
 from dicom.atomic_file import write_atomic
 from nets.nets_factory import build_model
 from training.checkpoints import checkpoint_step, resolve_checkpoint, restore_for_inference
 from training.classification_metrics import classification_report, format_confusion_matrix
 from training.confusion_image import render_confusion_matrix
 from training.run_config import find_run_config, reconcile
+from training.segmentation_metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,26 @@ def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channe
     return np.concatenate(labels), np.concatenate(probabilities)
 
 
+def _segment_split(model: keras.Model, settings: EvalSettings, size: int, channels: int,
+                   class_names: list[str]) -> dict:
+    _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
+                             settings.dataset_dir, batch_size=settings.batch_size,
+                             image_size=(size, size), channels=channels)
+    if settings.max_num_batches:
+        dataset = dataset.take(settings.max_num_batches)
+    forward = tf.function(lambda images: tf.argmax(model(images, training=False)["logits"], -1,
+                                                   output_type=tf.int32))
+    scores = SegmentationScores(class_names)
+    for images, masks in dataset:
+        scores.add(masks.numpy(), forward(images).numpy())
+    if not scores.pixel_accuracy:
+        raise ValueError(f"split {settings.dataset_split_name!r} yielded no examples")
+    return scores.report()
+
+
 def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     """Evaluate one checkpoint (the latest when `checkpoint_path` is a directory)."""
     spec = read_spec(settings.dataset_dir)
-    if spec.task != CLASSIFICATION:
-        raise ValueError(f"{settings.dataset_dir} holds a {spec.task} dataset")
     prefix = prefix or resolve_checkpoint(settings.checkpoint_path)
     config = reconcile(find_run_config(prefix), settings.model_name, spec.num_classes,
                        settings.eval_image_size, settings.channels, spec.class_names)
@@ -72,11 +88,17 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
     keras.mixed_precision.set_dtype_policy("float32")
-    model = build_model(config.model_name, spec.num_classes, config.image_size, config.channels)
+    model = build_model(config.model_name, spec.num_classes, config.image_size, config.channels,
+                        config.model_options)
     restore_for_inference(model, prefix, settings.use_moving_averages)
-    labels, probabilities = _predict_split(model, settings, config.image_size, config.channels)
-    report = classification_report(labels, probabilities, spec.class_names)
-    report.update(checkpoint=prefix, step=checkpoint_step(prefix),
+    if spec.task == SEGMENTATION:
+        report = _segment_split(model, settings, config.image_size, config.channels,
+                                spec.class_names)
+    else:
+        labels, probabilities = _predict_split(model, settings, config.image_size,
+                                               config.channels)
+        report = classification_report(labels, probabilities, spec.class_names)
+    report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name)
     _save(report, settings.eval_dir)
     return report
@@ -87,6 +109,14 @@ def _save(report: dict, eval_dir: str) -> None:
     text = (json.dumps(report, indent=2) + "\n").encode()
     write_atomic(os.path.join(eval_dir, f"metrics-{report['step']}.json"), text)
     write_atomic(os.path.join(eval_dir, "metrics.json"), text)
+    if report["task"] == SEGMENTATION:
+        writer = tf.summary.create_file_writer(eval_dir)
+        with writer.as_default(step=report["step"]):
+            for key in ("pixel_accuracy", *(f"mean_{m}" for m in METRICS)):
+                if report.get(key) is not None:
+                    tf.summary.scalar(f"eval/{key}", report[key])
+        writer.flush()
+        return
     image = render_confusion_matrix(
         report["confusion_matrix"], report["class_names"],
         f"{report['model_name']} step {report['step']}, split {report['split']}: "
@@ -103,6 +133,8 @@ def _save(report: dict, eval_dir: str) -> None:
 
 
 def summary_text(report: dict) -> str:
+    if report.get("task") == SEGMENTATION:
+        return _segmentation_text(report)
     lines = [f"{report['checkpoint']} on split {report['split']} "
              f"({report['num_examples']} examples): accuracy {report['accuracy']:.4f}"]
     if "top5_recall" in report:
@@ -116,6 +148,19 @@ def summary_text(report: dict) -> str:
         lines.append(f"{name[:16]:16s} {fmt(row['precision'])} {fmt(row['recall'])} "
                      f"{fmt(row['f1'])} {fmt(row['roc_auc'])} {row['support']:8d}")
     lines.append(format_confusion_matrix(report["confusion_matrix"], report["class_names"]))
+    return "\n".join(lines)
+
+
+def _segmentation_text(report: dict) -> str:
+    lines = [f"{report['checkpoint']} on split {report['split']} ({report['num_images']} "
+             f"images): mean Dice {report['mean_dice']:.4f}, mean IoU {report['mean_iou']:.4f}, "
+             f"pixel accuracy {report['pixel_accuracy']:.4f}, mean HD95 "
+             f"{report['mean_hd95']:.2f} px",
+             f"(means over {report['mean_over']})",
+             f"{'class':16s} " + " ".join(f"{m:>9s}" for m in METRICS)]
+    for name, row in report["per_class"].items():
+        lines.append(f"{name[:16]:16s} " + " ".join(
+            "      n/a" if row[m] is None else f"{row[m]:9.4f}" for m in METRICS))
     return "\n".join(lines)
 
 

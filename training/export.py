@@ -42,7 +42,7 @@ class ServingModule(tf.Module):
     def _outputs(self, images):
         probabilities = tf.nn.softmax(tf.cast(self.model(images, training=False)["logits"],
                                               tf.float32))
-        class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)  # per pixel: masks
         return {"probabilities": probabilities, "class_ids": class_ids,
                 "classes": tf.gather(self.class_names, class_ids)}
 
@@ -76,7 +76,7 @@ def export_saved_model(
                        spec.class_names if spec else None)
     keras.mixed_precision.set_dtype_policy("float32")
     model = build_model(config.model_name, config.num_classes, config.image_size,
-                        config.channels)
+                        config.channels, config.model_options)
     restore_for_inference(model, checkpoint_path, use_moving_averages)
     module = ServingModule(model, config)
     temporary = export_dir.rstrip("/") + ".partial"
@@ -87,7 +87,8 @@ def export_saved_model(
     })
     with open(os.path.join(temporary, MODEL_INFO), "w", encoding="utf-8") as handle:
         json.dump({"model_name": config.model_name, "image_size": config.image_size,
-                   "channels": config.channels, "class_names": config.class_names}, handle,
+                   "channels": config.channels, "class_names": config.class_names,
+                   "task": config.task, "model_options": config.model_options}, handle,
                   indent=2)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)

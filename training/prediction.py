@@ -46,7 +46,7 @@ class Predictor:
              class_names: list[str] | None = None) -> Predictor:
         if is_saved_model(path):
             with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as handle:
-                config = RunConfig(**json.load(handle))
+                config = RunConfig(**json.load(handle))  # model_options/task kept by export
             config = reconcile(config, model_name, num_classes, None, channels, None)
             signature = tf.saved_model.load(path).signatures["predict_images"]
             return cls(config, lambda images: signature(images)["probabilities"].numpy())
@@ -54,7 +54,7 @@ class Predictor:
                            channels, class_names)
         keras.mixed_precision.set_dtype_policy("float32")
         model = build_model(config.model_name, config.num_classes, config.image_size,
-                            config.channels)
+                            config.channels, config.model_options)
         restore_for_inference(model, path)
         forward = tf.function(lambda images: tf.nn.softmax(
             tf.cast(model(images, training=False)["logits"], tf.float32)))
@@ -64,9 +64,10 @@ class Predictor:
         return self._forward(tf.constant(images, tf.float32))
 
 
-def to_model_input(data: bytes, image_format: str, size: int, channels: int,
+def to_model_input(data: bytes, image_format: str, size: int | None, channels: int,
                    height: int = 0, width: int = 0, stored_channels: int = 0) -> np.ndarray:
-    """Record or file bytes -> float32 (size, size, channels) in [0, 1], as training reads it."""
+    """Record or file bytes -> float32 (size, size, channels) in [0, 1], as training reads it;
+    `size=None` keeps the image's own size (segmentation predicts it in tiles)."""
     if image_format == "raw":
         pixels = height * width * stored_channels
         dtype = np.uint16 if len(data) == 2 * pixels else np.uint8
@@ -79,12 +80,18 @@ def to_model_input(data: bytes, image_format: str, size: int, channels: int,
     else:
         image = tf.io.decode_image(data, channels=channels, dtype=tf.float32,
                                    expand_animations=False)
+    if size is None:
+        return image.numpy()
     return tf.image.resize(image, [size, size]).numpy()
 
 
 def read_image_list(path: str) -> list[str]:
     with open(path, encoding="utf-8") as handle:
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+
+def _input_size(config: RunConfig) -> int | None:
+    return None if config.task == "segmentation" else config.image_size
 
 
 def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
@@ -94,7 +101,7 @@ def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.
             continue
         try:
             image = load_record_image(path, verify=True)
-            yield path, to_model_input(image.data, image.format, config.image_size,
+            yield path, to_model_input(image.data, image.format, _input_size(config),
                                        config.channels)
         except (UnreadableImage, tf.errors.InvalidArgumentError) as exc:
             yield path, f"unreadable: {' '.join(str(exc).split())[:200]}"
@@ -121,7 +128,7 @@ def _record_inputs(pattern: str, config: RunConfig) -> Iterator[tuple[str, np.nd
                     name = example[example_codec.ID].numpy().decode() or f"{file}#{number}"
                     yield name, to_model_input(
                         example[example_codec.ENCODED].numpy(),
-                        example[example_codec.FORMAT].numpy().decode(), config.image_size,
+                        example[example_codec.FORMAT].numpy().decode(), _input_size(config),
                         config.channels, int(example[example_codec.HEIGHT]),
                         int(example[example_codec.WIDTH]), int(example[example_codec.CHANNELS]))
                 except (tf.errors.InvalidArgumentError, ValueError) as exc:

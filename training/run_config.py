@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from dicom.atomic_file import write_atomic
 
@@ -24,6 +24,8 @@ class RunConfig:
     channels: int
     class_names: list[str]
     dataset_dir: str = ""
+    task: str = "classification"
+    model_options: dict = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -59,8 +61,9 @@ def reconcile(config: RunConfig | None, model_name: str | None, num_classes: int
         from nets.nets_factory import get_net
 
         names = class_names or [str(i) for i in range(num_classes or 0)]
-        return RunConfig(model_name, image_size or get_net(model_name).default_size,
-                         channels or 3, names)
+        net = get_net(model_name)
+        return RunConfig(model_name, image_size or net.default_size, channels or 3, names,
+                         task=net.task)
     for flag, given, recorded in (("model_name", model_name, config.model_name),
                                   ("num_classes", num_classes, config.num_classes),
                                   ("channels", channels, config.channels)):

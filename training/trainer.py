@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
-from datasets.dataset_spec import CLASSIFICATION, DatasetSpec, read_spec
+from datasets.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from datasets.pipeline import PipelineOptions
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
@@ -30,6 +30,7 @@ from training.distribution import choose_strategy
 from training.learning_rate import build_schedule, current_learning_rate
 from training.optimizers import OptimizerSettings, build_optimizer
 from training.run_config import RunConfig, find_run_config, write_run_config
+from training.segmentation_losses import segmentation_loss
 
 AUX_LOSS_WEIGHT = 0.4
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class TrainSettings:
     seed: int | None = None
     max_checkpoints_to_keep: int = 5
     synthetic_data: bool = False
+    segmentation_loss: str = "dice_ce"
+    model_options: dict = field(default_factory=dict)
     loss_scale: float | None = None
     """Initial scale of dynamic loss scaling under float16 (Keras default when None)."""
 
@@ -137,10 +140,12 @@ def train(
     does not read it does not make the loop wait for the device.
     """
     spec = read_spec(settings.dataset_dir)
-    if spec.task != CLASSIFICATION:
-        raise ValueError(f"{settings.dataset_dir} holds a {spec.task} dataset; "
-                         "train_image_classifier trains classifiers")
     net = get_net(settings.model_name)
+    if net.is_segmentation != (spec.task == SEGMENTATION):
+        raise ValueError(f"{settings.model_name} is a {net.task} net but {settings.dataset_dir} "
+                         f"holds a {spec.task} dataset")
+    if spec.task == SEGMENTATION and settings.class_weights:
+        raise ValueError("--class_weights applies to classification only")
     size = settings.train_image_size or net.default_size
     channels = settings.channels or spec.channels or 3
     strategy = choose_strategy(settings.num_clones)  # first: it may split the CPU
@@ -152,7 +157,8 @@ def train(
                                           settings.dataset_split_name)
     train_size = spec.split(settings.dataset_split_name).num_examples
     with strategy.scope():
-        model = build_model(settings.model_name, spec.num_classes, size, channels)
+        model = build_model(settings.model_name, spec.num_classes, size, channels,
+                            settings.model_options)
         _freeze_outside(model, settings.trainable_scopes)
         schedule = build_schedule(
             settings.learning_rate_decay_type, settings.learning_rate, train_size,
@@ -182,8 +188,13 @@ def train(
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, options)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    step_fn = _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights,
-                             net.has_aux_logits, state.step)
+    if spec.task == SEGMENTATION:
+        losses = _segmentation_loss(settings)
+    else:
+        losses = _classification_loss(settings, class_weights, net.has_aux_logits,
+                                      spec.num_classes)
+    step_fn = _compiled_step(strategy, model, optimizer, train_vars, settings, losses,
+                             state.step)
     writer = tf.summary.create_file_writer(settings.train_dir)
     return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
 
@@ -197,7 +208,8 @@ def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) ->
             f"{', '.join(existing.class_names)}; use a new --train_dir for "
             f"{settings.model_name} on {', '.join(spec.class_names)}")
     write_run_config(RunConfig(settings.model_name, size, channels, spec.class_names,
-                               os.path.abspath(settings.dataset_dir)), settings.train_dir)
+                               os.path.abspath(settings.dataset_dir), spec.task,
+                               dict(settings.model_options)), settings.train_dir)
 
 
 def _moving_averages(optimizer) -> dict:
@@ -227,25 +239,66 @@ def _initialise(settings, state: TrainingState, manager, model) -> None:
                  ", ".join(settings.checkpoint_exclude_scopes) or "nothing excluded")
 
 
-def _compiled_step(strategy, model, optimizer, train_vars, settings, class_weights, aux,
-                   global_step):
+def _classification_loss(settings, class_weights, aux: bool, num_classes: int):
     crossentropy = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=settings.label_smoothing, reduction=None)
-    num_classes = model.output["logits"].shape[-1]
     weights = None if class_weights is None else tf.constant(class_weights)
+
+    def loss(outputs, labels):
+        onehot = tf.one_hot(labels, num_classes)
+        per_example = crossentropy(onehot, outputs["logits"])
+        if aux and "aux_logits" in outputs:
+            per_example += AUX_LOSS_WEIGHT * crossentropy(onehot, outputs["aux_logits"])
+        if weights is not None:
+            per_example *= tf.gather(weights, labels)
+        return per_example
+
+    def correct(outputs, labels):
+        hits = tf.equal(tf.argmax(outputs["logits"], -1), labels)
+        return tf.reduce_sum(tf.cast(hits, tf.float32))
+
+    return loss, correct
+
+
+def _segmentation_loss(settings):
+    """Deep supervision: the loss is the mean over every head (`deep_*`), as in UNet++."""
+    base = segmentation_loss(settings.segmentation_loss)
+
+    def loss(outputs, masks):
+        heads = [v for k, v in outputs.items() if k.startswith("deep_")] or [outputs["logits"]]
+        return tf.add_n([base(masks, head) for head in heads]) / len(heads)
+
+    def correct(outputs, masks):
+        hits = tf.equal(tf.argmax(outputs["logits"], -1, output_type=tf.int32), masks)
+        return tf.reduce_mean(tf.cast(hits, tf.float32), axis=[1, 2])  # pixel accuracy
+
+    return loss, lambda outputs, masks: tf.reduce_sum(correct(outputs, masks))
+
+
+def _preview(images, labels, outputs):
+    """TensorBoard panels: the images, or for segmentation image | mask | prediction."""
+    images = tf.cast(images[:3], tf.float32)
+    if labels.shape.rank != 3:
+        return images
+    classes = tf.cast(tf.maximum(tf.shape(outputs["logits"])[-1] - 1, 1), tf.float32)
+    mask = tf.cast(labels[:3], tf.float32)[..., tf.newaxis] / classes
+    predicted = tf.argmax(outputs["logits"][:3], -1)
+    predicted = tf.cast(predicted, tf.float32)[..., tf.newaxis] / classes
+    channels = images.shape[-1]
+    mask, predicted = (tf.repeat(m, channels, axis=-1) for m in (mask, predicted))
+    return tf.concat([images, mask, predicted], axis=2)
+
+
+def _compiled_step(strategy, model, optimizer, train_vars, settings, losses, global_step):
+    per_example_loss, count_correct = losses
     kernels = _decayed_kernels(train_vars)
     replicas = strategy.num_replicas_in_sync
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
     def replica_step(images, labels):
-        onehot = tf.one_hot(labels, num_classes)
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            per_example = crossentropy(onehot, outputs["logits"])
-            if aux and "aux_logits" in outputs:
-                per_example += AUX_LOSS_WEIGHT * crossentropy(onehot, outputs["aux_logits"])
-            if weights is not None:
-                per_example *= tf.gather(weights, labels)
+            per_example = per_example_loss(outputs, labels)
             loss = tf.nn.compute_average_loss(per_example,
                                               global_batch_size=settings.batch_size)
             if settings.weight_decay and kernels:
@@ -254,17 +307,16 @@ def _compiled_step(strategy, model, optimizer, train_vars, settings, class_weigh
             target = optimizer.scale_loss(loss) if scaled else loss
         gradients = tape.gradient(target, train_vars)
         optimizer.apply_gradients(zip(gradients, train_vars, strict=True))
-        correct = tf.cast(tf.equal(tf.argmax(outputs["logits"], -1), labels), tf.float32)
-        return loss, tf.reduce_sum(correct)
+        return loss, count_correct(outputs, labels), _preview(images, labels, outputs)
 
     @tf.function
     def step(batch):
         images, labels = batch
         global_step.assign_add(1)
-        loss, correct = strategy.run(replica_step, args=(images, labels))
+        loss, correct, preview = strategy.run(replica_step, args=(images, labels))
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
         correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
-        return loss, correct / settings.batch_size, images
+        return loss, correct / settings.batch_size, preview
 
     return step
 
@@ -326,4 +378,4 @@ def _write_summaries(writer, step, loss, accuracy, optimizer, images) -> None:
         tf.summary.scalar("loss", loss)
         tf.summary.scalar("accuracy", accuracy)
         tf.summary.scalar("learning_rate", current_learning_rate(optimizer))
-        tf.summary.image("images", tf.cast(images[:3], tf.float32), max_outputs=3)
+        tf.summary.image("images", images, max_outputs=3)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from absl import flags
 
-from nets.nets_factory import model_names
+from nets.nets_factory import model_names, parse_model_options
 from nets.scopes import parse_scopes
 from training.learning_rate import DECAY_TYPES
 from training.optimizers import OPTIMIZERS, OptimizerSettings
+from training.segmentation_losses import LOSSES
 from training.trainer import TrainSettings
 
 _DATA = "--dataset_dir is required: the tf_convert_data output directory (dataset_spec.json)"
@@ -80,6 +81,13 @@ def define_training_flags() -> None:
     d.DEFINE_boolean("augment", True, "Flips, small rotations, brightness and contrast.")
     d.DEFINE_integer("seed", None, "Seed of the shuffle and augmentation.")
     d.DEFINE_string("export_dir", None, "Also write a SavedModel here at the end.")
+    d.DEFINE_enum("segmentation_loss", "dice_ce", list(LOSSES),
+                  "Segmentation nets: soft Dice (mean over foreground classes), pixel "
+                  "cross-entropy, or their sum.")
+    d.DEFINE_string("model_options", None,
+                    "Builder options as key=value,...; e.g. for unet / unet_plus_plus "
+                    "'depth=3,base_filters=16,batch_norm=true,dropout=0.1,"
+                    "deep_supervision=true'.")
 
 
 def settings_from_flags(values) -> TrainSettings:
@@ -131,4 +139,6 @@ def settings_from_flags(values) -> TrainSettings:
         mixed_precision=values.mixed_precision,
         augment=values.augment,
         seed=values.seed,
+        segmentation_loss=values.segmentation_loss,
+        model_options=parse_model_options(values.model_options),
     )
