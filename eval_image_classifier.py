@@ -8,6 +8,14 @@ and the confusion matrix (printed, and as a PNG with class names in --eval_dir).
 with --eval_interval_secs the train_dir is watched and each new checkpoint is
 evaluated once. Metrics go to EVAL_DIR/metrics.json (and metrics-STEP.json) and
 to TensorBoard summaries.
+
+Segmentation checkpoints (unet, unet_plus_plus) report per-class and mean Dice,
+IoU, precision, recall, F1, HD95 (pixels) and pixel accuracy. Each metric is
+computed per image and class, averaged over images, then over the foreground
+classes (class 0 is background). Empty masks, per image and class: ground truth
+and prediction both empty -> Dice = IoU = 1, HD95 = 0; empty ground truth with a
+false positive -> Dice = IoU = 0, HD95 = image diagonal; a missed structure ->
+Dice = IoU = 0, HD95 = image diagonal.
 """
 
 from __future__ import annotations

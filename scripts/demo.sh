@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_* tfrecords train saved_model
+rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -48,6 +48,28 @@ step "10. classify DICOM files (a truncated one included) with the exported Save
   --outfile=prediction_result.txt --checkpoint_path=saved_model --top_k=2
 cut -f1-3 prediction_result.txt | sed 's#^dicom/##'
 
+printf '\n== Segmentation leg\n'
+step "11. synthesize cardiac MR: 8 patients x 10 slices with i-/o-contours (defects planted)" \
+  "$PY" -m dicom.synthesize_cardiac --output_dir cardiac/raw --num_patients 8 --slices 10
+step "12. contours -> masks, QC overlays, cardiac.h5 and the missing-data report" \
+  "$PY" -m dicom.contours --data_dir cardiac/raw --output_dir cardiac/masks --overlays
+step "13. convert image + mask pairs, train/validation/test" \
+  "$PY" "$ROOT/tf_convert_data.py" --dataset_name=segmentation --dataset_dir=cardiac/masks \
+  --output_name=cardiac --output_dir=cardiac/tfrecords --need_split=tvt_split \
+  --validation_size=0.15 --test_size=0.15
+step "14. train a small UNet (depth 3, 16 filters) for 300 steps" \
+  "$PY" "$ROOT/train_image_classifier.py" --train_dir=cardiac/train --dataset_dir=cardiac/tfrecords \
+  --model_name=unet --model_options=depth=3,base_filters=16 --train_image_size=128 \
+  --batch_size=8 --max_number_of_steps=300 --optimizer=adam --opt_epsilon=1e-7 \
+  --learning_rate=0.003 --weight_decay=0 --log_every_n_steps=100 --seed=0
+step "15. evaluate: Dice, IoU, pixel accuracy, HD95 on the test split" \
+  "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=cardiac/train \
+  --dataset_split_name=test --eval_dir=cardiac/eval_test
+ls cardiac/masks/images | head -3 | sed 's#^#cardiac/masks/images/#' > cardiac/segment_input.txt
+step "16. predict masks and overlays for three slices" \
+  "$PY" "$ROOT/classify_image.py" --infile=cardiac/segment_input.txt \
+  --checkpoint_path=cardiac/train --output_dir=cardiac/predicted --outfile=cardiac/predicted.txt
+
 printf '\n== done. In %s:\n' "$OUT"
 printf '  catalog      medcv_catalog.sqlite (%s)\n' "$(du -h medcv_catalog.sqlite | cut -f1)"
 printf '  report       ingest_report.json\n'
@@ -60,4 +82,6 @@ printf '  records      tfrecords: %s shards, labels.txt, dataset_spec.json, tfds
 printf '  model        train/resnet_v1_18 (checkpoints, TensorBoard), saved_model/\n'
 printf '  evaluation   eval_test/metrics.json, eval_test/confusion_matrix.png\n'
 printf '  predictions  prediction_result.txt\n'
+printf '  cardiac      cardiac/masks (images, masks, overlays, cardiac.h5, report.json),\n'
+printf '               cardiac/eval_test/metrics.json, cardiac/predicted (masks, overlays)\n'
 printf '  TensorBoard: %s -m tensorboard.main --logdir %s/train\n' "$PY" "$OUT"
