@@ -86,8 +86,10 @@ def main(argv: list[str]) -> int:
             return 0
         report = evaluate(settings)
         print(summary_text(report))
-        print(f"metrics in {settings.eval_dir}/metrics.json, confusion matrix in "
-              f"{settings.eval_dir}/confusion_matrix.png")
+        where = f"metrics in {settings.eval_dir}/metrics.json"
+        if report.get("task") != "segmentation":
+            where += f", confusion matrix in {settings.eval_dir}/confusion_matrix.png"
+        print(where)
         return 0
 
     return run_cli(run)

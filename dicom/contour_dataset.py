@@ -6,6 +6,8 @@ Writes to OUT:
                                  contour), 2 myocardium (outer minus inner); only slices
                                  with both contours that pass the containment check
   class_dict.csv                 background, blood_pool, myocardium (row i = label i)
+  metadata.csv                   ID,patient_key: tf_convert_data keeps a patient's
+                                 slices in one split
   inner_masks/, outer_masks/     every slice's single-contour masks (0/255)
   overlays/<name>.png            with --overlays: contours drawn on the windowed image
   cardiac.h5                     one group per patient: images, inner, outer, slices
@@ -46,6 +48,7 @@ class ContourSummary:
     labelled: int = 0
     flagged: list[str] = field(default_factory=list)
     problems: list[ContourProblem] = field(default_factory=list)
+    labelled_ids: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self, output_dir: str) -> str:
         return (f"{self.slices} slices with contours: {self.labelled} labelled in "
@@ -97,6 +100,9 @@ def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False
             patient: {name: np.stack(values) for name, values in arrays.items()}
             for patient, arrays in store.items()
         }, {"source": os.path.abspath(data_dir)})
+    with open(os.path.join(output_dir, "metadata.csv"), "w") as handle:
+        handle.write("ID,patient_key\n" + "".join(f"{name},{patient}\n"
+                                                  for name, patient in summary.labelled_ids))
     with open(os.path.join(output_dir, "report.json"), "w") as handle:
         json.dump({"slices": summary.slices, "labelled": summary.labelled,
                    "flagged": summary.flagged,
@@ -139,6 +145,7 @@ def _one_slice(pair: SlicePair, output_dir: str, overlays: bool, keep_flagged: b
             write_image(os.path.join(output_dir, "images", f"{name}.png"), image)
             write_image(os.path.join(output_dir, "masks", f"{name}.png"), labels)
             summary.labelled += 1
+            summary.labelled_ids.append((name, pair.patient_id))
     if overlays:
         _overlay(image, points, flagged).save(os.path.join(output_dir, "overlays", f"{name}.png"))
     arrays = store.setdefault(pair.patient_id, {"images": [], "inner": [], "outer": [],

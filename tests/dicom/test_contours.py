@@ -114,3 +114,4 @@ def test_cli_output_feeds_tf_convert_data(cardiac, tmp_path):
     assert converted.returncode == 0, converted.stderr
     spec = json.loads((tmp_path / "records" / "dataset_spec.json").read_text())
     assert spec["class_names"] == ["background", "blood_pool", "myocardium"]
+    assert spec["grouped_by_patient"]  # metadata.csv names each slice's patient
