@@ -1,12 +1,13 @@
 """Input images (PNG 8/16-bit, JPEG, DICOM) to the bytes stored in a TFRecord.
 
 PNG in gray (8 or 16 bit) or RGB and baseline JPEG are stored as they are on
-disk, so conversion never re-encodes (and never loses) a pixel; other PNG modes
-(palette, alpha, 1-bit) become gray or RGB PNG. The `raw` record format stores
-the decoded pixels uncompressed instead (little-endian, row-major, H x W x C):
-larger files, but nothing to decode when training reads them. DICOM goes through the same
-decoding as ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as
-16-bit PNG; a multi-frame DICOM is refused, since one record is one image.
+disk, so conversion never re-encodes (and never loses) a pixel; other PNG
+modes (palette, alpha, 1/2/4-bit, 16-bit RGB) become 8/16-bit gray or 8-bit
+RGB PNG. The `raw` record format stores the decoded pixels uncompressed
+instead (little-endian, row-major, H x W x C): larger files, but nothing to
+decode when training reads them. DICOM goes through the same decoding as
+ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as 16-bit PNG;
+a multi-frame DICOM is refused, since one record is one image.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _from_pillow(data: bytes, verify: bool) -> RecordImage:
                 pil.load()
             if fmt == "jpeg" and mode in ("L", "RGB"):
                 return RecordImage(data, fmt, height, width, 1 if mode == "L" else 3, 8)
-            if fmt == "png" and mode in _STORED_AS_IS and _png_bit_depth(data) in (8, 16):
+            if fmt == "png" and _STORED_AS_IS.get(mode) == _png_bit_depth(data):
                 return RecordImage(
                     data, fmt, height, width, 3 if mode == "RGB" else 1, _STORED_AS_IS[mode]
                 )
