@@ -201,12 +201,14 @@ def train(
 
 def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) -> None:
     existing = find_run_config(settings.train_dir)
-    if existing is not None and (existing.model_name, existing.class_names) != (
-            settings.model_name, spec.class_names):
+    if existing is not None and (existing.model_name, existing.class_names,
+                                 existing.model_options) != (
+            settings.model_name, spec.class_names, dict(settings.model_options)):
         raise ValueError(
-            f"{settings.train_dir} holds a {existing.model_name} trained on "
-            f"{', '.join(existing.class_names)}; use a new --train_dir for "
-            f"{settings.model_name} on {', '.join(spec.class_names)}")
+            f"{settings.train_dir} holds a {existing.model_name} "
+            f"{existing.model_options or ''} trained on {', '.join(existing.class_names)}; "
+            f"use a new --train_dir for {settings.model_name} "
+            f"{settings.model_options or ''} on {', '.join(spec.class_names)}")
     write_run_config(RunConfig(settings.model_name, size, channels, spec.class_names,
                                os.path.abspath(settings.dataset_dir), spec.task,
                                dict(settings.model_options)), settings.train_dir)
