@@ -88,3 +88,12 @@ def test_a_classifier_on_masks_is_a_clear_error(shapes, tmp_path):
                         f"--dataset_dir={shapes['records']}", "--model_name=mobilenet_v2")
     assert result.returncode == 2
     assert "is a classification net but" in result.stderr.splitlines()[-1]
+
+
+def test_resuming_with_other_model_options_is_refused(shapes):
+    result = run_module("train_image_classifier", f"--train_dir={shapes['train_dir']}",
+                        f"--dataset_dir={shapes['records']}", "--model_name=unet",
+                        "--model_options=depth=3,base_filters=8", "--max_number_of_steps=5")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "'depth': 2" in last and "'depth': 3" in last and "new --train_dir" in last
