@@ -11,8 +11,6 @@ The folder is built under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import sys
@@ -22,8 +20,9 @@ from tqdm import tqdm
 from datasets.dataset_spec import CLASSIFICATION, read_spec
 from datasets.source_folder import scan_source
 from datasets.staged_directory import staged_directory
+from dicom.fetch import METADATA_FILE, write_metadata_csv
 
-METADATA = "metadata.csv"
+METADATA = METADATA_FILE
 _EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
 
 
@@ -58,7 +57,7 @@ def folder_from_records(
                 row["label"] = example.label_text or spec.class_names[example.label or 0]
             rows.append(row)
         columns = ["filename", "mask" if segmentation else "label", "patient_id"]
-        _write_metadata(os.path.join(staging, METADATA), columns, rows)
+        write_metadata_csv(os.path.join(staging, METADATA), columns, rows)
     return len(rows)
 
 
@@ -74,14 +73,7 @@ def folder_from_fetched(source_dir: str, output_dir: str, progress: bool = True)
             name = os.path.basename(item.image_path)
             shutil.copyfile(item.image_path, os.path.join(staging, name))
             rows.append({"filename": name, "label": item.label, "patient_id": item.patient_id})
-        _write_metadata(os.path.join(staging, METADATA), ["filename", "label", "patient_id"], rows)
+        write_metadata_csv(os.path.join(staging, METADATA), ["filename", "label", "patient_id"],
+                           rows)
     return len(rows)
 
-
-def _write_metadata(path: str, columns: list[str], rows: list[dict]) -> None:
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text.getvalue())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,14 @@ def read_class_dict(path: str) -> list[SegmentationClass]:
     if len(set(colors)) != len(colors):
         raise ValueError(f"{path}: two classes share a colour")
     return classes
+
+
+def write_class_dict(path: str, classes: Sequence[tuple[str, tuple[int, int, int]]]) -> None:
+    """`name,r,g,b` rows in class order: the inverse of `read_class_dict`."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "r", "g", "b"])
+        writer.writerows([name, r, g, b] for name, (r, g, b) in classes)
 
 
 def find_class_dict(dataset_dir: str) -> list[SegmentationClass] | None:

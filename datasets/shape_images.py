@@ -9,13 +9,14 @@ drawn over earlier ones, in the image and in the mask alike.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from datasets.segmentation_masks import CLASS_DICT_FILE, write_class_dict
 
 CLASSES = (("background", (0, 0, 0)), ("circle", (255, 0, 0)), ("square", (0, 255, 0)),
            ("triangle", (0, 0, 255)))
@@ -89,14 +90,6 @@ def render(rng: np.random.Generator, settings: ShapeSettings) -> tuple[np.ndarra
     return np.clip(pixels, 0, 255).astype(np.uint8), np.asarray(labels, dtype=np.uint8)
 
 
-def write_class_dict(path: str) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "r", "g", "b"])
-        for name, (r, g, b) in CLASSES:
-            writer.writerow([name, r, g, b])
-
-
 def write_shapes(output_dir: str, settings: ShapeSettings, progress=None) -> dict[str, int]:
     """`output_dir/experiment` and `output_dir/holding`, each images/ + masks/ +
     class_dict.csv (the layout tf_convert_data --dataset_name=segmentation reads)."""
@@ -108,7 +101,7 @@ def write_shapes(output_dir: str, settings: ShapeSettings, progress=None) -> dic
     for part in counts:
         for sub in ("images", "masks"):
             os.makedirs(os.path.join(output_dir, part, sub), exist_ok=True)
-        write_class_dict(os.path.join(output_dir, part, "class_dict.csv"))
+        write_class_dict(os.path.join(output_dir, part, CLASS_DICT_FILE), CLASSES)
     for index in range(settings.num_images):
         part = HOLDING if index >= settings.num_images - holding else EXPERIMENT
         image, labels = render(rng, settings)

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from datasets.segmentation_masks import CLASS_DICT_FILE, write_class_dict
 from dicom.contour_masks import (
     ContourProblem,
     SlicePair,
@@ -35,6 +36,7 @@ from dicom.contour_masks import (
     read_contour,
 )
 from dicom.display import display_frames
+from dicom.fetch import METADATA_FILE, write_metadata_csv
 from dicom.png_codec import write_image
 from dicom.reading import RejectedFile, read_dicom, require_image
 
@@ -45,10 +47,14 @@ CLASS_DICT = (("background", (0, 0, 0)), ("blood_pool", (255, 0, 0)),
 @dataclass
 class ContourSummary:
     slices: int = 0
-    labelled: int = 0
     flagged: list[str] = field(default_factory=list)
     problems: list[ContourProblem] = field(default_factory=list)
     labelled_ids: list[tuple[str, str]] = field(default_factory=list)
+    """(name, patient) of every slice written to masks/."""
+
+    @property
+    def labelled(self) -> int:
+        return len(self.labelled_ids)
 
     def line(self, output_dir: str) -> str:
         return (f"{self.slices} slices with contours: {self.labelled} labelled in "
@@ -86,9 +92,7 @@ def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False
     for sub in ("images", "masks", "inner_masks", "outer_masks") + (("overlays",) if overlays
                                                                      else ()):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
-    with open(os.path.join(output_dir, "class_dict.csv"), "w") as handle:
-        handle.write("name,r,g,b\n" + "".join(f"{n},{r},{g},{b}\n" for n, (r, g, b)
-                                              in CLASS_DICT))
+    write_class_dict(os.path.join(output_dir, CLASS_DICT_FILE), CLASS_DICT)
     store: dict[str, dict[str, list]] = {}
     for pair in tqdm(report.pairs, unit="slice", desc="contours", disable=not progress,
                      file=sys.stderr):
@@ -100,9 +104,9 @@ def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False
             patient: {name: np.stack(values) for name, values in arrays.items()}
             for patient, arrays in store.items()
         }, {"source": os.path.abspath(data_dir)})
-    with open(os.path.join(output_dir, "metadata.csv"), "w") as handle:
-        handle.write("ID,patient_key\n" + "".join(f"{name},{patient}\n"
-                                                  for name, patient in summary.labelled_ids))
+    write_metadata_csv(os.path.join(output_dir, METADATA_FILE), ["ID", "patient_key"],
+                       [{"ID": name, "patient_key": patient}
+                        for name, patient in summary.labelled_ids])
     with open(os.path.join(output_dir, "report.json"), "w") as handle:
         json.dump({"slices": summary.slices, "labelled": summary.labelled,
                    "flagged": summary.flagged,
@@ -144,7 +148,6 @@ def _one_slice(pair: SlicePair, output_dir: str, overlays: bool, keep_flagged: b
             labels[masks["inner"]] = 1
             write_image(os.path.join(output_dir, "images", f"{name}.png"), image)
             write_image(os.path.join(output_dir, "masks", f"{name}.png"), labels)
-            summary.labelled += 1
             summary.labelled_ids.append((name, pair.patient_id))
     if overlays:
         _overlay(image, points, flagged).save(os.path.join(output_dir, "overlays", f"{name}.png"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import keras
 from keras import layers
 
-from nets.conv_blocks import conv_bn
+from nets.conv_blocks import conv_bn, scaled_input
 from nets.scopes import layer_name
 
 AUX_LOSS_WEIGHT = 0.4
@@ -30,6 +31,24 @@ def pool_branch(x, scope: str, index: int, kind: str, name: str, strides: int = 
 
 def concat(branches: list, scope: str):
     return layers.Concatenate(name=layer_name(scope, "concat"))(branches)
+
+
+def stem_convolutions(inputs, scope: str):
+    """The three 3x3 convolutions every Inception family opens with (on [-1, 1] input)."""
+    x = scaled_input(inputs, scope)
+    x = conv_bn(x, 32, 3, layer_name(scope, "Conv2d_1a_3x3"), strides=2, padding="valid",
+                bn_scale=False)
+    x = conv_bn(x, 32, 3, layer_name(scope, "Conv2d_2a_3x3"), padding="valid", bn_scale=False)
+    return conv_bn(x, 64, 3, layer_name(scope, "Conv2d_2b_3x3"), bn_scale=False)
+
+
+def pooled_stem(inputs: keras.KerasTensor, scope: str):
+    """Inception-v3's stem, shared by Inception-ResNet-v2: to 192 channels at 1/8 size."""
+    x = stem_convolutions(inputs, scope)
+    x = layers.MaxPooling2D(3, strides=2, name=layer_name(scope, "MaxPool_3a_3x3"))(x)
+    x = conv_bn(x, 80, 1, layer_name(scope, "Conv2d_3b_1x1"), padding="valid", bn_scale=False)
+    x = conv_bn(x, 192, 3, layer_name(scope, "Conv2d_4a_3x3"), padding="valid", bn_scale=False)
+    return layers.MaxPooling2D(3, strides=2, name=layer_name(scope, "MaxPool_5a_3x3"))(x)
 
 
 def aux_head(x, num_classes: int, scope: str, pool_stride: int = 3, mid_filters: int = 768):

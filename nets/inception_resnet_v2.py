@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from nets.conv_blocks import classifier_head, conv_bn, model, scaled_input
-from nets.inception_blocks import aux_head, branch, concat, pool_branch
+from nets.conv_blocks import classifier_head, conv_bn, model
+from nets.inception_blocks import aux_head, branch, concat, pool_branch, pooled_stem
 from nets.scopes import layer_name
 
 SCOPE = "InceptionResnetV2"
@@ -53,15 +53,8 @@ def _block8(x, scope, scale=0.2, activation=True):
 def build_inception_resnet_v2(num_classes: int, input_shape: tuple[int, int, int],
                               dropout_keep: float = 0.8) -> keras.Model:
     inputs = keras.Input(input_shape, name="images")
-    x = scaled_input(inputs, SCOPE)
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
-    x = conv_bn(x, 32, 3, s("Conv2d_1a_3x3"), strides=2, padding="valid", bn_scale=False)
-    x = conv_bn(x, 32, 3, s("Conv2d_2a_3x3"), padding="valid", bn_scale=False)
-    x = conv_bn(x, 64, 3, s("Conv2d_2b_3x3"), bn_scale=False)
-    x = layers.MaxPooling2D(3, strides=2, name=s("MaxPool_3a_3x3"))(x)
-    x = conv_bn(x, 80, 1, s("Conv2d_3b_1x1"), padding="valid", bn_scale=False)
-    x = conv_bn(x, 192, 3, s("Conv2d_4a_3x3"), padding="valid", bn_scale=False)
-    x = layers.MaxPooling2D(3, strides=2, name=s("MaxPool_5a_3x3"))(x)
+    x = pooled_stem(inputs, SCOPE)
     x = concat([
         branch(x, s("Mixed_5b"), 0, [(96, 1, "Conv2d_1x1")]),
         branch(x, s("Mixed_5b"), 1, [(48, 1, "Conv2d_0a_1x1"), (64, 5, "Conv2d_0b_5x5")]),

@@ -5,8 +5,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from nets.conv_blocks import classifier_head, conv_bn, model, scaled_input
-from nets.inception_blocks import aux_head, branch, concat, pool_branch
+from nets.conv_blocks import classifier_head, model
+from nets.inception_blocks import (
+    aux_head,
+    branch,
+    concat,
+    pool_branch,
+    stem_convolutions,
+)
 from nets.scopes import layer_name
 
 SCOPE = "InceptionV4"
@@ -79,11 +85,8 @@ def _block_c(x, scope):
 def build_inception_v4(num_classes: int, input_shape: tuple[int, int, int],
                        dropout_keep: float = 0.8) -> keras.Model:
     inputs = keras.Input(input_shape, name="images")
-    x = scaled_input(inputs, SCOPE)
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
-    x = conv_bn(x, 32, 3, s("Conv2d_1a_3x3"), strides=2, padding="valid", bn_scale=False)
-    x = conv_bn(x, 32, 3, s("Conv2d_2a_3x3"), padding="valid", bn_scale=False)
-    x = conv_bn(x, 64, 3, s("Conv2d_2b_3x3"), bn_scale=False)
+    x = stem_convolutions(inputs, SCOPE)
     x = concat([
         pool_branch(x, s("Mixed_3a"), 0, "max", "MaxPool_0a_3x3", 2, "valid"),
         branch(x, s("Mixed_3a"), 1, [(96, 3, "Conv2d_0a_3x3", 2, "valid")]),

@@ -97,7 +97,7 @@ def restore_for_inference(model: keras.Model, path: str, use_moving_averages: bo
         if key not in have:
             missing.append(name)
             continue
-        _assign(variable, reader.get_tensor(key), name, key, prefix)
+        _assign(variable, reader.get_tensor(key), name, prefix)
     if missing:
         raise ValueError(
             f"{prefix} lacks {len(missing)} variable(s) of this model, e.g. {missing[0]}: "
@@ -106,7 +106,7 @@ def restore_for_inference(model: keras.Model, path: str, use_moving_averages: bo
     return prefix
 
 
-def _assign(variable, value, name: str, key: str, prefix: str) -> None:
+def _assign(variable, value, name: str, prefix: str) -> None:
     if tuple(value.shape) != tuple(variable.shape):
         raise ValueError(
             f"{name}: checkpoint {prefix} has shape {tuple(value.shape)}, the model "
@@ -144,7 +144,7 @@ def restore_for_fine_tuning(
             log.warning("variable %s is not in %s; it keeps its initial value", name, prefix)
             skipped.append(name)
             continue
-        _assign(variable, reader.get_tensor(key), name, key, prefix)
+        _assign(variable, reader.get_tensor(key), name, prefix)
         restored.append(name)
     skipped += [n for n in named_variables(model) if n not in wanted]
     return prefix, restored, skipped

@@ -44,12 +44,16 @@ class EvalSettings:
     use_moving_averages: bool = True
 
 
-def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channels: int):
+def _split_batches(settings: EvalSettings, size: int, channels: int):
+    """The evaluated split as (images, targets) batches, `max_num_batches` at most."""
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, batch_size=settings.batch_size,
                              image_size=(size, size), channels=channels)
-    if settings.max_num_batches:
-        dataset = dataset.take(settings.max_num_batches)
+    return dataset.take(settings.max_num_batches) if settings.max_num_batches else dataset
+
+
+def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channels: int):
+    dataset = _split_batches(settings, size, channels)
     forward = tf.function(lambda images: tf.nn.softmax(
         tf.cast(model(images, training=False)["logits"], tf.float32)))
     labels, probabilities = [], []
@@ -63,11 +67,7 @@ def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channe
 
 def _segment_split(model: keras.Model, settings: EvalSettings, size: int, channels: int,
                    class_names: list[str]) -> dict:
-    _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
-                             settings.dataset_dir, batch_size=settings.batch_size,
-                             image_size=(size, size), channels=channels)
-    if settings.max_num_batches:
-        dataset = dataset.take(settings.max_num_batches)
+    dataset = _split_batches(settings, size, channels)
     forward = tf.function(lambda images: tf.argmax(model(images, training=False)["logits"], -1,
                                                    output_type=tf.int32))
     scores = SegmentationScores(class_names)

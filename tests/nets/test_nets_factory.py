@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from nets.nets_factory import build_model, get_net, model_names
+from nets.nets_factory import build_model, get_net, model_names, register
 from nets.scopes import in_scope, parse_scopes
 
 
@@ -43,6 +43,8 @@ def test_registry_lists_every_family_once():
     assert {"inception_v3", "inception_v4", "inception_resnet_v2", "mobilenet_v2"} <= set(names)
     with pytest.raises(ValueError, match="is not known; choose one of"):
         get_net("vgg_16")
+    with pytest.raises(ValueError, match="already registered"):
+        register(get_net("resnet_v1_50"))
 
 
 @pytest.mark.parametrize(
