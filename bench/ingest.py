@@ -22,7 +22,8 @@ from absl import app, flags
 
 from dicom.catalog import Catalog, utc_now
 from dicom.database_url import resolve_db_url
-from dicom.ingest import FileProcessor, IngestSettings, ingest_directory, iter_files
+from dicom.file_processing import FileProcessor, IngestSettings
+from dicom.ingest import ingest_directory, iter_files
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS

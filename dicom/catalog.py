@@ -76,7 +76,8 @@ def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table
         *(attribute_column(k, True) for k in lists.integers),
         *(attribute_column(k, False) for k in lists.strings),
         sa.Index("ix_images_body_part", "body_part"),
-        sa.Index("ix_images_sop_uid", "SOPInstanceUID"),
+        # One file per UID: parallel writers of one run settle duplicates here.
+        sa.Index("ux_images_sop_uid_frame", "SOPInstanceUID", "frame", unique=True),
         sa.Index("ix_images_patient_key", "patient_key"),
         **_MYSQL_TABLE_OPTIONS,
     )
@@ -130,6 +131,11 @@ class Catalog:
             catalog.require_schema()
         return catalog
 
+    @classmethod
+    def attach(cls, url: URL, lists: AttributeLists) -> Catalog:
+        """A fresh engine on a catalog whose schema is already current (worker processes)."""
+        return cls(create_engine(url), url, lists)
+
     @property
     def is_mysql(self) -> bool:
         return self.url.get_backend_name() in ("mysql", "mariadb")
@@ -140,8 +146,13 @@ class Catalog:
     def ensure_schema(self) -> None:
         """Create missing tables; add columns for newly configured attributes."""
         self.metadata.create_all(self.engine, checkfirst=True)
-        existing = {c["name"] for c in sa.inspect(self.engine).get_columns(IMAGES_TABLE)}
+        inspector = sa.inspect(self.engine)
+        existing = {c["name"] for c in inspector.get_columns(IMAGES_TABLE)}
         missing = [c for c in self.images.columns if c.name not in existing]
+        indexed = {i["name"] for i in inspector.get_indexes(IMAGES_TABLE)}
+        for index in self.images.indexes:
+            if index.name not in indexed:
+                index.create(self.engine)
         if not missing:
             return
         preparer = self.engine.dialect.identifier_preparer
@@ -182,21 +193,42 @@ class Catalog:
         with self.engine.connect() as connection:
             return {uid: sha for uid, sha in connection.execute(query)}
 
+    def stored_copy(self, sop_uid: str) -> tuple[str, str] | None:
+        """(SHA-256, source path) of the file stored under `sop_uid`, if any."""
+        images = self.images
+        query = (
+            sa.select(images.c.source_sha256, images.c.source_path)
+            .where(images.c.SOPInstanceUID == sop_uid)
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (row[0], row[1])
+
     def write_batch(
         self,
         rows: Sequence[Mapping[str, Any]],
         rejects: Sequence[RejectRow],
-        replaced_uids: Iterable[str] = (),
+        replaced: Mapping[str, str] | None = None,
         accepted_paths: Iterable[str] = (),
     ) -> None:
-        """One transaction: replace, insert, record rejects, clear resolved rejects."""
+        """One transaction: replace, insert, record rejects, clear resolved rejects.
+
+        `replaced` maps a SOP Instance UID to the SHA-256 it was stored with; only
+        that copy is deleted, so a copy another writer stored meanwhile stays and
+        the insert fails on the unique keys instead (sqlalchemy IntegrityError).
+        """
         now = utc_now()
-        replaced = list(replaced_uids)
         cleared = {path_key(p) for p in accepted_paths} | {path_key(r.path) for r in rejects}
+        images = self.images
         with self.engine.begin() as connection:
             if replaced:
                 connection.execute(
-                    sa.delete(self.images).where(self.images.c.SOPInstanceUID.in_(replaced))
+                    sa.delete(images).where(
+                        images.c.SOPInstanceUID == sa.bindparam("uid"),
+                        images.c.source_sha256 == sa.bindparam("sha"),
+                    ),
+                    [{"uid": uid, "sha": sha} for uid, sha in replaced.items()],
                 )
             if rows:
                 self._insert_images(connection, [dict(r, ingested_at=now) for r in rows])
@@ -238,6 +270,11 @@ class Catalog:
         cursor = connection.connection.driver_connection.cursor(prepared=True, buffered=False)
         try:
             cursor.executemany(sql, [tuple(r[n] for n in names) for r in rows])
+        except connection.dialect.loaded_dbapi.Error as exc:
+            # The raw cursor bypasses SQLAlchemy: raise what its own execute would.
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, connection.dialect.loaded_dbapi.Error
+            ) from exc
         finally:
             cursor.close()
 

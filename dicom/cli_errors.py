@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dicom.database_url import DatabaseUnavailable
 from dicom.deidentify import DeidentificationKeyError
+from dicom.ingest_workers import WorkerDied
 
 EXIT_FATAL = 2
 EXIT_INTERRUPTED = 130
@@ -20,6 +21,7 @@ EXPECTED_ERRORS = (
     NotADirectoryError,
     PermissionError,
     ValueError,
+    WorkerDied,
 )
 
 

@@ -31,7 +31,8 @@ from dicom.cleansing import (
 from dicom.cli_errors import run_cli
 from dicom.database_url import DEFAULT_DB_URL, describe, resolve_db_url
 from dicom.deidentify import KEY_ENVIRONMENT_VARIABLE, load_key
-from dicom.ingest import OVERWRITE_CHOICES, IngestSettings, ingest_directory
+from dicom.file_processing import OVERWRITE_CHOICES, IngestSettings
+from dicom.ingest import ingest_directory
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 from PIL import Image
 
-# Level 1 is ~3x faster than Pillow's default 6 on noisy medical images and
-# only a few percent larger; ingestion speed matters more than catalog size.
+# Level 1 with zlib's run-length strategy: on the filtered rows of medical
+# images (noise, uniform backgrounds) it encodes 20-45% faster than level 1
+# with the default strategy and 2-3x faster than Pillow's default level 6, at
+# the same size or smaller; only a noiseless synthetic gradient came out ~15%
+# larger. Ingestion speed matters more than catalog size.
 DEFAULT_COMPRESS_LEVEL = 1
 
 
@@ -24,8 +28,10 @@ def encode_png(image: np.ndarray, compress_level: int = DEFAULT_COMPRESS_LEVEL) 
         pil = Image.fromarray(image)
     else:
         raise ValueError(f"cannot store a {image.dtype} image of shape {image.shape} as PNG")
+    # Higher levels ask for size: give them zlib's full match search.
+    strategy = zlib.Z_RLE if compress_level <= DEFAULT_COMPRESS_LEVEL else zlib.Z_DEFAULT_STRATEGY
     buffer = io.BytesIO()
-    pil.save(buffer, format="PNG", compress_level=compress_level)
+    pil.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
     return buffer.getvalue()
 
 

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from dicom.catalog import Catalog
 from dicom.database_url import resolve_db_url
 from dicom.deidentify import Deidentifier
-from dicom.ingest import IngestSettings, ingest_directory
+from dicom.file_processing import IngestSettings
+from dicom.ingest import ingest_directory
 from dicom.png_codec import decode_png
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 from tests.cli import popen_module, run_module
@@ -109,6 +110,66 @@ def test_duplicate_copy_in_one_run_is_stored_once(db_url, tmp_path):
     assert (summary.ingested, summary.present, rows) == (1, 1, 1)
 
 
+def _stored_paths(url):
+    catalog = Catalog.open(resolve_db_url(url))
+    with catalog.engine.connect() as c:
+        paths = [r[0] for r in c.execute(sa.select(catalog.images.c.source_path))]
+    catalog.dispose()
+    return paths
+
+
+def test_one_uid_with_other_content_in_one_run_keeps_the_first_stored(db_url, tmp_path):
+    folder = tmp_path / "in"
+    (folder / "x").mkdir(parents=True)
+    ds = image_dataset(gradient(bits=12), bits_stored=12, BodyPartExamined="CHEST")
+    (folder / "a.dcm").write_bytes(to_bytes(ds))
+    ds.BodyPartExamined = "ABDOMEN"
+    (folder / "x" / "b.dcm").write_bytes(to_bytes(ds))
+    # Two files, two workers: each file is committed by its own worker process.
+    summary, rows = _ingest(db_url, str(folder), workers=2)
+    assert (summary.ingested, summary.present, len(summary.conflicts), rows) == (1, 0, 1, 1)
+    [stored] = _stored_paths(db_url)
+    conflict = summary.conflicts[0]
+    assert conflict["sop_uid"] == ds.SOPInstanceUID
+    assert {conflict["path"], stored} == {str(folder / "a.dcm"), str(folder / "x" / "b.dcm")}
+    assert conflict["action"] == (
+        f"same SOP Instance UID as {stored} with other content in this run; "
+        "the first stored was kept"
+    )
+
+
+def test_single_and_multiframe_file_with_one_uid_store_one_file(db_url, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    single = image_dataset(gradient(bits=12), bits_stored=12)
+    multi = image_dataset(
+        np.stack([gradient(bits=12)] * 2), bits_stored=12, SOPInstanceUID=single.SOPInstanceUID
+    )
+    (folder / "a.dcm").write_bytes(to_bytes(single))
+    (folder / "b.dcm").write_bytes(to_bytes(multi))
+    summary, rows = _ingest(db_url, str(folder), workers=2)
+    assert (summary.ingested, len(summary.conflicts)) == (1, 1)
+    assert rows in (1, 2)  # the single frame, or both frames of the multi-frame file
+
+
+def test_two_changed_copies_replace_the_stored_file_once(db_url, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    ds = image_dataset(gradient(bits=12), bits_stored=12, BodyPartExamined="CHEST")
+    (folder / "a.dcm").write_bytes(to_bytes(ds))
+    _ingest(db_url, str(folder), workers=1)
+    (folder / "a.dcm").unlink()
+    for name, body in (("b.dcm", "ABDOMEN"), ("c.dcm", "HEAD")):
+        ds.BodyPartExamined = body
+        (folder / name).write_bytes(to_bytes(ds))
+    summary, rows = _ingest(
+        db_url, str(folder), workers=2, settings=IngestSettings(overwrite="if_changed")
+    )
+    assert (summary.ingested, summary.replaced, len(summary.conflicts), rows) == (1, 1, 1, 1)
+    [stored] = _stored_paths(db_url)
+    assert summary.conflicts[0]["path"] != stored
+
+
 def test_deidentified_catalog_holds_no_phi_of_the_source(db_url, synthetic_tree):
     root, made = synthetic_tree
     summary, _ = _ingest(db_url, root, workers=2, settings=IngestSettings(deid_key=SECRET))
@@ -178,6 +239,9 @@ def test_killed_ingest_reruns_to_every_file_exactly_once(db_url, tmp_path):
     with engine.connect() as c:
         partial = c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar()
     assert 0 < partial < 400
+    time.sleep(1.0)
+    with engine.connect() as c:  # the workers died with their parent: nothing more lands
+        assert c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar() == partial
     result = run_module("dicom.create_database", *args)
     assert result.returncode == 0, result.stderr
     assert f"ingested {400 - partial} files" in result.stdout

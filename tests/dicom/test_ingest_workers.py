@@ -1,0 +1,80 @@
+import os
+import signal
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from dicom.cleansing import AttributeLists
+from dicom.database_url import resolve_db_url
+from dicom.file_processing import IngestSettings
+from dicom.ingest_workers import run_in_workers
+from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from tests.cli import popen_module, run_module
+from tests.dicom.builders import gradient, image_dataset, to_bytes
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_a_database_error_in_a_worker_reaches_the_parent(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.dcm", "b.dcm"):
+        (folder / name).write_bytes(to_bytes(image_dataset(gradient(bits=12), bits_stored=12)))
+    url = resolve_db_url(f"sqlite:///{tmp_path / 'no_tables.sqlite'}")  # schema never made
+    tasks = [[str(folder / "a.dcm")], [str(folder / "b.dcm")]]
+    results = run_in_workers(tasks, IngestSettings(), {}, url, AttributeLists(), 2)
+    with pytest.raises(sa.exc.OperationalError, match="no such table: images"):
+        list(results)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds worker processes in /proc")
+def test_killed_worker_is_one_line_and_the_rerun_completes(tmp_path):
+    source = tmp_path / "dicom"
+    synthesize(str(source), SyntheticSpec(num_images=300, seed=5, size=96, defects=False))
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    args = ("--directory", str(source), "--db_url", url, "--workers", "2", "--progress=false")
+    process = popen_module("dicom.create_database", *args, "--batch_size", "4")
+    engine = sa.create_engine(url)
+    try:
+        deadline = time.monotonic() + 120
+        committed = 0
+        while time.monotonic() < deadline and process.poll() is None and committed < 20:
+            try:
+                with engine.connect() as c:
+                    committed = c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar()
+            except sa.exc.SQLAlchemyError:
+                committed = 0
+            time.sleep(0.02)
+        workers = _children(process.pid)
+        assert len(workers) >= 2, "the run finished before its workers could be killed"
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ingest-worker-") and "died (exit code -9)" in last
+    assert last.endswith("committed files are kept, re-run the same command to finish")
+    result = run_module("dicom.create_database", *args)
+    assert result.returncode == 0, result.stderr
+    with engine.connect() as c:
+        total, distinct = c.exec_driver_sql(
+            "SELECT COUNT(*), COUNT(DISTINCT source_path) FROM images"
+        ).one()
+    engine.dispose()
+    assert (total, distinct) == (300, 300)
