@@ -9,6 +9,8 @@ Peers:
          COMMIT per file, on MySQL.
 Measured: create_database's engine with --workers 2 on SQLite and on MySQL.
 Targets (issue 2): >= 2x naive on MySQL, >= 1.6x bare (2 cores: ideal 2x).
+Rounds run every peer in turn, so a slow spell of a shared host hits all of
+them; each peer's best round is compared (as timeit does).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from dicom.ingest import ingest_directory, iter_files
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS
+_WARM_UP = 20
 flags.DEFINE_integer("num_files", 2000, "Synthetic files to ingest.")
 flags.DEFINE_integer("size", 256, "Image size of the synthetic files.")
 flags.DEFINE_integer("workers", 2, "Workers for create_database.")
+flags.DEFINE_integer(
+    "rounds", 3, "Rounds of every peer, interleaved; each peer's best round is reported."
+)
 flags.DEFINE_string("work_dir", "bench_output", "Where the synthetic files and SQLite go.")
 flags.DEFINE_string(
     "mysql_url",
@@ -50,6 +56,8 @@ def _files(directory: str) -> list[str]:
 
 def bare(paths: list[str]) -> float:
     processor = FileProcessor(IngestSettings(), {})
+    for path in paths[:_WARM_UP]:  # first-call costs (plugin imports) are paid by the parent
+        processor(path)
     start = time.perf_counter()
     for path in paths:
         assert processor(path).status == "new"
@@ -96,38 +104,52 @@ def _drop(admin: sa.Engine, name: str) -> None:
         c.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+BARE, SQLITE = "bare, 1 process, no DB", "create_database SQLite"
+NAIVE, MYSQL = "naive MySQL (commit per file)", "create_database MySQL"
+
+
+def one_round(directory: str, paths: list[str]) -> dict[str, float]:
+    """Every peer once, each on a fresh database."""
+    n = len(paths)
+    rates = {BARE: bare(paths)}
+    sqlite_path = os.path.join(FLAGS.work_dir, "bench.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(sqlite_path + suffix):
+            os.remove(sqlite_path + suffix)
+    rates[SQLITE] = engine_rate(directory, f"sqlite:///{sqlite_path}", n)
+    for label, measure in (
+        (NAIVE, lambda url: naive(paths, url)),
+        (MYSQL, lambda url: engine_rate(directory, url, n)),
+    ):
+        url, admin, name = _scratch_mysql()
+        try:
+            rates[label] = measure(url)
+        finally:
+            _drop(admin, name)
+            admin.dispose()
+    return rates
+
+
 def main(argv: list[str]) -> None:
     del argv
     os.makedirs(FLAGS.work_dir, exist_ok=True)
     directory = os.path.join(FLAGS.work_dir, "dicom")
     paths = _files(directory)
-    n = len(paths)
     print(
-        f"{n} synthetic files of {FLAGS.size}x{FLAGS.size} 12-bit, "
-        f"{os.cpu_count()} cores, workers={FLAGS.workers}"
+        f"{len(paths)} synthetic files of {FLAGS.size}x{FLAGS.size} 12-bit, "
+        f"{os.cpu_count()} cores, workers={FLAGS.workers}, best of {FLAGS.rounds} rounds"
     )
-    rates: dict[str, float] = {"bare, 1 process, no DB": bare(paths)}
-    sqlite_path = os.path.join(FLAGS.work_dir, "bench.sqlite")
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(sqlite_path + suffix):
-            os.remove(sqlite_path + suffix)
-    rates["create_database SQLite"] = engine_rate(directory, f"sqlite:///{sqlite_path}", n)
-    url, admin, name = _scratch_mysql()
-    try:
-        rates["naive MySQL (commit per file)"] = naive(paths, url)
-        _drop(admin, name)
-        url, admin, name = _scratch_mysql()
-        rates["create_database MySQL"] = engine_rate(directory, url, n)
-    finally:
-        _drop(admin, name)
-        admin.dispose()
-    for label, rate in rates.items():
+    rounds = []
+    for index in range(FLAGS.rounds):
+        rates = one_round(directory, paths)
+        rounds.append(rates)
+        print(f"round {index + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
+    best = {label: max(r[label] for r in rounds) for label in rounds[0]}
+    for label, rate in best.items():
         print(f"  {label:32s} {rate:8.1f} files/s")
-    base, ref = rates["bare, 1 process, no DB"], rates["naive MySQL (commit per file)"]
-    mysql, sqlite = rates["create_database MySQL"], rates["create_database SQLite"]
-    print(f"ratio MySQL engine / naive MySQL: {mysql / ref:.2f}x (target >= 2)")
-    print(f"ratio MySQL engine / bare:        {mysql / base:.2f}x (target >= 1.6)")
-    print(f"ratio SQLite engine / bare:       {sqlite / base:.2f}x (target >= 1.6)")
+    print(f"ratio MySQL engine / naive MySQL: {best[MYSQL] / best[NAIVE]:.2f}x (target >= 2)")
+    print(f"ratio MySQL engine / bare:        {best[MYSQL] / best[BARE]:.2f}x (target >= 1.6)")
+    print(f"ratio SQLite engine / bare:       {best[SQLITE] / best[BARE]:.2f}x (target >= 1.6)")
 
 
 if __name__ == "__main__":
