@@ -69,8 +69,6 @@ def run_in_workers(
     context = multiprocessing.get_context(method)
     task_queue = context.Queue()
     results = context.Queue()
-    for task in tasks:
-        task_queue.put(list(task))
     processes = [
         context.Process(
             target=_worker_main,
@@ -80,10 +78,12 @@ def run_in_workers(
         )
         for index in range(workers)
     ]
+    for process in processes:
+        process.start()  # before the queue's feeder thread exists: fork copies no held lock
+    for task in tasks:
+        task_queue.put(list(task))
     for _ in processes:
         task_queue.put(None)
-    for process in processes:
-        process.start()
     remaining = sum(len(task) for task in tasks)
     try:
         while remaining:

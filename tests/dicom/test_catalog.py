@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 
 from dicom.catalog import Catalog, RejectRow
@@ -54,6 +55,23 @@ def test_new_attribute_lists_add_columns_to_an_existing_catalog(db_url):
     assert {"EchoNumbers", "KVP", "StudyDate"} <= columns  # added, and old ones kept
     indexes = {i["name"] for i in sa.inspect(catalog.engine).get_indexes("images")}
     assert "ix_images_body_part" in indexes
+    catalog.dispose()
+
+
+def test_a_catalog_without_the_unique_uid_key_gets_it(db_url):
+    catalog = Catalog.open(resolve_db_url(db_url))
+    with catalog.engine.begin() as c:  # as a catalog made before the key existed
+        [key] = [i for i in catalog.images.indexes if i.name == "ux_images_sop_uid_frame"]
+        c.execute(sa.schema.DropIndex(key))
+    catalog.dispose()
+    catalog = Catalog.open(resolve_db_url(db_url))
+    unique = [i for i in sa.inspect(catalog.engine).get_indexes("images") if i["unique"]]
+    assert [(i["name"], i["column_names"]) for i in unique] == [
+        ("ux_images_sop_uid_frame", ["SOPInstanceUID", "frame"])
+    ]
+    catalog.write_batch([_row("1.2.3")], [])
+    with pytest.raises(sa.exc.IntegrityError):
+        catalog.write_batch([_row("1.2.3", ID="1.2.3-f1")], [])  # other ID, same UID and frame
     catalog.dispose()
 
 
