@@ -49,9 +49,17 @@ flags.DEFINE_string(
     "$MEDCV_DB_PASSWORD or a MySQL option file (~/.my.cnf).",
 )
 flags.DEFINE_integer(
-    "workers", os.cpu_count() or 1, "Worker processes decoding files.", lower_bound=1
+    "workers",
+    os.cpu_count() or 1,
+    "Worker processes; each decodes files and commits them on its own connection.",
+    lower_bound=1,
 )
-flags.DEFINE_integer("batch_size", 64, "Files committed per database transaction.", lower_bound=1)
+flags.DEFINE_integer(
+    "batch_size",
+    64,
+    "Files per task and database transaction (smaller on small runs, so workers balance).",
+    lower_bound=1,
+)
 flags.DEFINE_bool(
     "deidentify",
     False,

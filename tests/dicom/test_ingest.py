@@ -79,12 +79,18 @@ def test_multiframe_file_gives_one_row_per_frame(db_url, tmp_path):
     assert [tuple(r) for r in got] == [(f"{uid}-f{i}", i, "CHEST") for i in (1, 2, 3)]
 
 
-def test_changed_file_is_kept_or_replaced_as_overwrite_says(db_url, tmp_path):
-    folder = tmp_path / "in"
+def _ingested_chest_file(db_url, folder):
+    """`folder`/a.dcm, a CHEST image already in the catalog; returns its dataset."""
     folder.mkdir()
     ds = image_dataset(gradient(bits=12), bits_stored=12, BodyPartExamined="CHEST")
     (folder / "a.dcm").write_bytes(to_bytes(ds))
     _ingest(db_url, str(folder), workers=1)
+    return ds
+
+
+def test_changed_file_is_kept_or_replaced_as_overwrite_says(db_url, tmp_path):
+    folder = tmp_path / "in"
+    ds = _ingested_chest_file(db_url, folder)
     ds.BodyPartExamined = "ABDOMEN"  # same UID, other content
     (folder / "a.dcm").write_bytes(to_bytes(ds))
     kept, rows = _ingest(db_url, str(folder), workers=1)
@@ -154,10 +160,7 @@ def test_single_and_multiframe_file_with_one_uid_store_one_file(db_url, tmp_path
 
 def test_two_changed_copies_replace_the_stored_file_once(db_url, tmp_path):
     folder = tmp_path / "in"
-    folder.mkdir()
-    ds = image_dataset(gradient(bits=12), bits_stored=12, BodyPartExamined="CHEST")
-    (folder / "a.dcm").write_bytes(to_bytes(ds))
-    _ingest(db_url, str(folder), workers=1)
+    ds = _ingested_chest_file(db_url, folder)
     (folder / "a.dcm").unlink()
     for name, body in (("b.dcm", "ABDOMEN"), ("c.dcm", "HEAD")):
         ds.BodyPartExamined = body
