@@ -68,6 +68,8 @@ def run_in_workers(
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     context = multiprocessing.get_context(method)
     task_queue = context.Queue()
+    # Tasks left unread when the run stops must not keep the parent from exiting.
+    task_queue.cancel_join_thread()
     results = context.Queue()
     processes = [
         context.Process(
