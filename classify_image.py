@@ -46,7 +46,7 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
     from training.prediction import (
         HEADER,
         Predictor,
@@ -55,8 +55,7 @@ def main(argv: list[str]) -> int:
         predict,
     )
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
 
     def run() -> int:
         if not FLAGS.infile or not FLAGS.checkpoint_path:

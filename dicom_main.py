@@ -114,10 +114,9 @@ def _gpu_count() -> int:
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     logging.getLogger().setLevel(logging.INFO)
 
     def run() -> int:

@@ -54,12 +54,11 @@ flags.DEFINE_integer("eval_timeout_secs", None,
 def main(argv: list[str]) -> int:
     import os
 
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
     from training.evaluator import EvalSettings, evaluate, summary_text, watch
     from training.run_config import find_run_config
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
 
     def run() -> int:
         dataset_dir = FLAGS.dataset_dir

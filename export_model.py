@@ -25,11 +25,10 @@ flags.DEFINE_boolean("use_moving_averages", True, "Export moving averages when p
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
     from training.export import export_saved_model
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
 
     def run() -> int:
         if not FLAGS.checkpoint_path or not FLAGS.export_dir:

@@ -21,7 +21,7 @@ from absl import app, flags
 
 from datasets.conversion import ConversionSettings, InvalidInput, convert
 from datasets.splits import SPLIT_MODES, parse_size
-from dicom.cli_errors import run_cli
+from dicom.cli_errors import require_no_arguments, run_cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -123,8 +123,7 @@ def _run() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     logging.getLogger().setLevel(logging.WARNING)
     return run_cli(_run, "Re-run the same command: unfinished output is discarded.")
 

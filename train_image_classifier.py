@@ -22,11 +22,10 @@ define_training_flags()
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
     from training.trainer import train
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     logging.getLogger().setLevel(logging.INFO)
 
     def run() -> int:

@@ -23,10 +23,9 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
 
     def run() -> int:
         if not FLAGS.output_dir:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from absl import app
 from sqlalchemy.exc import SQLAlchemyError
 
 from dicom.database_url import DatabaseUnavailable
 from dicom.deidentify import DeidentificationKeyError
-from dicom.ingest_workers import WorkerDied
 
 EXIT_FATAL = 2
 EXIT_INTERRUPTED = 130
 EXPECTED_ERRORS = (
+    ChildProcessError,  # an ingest worker died (dicom.ingest_workers.WorkerDied)
     DatabaseUnavailable,
     DeidentificationKeyError,
     FileExistsError,
@@ -21,8 +22,13 @@ EXPECTED_ERRORS = (
     NotADirectoryError,
     PermissionError,
     ValueError,
-    WorkerDied,
 )
+
+
+def require_no_arguments(argv: Sequence[str]) -> None:
+    """Every CLI here takes flags only; absl leaves anything else in argv."""
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
 def fail(message: str, code: int = EXIT_FATAL) -> int:

@@ -28,7 +28,7 @@ from dicom.cleansing import (
     AttributeLists,
     parse_keyword_list,
 )
-from dicom.cli_errors import run_cli
+from dicom.cli_errors import require_no_arguments, run_cli
 from dicom.database_url import DEFAULT_DB_URL, describe, resolve_db_url
 from dicom.deidentify import KEY_ENVIRONMENT_VARIABLE, load_key
 from dicom.file_processing import OVERWRITE_CHOICES, IngestSettings
@@ -146,8 +146,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     return run_cli(_main, "Committed batches are kept; re-run the same command to finish.")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from absl import app, flags
 
 from dicom.catalog import Catalog
-from dicom.cli_errors import run_cli
+from dicom.cli_errors import require_no_arguments, run_cli
 from dicom.database_url import DEFAULT_DB_URL, resolve_db_url
 from dicom.fetch import fetch_images, parse_query
 
@@ -56,8 +56,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     return run_cli(_main, "Re-run the same command; files are rewritten atomically.")
 
 

@@ -2,10 +2,11 @@
 
 The walk is cut into tasks of whole files. Each worker process does the
 per-file work (`dicom.file_processing`) and commits what it decoded itself
-(`dicom.ingest_workers`, `dicom.ingest_commit`), one transaction per task, so
-image bytes never travel through the parent, which only counts what came back
-and draws the progress bar. A job killed at any moment leaves only complete
-files behind (workers die with the parent) and a re-run finishes the rest.
+(`dicom.ingest_workers`, `dicom.ingest_commit`), one transaction per task (or
+per 64 MiB of images), so image bytes never travel through the parent, which
+only counts what came back and draws the progress bar. A job killed at any
+moment leaves only complete files behind (workers die with the parent) and a
+re-run finishes the rest.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dicom.file_processing import (
     IngestSettings,
 )
 from dicom.ingest_commit import commit_outcomes
-from dicom.ingest_workers import process_task, run_in_workers
+from dicom.ingest_workers import decoded_groups, run_in_workers
 
 log = logging.getLogger(__name__)
 # Tasks per worker at least, so that the last tasks balance the workers.
@@ -199,10 +200,6 @@ def _run_here(
     tasks: list[list[str]], processor: FileProcessor, catalog: Catalog
 ) -> Iterator[list[FileOutcome]]:
     """One worker: decode and commit in this process, group by group."""
-    committed: list[list[FileOutcome]] = []
     for task in tasks:
-        process_task(
-            task, processor, lambda group: committed.append(commit_outcomes(catalog, group))
-        )
-        yield from committed
-        committed.clear()
+        for group in decoded_groups(task, processor):
+            yield commit_outcomes(catalog, group)

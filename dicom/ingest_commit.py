@@ -19,9 +19,6 @@ import sqlalchemy as sa
 from dicom.catalog import Catalog
 from dicom.file_processing import CONFLICT, NEW, PRESENT, REJECTED, FileOutcome
 
-# Bounds a worker's memory for one pending transaction; rows travel as separate
-# prepared-statement packets on MySQL, so a transaction need not fit one packet.
-MAX_TRANSACTION_BYTES = 64 << 20
 _ATTEMPTS = 5
 _MYSQL_TRANSIENT = {1205, 1213}  # lock wait timeout, deadlock: InnoDB asks for a retry
 

@@ -19,7 +19,7 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -27,22 +27,22 @@ from sqlalchemy.engine import URL
 from dicom.catalog import Catalog
 from dicom.cleansing import AttributeLists
 from dicom.file_processing import FileOutcome, FileProcessor, IngestSettings
-from dicom.ingest_commit import MAX_TRANSACTION_BYTES, commit_outcomes
+from dicom.ingest_commit import commit_outcomes
 
+# Bounds a worker's memory for one pending transaction; rows travel as separate
+# prepared-statement packets on MySQL, so a transaction need not fit one packet.
+MAX_TRANSACTION_BYTES = 64 << 20
 _POLL_SECONDS = 0.5
 
 
-class WorkerDied(RuntimeError):
+class WorkerDied(ChildProcessError):
     """A worker process ended without reporting (killed, out of memory)."""
 
 
-def process_task(
-    paths: Sequence[str],
-    processor: FileProcessor,
-    commit: Callable[[list[FileOutcome]], None],
-    max_bytes: int = MAX_TRANSACTION_BYTES,
-) -> None:
-    """Decode `paths` and hand them to `commit` in groups of whole files under `max_bytes`."""
+def decoded_groups(
+    paths: Sequence[str], processor: FileProcessor, max_bytes: int = MAX_TRANSACTION_BYTES
+) -> Iterator[list[FileOutcome]]:
+    """Decode `paths`, yielding groups of whole files (one transaction each) under `max_bytes`."""
     group: list[FileOutcome] = []
     nbytes = 0
     for path in paths:
@@ -50,10 +50,10 @@ def process_task(
         group.append(outcome)
         nbytes += outcome.nbytes
         if nbytes >= max_bytes:
-            commit(group)
+            yield group
             group, nbytes = [], 0
     if group:
-        commit(group)
+        yield group
 
 
 def run_in_workers(
@@ -133,7 +133,8 @@ def _worker_main(
     try:
         processor = FileProcessor(settings, known)
         for task in iter(tasks.get, None):
-            process_task(task, processor, committer.submit)
+            for group in decoded_groups(task, processor):
+                committer.submit(group)
         committer.close()
     except BaseException as exc:  # report, never die silently
         results.put(("error", _picklable(exc)))

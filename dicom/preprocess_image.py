@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from dicom.cli_errors import run_cli
+from dicom.cli_errors import require_no_arguments, run_cli
 from dicom.preprocess_folder import preprocess_folder
 from dicom.preprocessing import DEFAULT_VALUE, METHODS
 
@@ -62,8 +62,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     return run_cli(_main)
 
 

@@ -9,6 +9,7 @@ import sys
 
 from absl import app, flags
 
+from dicom.cli_errors import require_no_arguments
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS
@@ -28,8 +29,7 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
     spec = SyntheticSpec(
         FLAGS.num_images,
         FLAGS.seed,

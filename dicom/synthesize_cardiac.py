@@ -23,10 +23,9 @@ flags.DEFINE_boolean("defects", True,
 
 def main(argv: Sequence[str]) -> int:
     from dicom.cardiac_phantoms import CardiacSpec, synthesize_cardiac
-    from dicom.cli_errors import run_cli
+    from dicom.cli_errors import require_no_arguments, run_cli
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    require_no_arguments(argv)
 
     def run() -> int:
         if not FLAGS.output_dir:

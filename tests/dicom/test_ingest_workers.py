@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from dicom.cleansing import AttributeLists
 from dicom.database_url import resolve_db_url
-from dicom.file_processing import IngestSettings
-from dicom.ingest_workers import run_in_workers
+from dicom.file_processing import FileProcessor, IngestSettings
+from dicom.ingest_workers import decoded_groups, run_in_workers
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 from tests.cli import popen_module, run_module
 from tests.dicom.builders import gradient, image_dataset, to_bytes
@@ -26,6 +26,19 @@ def _children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def test_groups_hold_whole_files_under_the_byte_cap(tmp_path):
+    paths = []
+    for index in range(3):
+        path = tmp_path / f"{index}.dcm"
+        path.write_bytes(to_bytes(image_dataset(gradient(bits=12), bits_stored=12)))
+        paths.append(str(path))
+    processor = FileProcessor(IngestSettings(), {})
+    one_image = processor(paths[0]).nbytes
+    groups = list(decoded_groups(paths, processor, max_bytes=2 * one_image))
+    assert [[o.path for o in g] for g in groups] == [paths[:2], paths[2:]]
+    assert [len(g) for g in decoded_groups(paths, processor)] == [3]
 
 
 def test_a_database_error_in_a_worker_reaches_the_parent(tmp_path):
