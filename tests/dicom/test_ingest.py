@@ -16,6 +16,7 @@ from dicom.png_codec import decode_png
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 from tests.cli import popen_module, run_module
 from tests.dicom.builders import gradient, image_dataset, to_bytes
+from tests.dicom.ingest_runs import wait_for_rows
 
 SECRET = b"medcv-test-secret-key"
 
@@ -221,19 +222,9 @@ def test_killed_ingest_reruns_to_every_file_exactly_once(db_url, tmp_path):
     args = ("--directory", str(source), "--db_url", db_url, "--workers", "2", "--progress=false")
     process = popen_module("dicom.create_database", *args, "--batch_size", "8")
     engine = sa.create_engine(db_url)
-    committed = 0
-    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with engine.connect() as c:
-                    committed = c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar()
-            except sa.exc.SQLAlchemyError:
-                committed = 0  # tables not created yet
-            if committed >= 40:
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.02)
+        wait_for_rows(engine, "images", 40, process)
+        process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:

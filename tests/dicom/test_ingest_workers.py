@@ -1,6 +1,5 @@
 import os
 import signal
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ from dicom.ingest_workers import decoded_groups, run_in_workers
 from dicom.synthetic_dicom import SyntheticSpec, synthesize
 from tests.cli import popen_module, run_module
 from tests.dicom.builders import gradient, image_dataset, to_bytes
+from tests.dicom.ingest_runs import wait_for_rows
 
 
 def _children(pid: int) -> list[int]:
@@ -62,15 +62,7 @@ def test_killed_worker_is_one_line_and_the_rerun_completes(tmp_path):
     process = popen_module("dicom.create_database", *args, "--batch_size", "4")
     engine = sa.create_engine(url)
     try:
-        deadline = time.monotonic() + 120
-        committed = 0
-        while time.monotonic() < deadline and process.poll() is None and committed < 20:
-            try:
-                with engine.connect() as c:
-                    committed = c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar()
-            except sa.exc.SQLAlchemyError:
-                committed = 0
-            time.sleep(0.02)
+        wait_for_rows(engine, "images", 20, process)
         workers = _children(process.pid)
         assert len(workers) >= 2, "the run finished before its workers could be killed"
         for pid in workers:
@@ -103,15 +95,7 @@ def test_interrupted_run_with_many_queued_tasks_exits_at_once(tmp_path):
     process = popen_module("dicom.create_database", *args, "--batch_size", "1")
     engine = sa.create_engine(url)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with engine.connect() as c:
-                    if c.exec_driver_sql("SELECT COUNT(*) FROM rejects").scalar() >= 5:
-                        break
-            except sa.exc.SQLAlchemyError:
-                pass
-            time.sleep(0.01)
+        wait_for_rows(engine, "rejects", 5, process)
         process.send_signal(signal.SIGINT)  # Ctrl-C
         _, stderr = process.communicate(timeout=30)  # a parent stuck on its queue times out
     finally:
