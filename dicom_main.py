@@ -68,11 +68,21 @@ flags.DEFINE_boolean("bigquery_uploader", False,
                      "Accepted for compatibility: uploading benchmark results is not "
                      "supported; metrics are written to MODEL_DIR/eval_*/metrics.json.")
 
+flags.DEFINE_string("pretrained_model_checkpoint_path", None,
+                    "Fine-tune from this checkpoint: TF-Slim's resnet_v1/v2 zoo file "
+                    "(resnet_v2_50.ckpt), a TF-Slim or medcv train_dir or model.ckpt-N. "
+                    "Everything but the logits (--exclude_scopes) is restored.",
+                    short_name="pmcp")
+flags.DEFINE_list("exclude_scopes", None,
+                  "Scopes not restored from --pretrained_model_checkpoint_path; default: the "
+                  "net's logits (resnet_vV_S/logits).")
+
 KNOWN_HOOKS = {"loggingtensorhook", "examplespersecondhook"}
 log = logging.getLogger(__name__)
 
 
 def _settings():
+    from nets.scopes import parse_scopes
     from training.optimizers import OptimizerSettings
     from training.trainer import TrainSettings
 
@@ -93,9 +103,11 @@ def _settings():
     clones = FLAGS.num_gpus if FLAGS.num_gpus is not None else (
         _gpu_count() if FLAGS.multi_gpu else 1)
     learning_rate = FLAGS.learning_rate or 0.1 * FLAGS.batch_size / 256
+    model_name = f"resnet_v{FLAGS.version}_{FLAGS.resnet_size}"
     return TrainSettings(
-        train_dir=FLAGS.model_dir, dataset_dir=FLAGS.data_dir,
-        model_name=f"resnet_v{FLAGS.version}_{FLAGS.resnet_size}",
+        train_dir=FLAGS.model_dir, dataset_dir=FLAGS.data_dir, model_name=model_name,
+        checkpoint_path=FLAGS.pretrained_model_checkpoint_path,
+        checkpoint_exclude_scopes=parse_scopes(FLAGS.exclude_scopes or [f"{model_name}/logits"]),
         batch_size=FLAGS.batch_size, train_image_size=FLAGS.image_size,
         optimizer=OptimizerSettings(name="momentum", momentum=0.9),
         learning_rate=learning_rate, learning_rate_decay_type="exponential",

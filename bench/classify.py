@@ -75,11 +75,9 @@ def main(argv: list[str]) -> None:
 
     import keras
 
-    from nets.nets_factory import build_model
-    from training.checkpoints import restore_for_inference
+    from training.model_loading import load_model
 
-    net = build_model(config.model_name, config.num_classes, config.image_size, config.channels)
-    restore_for_inference(net, train_dir)
+    net = load_model(train_dir).model
     model = keras.Model(net.inputs, net.output["logits"])
     model.predict(np.zeros((1, config.image_size, config.image_size, config.channels)),
                   verbose=0)
@@ -87,7 +85,8 @@ def main(argv: list[str]) -> None:
     peer = []
     for path in paths:
         stored = load_record_image(path)
-        image = to_model_input(stored.data, stored.format, config.image_size, config.channels)
+        image = to_model_input(stored.data, stored.format, config.image_size, config.channels,
+                               framing=config.preprocessing)
         peer.append(model.predict(image[np.newaxis], verbose=0)[0])
     peer_rate = len(peer) / (time.perf_counter() - start)
     ours_labels = [int(np.argmax(p.probabilities)) for p in ours]

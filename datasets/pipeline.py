@@ -19,6 +19,7 @@ import tensorflow as tf
 from datasets import example_codec
 from datasets.augmentation import AugmentOptions, augment
 from datasets.dataset_spec import SEGMENTATION, DatasetSpec
+from datasets.eval_framing import frame_for_eval
 
 AUTOTUNE = tf.data.AUTOTUNE
 MAX_PARALLEL_SHARDS = 8
@@ -45,6 +46,9 @@ class PipelineOptions:
     synthetic: bool = False
     with_ids: bool = False
     """Yield (image, target, id) instead of (image, target)."""
+    eval_framing: str | None = None
+    """Classification outside training: frame images with this TF-Slim preprocessing's
+    eval geometry (datasets/eval_framing.py) instead of resizing them whole."""
 
 
 def resolve_image_size(spec: DatasetSpec, options: PipelineOptions) -> tuple[int, int]:
@@ -108,13 +112,16 @@ def build_pipeline(
     else:
         dataset = dataset.map(lambda record: (record, tf.zeros([2], tf.int64)))
 
+    framing = options.eval_framing if not (options.is_training or segmentation) else None
     raw = spec.image_format == "raw"
     decode_image = _raw_decoder(spec, channels) if raw else _decoder(channels)
 
     def decode(record: tf.Tensor, element_seed: tf.Tensor):
         example = tf.io.parse_single_example(record, parse_spec)
         image = decode_image(example)
-        if (height, width) != tuple(spec.min_size) or spec.min_size != spec.max_size:
+        if framing:
+            image = frame_for_eval(image, height, width, framing)
+        elif (height, width) != tuple(spec.min_size) or spec.min_size != spec.max_size:
             image = tf.image.resize(image, [height, width])
         if segmentation:
             mask = tf.io.decode_png(example[example_codec.MASK_ENCODED], channels=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from nets.conv_blocks import conv_bn, scaled_input
+from nets.conv_blocks import classifier_head, conv_bn, scaled_input
 from nets.scopes import layer_name
 
 AUX_LOSS_WEIGHT = 0.4
@@ -33,36 +33,39 @@ def concat(branches: list, scope: str):
     return layers.Concatenate(name=layer_name(scope, "concat"))(branches)
 
 
-def stem_convolutions(inputs, scope: str):
-    """The three 3x3 convolutions every Inception family opens with (on [-1, 1] input)."""
-    x = scaled_input(inputs, scope)
+def stem_convolutions(inputs, scope: str, preprocessing: str = "inception"):
+    """The three 3x3 convolutions every Inception family opens with."""
+    x = scaled_input(inputs, scope, preprocessing)
     x = conv_bn(x, 32, 3, layer_name(scope, "Conv2d_1a_3x3"), strides=2, padding="valid",
                 bn_scale=False)
     x = conv_bn(x, 32, 3, layer_name(scope, "Conv2d_2a_3x3"), padding="valid", bn_scale=False)
     return conv_bn(x, 64, 3, layer_name(scope, "Conv2d_2b_3x3"), bn_scale=False)
 
 
-def pooled_stem(inputs: keras.KerasTensor, scope: str):
+def pooled_stem(inputs: keras.KerasTensor, scope: str, preprocessing: str = "inception"):
     """Inception-v3's stem, shared by Inception-ResNet-v2: to 192 channels at 1/8 size."""
-    x = stem_convolutions(inputs, scope)
+    x = stem_convolutions(inputs, scope, preprocessing)
     x = layers.MaxPooling2D(3, strides=2, name=layer_name(scope, "MaxPool_3a_3x3"))(x)
     x = conv_bn(x, 80, 1, layer_name(scope, "Conv2d_3b_1x1"), padding="valid", bn_scale=False)
     x = conv_bn(x, 192, 3, layer_name(scope, "Conv2d_4a_3x3"), padding="valid", bn_scale=False)
     return layers.MaxPooling2D(3, strides=2, name=layer_name(scope, "MaxPool_5a_3x3"))(x)
 
 
-def aux_head(x, num_classes: int, scope: str, pool_stride: int = 3, mid_filters: int = 768):
+def aux_head(x, num_classes: int, scope: str, mid_name: str = "Conv2d_2a_5x5",
+             logits_name: str = "Logits", conv_logits: bool = False):
     """TF-Slim's AuxLogits: 5x5 avg pool, 1x1 conv 128, conv 768 over the rest, logits.
 
     The second convolution covers the whole pooled map (5x5 at the default size,
     'valid'), as TF-Slim's did; at larger inputs it stays 5x5 and is pooled after.
+    The names of that convolution (`{size}`: its kernel size, as Inception-v3
+    names it) and of the logits layer (a 1x1 convolution in Inception-v3, fully
+    connected elsewhere) differ per family in TF-Slim.
     """
     pool = min(5, x.shape[1] or 5, x.shape[2] or 5)  # small inputs: the grid is under 5x5
-    a = layers.AveragePooling2D(pool, strides=pool_stride, padding="valid",
+    a = layers.AveragePooling2D(pool, strides=3, padding="valid",
                                 name=layer_name(scope, "AvgPool_1a_5x5"))(x)
     a = conv_bn(a, 128, 1, layer_name(scope, "Conv2d_1b_1x1"), bn_scale=False)
     size = min(5, a.shape[1] or 5, a.shape[2] or 5)
-    a = conv_bn(a, mid_filters, size, layer_name(scope, "Conv2d_2a_5x5"), padding="valid",
+    a = conv_bn(a, 768, size, layer_name(scope, mid_name.format(size=size)), padding="valid",
                 bn_scale=False)
-    a = layers.GlobalAveragePooling2D(name=layer_name(scope, "Flatten"))(a)
-    return layers.Dense(num_classes, name=layer_name(scope, "Logits"), dtype="float32")(a)
+    return classifier_head(a, num_classes, scope, logits_name, conv=conv_logits)

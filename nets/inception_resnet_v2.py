@@ -51,10 +51,11 @@ def _block8(x, scope, scale=0.2, activation=True):
 
 
 def build_inception_resnet_v2(num_classes: int, input_shape: tuple[int, int, int],
-                              dropout_keep: float = 0.8) -> keras.Model:
+                              dropout_keep: float = 0.8,
+                              preprocessing: str = "inception") -> keras.Model:
     inputs = keras.Input(input_shape, name="images")
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
-    x = pooled_stem(inputs, SCOPE)
+    x = pooled_stem(inputs, SCOPE, preprocessing)
     x = concat([
         branch(x, s("Mixed_5b"), 0, [(96, 1, "Conv2d_1x1")]),
         branch(x, s("Mixed_5b"), 1, [(48, 1, "Conv2d_0a_1x1"), (64, 5, "Conv2d_0b_5x5")]),
@@ -87,5 +88,5 @@ def build_inception_resnet_v2(num_classes: int, input_shape: tuple[int, int, int
         x = _block8(x, s(f"Repeat_2.block8_{index + 1}"))
     x = _block8(x, s("Block8"), scale=1.0, activation=False)
     x = conv_bn(x, 1536, 1, s("Conv2d_7b_1x1"), bn_scale=False)
-    logits = classifier_head(x, num_classes, s("Logits"), dropout_keep)
+    logits = classifier_head(x, num_classes, s("Logits"), "Logits", dropout_keep)
     return model(inputs, {"logits": logits, "aux_logits": aux}, SCOPE)

@@ -62,10 +62,10 @@ def _reduction_b(x, scope):
     ], scope)
 
 
-def _split(x, scope, index, name):
+def _split(x, scope, index, names):
     return layers.Concatenate(name=layer_name(scope, f"Branch_{index}", "concat"))([
-        branch(x, scope, index, [(256, (1, 3), f"{name}_1x3")]),
-        branch(x, scope, index, [(256, (3, 1), f"{name}_3x1")]),
+        branch(x, scope, index, [(256, (1, 3), names[0])]),
+        branch(x, scope, index, [(256, (3, 1), names[1])]),
     ])
 
 
@@ -75,18 +75,18 @@ def _block_c(x, scope):
                               (512, (1, 3), "Conv2d_0c_1x3")])
     return concat([
         branch(x, scope, 0, [(256, 1, "Conv2d_0a_1x1")]),
-        _split(b1, scope, 1, "Conv2d_0b"),
-        _split(b2, scope, 2, "Conv2d_0d"),
+        _split(b1, scope, 1, ("Conv2d_0b_1x3", "Conv2d_0c_3x1")),
+        _split(b2, scope, 2, ("Conv2d_0d_1x3", "Conv2d_0e_3x1")),
         branch(pool_branch(x, scope, 3, "avg", "AvgPool_0a_3x3"), scope, 3,
                [(256, 1, "Conv2d_0b_1x1")]),
     ], scope)
 
 
 def build_inception_v4(num_classes: int, input_shape: tuple[int, int, int],
-                       dropout_keep: float = 0.8) -> keras.Model:
+                       dropout_keep: float = 0.8, preprocessing: str = "inception") -> keras.Model:
     inputs = keras.Input(input_shape, name="images")
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
-    x = stem_convolutions(inputs, SCOPE)
+    x = stem_convolutions(inputs, SCOPE, preprocessing)
     x = concat([
         pool_branch(x, s("Mixed_3a"), 0, "max", "MaxPool_0a_3x3", 2, "valid"),
         branch(x, s("Mixed_3a"), 1, [(96, 3, "Conv2d_0a_3x3", 2, "valid")]),
@@ -107,9 +107,10 @@ def build_inception_v4(num_classes: int, input_shape: tuple[int, int, int],
     x = _reduction_a(x, s("Mixed_6a"))
     for letter in "bcdefgh":
         x = _block_b(x, s(f"Mixed_6{letter}"))
-    aux = aux_head(x, num_classes, s("AuxLogits"))
+    aux = aux_head(x, num_classes, s("AuxLogits"), mid_name="Conv2d_2a",
+                   logits_name="Aux_logits")
     x = _reduction_b(x, s("Mixed_7a"))
     for letter in "bcd":
         x = _block_c(x, s(f"Mixed_7{letter}"))
-    logits = classifier_head(x, num_classes, s("Logits"), dropout_keep)
+    logits = classifier_head(x, num_classes, s("Logits"), "Logits", dropout_keep)
     return model(inputs, {"logits": logits, "aux_logits": aux}, SCOPE)

@@ -42,9 +42,10 @@ def _expanded_conv(x, expansion, filters, stride, scope):
 
 
 def build_mobilenet_v2(num_classes: int, input_shape: tuple[int, int, int],
-                       depth_multiplier: float = 1.0, dropout_keep: float = 0.8) -> keras.Model:
+                       depth_multiplier: float = 1.0, dropout_keep: float = 0.8,
+                       preprocessing: str = "inception") -> keras.Model:
     inputs = keras.Input(input_shape, name="images")
-    x = scaled_input(inputs, SCOPE)
+    x = scaled_input(inputs, SCOPE, preprocessing)
     first = _divisible(32 * depth_multiplier)
     x = layers.Conv2D(first, 3, strides=2, padding="same", use_bias=False,
                       name=layer_name(SCOPE, "Conv"))(x)
@@ -59,5 +60,6 @@ def build_mobilenet_v2(num_classes: int, input_shape: tuple[int, int, int],
     last = _divisible(1280 * max(1.0, depth_multiplier))
     x = layers.Conv2D(last, 1, use_bias=False, name=layer_name(SCOPE, "Conv_1"))(x)
     x = _relu6(batch_norm(x, layer_name(SCOPE, "Conv_1")), layer_name(SCOPE, "Conv_1.Relu6"))
-    logits = classifier_head(x, num_classes, layer_name(SCOPE, "Logits"), dropout_keep)
+    logits = classifier_head(x, num_classes, layer_name(SCOPE, "Logits"), "Conv2d_1c_1x1",
+                             dropout_keep, conv=True)
     return model(inputs, {"logits": logits}, SCOPE)

@@ -21,11 +21,21 @@ from nets import inception_resnet_v2, inception_v3, inception_v4, mobilenet_v2, 
 class NetSpec:
     name: str
     builder: Callable[..., keras.Model]
-    """builder(num_classes=, input_shape=) -> model with outputs {'logits'[, 'aux_logits']}."""
+    """builder(num_classes=, input_shape=, preprocessing=) -> model with outputs
+    {'logits'[, 'aux_logits']}."""
     default_size: int
     min_size: int
     scope: str
     task: str = "classification"
+    preprocessing: str = "inception"
+    """TF-Slim's preprocessing_factory default for the net (`vgg` for resnet_v1)."""
+    logits: str = ""
+    """TF-Slim name of the logits layer: its weights' last axis is the class count."""
+    stem: tuple[str, int] = ("", 0)
+    """TF-Slim name of the first convolution and its filters, which tell apart nets
+    sharing a scope (MobileNet-v2 at depth 1.0 and 0.35)."""
+    zoo_classes: int = 1001
+    """Classes of TF-Slim's published checkpoint (1001: class 0 is background)."""
 
     @property
     def has_aux_logits(self) -> bool:
@@ -48,26 +58,44 @@ def register(spec: NetSpec) -> NetSpec:
 
 for _version in (1, 2):
     for _depth in resnet.UNITS:
+        _scope = f"resnet_v{_version}_{_depth}"
         register(NetSpec(
-            f"resnet_v{_version}_{_depth}",
-            partial(resnet.build_resnet, _version, _depth),
-            224, resnet.MIN_SIZE, f"resnet_v{_version}_{_depth}",
+            _scope, partial(resnet.build_resnet, _version, _depth), 224, resnet.MIN_SIZE, _scope,
+            preprocessing="vgg" if _version == 1 else "inception",
+            logits=f"{_scope}/logits", stem=(f"{_scope}/conv1/weights", 64),
+            zoo_classes=1000 if _version == 1 else 1001,
         ))
 register(NetSpec("inception_v3", inception_v3.build_inception_v3, 299, inception_v3.MIN_SIZE,
-                 inception_v3.SCOPE))
+                 inception_v3.SCOPE, logits="InceptionV3/Logits/Conv2d_1c_1x1",
+                 stem=("InceptionV3/Conv2d_1a_3x3/weights", 32)))
 register(NetSpec("inception_v4", inception_v4.build_inception_v4, 299, inception_v4.MIN_SIZE,
-                 inception_v4.SCOPE))
+                 inception_v4.SCOPE, logits="InceptionV4/Logits/Logits",
+                 stem=("InceptionV4/Conv2d_1a_3x3/weights", 32)))
 register(NetSpec("inception_resnet_v2", inception_resnet_v2.build_inception_resnet_v2, 299,
-                 inception_resnet_v2.MIN_SIZE, inception_resnet_v2.SCOPE))
+                 inception_resnet_v2.MIN_SIZE, inception_resnet_v2.SCOPE,
+                 logits="InceptionResnetV2/Logits/Logits",
+                 stem=("InceptionResnetV2/Conv2d_1a_3x3/weights", 32)))
 register(NetSpec("mobilenet_v2", mobilenet_v2.build_mobilenet_v2, 224, mobilenet_v2.MIN_SIZE,
-                 mobilenet_v2.SCOPE))
+                 mobilenet_v2.SCOPE, logits="MobilenetV2/Logits/Conv2d_1c_1x1",
+                 stem=("MobilenetV2/Conv/weights", 32)))
 register(NetSpec("mobilenet_v2_035", partial(mobilenet_v2.build_mobilenet_v2,
                                              depth_multiplier=0.35),
-                 224, mobilenet_v2.MIN_SIZE, mobilenet_v2.SCOPE))
+                 224, mobilenet_v2.MIN_SIZE, mobilenet_v2.SCOPE,
+                 logits="MobilenetV2/Logits/Conv2d_1c_1x1", stem=("MobilenetV2/Conv/weights", 16)))
 
 register(NetSpec("unet", unet.build_unet, 128, 16, "UNet", task="segmentation"))
 register(NetSpec("unet_plus_plus", unet.build_unet_plus_plus, 128, 16, "UNetPlusPlus",
                  task="segmentation"))
+
+
+def identify_slim_checkpoint(shapes: dict[str, list[int]]) -> tuple[str, int] | None:
+    """(net name, classes) of a TF-Slim checkpoint's variable shapes, or None."""
+    for spec in _REGISTRY.values():
+        stem, filters = spec.stem
+        logits = shapes.get(f"{spec.logits}/weights")
+        if stem and logits and (shapes.get(stem) or [0])[-1] == filters:
+            return spec.name, int(logits[-1])
+    return None
 
 
 def parse_model_options(text: str | None) -> dict[str, object]:
@@ -112,10 +140,12 @@ def build_model(
     image_size: int | tuple[int, int] | None = None,
     channels: int = 3,
     options: dict[str, object] | None = None,
+    preprocessing: str | None = None,
 ) -> keras.Model:
     """The net `name` for `num_classes` at `image_size` (default: the net's own).
 
-    `options` are the builder's own keyword arguments (e.g. UNet's depth)."""
+    `options` are the builder's own keyword arguments (e.g. UNet's depth);
+    `preprocessing` is TF-Slim's preprocessing name (default: the net's)."""
     spec = get_net(name)
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
@@ -129,6 +159,6 @@ def build_model(
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     try:
         return spec.builder(num_classes=num_classes, input_shape=(height, width, channels),
-                            **(options or {}))
+                            preprocessing=preprocessing or spec.preprocessing, **(options or {}))
     except TypeError as exc:
         raise ValueError(f"--model_options {options} do not fit {name}: {exc}") from None

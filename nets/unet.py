@@ -47,11 +47,11 @@ def _check(input_shape: tuple[int, int, int], depth: int) -> None:
 
 def build_unet(num_classes: int, input_shape: tuple[int, int, int], depth: int = 4,
                base_filters: int = 32, batch_norm: bool = True,
-               dropout: float = 0.0) -> keras.Model:
+               dropout: float = 0.0, preprocessing: str = "inception") -> keras.Model:
     _check(input_shape, depth)
     scope = "UNet"
     inputs = keras.Input(input_shape, name="images")
-    x = scaled_input(inputs, scope)
+    x = scaled_input(inputs, scope, preprocessing)
     skips = []
     for level in range(depth):
         x = _conv_block(x, base_filters * 2**level, layer_name(scope, f"down{level}"), batch_norm)
@@ -69,11 +69,12 @@ def build_unet(num_classes: int, input_shape: tuple[int, int, int], depth: int =
 
 def build_unet_plus_plus(num_classes: int, input_shape: tuple[int, int, int], depth: int = 4,
                          base_filters: int = 32, batch_norm: bool = True, dropout: float = 0.0,
-                         deep_supervision: bool = False) -> keras.Model:
+                         deep_supervision: bool = False,
+                         preprocessing: str = "inception") -> keras.Model:
     _check(input_shape, depth)
     scope = "UNetPlusPlus"
     inputs = keras.Input(input_shape, name="images")
-    x = scaled_input(inputs, scope)
+    x = scaled_input(inputs, scope, preprocessing)
     nodes: dict[tuple[int, int], object] = {}
     for level in range(depth + 1):
         name = layer_name(scope, f"X{level}_0")

@@ -1,28 +1,48 @@
-"""Checkpoints `model.ckpt-N` in a train_dir, resuming, and TF-Slim-style fine-tuning.
+"""Checkpoints: our `model.ckpt-N` in a train_dir, resuming, and reading TF-Slim's.
 
-A checkpoint holds the model's variables keyed by their Keras path
-(`InceptionV4.Logits/kernel`), the optimizer, the global step and the moving
-averages. Resuming restores all of it. Fine-tuning from another checkpoint
-restores model variables by name, except those under `exclude_scopes`, and
-checks every shape first, so a mismatch names the variable and the scope to
-exclude instead of failing deep inside TensorFlow.
+Our checkpoint holds the model's variables keyed by their Keras path
+(`InceptionV4.Logits.Logits/kernel`), the optimizer, the global step and the
+moving averages; resuming restores all of it.
+
+Every other read (fine-tuning, eval, classify, export) goes through
+`open_checkpoint` and `restore`, which take, told nothing about the format:
+
+- our checkpoints (a prefix, or a train_dir: its latest);
+- TF-Slim's: a model-zoo file as extracted from its tarball (a V1 single file
+  such as `inception_v3.ckpt`, or V2 `.index`/`.data` files, with no
+  `checkpoint` state file), and a TF-Slim train_dir or its `model.ckpt-N`
+  (its `global_step` and optimizer slots are not model variables and are
+  ignored). Their variables are matched by TF-Slim name (`nets.slim_names`).
+
+A restore reports `restored N of M variables from PATH (K excluded)`; a shape
+mismatch names the variable and the scope to exclude; a checkpoint that fits
+no variable of the model says what it holds.
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from nets.nets_factory import identify_slim_checkpoint
 from nets.scopes import in_scope, variable_scope_name
+from nets.slim_names import BATCH_NORM_GAMMA, slim_variables
 
 CHECKPOINT_NAME = "model.ckpt"
 WEIGHTS_KEY = "model_weights"
 AVERAGES_KEY = "moving_averages"
+SLIM_AVERAGE_SUFFIX = "/ExponentialMovingAverage"
+MEDCV, TF_SLIM = "medcv", "tf-slim"
+_SIDE_FILE = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
+_V1_FILE = re.compile(r"\.ckpt(-\d+)?$")
 log = logging.getLogger(__name__)
 
 
@@ -39,24 +59,173 @@ def checkpoint_key(path: str, group: str = WEIGHTS_KEY) -> str:
     return f"{group}/{escaped}/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def resolve_checkpoint(path: str) -> str:
-    """A checkpoint prefix from a prefix (`DIR/model.ckpt-840`) or a directory (latest)."""
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise FileNotFoundError(f"no checkpoint in {path} (expected {CHECKPOINT_NAME}-N)")
-        return latest
-    if os.path.exists(path + ".index"):
-        return path
-    raise FileNotFoundError(
-        f"checkpoint {path} not found: give a prefix such as DIR/{CHECKPOINT_NAME}-100 "
-        "(without .index) or a directory holding checkpoints"
-    )
-
-
 def checkpoint_step(prefix: str) -> int:
     tail = prefix.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
+
+
+def _is_checkpoint(prefix: str) -> bool:
+    return os.path.isfile(prefix + ".index") or (
+        os.path.isfile(prefix) and not _SIDE_FILE.search(prefix))
+
+
+def _checkpoints_in(directory: str) -> list[str]:
+    """Prefixes of the V2 (`X.index`) and V1 (`X.ckpt`, `X.ckpt-N`) checkpoints in a folder."""
+    prefixes = {path[:-len(".index")] for path in glob.glob(os.path.join(directory, "*.index"))}
+    prefixes |= {path for path in glob.glob(os.path.join(directory, "*"))
+                 if _V1_FILE.search(path) and os.path.isfile(path)}
+    return sorted(prefixes)
+
+
+def resolve_checkpoint(path: str) -> str:
+    """The checkpoint prefix (or V1 file) that `path` names: a prefix, one of its files
+    (`.index`, `.data-…`), a V1 file, or a folder (its `checkpoint` state file's latest,
+    else the only, or the highest-numbered, checkpoint in it)."""
+    path = _SIDE_FILE.sub("", path.rstrip("/")) if not os.path.isdir(path) else path
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest and _is_checkpoint(latest):
+            return latest
+        found = _checkpoints_in(path)
+        if len(found) > 1 and all(checkpoint_step(p) for p in found):
+            return max(found, key=checkpoint_step)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            names = ", ".join(os.path.basename(p) for p in found)
+            raise FileNotFoundError(f"{path} holds {len(found)} checkpoints ({names}); "
+                                    "give one of them")
+        raise FileNotFoundError(f"no checkpoint in {path} (expected {CHECKPOINT_NAME}-N, a "
+                                "TF-Slim zoo file such as resnet_v2_50.ckpt, or X.index)")
+    if _is_checkpoint(path):
+        return path
+    raise FileNotFoundError(
+        f"checkpoint {path} not found: give a prefix such as DIR/{CHECKPOINT_NAME}-100 "
+        "(without .index), a TF-Slim .ckpt file, or a directory holding checkpoints"
+    )
+
+
+@dataclass
+class CheckpointFile:
+    """A checkpoint read once: its variable names and shapes, and whose format it is."""
+
+    prefix: str
+    reader: object
+    shapes: dict[str, list[int]]
+    kind: str
+
+    def describe(self) -> str:
+        if self.kind == MEDCV:
+            return "a medcv checkpoint"
+        net = identify_slim_checkpoint(self.shapes)
+        if net:
+            return f"TF-Slim's {net[0]} with {net[1]} classes"
+        example = next(iter(sorted(self.shapes)), "nothing")
+        return f"{len(self.shapes)} TF-Slim variables of no net known here (e.g. {example})"
+
+    def key(self, variable: tf.Variable, slim_name: str, averages: bool) -> str | None:
+        """The checkpoint's key for one of our variables (its moving average if asked and
+        present), or None when the checkpoint lacks it."""
+        if self.kind == MEDCV:
+            keys = [checkpoint_key(variable.path, AVERAGES_KEY)] if averages else []
+            keys.append(checkpoint_key(variable.path))
+        else:
+            keys = [slim_name + SLIM_AVERAGE_SUFFIX] if averages else []
+            keys.append(slim_name)
+        return next((k for k in keys if k in self.shapes), None)
+
+
+def open_checkpoint(path: str) -> CheckpointFile:
+    prefix = resolve_checkpoint(path)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as exc:
+        raise ValueError(f"{prefix} is not a readable checkpoint: "
+                         f"{str(exc).splitlines()[0]}") from None
+    shapes = reader.get_variable_to_shape_map()
+    kind = MEDCV if any(k.startswith(WEIGHTS_KEY + "/") for k in shapes) else TF_SLIM
+    return CheckpointFile(prefix, reader, shapes, kind)
+
+
+@dataclass
+class RestoreReport:
+    prefix: str
+    total: int
+    restored: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unit_gammas: list[str] = field(default_factory=list)
+    """TF-Slim batch norm without `gamma` (scale=False): ours set to 1."""
+
+    def summary(self) -> str:
+        text = (f"restored {len(self.restored)} of {self.total} variables from {self.prefix} "
+                f"({len(self.excluded)} excluded)")
+        if self.unit_gammas:
+            text += f"; {len(self.unit_gammas)} batch-norm gamma(s) absent, set to 1"
+        if self.missing:
+            text += f"; {len(self.missing)} absent, left at their initial values"
+        return text
+
+
+def restore(
+    model: keras.Model,
+    checkpoint: CheckpointFile,
+    exclude_scopes: Sequence[str] = (),
+    use_moving_averages: bool = False,
+    ignore_missing_vars: bool = False,
+) -> RestoreReport:
+    """TF-Slim's `_get_init_fn` for both formats: every variable not under
+    `exclude_scopes` from the checkpoint, shapes checked before anything is assigned."""
+    variables = slim_variables(model)
+    report = RestoreReport(checkpoint.prefix, len(variables))
+    plan = []
+    for slim_name, variable in variables.items():
+        if in_scope(variable_scope_name(variable.path), exclude_scopes):
+            report.excluded.append(variable.path)
+            continue
+        key = checkpoint.key(variable, slim_name, use_moving_averages)
+        if key is None:
+            if checkpoint.kind == TF_SLIM and slim_name.endswith("/" + BATCH_NORM_GAMMA):
+                report.unit_gammas.append(variable.path)
+                plan.append((variable, None))
+            else:
+                report.missing.append(variable.path)
+            continue
+        _check_shape(variable, checkpoint.shapes[key], checkpoint.prefix)
+        plan.append((variable, key))
+        report.restored.append(variable.path)
+    if report.missing and (not ignore_missing_vars or not report.restored):
+        raise ValueError(_missing_message(model, checkpoint, report, ignore_missing_vars))
+    for variable, key in plan:
+        variable.assign(np.ones(variable.shape, variable.dtype) if key is None
+                        else checkpoint.reader.get_tensor(key))
+    for path in report.missing:
+        log.warning("variable %s is not in %s; it keeps its initial value", path,
+                    checkpoint.prefix)
+    log.info("%s", report.summary())
+    return report
+
+
+def _missing_message(model, checkpoint: CheckpointFile, report: RestoreReport,
+                     ignored: bool) -> str:
+    holds = checkpoint.describe()
+    if not report.restored:
+        lead = (f"{checkpoint.prefix} holds {holds}, none of whose variables fit "
+                f"{model.name}'s {report.total - len(report.excluded)} non-excluded ones "
+                f"(e.g. {report.missing[0]})")
+        return lead + ("" if ignored else "; is --model_name right?")
+    return (f"{checkpoint.prefix} ({holds}) lacks {len(report.missing)} of {model.name}'s "
+            f"variables, e.g. {report.missing[0]}; exclude their scopes with "
+            "--checkpoint_exclude_scopes or pass --ignore_missing_vars")
+
+
+def _check_shape(variable, shape, prefix: str) -> None:
+    if tuple(shape) != tuple(variable.shape):
+        raise ValueError(
+            f"{variable.path}: checkpoint {prefix} has shape {tuple(shape)}, the model "
+            f"{tuple(variable.shape)}; add its scope {variable_scope_name(variable.path)!r} to "
+            "--checkpoint_exclude_scopes to leave it untrained"
+        )
 
 
 @dataclass
@@ -82,69 +251,3 @@ class TrainingState:
             self.checkpoint(), train_dir, max_to_keep=max_to_keep,
             checkpoint_name=CHECKPOINT_NAME, step_counter=self.step,
         )
-
-
-def restore_for_inference(model: keras.Model, path: str, use_moving_averages: bool = False) -> str:
-    """Load model variables from a checkpoint file or directory; returns the prefix."""
-    prefix = resolve_checkpoint(path)
-    reader = tf.train.load_checkpoint(prefix)
-    have = reader.get_variable_to_shape_map()
-    missing = []
-    for name, variable in named_variables(model).items():
-        key = checkpoint_key(name)
-        if use_moving_averages and checkpoint_key(name, AVERAGES_KEY) in have:
-            key = checkpoint_key(name, AVERAGES_KEY)
-        if key not in have:
-            missing.append(name)
-            continue
-        _assign(variable, reader.get_tensor(key), name, prefix)
-    if missing:
-        raise ValueError(
-            f"{prefix} lacks {len(missing)} variable(s) of this model, e.g. {missing[0]}: "
-            "is --model_name (and --num_classes) the one it was trained with?"
-        )
-    return prefix
-
-
-def _assign(variable, value, name: str, prefix: str) -> None:
-    if tuple(value.shape) != tuple(variable.shape):
-        raise ValueError(
-            f"{name}: checkpoint {prefix} has shape {tuple(value.shape)}, the model "
-            f"{tuple(variable.shape)}; add its scope {variable_scope_name(name)!r} to "
-            "--checkpoint_exclude_scopes to leave it untrained"
-        )
-    variable.assign(value)
-
-
-def restore_for_fine_tuning(
-    model: keras.Model,
-    path: str,
-    exclude_scopes: Sequence[str],
-    ignore_missing_vars: bool = False,
-) -> tuple[str, list[str], list[str]]:
-    """TF-Slim's `_get_init_fn`: restore every variable not under `exclude_scopes`.
-
-    Returns (prefix, restored names, names left at their initial values).
-    """
-    prefix = resolve_checkpoint(path)
-    reader = tf.train.load_checkpoint(prefix)
-    have = reader.get_variable_to_shape_map()
-    restored, skipped = [], []
-    wanted = {n: v for n, v in named_variables(model).items()
-              if not in_scope(variable_scope_name(n), exclude_scopes)}
-    missing = [n for n in wanted if checkpoint_key(n) not in have]
-    if missing and not ignore_missing_vars:
-        raise ValueError(
-            f"{prefix} lacks {len(missing)} variable(s), e.g. {missing[0]}; exclude their "
-            "scopes with --checkpoint_exclude_scopes or pass --ignore_missing_vars"
-        )
-    for name, variable in wanted.items():
-        key = checkpoint_key(name)
-        if key not in have:
-            log.warning("variable %s is not in %s; it keeps its initial value", name, prefix)
-            skipped.append(name)
-            continue
-        _assign(variable, reader.get_tensor(key), name, prefix)
-        restored.append(name)
-    skipped += [n for n in named_variables(model) if n not in wanted]
-    return prefix, restored, skipped

@@ -19,11 +19,10 @@ import tensorflow as tf
 from datasets.dataset_factory import get_dataset
 from datasets.dataset_spec import SEGMENTATION, read_spec
 from dicom.atomic_file import write_atomic
-from nets.nets_factory import build_model
-from training.checkpoints import checkpoint_step, resolve_checkpoint, restore_for_inference
+from training.checkpoints import checkpoint_step, resolve_checkpoint
 from training.classification_metrics import classification_report, format_confusion_matrix
 from training.confusion_image import render_confusion_matrix
-from training.run_config import find_run_config, reconcile
+from training.model_loading import load_model
 from training.segmentation_metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
@@ -42,18 +41,23 @@ class EvalSettings:
     eval_image_size: int | None = None
     channels: int | None = None
     use_moving_averages: bool = True
+    moving_average_decay: float | None = None
+    """TF-Slim checkpoints: use their ExponentialMovingAverage shadows (TF-Slim's eval)."""
+    preprocessing_name: str | None = None
 
 
-def _split_batches(settings: EvalSettings, size: int, channels: int):
+def _split_batches(settings: EvalSettings, size: int, channels: int,
+                   framing: str | None = None):
     """The evaluated split as (images, targets) batches, `max_num_batches` at most."""
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, batch_size=settings.batch_size,
-                             image_size=(size, size), channels=channels)
+                             image_size=(size, size), channels=channels, eval_framing=framing)
     return dataset.take(settings.max_num_batches) if settings.max_num_batches else dataset
 
 
-def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channels: int):
-    dataset = _split_batches(settings, size, channels)
+def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channels: int,
+                   framing: str):
+    dataset = _split_batches(settings, size, channels, framing)
     forward = tf.function(lambda images: tf.nn.softmax(
         tf.cast(model(images, training=False)["logits"], tf.float32)))
     labels, probabilities = [], []
@@ -82,24 +86,24 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     """Evaluate one checkpoint (the latest when `checkpoint_path` is a directory)."""
     spec = read_spec(settings.dataset_dir)
     prefix = prefix or resolve_checkpoint(settings.checkpoint_path)
-    config = reconcile(find_run_config(prefix), settings.model_name, spec.num_classes,
-                       settings.eval_image_size, settings.channels, spec.class_names)
+    loaded = load_model(prefix, settings.model_name, spec.num_classes, settings.eval_image_size,
+                        settings.channels, spec.class_names, settings.preprocessing_name,
+                        use_moving_averages=settings.use_moving_averages,
+                        moving_average_decay=settings.moving_average_decay)
+    config, model = loaded.config, loaded.model
     if config.class_names != spec.class_names:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
-    keras.mixed_precision.set_dtype_policy("float32")
-    model = build_model(config.model_name, spec.num_classes, config.image_size, config.channels,
-                        config.model_options)
-    restore_for_inference(model, prefix, settings.use_moving_averages)
     if spec.task == SEGMENTATION:
         report = _segment_split(model, settings, config.image_size, config.channels,
                                 spec.class_names)
     else:
         labels, probabilities = _predict_split(model, settings, config.image_size,
-                                               config.channels)
+                                               config.channels, config.preprocessing)
         report = classification_report(labels, probabilities, spec.class_names)
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
-                  split=settings.dataset_split_name, model_name=config.model_name)
+                  split=settings.dataset_split_name, model_name=config.model_name,
+                  preprocessing=config.preprocessing, restored=loaded.restore.summary())
     _save(report, settings.eval_dir)
     return report
 

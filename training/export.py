@@ -1,9 +1,10 @@
 """SavedModel export: encoded image bytes in, class probabilities and names out.
 
 Two signatures: `serving_default` takes a batch of PNG (8/16-bit) or JPEG
-bytes and decodes them exactly as training's input pipeline does;
-`predict_images` takes float32 images in [0, 1] already at the model's size
-(classify_image.py uses it for DICOM, decoded in Python). `medcv_model.json`
+bytes and decodes and frames them exactly as eval's input pipeline does;
+`predict_images` takes float32 images in [0, 1] already framed at the model's
+size (classify_image.py uses it for DICOM, decoded in Python). The net's
+value-range preprocessing is inside the model, so both apply it. `medcv_model.json`
 beside the SavedModel records the net, size, channels and class names.
 Written to a temporary directory and renamed, so a half export never exists.
 """
@@ -18,9 +19,9 @@ import keras
 import tensorflow as tf
 
 from datasets.dataset_spec import DatasetSpec
-from nets.nets_factory import build_model
-from training.checkpoints import restore_for_inference
-from training.run_config import RunConfig, find_run_config, reconcile
+from datasets.eval_framing import frame_for_eval
+from training.model_loading import load_model
+from training.run_config import RunConfig
 
 MODEL_INFO = "medcv_model.json"
 
@@ -31,6 +32,7 @@ class ServingModule(tf.Module):
         self.model = model
         self.size = config.image_size
         self.channels = config.channels
+        self.framing = None if config.task == "segmentation" else config.preprocessing
         self.class_names = tf.constant(config.class_names)
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -49,7 +51,7 @@ class ServingModule(tf.Module):
     def _decode(self, data):
         image = tf.io.decode_image(data, channels=self.channels, dtype=tf.float32,
                                    expand_animations=False)
-        image = tf.image.resize(image, [self.size, self.size])
+        image = frame_for_eval(image, self.size, self.size, self.framing)
         return tf.ensure_shape(image, [self.size, self.size, self.channels])
 
     def _serve_encoded(self, images):
@@ -70,15 +72,16 @@ def export_saved_model(
     image_size: int | None = None,
     channels: int | None = None,
     use_moving_averages: bool = True,
+    preprocessing_name: str | None = None,
+    class_names: list[str] | None = None,
+    moving_average_decay: float | None = None,
 ) -> RunConfig:
-    config = reconcile(find_run_config(checkpoint_path), model_name,
-                       spec.num_classes if spec else None, image_size, channels,
-                       spec.class_names if spec else None)
-    keras.mixed_precision.set_dtype_policy("float32")
-    model = build_model(config.model_name, config.num_classes, config.image_size,
-                        config.channels, config.model_options)
-    restore_for_inference(model, checkpoint_path, use_moving_averages)
-    module = ServingModule(model, config)
+    loaded = load_model(checkpoint_path, model_name, spec.num_classes if spec else None,
+                        image_size, channels, spec.class_names if spec else class_names,
+                        preprocessing_name, use_moving_averages=use_moving_averages,
+                        moving_average_decay=moving_average_decay)
+    config = loaded.config
+    module = ServingModule(loaded.model, config)
     temporary = export_dir.rstrip("/") + ".partial"
     shutil.rmtree(temporary, ignore_errors=True)
     tf.saved_model.save(module, temporary, signatures={
@@ -88,7 +91,8 @@ def export_saved_model(
     with open(os.path.join(temporary, MODEL_INFO), "w", encoding="utf-8") as handle:
         json.dump({"model_name": config.model_name, "image_size": config.image_size,
                    "channels": config.channels, "class_names": config.class_names,
-                   "task": config.task, "model_options": config.model_options}, handle,
+                   "task": config.task, "model_options": config.model_options,
+                   "preprocessing_name": config.preprocessing}, handle,
                   indent=2)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)

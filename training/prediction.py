@@ -14,16 +14,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from datasets import example_codec
+from datasets.eval_framing import frame_for_eval
 from datasets.record_images import UnreadableImage, load_record_image
-from nets.nets_factory import build_model
-from training.checkpoints import restore_for_inference
 from training.export import MODEL_INFO, is_saved_model
-from training.run_config import RunConfig, find_run_config, reconcile
+from training.model_loading import load_model
+from training.run_config import RunConfig, reconcile
 
 
 @dataclass
@@ -43,31 +42,33 @@ class Predictor:
     @classmethod
     def load(cls, path: str, model_name: str | None = None, num_classes: int | None = None,
              image_size: int | None = None, channels: int | None = None,
-             class_names: list[str] | None = None) -> Predictor:
+             class_names: list[str] | None = None, preprocessing_name: str | None = None,
+             labels_offset: int = 0, moving_average_decay: float | None = None) -> Predictor:
         if is_saved_model(path):
             with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as handle:
                 config = RunConfig(**json.load(handle))  # model_options/task kept by export
-            config = reconcile(config, model_name, num_classes, None, channels, None)
+            config = reconcile(config, model_name, num_classes, None, channels, None,
+                               preprocessing_name)
             signature = tf.saved_model.load(path).signatures["predict_images"]
             return cls(config, lambda images: signature(images)["probabilities"].numpy())
-        config = reconcile(find_run_config(path), model_name, num_classes, image_size,
-                           channels, class_names)
-        keras.mixed_precision.set_dtype_policy("float32")
-        model = build_model(config.model_name, config.num_classes, config.image_size,
-                            config.channels, config.model_options)
-        restore_for_inference(model, path)
+        loaded = load_model(path, model_name, num_classes, image_size, channels, class_names,
+                            preprocessing_name, labels_offset,
+                            moving_average_decay=moving_average_decay)
+        model = loaded.model
         forward = tf.function(lambda images: tf.nn.softmax(
             tf.cast(model(images, training=False)["logits"], tf.float32)))
-        return cls(config, lambda images: forward(images).numpy())
+        return cls(loaded.config, lambda images: forward(images).numpy())
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return self._forward(tf.constant(images, tf.float32))
 
 
 def to_model_input(data: bytes, image_format: str, size: int | None, channels: int,
-                   height: int = 0, width: int = 0, stored_channels: int = 0) -> np.ndarray:
-    """Record or file bytes -> float32 (size, size, channels) in [0, 1], as training reads it;
-    `size=None` keeps the image's own size (segmentation predicts it in tiles)."""
+                   height: int = 0, width: int = 0, stored_channels: int = 0,
+                   framing: str | None = None) -> np.ndarray:
+    """Record or file bytes -> float32 (size, size, channels) in [0, 1], framed as eval frames
+    it (`framing`: the TF-Slim preprocessing name); `size=None` keeps the image's own size
+    (segmentation predicts it in tiles)."""
     if image_format == "raw":
         pixels = height * width * stored_channels
         dtype = np.uint16 if len(data) == 2 * pixels else np.uint8
@@ -82,7 +83,7 @@ def to_model_input(data: bytes, image_format: str, size: int | None, channels: i
                                    expand_animations=False)
     if size is None:
         return image.numpy()
-    return tf.image.resize(image, [size, size]).numpy()
+    return frame_for_eval(image, size, size, framing).numpy()
 
 
 def read_image_list(path: str) -> list[str]:
@@ -94,6 +95,10 @@ def _input_size(config: RunConfig) -> int | None:
     return None if config.task == "segmentation" else config.image_size
 
 
+def _framing(config: RunConfig) -> str | None:
+    return None if config.task == "segmentation" else config.preprocessing
+
+
 def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
     for path in paths:
         if not os.path.isfile(path):
@@ -102,7 +107,7 @@ def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.
         try:
             image = load_record_image(path, verify=True)
             yield path, to_model_input(image.data, image.format, _input_size(config),
-                                       config.channels)
+                                       config.channels, framing=_framing(config))
         except (UnreadableImage, tf.errors.InvalidArgumentError) as exc:
             yield path, f"unreadable: {' '.join(str(exc).split())[:200]}"
 
@@ -130,7 +135,8 @@ def _record_inputs(pattern: str, config: RunConfig) -> Iterator[tuple[str, np.nd
                         example[example_codec.ENCODED].numpy(),
                         example[example_codec.FORMAT].numpy().decode(), _input_size(config),
                         config.channels, int(example[example_codec.HEIGHT]),
-                        int(example[example_codec.WIDTH]), int(example[example_codec.CHANNELS]))
+                        int(example[example_codec.WIDTH]), int(example[example_codec.CHANNELS]),
+                        _framing(config))
                 except (tf.errors.InvalidArgumentError, ValueError) as exc:
                     yield f"{file}#{number}", f"unreadable record: {str(exc).split(chr(10))[0]}"
         except tf.errors.DataLossError as exc:

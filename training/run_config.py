@@ -1,9 +1,10 @@
 """What a train_dir was trained with, so eval and classify need not be told again.
 
-`train_dir/medcv_train.json` records the net, input size, channels and class
-names. Eval and classify read it from the checkpoint's directory; flags given
-on their command line must agree with it (a mismatch is an error that says
-which), and TF-Slim-style explicit flags still work where it is absent.
+`train_dir/medcv_train.json` records the net, input size, channels, class
+names and TF-Slim preprocessing name. Eval and classify read it from the
+checkpoint's directory; flags given on their command line must agree with it
+(a mismatch is an error that says which), and TF-Slim-style explicit flags
+still work where it is absent.
 """
 
 from __future__ import annotations
@@ -26,10 +27,42 @@ class RunConfig:
     dataset_dir: str = ""
     task: str = "classification"
     model_options: dict = field(default_factory=dict)
+    preprocessing_name: str = ""
+    """TF-Slim's preprocessing (`inception`, `vgg`); empty in configs written before it was
+    recorded, which means the net's default."""
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def preprocessing(self) -> str:
+        from nets.nets_factory import get_net
+
+        return self.preprocessing_name or get_net(self.model_name).preprocessing
+
+
+def default_class_names(num_classes: int, labels_offset: int = 0) -> list[str]:
+    """Class indices as names; the first `labels_offset` outputs are TF-Slim's background."""
+    return [("background" if i < labels_offset else str(i - labels_offset))
+            for i in range(num_classes)]
+
+
+def read_labels_file(path: str, num_classes: int) -> list[str]:
+    """Class names from TF-Slim's `labels.txt` (`0:background`, `1:tench`, ...) or one name
+    per line; outputs the file does not name keep their index."""
+    names = [str(i) for i in range(num_classes)]
+    with open(path, encoding="utf-8") as handle:
+        lines = [line.rstrip("\n") for line in handle if line.strip()]
+    for number, line in enumerate(lines):
+        index, sep, name = line.partition(":")
+        if sep and index.strip().isdigit():
+            number, line = int(index), name
+        if number >= num_classes:
+            raise ValueError(f"{path} names class {number} but the model has {num_classes} "
+                             "outputs")
+        names[number] = line.strip()
+    return names
 
 
 def write_run_config(config: RunConfig, train_dir: str) -> None:
@@ -49,7 +82,8 @@ def find_run_config(checkpoint_path: str) -> RunConfig | None:
 
 def reconcile(config: RunConfig | None, model_name: str | None, num_classes: int | None,
               image_size: int | None, channels: int | None,
-              class_names: list[str] | None) -> RunConfig:
+              class_names: list[str] | None, preprocessing_name: str | None = None,
+              labels_offset: int = 0) -> RunConfig:
     """Merge the recorded config with explicit flags; disagreement is an error."""
     if config is None:
         if not model_name:
@@ -60,13 +94,15 @@ def reconcile(config: RunConfig | None, model_name: str | None, num_classes: int
                              f"directory has no {RUN_CONFIG} naming the classes")
         from nets.nets_factory import get_net
 
-        names = class_names or [str(i) for i in range(num_classes or 0)]
+        names = class_names or default_class_names(num_classes or 0, labels_offset)
         net = get_net(model_name)
         return RunConfig(model_name, image_size or net.default_size, channels or 3, names,
-                         task=net.task)
+                         task=net.task, preprocessing_name=preprocessing_name or "")
     for flag, given, recorded in (("model_name", model_name, config.model_name),
                                   ("num_classes", num_classes, config.num_classes),
-                                  ("channels", channels, config.channels)):
+                                  ("channels", channels, config.channels),
+                                  ("preprocessing_name", preprocessing_name,
+                                   config.preprocessing)):
         if given and given != recorded:
             raise ValueError(f"--{flag}={given} but the checkpoint was trained with {recorded}")
     if image_size:

@@ -25,7 +25,7 @@ from datasets.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from datasets.pipeline import PipelineOptions
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
-from training.checkpoints import TrainingState, restore_for_fine_tuning
+from training.checkpoints import TrainingState, open_checkpoint, restore
 from training.distribution import choose_strategy
 from training.learning_rate import build_schedule, current_learning_rate
 from training.optimizers import OptimizerSettings, build_optimizer
@@ -158,7 +158,7 @@ def train(
     train_size = spec.split(settings.dataset_split_name).num_examples
     with strategy.scope():
         model = build_model(settings.model_name, spec.num_classes, size, channels,
-                            settings.model_options)
+                            settings.model_options, settings.preprocessing_name)
         _freeze_outside(model, settings.trainable_scopes)
         schedule = build_schedule(
             settings.learning_rate_decay_type, settings.learning_rate, train_size,
@@ -200,18 +200,21 @@ def train(
 
 
 def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) -> None:
+    config = RunConfig(settings.model_name, size, channels, spec.class_names,
+                       os.path.abspath(settings.dataset_dir), spec.task,
+                       dict(settings.model_options), settings.preprocessing_name or "")
+    config.preprocessing_name = config.preprocessing  # the net's default, written out
     existing = find_run_config(settings.train_dir)
     if existing is not None and (existing.model_name, existing.class_names,
-                                 existing.model_options) != (
-            settings.model_name, spec.class_names, dict(settings.model_options)):
+                                 existing.model_options, existing.preprocessing) != (
+            config.model_name, config.class_names, config.model_options, config.preprocessing):
         raise ValueError(
             f"{settings.train_dir} holds a {existing.model_name} "
-            f"{existing.model_options or ''} trained on {', '.join(existing.class_names)}; "
-            f"use a new --train_dir for {settings.model_name} "
-            f"{settings.model_options or ''} on {', '.join(spec.class_names)}")
-    write_run_config(RunConfig(settings.model_name, size, channels, spec.class_names,
-                               os.path.abspath(settings.dataset_dir), spec.task,
-                               dict(settings.model_options)), settings.train_dir)
+            f"{existing.model_options or ''} ({existing.preprocessing} preprocessing) trained "
+            f"on {', '.join(existing.class_names)}; use a new --train_dir for "
+            f"{config.model_name} {config.model_options or ''} ({config.preprocessing}) on "
+            f"{', '.join(config.class_names)}")
+    write_run_config(config, settings.train_dir)
 
 
 def _moving_averages(optimizer) -> dict:
@@ -233,12 +236,10 @@ def _initialise(settings, state: TrainingState, manager, model) -> None:
                         settings.checkpoint_path, settings.train_dir, os.path.basename(latest))
         return
     if settings.checkpoint_path:
-        prefix, restored, skipped = restore_for_fine_tuning(
-            model, settings.checkpoint_path, settings.checkpoint_exclude_scopes,
-            settings.ignore_missing_vars)
-        log.info("fine-tuning from %s: restored %d variables, %d left initialised (%s)",
-                 prefix, len(restored), len(skipped),
-                 ", ".join(settings.checkpoint_exclude_scopes) or "nothing excluded")
+        # Fine-tuning starts from the checkpoint's own weights, never its moving averages.
+        restore(model, open_checkpoint(settings.checkpoint_path),
+                settings.checkpoint_exclude_scopes,
+                ignore_missing_vars=settings.ignore_missing_vars)
 
 
 def _classification_loss(settings, class_weights, aux: bool, num_classes: int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from absl import flags
 
+from nets.conv_blocks import PREPROCESSING_NAMES
 from nets.nets_factory import model_names, parse_model_options
 from nets.scopes import parse_scopes
 from training.learning_rate import DECAY_TYPES
@@ -24,9 +25,12 @@ def define_training_flags() -> None:
     d.DEFINE_string("dataset_dir", None, "tf_convert_data output directory (required).")
     d.DEFINE_string("dataset_split_name", "train", "The split to train on.")
     d.DEFINE_enum("model_name", "inception_v3", model_names(), "The net to train.")
-    d.DEFINE_string("preprocessing_name", None,
-                    "Accepted for TF-Slim compatibility: every net here takes [0, 1] images "
-                    "from the one input pipeline and rescales them itself.")
+    d.DEFINE_enum("preprocessing_name", None, list(PREPROCESSING_NAMES),
+                  "TF-Slim's preprocessing: 'inception' (pixels to [-1, 1]; eval frames the "
+                  "central 87.5%) or 'vgg' (0-255 minus the ImageNet RGB means; eval resizes "
+                  "the shorter side to size/0.875 and crops the centre). Default: TF-Slim's "
+                  "for the net (vgg for resnet_v1_*, inception otherwise). Recorded in the "
+                  "train_dir and applied by eval, classify and the SavedModel.")
     d.DEFINE_integer("batch_size", 32, "Examples per step (over all clones).", lower_bound=1)
     d.DEFINE_integer("train_image_size", None, "Input size; default: the net's own size.")
     d.DEFINE_integer("channels", 0, "1 or 3; 0: the dataset's channels (3 when mixed).")

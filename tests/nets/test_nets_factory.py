@@ -76,8 +76,9 @@ def test_tf_slim_scope_strings_select_the_same_parts():
     exclude = parse_scopes("InceptionV4/Logits,InceptionV4/AuxLogits")
     assert exclude == ["InceptionV4.Logits", "InceptionV4.AuxLogits"]
     selected = {v.path for v in model.weights if in_scope(v.path.rsplit("/", 1)[0], exclude)}
-    assert "InceptionV4.Logits/kernel" in selected and "InceptionV4.Logits/bias" in selected
-    assert "InceptionV4.AuxLogits.Logits/kernel" in selected
+    assert "InceptionV4.Logits.Logits/kernel" in selected
+    assert "InceptionV4.Logits.Logits/bias" in selected
+    assert "InceptionV4.AuxLogits.Aux_logits/kernel" in selected
     assert "InceptionV4.AuxLogits.Conv2d_1b_1x1/kernel" in selected
     assert not any(p.startswith("InceptionV4.Mixed_7d") for p in selected)
     resnet = build_model("resnet_v2_50", 3, 32)

@@ -1,0 +1,71 @@
+"""The one way a checkpoint or train_dir becomes a ready model (eval, classify, export).
+
+What to build comes from the train_dir's run config when there is one, else
+from the flags, else (a TF-Slim checkpoint) from the checkpoint itself: its
+variable names say the net and its logits the class count, so
+`classify_image --checkpoint_path=resnet_v2_50.ckpt` needs nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import keras
+
+from nets.nets_factory import build_model, identify_slim_checkpoint
+from training.checkpoints import MEDCV, RestoreReport, open_checkpoint, restore
+from training.run_config import RunConfig, find_run_config, reconcile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    model: keras.Model
+    config: RunConfig
+    restore: RestoreReport
+
+    @property
+    def prefix(self) -> str:
+        return self.restore.prefix
+
+
+def load_model(
+    path: str,
+    model_name: str | None = None,
+    num_classes: int | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    class_names: list[str] | None = None,
+    preprocessing_name: str | None = None,
+    labels_offset: int = 0,
+    use_moving_averages: bool = True,
+    moving_average_decay: float | None = None,
+) -> LoadedModel:
+    """Build the net `path` was trained as and restore it, in float32.
+
+    Moving averages: ours are used when `use_moving_averages` and present; TF-Slim's
+    `ExponentialMovingAverage` shadows only when `moving_average_decay` is given, as
+    TF-Slim's eval did.
+    """
+    checkpoint = open_checkpoint(path)
+    recorded = find_run_config(checkpoint.prefix)
+    if recorded is None and checkpoint.kind != MEDCV:
+        found = identify_slim_checkpoint(checkpoint.shapes)
+        if found and not model_name:
+            model_name = found[0]
+        if found and not num_classes and not class_names and model_name == found[0]:
+            num_classes = found[1]
+        if not model_name:
+            raise ValueError(f"--model_name is required: {checkpoint.prefix} holds "
+                             f"{checkpoint.describe()} and no run config")
+    config = reconcile(recorded, model_name, num_classes, image_size, channels, class_names,
+                       preprocessing_name, labels_offset)
+    keras.mixed_precision.set_dtype_policy("float32")
+    model = build_model(config.model_name, config.num_classes, config.image_size,
+                        config.channels, config.model_options, config.preprocessing)
+    averages = use_moving_averages if checkpoint.kind == MEDCV else (
+        moving_average_decay is not None)
+    report = restore(model, checkpoint, use_moving_averages=averages)
+    return LoadedModel(model, config, report)
