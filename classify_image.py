@@ -13,19 +13,23 @@ or corrupt input gets a line with ERROR and the reason, and the run goes on.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 
 from absl import app, flags
 from tqdm import tqdm
 
 from nets.nets_factory import model_names
+from training.serving_flags import define_serving_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("infile", None, "Text file of image paths, or TFRecord file/glob.")
 flags.DEFINE_boolean("tfrecord", False, "--infile is a TFRecord file or glob.")
 flags.DEFINE_string("outfile", None, "Where the predictions go (default: stdout).")
 flags.DEFINE_string("checkpoint_path", None,
-                    "Checkpoint prefix, a train_dir (latest checkpoint), or a SavedModel dir.")
+                    "Checkpoint prefix, a train_dir (latest checkpoint), a SavedModel dir, or "
+                    "TF-Slim's: a zoo .ckpt file or folder, a TF-Slim train_dir or model.ckpt-N "
+                    "(net and classes are read from it).")
 flags.DEFINE_enum("model_name", None, model_names(),
                   "The net; default: what the checkpoint's train_dir records.")
 flags.DEFINE_integer("num_classes", None, "Number of classes; checked against the checkpoint.")
@@ -43,6 +47,7 @@ flags.DEFINE_float("tile_overlap", 0.5,
                    "Segmentation: overlap of the sliding-window tiles over inputs larger than "
                    "the training size (0 to 0.9).", lower_bound=0.0, upper_bound=0.9)
 flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_serving_flags()
 
 
 def main(argv: list[str]) -> int:
@@ -56,6 +61,7 @@ def main(argv: list[str]) -> int:
     )
 
     require_no_arguments(argv)
+    logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
         if not FLAGS.infile or not FLAGS.checkpoint_path:
@@ -66,7 +72,9 @@ def main(argv: list[str]) -> int:
 
             class_names = read_spec(FLAGS.dataset_dir).class_names
         predictor = Predictor.load(FLAGS.checkpoint_path, FLAGS.model_name, FLAGS.num_classes,
-                                   FLAGS.image_size, FLAGS.channels or None, class_names)
+                                   FLAGS.image_size, FLAGS.channels or None, class_names,
+                                   FLAGS.preprocessing_name, FLAGS.labels_offset,
+                                   FLAGS.labels_file, FLAGS.moving_average_decay)
         names = predictor.config.class_names
         if predictor.config.task == "segmentation":
             return _segment(predictor, inputs_for)

@@ -20,8 +20,11 @@ Dice = IoU = 0, HD95 = image diagonal.
 
 from __future__ import annotations
 
+import logging
+
 from absl import app, flags
 
+from nets.conv_blocks import PREPROCESSING_NAMES
 from nets.nets_factory import model_names
 
 FLAGS = flags.FLAGS
@@ -39,12 +42,15 @@ flags.DEFINE_integer("batch_size", 100, "Examples per batch.", lower_bound=1)
 flags.DEFINE_integer("max_num_batches", None, "Evaluate at most this many batches.")
 flags.DEFINE_integer("eval_image_size", None, "Input size; default: the training size.")
 flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
-flags.DEFINE_string("preprocessing_name", None, "Accepted for TF-Slim compatibility.")
+flags.DEFINE_enum("preprocessing_name", None, list(PREPROCESSING_NAMES),
+                  "TF-Slim's preprocessing (inception: central 87.5% crop, [-1, 1]; vgg); "
+                  "default: what the train_dir records, else TF-Slim's for the net.")
 flags.DEFINE_float("moving_average_decay", None,
-                   "Accepted for TF-Slim compatibility: moving averages, when the checkpoint "
-                   "has them, are always used (see --use_moving_averages).")
+                   "TF-Slim checkpoints: evaluate their ExponentialMovingAverage shadow "
+                   "variables, as TF-Slim's eval did when given this flag.")
 flags.DEFINE_boolean("use_moving_averages", True,
-                     "Evaluate the weights' moving averages when the checkpoint holds them.")
+                     "medcv checkpoints: evaluate the weights' moving averages when the "
+                     "checkpoint holds them.")
 flags.DEFINE_integer("eval_interval_secs", None,
                      "Watch --checkpoint_path (a train_dir) and evaluate every new checkpoint.")
 flags.DEFINE_integer("eval_timeout_secs", None,
@@ -59,6 +65,7 @@ def main(argv: list[str]) -> int:
     from training.run_config import find_run_config
 
     require_no_arguments(argv)
+    logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
         dataset_dir = FLAGS.dataset_dir
@@ -77,6 +84,8 @@ def main(argv: list[str]) -> int:
             model_name=FLAGS.model_name, batch_size=FLAGS.batch_size,
             max_num_batches=FLAGS.max_num_batches, eval_image_size=FLAGS.eval_image_size,
             channels=FLAGS.channels or None, use_moving_averages=FLAGS.use_moving_averages,
+            moving_average_decay=FLAGS.moving_average_decay,
+            preprocessing_name=FLAGS.preprocessing_name,
         )
         if FLAGS.eval_interval_secs:
             count = watch(settings, FLAGS.eval_interval_secs, FLAGS.eval_timeout_secs,

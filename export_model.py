@@ -9,9 +9,12 @@ accepts the export directory as --checkpoint_path.
 
 from __future__ import annotations
 
+import logging
+
 from absl import app, flags
 
 from nets.nets_factory import model_names
+from training.serving_flags import define_serving_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_path", None, "Checkpoint prefix or train_dir (latest).")
@@ -22,6 +25,7 @@ flags.DEFINE_string("dataset_dir", None, "Class names from this dataset when the
 flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
 flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
 flags.DEFINE_boolean("use_moving_averages", True, "Export moving averages when present.")
+define_serving_flags()
 
 
 def main(argv: list[str]) -> int:
@@ -29,6 +33,7 @@ def main(argv: list[str]) -> int:
     from training.export import export_saved_model
 
     require_no_arguments(argv)
+    logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
         if not FLAGS.checkpoint_path or not FLAGS.export_dir:
@@ -40,9 +45,13 @@ def main(argv: list[str]) -> int:
             spec = read_spec(FLAGS.dataset_dir)
         config = export_saved_model(FLAGS.checkpoint_path, FLAGS.export_dir, FLAGS.model_name,
                                     spec, FLAGS.image_size, FLAGS.channels or None,
-                                    FLAGS.use_moving_averages)
+                                    FLAGS.use_moving_averages, FLAGS.preprocessing_name,
+                                    FLAGS.labels_offset, FLAGS.labels_file,
+                                    FLAGS.moving_average_decay)
+        names = ", ".join(config.class_names[:10]) + (
+            f", ... ({config.num_classes} in all)" if config.num_classes > 10 else "")
         print(f"exported {config.model_name} ({config.image_size}x{config.image_size}x"
-              f"{config.channels}, classes {', '.join(config.class_names)}) to "
+              f"{config.channels}, {config.preprocessing} preprocessing, classes {names}) to "
               f"{FLAGS.export_dir}")
         return 0
 

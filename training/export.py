@@ -73,12 +73,14 @@ def export_saved_model(
     channels: int | None = None,
     use_moving_averages: bool = True,
     preprocessing_name: str | None = None,
-    class_names: list[str] | None = None,
+    labels_offset: int = 0,
+    labels_file: str | None = None,
     moving_average_decay: float | None = None,
 ) -> RunConfig:
     loaded = load_model(checkpoint_path, model_name, spec.num_classes if spec else None,
-                        image_size, channels, spec.class_names if spec else class_names,
-                        preprocessing_name, use_moving_averages=use_moving_averages,
+                        image_size, channels, spec.class_names if spec else None,
+                        preprocessing_name, labels_offset, labels_file,
+                        use_moving_averages=use_moving_averages,
                         moving_average_decay=moving_average_decay)
     config = loaded.config
     module = ServingModule(loaded.model, config)

@@ -15,7 +15,7 @@ import keras
 
 from nets.nets_factory import build_model, identify_slim_checkpoint
 from training.checkpoints import MEDCV, RestoreReport, open_checkpoint, restore
-from training.run_config import RunConfig, find_run_config, reconcile
+from training.run_config import RunConfig, find_run_config, read_labels_file, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def load_model(
     class_names: list[str] | None = None,
     preprocessing_name: str | None = None,
     labels_offset: int = 0,
+    labels_file: str | None = None,
     use_moving_averages: bool = True,
     moving_average_decay: float | None = None,
 ) -> LoadedModel:
@@ -62,6 +63,8 @@ def load_model(
                              f"{checkpoint.describe()} and no run config")
     config = reconcile(recorded, model_name, num_classes, image_size, channels, class_names,
                        preprocessing_name, labels_offset)
+    if labels_file:
+        config.class_names = read_labels_file(labels_file, config.num_classes)
     keras.mixed_precision.set_dtype_policy("float32")
     model = build_model(config.model_name, config.num_classes, config.image_size,
                         config.channels, config.model_options, config.preprocessing)

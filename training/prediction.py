@@ -43,7 +43,8 @@ class Predictor:
     def load(cls, path: str, model_name: str | None = None, num_classes: int | None = None,
              image_size: int | None = None, channels: int | None = None,
              class_names: list[str] | None = None, preprocessing_name: str | None = None,
-             labels_offset: int = 0, moving_average_decay: float | None = None) -> Predictor:
+             labels_offset: int = 0, labels_file: str | None = None,
+             moving_average_decay: float | None = None) -> Predictor:
         if is_saved_model(path):
             with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as handle:
                 config = RunConfig(**json.load(handle))  # model_options/task kept by export
@@ -52,7 +53,7 @@ class Predictor:
             signature = tf.saved_model.load(path).signatures["predict_images"]
             return cls(config, lambda images: signature(images)["probabilities"].numpy())
         loaded = load_model(path, model_name, num_classes, image_size, channels, class_names,
-                            preprocessing_name, labels_offset,
+                            preprocessing_name, labels_offset, labels_file,
                             moving_average_decay=moving_average_decay)
         model = loaded.model
         forward = tf.function(lambda images: tf.nn.softmax(
