@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nets.nets_factory import identify_slim_checkpoint
+from nets.nets_factory import get_net, identify_slim_checkpoint
 from nets.scopes import in_scope, variable_scope_name
 from nets.slim_names import BATCH_NORM_GAMMA, slim_variables
 
@@ -133,6 +133,18 @@ class CheckpointFile:
             keys = [slim_name + SLIM_AVERAGE_SUFFIX] if averages else []
             keys.append(slim_name)
         return next((k for k in keys if k in self.shapes), None)
+
+    def input_channels(self, model_name: str) -> int | None:
+        """The channels `model_name`'s first convolution takes in this checkpoint, if known
+        (3 for every zoo net: gray data is then replicated to RGB)."""
+        stem = get_net(model_name).stem[0]
+        if not stem:
+            return None
+        if self.kind == MEDCV:
+            layer = stem.rsplit("/", 1)[0].replace("/", ".")
+            stem = checkpoint_key(f"{layer}/kernel")
+        shape = self.shapes.get(stem)
+        return int(shape[-2]) if shape else None
 
 
 def open_checkpoint(path: str) -> CheckpointFile:

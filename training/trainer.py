@@ -147,7 +147,7 @@ def train(
     if spec.task == SEGMENTATION and settings.class_weights:
         raise ValueError("--class_weights applies to classification only")
     size = settings.train_image_size or net.default_size
-    channels = settings.channels or spec.channels or 3
+    channels = _input_channels(settings, spec)
     strategy = choose_strategy(settings.num_clones)  # first: it may split the CPU
     policy = _precision_policy(settings.mixed_precision)
     keras.mixed_precision.set_dtype_policy(policy)
@@ -197,6 +197,22 @@ def train(
                              state.step)
     writer = tf.summary.create_file_writer(settings.train_dir)
     return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
+
+
+def _input_channels(settings: TrainSettings, spec: DatasetSpec) -> int:
+    """--channels, else what a resumed train_dir recorded, else those of the checkpoint a
+    new run fine-tunes from (a zoo net takes RGB: gray images are replicated), else the
+    dataset's."""
+    if settings.channels:
+        return settings.channels
+    recorded = find_run_config(settings.train_dir)
+    if recorded is not None and tf.train.latest_checkpoint(settings.train_dir):
+        return recorded.channels
+    if settings.checkpoint_path:
+        source = open_checkpoint(settings.checkpoint_path).input_channels(settings.model_name)
+        if source in (1, 3):
+            return source
+    return spec.channels or 3
 
 
 def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) -> None:

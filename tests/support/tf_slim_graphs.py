@@ -32,6 +32,31 @@ def import_tf_slim():
                      "inception_v3": inception_v3}
 
 
+def slim_eval_images(pixels: list[np.ndarray], size: int, preprocessing: str) -> np.ndarray:
+    """TF-Slim's `preprocess_for_eval` geometry on integer (H, W, 3) images, in [0, 1]:
+    inception crops the central 87.5 % then resizes; vgg resizes the shorter side to
+    size / 0.875 (TF-Slim's fixed 256 at 224) and crops the centre. Both resize with
+    TF1's `resize_bilinear(align_corners=False)`, as TF-Slim does."""
+    out = []
+    for array in pixels:
+        image = tf.image.convert_image_dtype(tf.constant(array), tf.float32)
+        if preprocessing == "inception":
+            image = tf.image.central_crop(image, 0.875)
+            image = tf.compat.v1.image.resize_bilinear(image[None], [size, size],
+                                                       align_corners=False)[0]
+        else:
+            side = round(size / 0.875)
+            height, width = image.shape[:2]
+            scale = side / min(height, width)
+            image = tf.compat.v1.image.resize_bilinear(
+                image[None], [round(height * scale), round(width * scale)],
+                align_corners=False)[0]
+            top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+            image = image[top:top + size, left:left + size]
+        out.append(image.numpy())
+    return np.stack(out)
+
+
 def slim_input(images: np.ndarray, preprocessing: str) -> np.ndarray:
     """What TF-Slim's preprocessing hands its net for [0, 1] images."""
     if preprocessing == "vgg":
@@ -70,15 +95,17 @@ def _builder(name: str):
 
 
 def save_tf_slim_checkpoints(name: str, directory: str, image_size: int, num_classes: int,
-                             batch: int = 2, seed: int = 0, scale: bool = True,
-                             step: int = 8400) -> SlimCheckpoints:
+                             images: np.ndarray | None = None, seed: int = 0,
+                             scale: bool = True, step: int = 8400) -> SlimCheckpoints:
     """Build TF-Slim's `name`, give it random weights and non-trivial batch-norm statistics
     (logits scaled to a standard deviation of about 3), and save it three ways.
+    `images` ([0, 1], already at `image_size`) default to two random ones.
 
     `scale=False` builds the ResNets with TF-Slim's `batch_norm_scale=False` (no gamma)."""
     slim, arg_scope, net_fn = _builder(name)
     rng = np.random.default_rng(seed)
-    images = rng.uniform(0, 1, (batch, image_size, image_size, 3)).astype(np.float32)
+    if images is None:
+        images = rng.uniform(0, 1, (2, image_size, image_size, 3)).astype(np.float32)
     preprocessing = get_net(name).preprocessing
     logits_scope = get_net(name).logits
     graph = tf.Graph()
