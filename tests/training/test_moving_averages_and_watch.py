@@ -32,7 +32,7 @@ def run(tmp_path_factory):
 def test_moving_averages_are_saved_beside_the_weights(run):
     _, result = run
     reader = tf.train.load_checkpoint(result.checkpoint)
-    path = "MobilenetV2.Logits/kernel"
+    path = "MobilenetV2.Logits.Conv2d_1c_1x1/kernel"
     weights = reader.get_tensor(checkpoint_key(path))
     averages = reader.get_tensor(checkpoint_key(path, AVERAGES_KEY))
     assert weights.shape == averages.shape
