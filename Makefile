@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-input bench-train bench-classify constraints figures clean
+.PHONY: install test demo lint bench bench-input bench-train bench-classify \
+	bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
 
@@ -40,10 +41,22 @@ bench-classify: install
 
 figures: install
 	$(PY) -m dicom.preprocessing_gallery --output docs/preprocessing.png
+	$(PY) -m datasets.synthetic_volumes.sample_figure --output docs/synthetic_volumes.png
+
+# The 3-D generator end to end on fake TotalSegmentator templates (64^3, a handful).
+synthetic-volumes: install
+	$(PY) -m datasets.synthetic_volumes.fake_totalsegmentator \
+		--output_dir synthetic_volumes_output/templates --num_subjects 4
+	$(PY) -m datasets.synthetic_volumes.generate_training_data \
+		--totalsegmentator_path synthetic_volumes_output/templates \
+		--output_dir synthetic_volumes_output --n_ensembles 8 --val_count 2 --side_length 64
+
+bench-volumes: install
+	$(PY) -m bench.synthetic_volumes
 
 constraints: install
 	(grep '^#' constraints.txt; $(PY) -m pip freeze --exclude medcv) > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf $(VENV) demo_output bench_output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo_output bench_output synthetic_volumes_output .pytest_cache .ruff_cache

@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac
+rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -70,6 +70,15 @@ step "16. predict masks and overlays for three slices" \
   "$PY" "$ROOT/classify_image.py" --infile=cardiac/segment_input.txt \
   --checkpoint_path=cardiac/train --output_dir=cardiac/predicted --outfile=cardiac/predicted.txt
 
+printf '\n== 3-D synthetic volumes leg\n'
+step "17. fake TotalSegmentator templates: 3 subjects of organ, rib and vertebra masks" \
+  "$PY" -m datasets.synthetic_volumes.fake_totalsegmentator --output_dir volumes/templates \
+  --num_subjects 3
+step "18. steps 0-3: label ensembles, paired views, train/val HDF5 (6 samples of 64^3)" \
+  "$PY" -m datasets.synthetic_volumes.generate_training_data \
+  --totalsegmentator_path volumes/templates --output_dir volumes --n_ensembles 6 \
+  --val_count 2 --side_length 64 --max_workers 2
+
 printf '\n== done. In %s:\n' "$OUT"
 printf '  catalog      medcv_catalog.sqlite (%s)\n' "$(du -h medcv_catalog.sqlite | cut -f1)"
 printf '  report       ingest_report.json\n'
@@ -84,4 +93,5 @@ printf '  evaluation   eval_test/metrics.json, eval_test/confusion_matrix.png\n'
 printf '  predictions  prediction_result.txt\n'
 printf '  cardiac      cardiac/masks (images, masks, overlays, cardiac.h5, report.json),\n'
 printf '               cardiac/eval_test/metrics.json, cardiac/predicted (masks, overlays)\n'
+printf '  volumes      volumes/h5_w_segs/{train,val}_data.hdf5 (view pairs + labels)\n'
 printf '  TensorBoard: %s -m tensorboard.main --logdir %s/train\n' "$PY" "$OUT"

@@ -1,0 +1,15 @@
+"""Flags every step's command shares (defined once, here)."""
+
+from __future__ import annotations
+
+import os
+
+from absl import flags
+
+
+def define_common_flags() -> None:
+    flags.DEFINE_integer("max_workers", os.cpu_count() or 1,
+                         "Worker processes (1: run in this process).", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Seed of every random draw: the same seed gives the same "
+                         "bytes, whatever --max_workers.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
