@@ -112,11 +112,50 @@ def centred(mask: np.ndarray, side: int) -> np.ndarray:
 
 
 def warp(cube: np.ndarray, affine: RandomAffine) -> np.ndarray:
-    """Nearest-neighbour resampling of `cube` through `affine`, the grid wrapping round."""
-    centre = (np.array(cube.shape) - 1) / 2.0
+    """Nearest-neighbour resampling of `cube` through `affine`, the grid wrapping round.
+
+    Only the output boxes that can receive the cube's non-zero part (or one of its
+    wrapped copies) are resampled; the rest of the output is zero by construction.
+    """
+    side = np.array(cube.shape)
+    centre = (side - 1) / 2.0
     inverse = np.linalg.inv(affine.forward)
     offset = centre - inverse @ (centre + affine.translation)
-    return ndimage.affine_transform(cube, inverse, offset=offset, order=0, mode="grid-wrap")
+    out = np.zeros_like(cube)
+    boxes = ndimage.find_objects((cube > 0).astype(np.uint8))
+    if not boxes or boxes[0] is None:
+        return out
+    low = np.array([b.start for b in boxes[0]], float)
+    high = np.array([b.stop for b in boxes[0]], float)
+    corners = _corners(np.zeros(3), side - 1.0)
+    reach = corners @ inverse.T + offset  # where the output cube samples the input
+    first = np.floor((reach.min(axis=0) - high) / side).astype(int)
+    last = np.ceil((reach.max(axis=0) - low) / side).astype(int)
+    regions = []
+    for shift in np.stack(np.meshgrid(*[range(a, b + 1) for a, b in zip(first, last,
+                                                                        strict=True)],
+                                      indexing="ij"), -1).reshape(-1, 3):
+        copy = _corners(low - 1 + shift * side, high + shift * side)
+        landing = (copy - offset) @ affine.forward.T  # input -> output
+        start = np.maximum(np.floor(landing.min(axis=0)) - 1, 0).astype(int)
+        stop = np.minimum(np.ceil(landing.max(axis=0)) + 2, side).astype(int)
+        if np.all(stop > start):
+            regions.append((start, stop))
+    if sum(np.prod(stop - start) for start, stop in regions) >= np.prod(side):
+        regions = [(np.zeros(3, int), side.astype(int))]  # boxes cover it all: one pass
+    for start, stop in regions:
+        region = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
+        sampled = ndimage.affine_transform(cube, inverse, offset=offset + inverse @ start,
+                                           output_shape=tuple(stop - start), order=0,
+                                           mode="grid-wrap")
+        np.maximum(out[region], sampled, out=out[region])
+    return out
+
+
+def _corners(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return np.array([[top if bit else bottom
+                      for bit, bottom, top in zip(bits, low, high, strict=True)]
+                     for bits in np.ndindex(2, 2, 2)], float)
 
 
 @functools.lru_cache(maxsize=256)

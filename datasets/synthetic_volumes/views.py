@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
+from scipy import fft, ndimage
 
 from datasets.synthetic_volumes.random_fields import normalised_grid, smooth_noise
 
@@ -32,12 +32,12 @@ TEXTURE_STRENGTH = 0.1
 
 def base_image(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     count = int(labels.max()) + 1
-    means = rng.uniform(25, 255, count)
-    stds = rng.uniform(5, 20, count)
+    means = rng.uniform(25, 255, count).astype(np.float32)
+    stds = rng.uniform(5, 20, count).astype(np.float32)
     if rng.random() < 0.25:
         means[0] = stds[0] = 0.0
-    image = means[labels] + stds[labels] * rng.standard_normal(labels.shape)
-    image = np.clip(image, 0, 255).astype(np.float32)
+    image = means[labels] + stds[labels] * rng.standard_normal(labels.shape, dtype=np.float32)
+    image = np.clip(image, 0, 255)
     image = _rescale(image)
     texture = np.clip(1.0 + TEXTURE_STRENGTH * smooth_noise(labels.shape, rng), 0.0, None)
     return image * texture
@@ -63,9 +63,9 @@ def bias_field(image, coefficients: np.ndarray, degree: int = 3):
 
 def kspace_spike(image, location: tuple[int, ...], strength: float):
     """Set one k-space coefficient to `strength` x the largest magnitude: a stripe pattern."""
-    spectrum = np.fft.fftn(image)
+    spectrum = fft.fftn(image)  # scipy keeps float32 -> complex64 (numpy: complex128)
     spectrum[location] = np.abs(spectrum).max() * strength
-    return np.abs(np.fft.ifftn(spectrum)).astype(np.float32)
+    return np.abs(fft.ifftn(spectrum)).astype(np.float32)
 
 
 def gamma(image, exponent: float):
@@ -79,7 +79,7 @@ def gaussian_blur(image, sigmas: np.ndarray):
 
 def gibbs_ringing(image, alpha: float):
     """Keep the central (1 - alpha) of k-space per axis: truncation rings at edges."""
-    spectrum = np.fft.fftshift(np.fft.fftn(image))
+    spectrum = fft.fftshift(fft.fftn(image))
     keep = np.ones(image.shape, bool)
     for axis, length in enumerate(image.shape):
         half = max(1, round(length * (1 - alpha) / 2))
@@ -87,7 +87,7 @@ def gibbs_ringing(image, alpha: float):
         inside = np.zeros(length, bool)
         inside[max(0, centre - half):centre + half] = True
         keep &= inside.reshape([-1 if a == axis else 1 for a in range(image.ndim)])
-    return np.abs(np.fft.ifftn(np.fft.ifftshift(spectrum * keep))).astype(np.float32)
+    return np.abs(fft.ifftn(fft.ifftshift(spectrum * keep))).astype(np.float32)
 
 
 def sharpen(image, sigma1: float, sigma2: float, alpha: float):
