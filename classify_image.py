@@ -51,7 +51,7 @@ define_serving_flags()
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
     from training.prediction import (
         HEADER,
         Predictor,
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
             raise ValueError("--infile and --checkpoint_path are required")
         class_names = None
         if FLAGS.dataset_dir:
-            from datasets.dataset_spec import read_spec
+            from datasets.records.dataset_spec import read_spec
 
             class_names = read_spec(FLAGS.dataset_dir).class_names
         predictor = Predictor.load(FLAGS.checkpoint_path, FLAGS.model_name, FLAGS.num_classes,

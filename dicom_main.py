@@ -126,7 +126,7 @@ def _gpu_count() -> int:
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
     logging.getLogger().setLevel(logging.INFO)

@@ -60,7 +60,7 @@ flags.DEFINE_integer("eval_timeout_secs", None,
 def main(argv: list[str]) -> int:
     import os
 
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
     from training.evaluator import EvalSettings, evaluate, summary_text, watch
     from training.run_config import find_run_config
 

@@ -29,7 +29,7 @@ define_serving_flags()
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
     from training.export import export_saved_model
 
     require_no_arguments(argv)
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
             raise ValueError("--checkpoint_path and --export_dir are required")
         spec = None
         if FLAGS.dataset_dir:
-            from datasets.dataset_spec import read_spec
+            from datasets.records.dataset_spec import read_spec
 
             spec = read_spec(FLAGS.dataset_dir)
         config = export_saved_model(FLAGS.checkpoint_path, FLAGS.export_dir, FLAGS.model_name,

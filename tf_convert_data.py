@@ -19,9 +19,9 @@ import sys
 
 from absl import app, flags
 
-from datasets.conversion import ConversionSettings, InvalidInput, convert
-from datasets.splits import SPLIT_MODES, parse_size
-from dicom.cli_errors import require_no_arguments, run_cli
+from console.errors import require_no_arguments, run_cli
+from datasets.records.conversion import ConversionSettings, InvalidInput, convert
+from datasets.records.splits import SPLIT_MODES, parse_size
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(

@@ -22,7 +22,7 @@ define_training_flags()
 
 
 def main(argv: list[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
     from training.trainer import train
 
     require_no_arguments(argv)

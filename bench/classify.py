@@ -26,8 +26,8 @@ flags.DEFINE_string("classify_work_dir", "bench_output/classify", "Scratch direc
 
 
 def make_inputs(root: str) -> tuple[str, list[str]]:
-    from dicom.phantoms import BODY_PARTS, radiograph
-    from dicom.png_codec import write_image
+    from dicom.synthetic.phantoms import BODY_PARTS, radiograph
+    from files.png_codec import write_image
 
     folder = os.path.join(root, "images")
     os.makedirs(folder, exist_ok=True)
@@ -59,7 +59,7 @@ def checkpoint(root: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    from datasets.record_images import load_record_image
+    from datasets.records.record_images import load_record_image
     from training.prediction import Predictor, inputs_for, predict, to_model_input
 
     os.makedirs(FLAGS.classify_work_dir, exist_ok=True)

@@ -22,11 +22,11 @@ import uuid
 import sqlalchemy as sa
 from absl import app, flags
 
-from dicom.catalog import Catalog, utc_now
-from dicom.database_url import resolve_db_url
-from dicom.file_processing import FileProcessor, IngestSettings
-from dicom.ingest import ingest_directory, iter_files
-from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from dicom.ingestion.catalog import Catalog, utc_now
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.ingestion.file_processing import FileProcessor, IngestSettings
+from dicom.ingestion.ingest import ingest_directory, iter_files
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS
 _WARM_UP = 20

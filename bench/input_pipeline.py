@@ -2,7 +2,7 @@
 
     make bench-input   (or: python -m bench.input_pipeline --num_images 5000)
 
-Data: synthetic radiographs (dicom.phantoms, four body parts) written once as
+Data: synthetic radiographs (dicom.synthetic.phantoms, four body parts) written once as
 16-bit grayscale PNGs, in two layouts of the same files: `fetched/` (images/ +
 labels/, what fetch_image writes) and `by_class/<LABEL>/` (what Keras wants).
 
@@ -26,8 +26,8 @@ import numpy as np
 from absl import app, flags
 from tqdm import tqdm
 
-from dicom.phantoms import BODY_PARTS, radiograph
-from dicom.png_codec import write_image
+from dicom.synthetic.phantoms import BODY_PARTS, radiograph
+from files.png_codec import write_image
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("num_images", 5000, "Synthetic images to convert and read.")
@@ -64,7 +64,7 @@ def make_images(root: str, count: int, size: int) -> None:
 
 
 def convert_ours(root: str, image_format: str) -> tuple[str, float]:
-    from datasets.conversion import ConversionSettings, convert
+    from datasets.records.conversion import ConversionSettings, convert
 
     out = os.path.join(root, f"records_{image_format}")
     shutil.rmtree(out, ignore_errors=True)
@@ -152,8 +152,8 @@ def pipeline_keras(root: str, train_ids: set[str]):
 
 
 def main(argv: list[str]) -> None:
-    from datasets.dataset_spec import read_spec
-    from datasets.record_reader import iter_split
+    from datasets.records.dataset_spec import read_spec
+    from datasets.records.record_reader import iter_split
 
     root = FLAGS.work_dir
     make_images(root, FLAGS.num_images, FLAGS.size)

@@ -31,8 +31,8 @@ flags.DEFINE_string("work_dir", "bench_output/train_step", "Scratch directory.")
 
 def tiny_dataset(root: str) -> str:
     """A converted 2-class set: the spec gives class count and channels to the loop."""
-    from datasets.conversion import ConversionSettings, convert
-    from dicom.png_codec import write_image
+    from datasets.records.conversion import ConversionSettings, convert
+    from files.png_codec import write_image
 
     source = os.path.join(root, "source")
     for sub in ("images", "labels"):
@@ -103,7 +103,7 @@ def fit(num_classes: int, channels: int) -> float:
 
 
 def main(argv: list[str]) -> None:
-    from datasets.dataset_spec import read_spec
+    from datasets.records.dataset_spec import read_spec
 
     os.makedirs(FLAGS.work_dir, exist_ok=True)
     records = tiny_dataset(FLAGS.work_dir)

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import tensorflow as tf
 
-from datasets.dataset_spec import DatasetSpec, read_spec
-from datasets.pipeline import PipelineOptions, build_pipeline
+from datasets.input_pipeline.pipeline import PipelineOptions, build_pipeline
+from datasets.records.dataset_spec import DatasetSpec, read_spec
 
 
 def get_dataset(

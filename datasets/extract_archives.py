@@ -1,4 +1,4 @@
-"""CLI: check a folder of archives, then extract them safely (see `datasets.archives`).
+"""CLI: check a folder of archives, then extract them safely (see `datasets.interchange.archives`).
 
     python -m datasets.extract_archives ARCHIVE_DIR OUT_DIR [--manifest FILE]
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
-from datasets.archives import ArchiveError, extract_archives
+from datasets.interchange.archives import ArchiveError, extract_archives
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -25,7 +25,7 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cli_errors import fail, run_cli
+    from console.errors import fail, run_cli
 
     if len(argv) != 3:
         return fail("usage: python -m datasets.extract_archives ARCHIVE_DIR OUT_DIR "

@@ -1,4 +1,5 @@
-"""CLI: write one split of a converted dataset into one HDF5 file (see `datasets.hdf5_conversion`).
+"""CLI: write one split of a converted dataset into one HDF5 file
+(see `datasets.interchange.hdf5_conversion`).
 
     python -m datasets.hdf5_export --dataset_dir TFRECORDS --split_name train \\
       --output train.h5 [--image_size 128,128] [--channels 1]
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
-from datasets.hdf5_conversion import export_split, parse_image_size
+from datasets.interchange.hdf5_conversion import export_split, parse_image_size
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset_dir", None, "A tf_convert_data output directory.")
@@ -22,7 +23,7 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -1,4 +1,4 @@
-"""CLI: write a plain image folder with metadata.csv (see `datasets.folder_export`).
+"""CLI: write a plain image folder with metadata.csv (see `datasets.interchange.folder_export`).
 
     python -m datasets.image_folder --dataset_dir TFRECORDS --split_name test --output_dir F
     python -m datasets.image_folder --source_dir FETCHED --output_dir F
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
-from datasets.folder_export import METADATA, folder_from_fetched, folder_from_records
+from datasets.interchange.folder_export import METADATA, folder_from_fetched, folder_from_records
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset_dir", None, "A tf_convert_data output directory to read.")
@@ -23,7 +23,7 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -1,4 +1,4 @@
-"""Write the synthetic shapes segmentation set (see `datasets.shape_images`).
+"""Write the synthetic shapes segmentation set (see `datasets.synthetic.shape_images`).
 
     python -m datasets.shapes --output_dir DIR --num_images 1000 --img_height 128 \\
       --img_width 128 --min_shape_px 16 --max_shape_px 48
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from absl import app, flags
 from tqdm import tqdm
 
-from datasets.shape_images import ShapeSettings, write_shapes
+from datasets.synthetic.shape_images import ShapeSettings, write_shapes
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where experiment/ and holding/ are written.")
@@ -30,7 +30,7 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -24,8 +24,8 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cli_errors import require_no_arguments, run_cli
-    from dicom.contour_dataset import build_contour_dataset
+    from console.errors import require_no_arguments, run_cli
+    from dicom.cardiac.contour_dataset import build_contour_dataset
 
     require_no_arguments(argv)
 

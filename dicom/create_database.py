@@ -19,20 +19,20 @@ import sys
 
 from absl import app, flags
 
-from dicom.atomic_file import write_atomic
-from dicom.body_part import load_body_part_map
-from dicom.catalog import Catalog
-from dicom.cleansing import (
+from console.errors import require_no_arguments, run_cli
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.database_url import DEFAULT_DB_URL, describe, resolve_db_url
+from dicom.ingestion.file_processing import OVERWRITE_CHOICES, IngestSettings
+from dicom.ingestion.ingest import ingest_directory
+from dicom.metadata.body_part import load_body_part_map
+from dicom.metadata.cleansing import (
     DEFAULT_INT_ATTRIBUTES,
     DEFAULT_STRING_ATTRIBUTES,
     AttributeLists,
     parse_keyword_list,
 )
-from dicom.cli_errors import require_no_arguments, run_cli
-from dicom.database_url import DEFAULT_DB_URL, describe, resolve_db_url
-from dicom.deidentify import KEY_ENVIRONMENT_VARIABLE, load_key
-from dicom.file_processing import OVERWRITE_CHOICES, IngestSettings
-from dicom.ingest import ingest_directory
+from dicom.metadata.deidentify import KEY_ENVIRONMENT_VARIABLE, load_key
+from files.atomic_file import write_atomic
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from dicom.catalog import Catalog
-from dicom.cli_errors import require_no_arguments, run_cli
-from dicom.database_url import DEFAULT_DB_URL, resolve_db_url
-from dicom.fetch import fetch_images, parse_query
+from console.errors import require_no_arguments, run_cli
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.database_url import DEFAULT_DB_URL, resolve_db_url
+from dicom.ingestion.fetch import fetch_images, parse_query
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(

@@ -16,9 +16,9 @@ import sys
 
 from absl import app, flags
 
-from dicom.cli_errors import require_no_arguments, run_cli
-from dicom.preprocess_folder import preprocess_folder
-from dicom.preprocessing import DEFAULT_VALUE, METHODS
+from console.errors import require_no_arguments, run_cli
+from dicom.preprocessing.folder import preprocess_folder
+from dicom.preprocessing.methods import DEFAULT_VALUE, METHODS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(

@@ -9,8 +9,8 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
-from dicom.phantoms import radiograph
-from dicom.preprocessing import DEFAULT_VALUE, METHODS, preprocess
+from dicom.preprocessing.methods import DEFAULT_VALUE, METHODS, preprocess
+from dicom.synthetic.phantoms import radiograph
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", "docs/preprocessing.png", "PNG file to write.")

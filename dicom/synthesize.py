@@ -9,8 +9,8 @@ import sys
 
 from absl import app, flags
 
-from dicom.cli_errors import require_no_arguments
-from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from console.errors import require_no_arguments
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Folder to write the DICOM tree into (created).")

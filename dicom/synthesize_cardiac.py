@@ -1,4 +1,5 @@
-"""Write synthetic cardiac MR with contours in the seed's layout (see dicom.cardiac_phantoms).
+"""Write synthetic cardiac MR with contours in the seed's layout
+(see dicom.synthetic.cardiac_phantoms).
 
     python -m dicom.synthesize_cardiac --output_dir DIR [--num_patients 4] [--slices 8]
 """
@@ -22,8 +23,8 @@ flags.DEFINE_boolean("defects", True,
 
 
 def main(argv: Sequence[str]) -> int:
-    from dicom.cardiac_phantoms import CardiacSpec, synthesize_cardiac
-    from dicom.cli_errors import require_no_arguments, run_cli
+    from console.errors import require_no_arguments, run_cli
+    from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
 
     require_no_arguments(argv)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from dicom.synthetic_dicom import SyntheticResult, SyntheticSpec, synthesize
+from dicom.synthetic.synthetic_dicom import SyntheticResult, SyntheticSpec, synthesize
 
 MYSQL_URL_VARIABLE = "MEDCV_TEST_MYSQL_URL"
 DEFAULT_MYSQL_URL = "mysql+mysqlconnector://root@127.0.0.1:3306/test"

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
-from datasets.dataset_spec import SEGMENTATION, read_spec
-from dicom.atomic_file import write_atomic
+from datasets.records.dataset_spec import SEGMENTATION, read_spec
+from files.atomic_file import write_atomic
 from training.checkpoints import checkpoint_step, resolve_checkpoint
 from training.classification_metrics import classification_report, format_confusion_matrix
 from training.confusion_image import render_confusion_matrix

@@ -18,8 +18,8 @@ import shutil
 import keras
 import tensorflow as tf
 
-from datasets.dataset_spec import DatasetSpec
-from datasets.eval_framing import frame_for_eval
+from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.records.dataset_spec import DatasetSpec
 from training.model_loading import load_model
 from training.run_config import RunConfig
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from datasets import example_codec
-from datasets.eval_framing import frame_for_eval
-from datasets.record_images import UnreadableImage, load_record_image
+from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.records import example_codec
+from datasets.records.record_images import UnreadableImage, load_record_image
 from training.export import MODEL_INFO, is_saved_model
 from training.model_loading import load_model
 from training.run_config import RunConfig, reconcile

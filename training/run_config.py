@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from dicom.atomic_file import write_atomic
+from files.atomic_file import write_atomic
 
 RUN_CONFIG = "medcv_train.json"
 

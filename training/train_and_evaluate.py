@@ -11,7 +11,7 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 
-from datasets.dataset_spec import read_spec
+from datasets.records.dataset_spec import read_spec
 from training.evaluator import EvalSettings, evaluate, summary_text
 from training.trainer import TrainSettings, train
 

@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
-from datasets.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
-from datasets.pipeline import PipelineOptions
+from datasets.input_pipeline.pipeline import PipelineOptions
+from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
 from training.checkpoints import TrainingState, open_checkpoint, restore

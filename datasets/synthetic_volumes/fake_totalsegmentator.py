@@ -16,8 +16,8 @@ flags.DEFINE_integer("seed", 0, "Seed of the shapes.")
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.template_phantoms import write_fake_totalsegmentator
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -21,8 +21,8 @@ flags.DEFINE_integer("print_every", 0, "Print a line every K samples written (0:
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.steps import generate_h5_files
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

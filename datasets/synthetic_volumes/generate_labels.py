@@ -24,9 +24,9 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.label_ensembles import EnsembleSettings
     from datasets.synthetic_volumes.steps import generate_label_ensembles
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

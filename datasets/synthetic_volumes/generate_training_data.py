@@ -29,6 +29,7 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.label_ensembles import EnsembleSettings
     from datasets.synthetic_volumes.steps import (
         VIEW1,
@@ -38,7 +39,6 @@ def main(argv: list[str]) -> int:
         generate_view_pairs,
         preprocess_templates,
     )
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

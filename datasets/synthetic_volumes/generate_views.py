@@ -22,8 +22,8 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.steps import generate_view_pairs
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -19,8 +19,8 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.steps import preprocess_templates
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -50,12 +50,12 @@ def render(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Image.Im
 
 
 def main(argv: list[str]) -> int:
+    from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.label_ensembles import EnsembleSettings, generate_ensemble
     from datasets.synthetic_volumes.steps import preprocess_templates
     from datasets.synthetic_volumes.template_phantoms import write_fake_totalsegmentator
     from datasets.synthetic_volumes.totalsegmentator import template_files
     from datasets.synthetic_volumes.views import synthesize_pair
-    from dicom.cli_errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)
 

@@ -9,8 +9,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from dicom.display import display_frames
-from dicom.png_codec import write_image
+from dicom.decoding.display import display_frames
+from files.png_codec import write_image
 from tests.dicom.builders import image_dataset, reread, to_bytes
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from datasets.class_names import (
+from datasets.records.class_names import (
     canonical_label,
     class_names_from,
     read_labels_file,

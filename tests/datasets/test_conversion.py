@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets import example_codec
-from datasets.conversion import ConversionSettings, InvalidInput, convert
-from datasets.dataset_spec import SPEC_FILE, read_spec
-from datasets.record_reader import iter_split
-from datasets.segmentation_masks import decode_mask
-from dicom.png_codec import decode_png
+from datasets.records import example_codec
+from datasets.records.conversion import ConversionSettings, InvalidInput, convert
+from datasets.records.dataset_spec import SPEC_FILE, read_spec
+from datasets.records.record_reader import iter_split
+from datasets.records.segmentation_masks import decode_mask
+from files.png_codec import decode_png
 from tests.cli import popen_module, run_module
 from tests.datasets.folders import (
     add_dicom,
@@ -180,7 +180,7 @@ def test_wrong_flag_values_exit_with_one_line(tmp_path):
 
 def test_a_killed_conversion_leaves_nothing_that_looks_complete(tmp_path):
     source, out = tmp_path / "in", tmp_path / "out"
-    from dicom.synthetic_dicom import SyntheticSpec, synthesize
+    from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 
     synthesize(str(tmp_path / "dicom"), SyntheticSpec(num_images=160, seed=3, size=96,
                                                        defects=False))
@@ -213,7 +213,7 @@ def test_a_killed_conversion_leaves_nothing_that_looks_complete(tmp_path):
 
 
 def test_parsing_spec_reads_what_the_codec_writes():
-    from datasets.record_images import from_array
+    from datasets.records.record_images import from_array
 
     image = from_array(np.arange(12, dtype=np.uint16).reshape(3, 4))
     record = example_codec.classification_example(image, 2, "HEAD", "x1", "P1")

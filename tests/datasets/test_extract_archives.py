@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from datasets.archives import ArchiveError, extract_archives, unsafe_members
+from datasets.interchange.archives import ArchiveError, extract_archives, unsafe_members
 from tests.cli import run_module
 
 

@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from datasets.conversion import ConversionSettings, convert
-from datasets.hdf5_conversion import export_split
-from datasets.hdf5_store import Hdf5BatchReader
+from datasets.interchange.hdf5_conversion import export_split
+from datasets.interchange.hdf5_store import Hdf5BatchReader
+from datasets.records.conversion import ConversionSettings, convert
 from tests.cli import run_module
 from tests.datasets.folders import classification_folder, segmentation_folder
 

@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
-from datasets.conversion import ConversionSettings, convert
-from datasets.folder_export import folder_from_fetched, folder_from_records
+from datasets.interchange.folder_export import folder_from_fetched, folder_from_records
+from datasets.records.conversion import ConversionSettings, convert
 from tests.datasets.folders import add_jpeg, classification_folder
 
 

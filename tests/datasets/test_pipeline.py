@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.augmentation import AugmentOptions, augment
-from datasets.conversion import ConversionSettings, convert
 from datasets.dataset_factory import get_dataset
-from dicom.png_codec import write_image
+from datasets.input_pipeline.augmentation import AugmentOptions, augment
+from datasets.records.conversion import ConversionSettings, convert
+from files.png_codec import write_image
 from tests.datasets.folders import (
     add_jpeg,
     classification_folder,

@@ -3,8 +3,8 @@ import csv
 import numpy as np
 from PIL import Image
 
-from datasets.segmentation_masks import read_class_dict
-from datasets.shape_images import CLASSES, ShapeSettings, write_shapes
+from datasets.records.segmentation_masks import read_class_dict
+from datasets.synthetic.shape_images import CLASSES, ShapeSettings, write_shapes
 from tests.cli import run_module
 
 

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from datasets.splits import TEST, TRAIN, VALIDATION, assign_splits, parse_size
+from datasets.records.splits import TEST, TRAIN, VALIDATION, assign_splits, parse_size
 
 
 def _labels(counts: dict[str, int]) -> list[str]:

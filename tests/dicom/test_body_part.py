@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dicom.body_part import UNKNOWN, BodyPartMapper, load_body_part_map, normalise_key
+from dicom.metadata.body_part import UNKNOWN, BodyPartMapper, load_body_part_map, normalise_key
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 import pytest
 import sqlalchemy as sa
 
-from dicom.catalog import Catalog, RejectRow
-from dicom.cleansing import AttributeLists
-from dicom.database_url import resolve_db_url
+from dicom.ingestion.catalog import Catalog, RejectRow
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.metadata.cleansing import AttributeLists
 
 
 def _row(uid: str, **extra):

@@ -1,6 +1,6 @@
 import pytest
 
-from dicom.cleansing import (
+from dicom.metadata.cleansing import (
     AttributeLists,
     cleanse_attributes,
     cleanse_int,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dicom.cardiac_phantoms import CardiacSpec, synthesize_cardiac
-from dicom.contour_dataset import build_contour_dataset
-from dicom.contour_masks import outer_contains_inner, pair_slices, rasterize, read_contour
+from dicom.cardiac.contour_dataset import build_contour_dataset
+from dicom.cardiac.contour_masks import outer_contains_inner, pair_slices, rasterize, read_contour
+from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
 from tests.cli import run_module
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from dicom.deidentify import DeidentificationKeyError, Deidentifier, load_key
+from dicom.metadata.deidentify import DeidentificationKeyError, Deidentifier, load_key
 from tests.dicom.builders import gradient, image_dataset
 
 KEY = b"a-test-secret-of-some-length"

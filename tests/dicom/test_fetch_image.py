@@ -3,10 +3,10 @@ import os
 
 import pytest
 
-from dicom.catalog import Catalog
-from dicom.database_url import resolve_db_url
-from dicom.fetch import fetch_images, parse_query
-from dicom.ingest import ingest_directory
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.ingestion.fetch import fetch_images, parse_query
+from dicom.ingestion.ingest import ingest_directory
 from tests.cli import run_module
 
 

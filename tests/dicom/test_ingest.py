@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dicom.catalog import Catalog
-from dicom.database_url import resolve_db_url
-from dicom.deidentify import Deidentifier
-from dicom.file_processing import IngestSettings
-from dicom.ingest import ingest_directory
-from dicom.png_codec import decode_png
-from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.ingestion.file_processing import IngestSettings
+from dicom.ingestion.ingest import ingest_directory
+from dicom.metadata.deidentify import Deidentifier
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from files.png_codec import decode_png
 from tests.cli import popen_module, run_module
 from tests.dicom.builders import gradient, image_dataset, to_bytes
 from tests.dicom.ingest_runs import wait_for_rows

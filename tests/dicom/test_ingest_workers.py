@@ -4,11 +4,11 @@ import signal
 import pytest
 import sqlalchemy as sa
 
-from dicom.cleansing import AttributeLists
-from dicom.database_url import resolve_db_url
-from dicom.file_processing import FileProcessor, IngestSettings
-from dicom.ingest_workers import decoded_groups, run_in_workers
-from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.ingestion.file_processing import FileProcessor, IngestSettings
+from dicom.ingestion.ingest_workers import decoded_groups, run_in_workers
+from dicom.metadata.cleansing import AttributeLists
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.cli import popen_module, run_module
 from tests.dicom.builders import gradient, image_dataset, to_bytes
 from tests.dicom.ingest_runs import wait_for_rows

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dicom.catalog import Catalog
-from dicom.database_url import resolve_db_url
-from dicom.ingest import ingest_directory
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.ingestion.ingest import ingest_directory
 from tests.cli import run_module
 from tests.dicom.builders import image_dataset, to_bytes
 

@@ -3,15 +3,15 @@ import logging
 import numpy as np
 import pytest
 
-from dicom.png_codec import read_image, write_image
-from dicom.preprocess_folder import preprocess_folder
-from dicom.preprocessing import (
+from dicom.preprocessing.folder import preprocess_folder
+from dicom.preprocessing.methods import (
     METHODS,
     clamp_value,
     color_quantization,
     otsu_threshold,
     preprocess,
 )
+from files.png_codec import read_image, write_image
 from tests.cli import run_module
 
 RAMP8 = np.arange(256, dtype=np.uint8).reshape(16, 16)

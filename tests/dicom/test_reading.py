@@ -16,8 +16,8 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from dicom import reading
-from dicom.display import decode_frames
+from dicom.decoding import reading
+from dicom.decoding.display import decode_frames
 from tests.dicom.builders import encode, gradient, image_dataset, to_bytes
 
 LOSSLESS = [

@@ -2,8 +2,8 @@ import os
 
 import pydicom
 
-from dicom.body_part import BodyPartMapper
-from dicom.synthetic_dicom import SyntheticSpec, synthesize
+from dicom.metadata.body_part import BodyPartMapper
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.cli import run_module
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.conversion import ConversionSettings, convert
+from datasets.records.conversion import ConversionSettings, convert
 from tests.datasets.folders import classification_folder
 from training.checkpoints import AVERAGES_KEY, checkpoint_key
 from training.evaluator import EvalSettings, watch

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from datasets.dataset_spec import DatasetSpec, SplitSpec
+from datasets.records.dataset_spec import DatasetSpec, SplitSpec
 from training.learning_rate import build_schedule, decay_steps
 from training.optimizers import OPTIMIZERS, OptimizerSettings, build_optimizer
 from training.trainer import resolve_class_weights

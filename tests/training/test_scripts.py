@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.conversion import ConversionSettings, convert
+from datasets.records.conversion import ConversionSettings, convert
 from tests.cli import run_module
 from tests.datasets.folders import classification_folder
 from tests.dicom.builders import image_dataset, to_bytes

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets.conversion import ConversionSettings, convert
-from datasets.shape_images import ShapeSettings, write_shapes
+from datasets.records.conversion import ConversionSettings, convert
+from datasets.synthetic.shape_images import ShapeSettings, write_shapes
 from tests.cli import run_module
 
 UNET = ["--model_name=unet", "--model_options=depth=2,base_filters=8", "--batch_size=4",

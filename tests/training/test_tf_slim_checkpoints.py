@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.conversion import ConversionSettings, convert
-from dicom.png_codec import write_image
+from datasets.records.conversion import ConversionSettings, convert
+from files.png_codec import write_image
 from nets.nets_factory import build_model, get_net
 from nets.slim_names import slim_variables
 from tests.cli import run_module

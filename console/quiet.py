@@ -1,0 +1,73 @@
+"""A quiet start: TensorFlow's C++ start-up lines kept off the console.
+
+TensorFlow prints "oneDNN custom operations are on", "Could not find cuda
+drivers", "failed call to cuInit: UNKNOWN ERROR (303)" and more on stderr from
+C++ while it loads, before any Python setting can reach it; on a machine
+without a GPU they read like failures. `quiet_start()` (the first call of every
+command) sets TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs later and
+installs an import hook that loads TensorFlow, whenever a command first
+imports it, with file descriptor 2 pointed at /dev/null.
+
+Set MEDCV_TF_LOGS=1, or TF_CPP_MIN_LOG_LEVEL yourself, to see those lines.
+Python errors are untouched: a failing import still raises with its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+
+SHOW_LOGS = "MEDCV_TF_LOGS"
+TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+
+
+@contextlib.contextmanager
+def stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 (C and C++ writes included) at /dev/null meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _Loaded(importlib.abc.Loader):
+    def __init__(self, module) -> None:
+        self.module = module
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module) -> None:
+        return None
+
+
+class _QuietTensorFlow(importlib.abc.MetaPathFinder):
+    """Imports `tensorflow` once, silenced, and hands the import system the result."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        with stderr_silenced():
+            module = importlib.import_module("tensorflow")
+        return importlib.util.spec_from_loader(name, _Loaded(module))
+
+
+def quiet_start() -> None:
+    if os.environ.get(SHOW_LOGS) or TF_LOG_LEVEL in os.environ:
+        return
+    os.environ[TF_LOG_LEVEL] = "3"
+    if "tensorflow" not in sys.modules and not any(
+            isinstance(finder, _QuietTensorFlow) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlow())

@@ -1,0 +1,196 @@
+"""The tf.data input pipeline over a converted directory.
+
+Shards are read interleaved and in parallel, records are shuffled before they
+are decoded (cheap: they are still bytes), then decoded in parallel (PNG 8 or
+16 bit, JPEG) straight to float32 in [0, 1], resized to the model's input
+size, given the model's channel count (gray <-> RGB), augmented when
+training, batched and prefetched. `deterministic=True` fixes the order and
+the augmentation for a given seed; `synthetic=True` replaces the data with one
+random batch repeated, to measure the model alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+
+from datasets.input_pipeline.augmentation import AugmentOptions, augment
+from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.records import example_codec
+from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
+
+AUTOTUNE = tf.data.AUTOTUNE
+MAX_PARALLEL_SHARDS = 8
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    image_size: tuple[int, int] | None = None
+    """(height, width) fed to the model; None: the spec's size when all images share it."""
+    channels: int | None = None
+    """1 or 3; None: the spec's channels (3 when the set mixes gray and colour)."""
+    batch_size: int = 32
+    is_training: bool = False
+    shuffle: bool | None = None
+    """None: shuffle when training."""
+    shuffle_buffer: int = 2048
+    augment: AugmentOptions | None = field(default_factory=AugmentOptions)
+    """Used only when training; None turns augmentation off."""
+    num_epochs: int | None = 1
+    """None repeats forever."""
+    drop_remainder: bool = False
+    deterministic: bool = False
+    seed: int | None = None
+    synthetic: bool = False
+    with_ids: bool = False
+    """Yield (image, target, id) instead of (image, target)."""
+    eval_framing: str | None = None
+    """Classification outside training: frame images with this TF-Slim preprocessing's
+    eval geometry (datasets/eval_framing.py) instead of resizing them whole."""
+
+
+def resolve_image_size(spec: DatasetSpec, options: PipelineOptions) -> tuple[int, int]:
+    if options.image_size is not None:
+        return tuple(options.image_size)  # type: ignore[return-value]
+    if tuple(spec.min_size) == tuple(spec.max_size):
+        return tuple(spec.min_size)  # type: ignore[return-value]
+    raise ValueError(
+        f"images range from {spec.min_size} to {spec.max_size} (height, width): "
+        "give an image size to resize them to"
+    )
+
+
+def resolve_channels(spec: DatasetSpec, options: PipelineOptions) -> int:
+    channels = options.channels or spec.channels or 3
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    return channels
+
+
+def record_files(spec: DatasetSpec, split_name: str, dataset_dir: str) -> list[str]:
+    files = [os.path.join(dataset_dir, name) for name in spec.split(split_name).files]
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} shard(s) of split {split_name!r} are missing, e.g. {missing[0]}; "
+            "re-run tf_convert_data"
+        )
+    return files
+
+
+def build_pipeline(
+    spec: DatasetSpec, split_name: str, dataset_dir: str, options: PipelineOptions
+) -> tf.data.Dataset:
+    height, width = resolve_image_size(spec, options)
+    channels = resolve_channels(spec, options)
+    seed = options.seed if options.seed is not None else (0 if options.deterministic else None)
+    if options.synthetic:
+        return _synthetic(spec, height, width, channels, options, seed)
+    files = record_files(spec, split_name, dataset_dir)
+    shuffle = options.is_training if options.shuffle is None else options.shuffle
+    segmentation = spec.task == SEGMENTATION
+    parse_spec = example_codec.parsing_spec(spec.task)
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), MAX_PARALLEL_SHARDS),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=options.deterministic or not shuffle,
+    )
+    if shuffle:
+        dataset = dataset.shuffle(options.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.repeat(options.num_epochs)
+    augment_options = options.augment if options.is_training else None
+    if augment_options is not None:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds)
+    else:
+        dataset = dataset.map(lambda record: (record, tf.zeros([2], tf.int64)))
+
+    framing = options.eval_framing if not (options.is_training or segmentation) else None
+    raw = spec.image_format == "raw"
+    decode_image = _raw_decoder(spec, channels) if raw else _decoder(channels)
+
+    def decode(record: tf.Tensor, element_seed: tf.Tensor):
+        example = tf.io.parse_single_example(record, parse_spec)
+        image = decode_image(example)
+        if framing:
+            image = frame_for_eval(image, height, width, framing)
+        elif (height, width) != tuple(spec.min_size) or spec.min_size != spec.max_size:
+            image = tf.image.resize(image, [height, width])
+        if segmentation:
+            mask = tf.io.decode_png(example[example_codec.MASK_ENCODED], channels=1)
+            mask = tf.image.resize(mask, [height, width], method="nearest")
+            mask = tf.cast(mask, tf.int32)
+        else:
+            mask = None
+        if augment_options is not None:
+            image, mask = augment(image, mask, element_seed, augment_options)
+        image = tf.ensure_shape(image, [height, width, channels])
+        target = mask[..., 0] if segmentation else example[example_codec.LABEL]
+        if options.with_ids:
+            return image, target, example[example_codec.ID]
+        return image, target
+
+    dataset = dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=options.deterministic
+                          or not shuffle)
+    dataset = dataset.batch(options.batch_size, drop_remainder=options.drop_remainder)
+    dataset = dataset.prefetch(AUTOTUNE)
+    dataset_options = tf.data.Options()
+    dataset_options.deterministic = bool(options.deterministic or not shuffle)
+    return dataset.with_options(dataset_options)
+
+
+def _decoder(channels: int):
+    """PNG (8/16-bit) or JPEG bytes -> float32 in [0, 1] with `channels` channels."""
+
+    def decode(example: dict) -> tf.Tensor:
+        return tf.io.decode_image(
+            example[example_codec.ENCODED], channels=channels, dtype=tf.float32,
+            expand_animations=False,
+        )
+
+    return decode
+
+
+def _raw_decoder(spec: DatasetSpec, channels: int):
+    """Raw little-endian pixels -> float32 in [0, 1]; gray <-> RGB as the model wants."""
+    dtype = tf.uint16 if max(spec.bit_depths) == 16 else tf.uint8
+    scale = 1.0 / dtype.max
+
+    def decode(example: dict) -> tf.Tensor:
+        shape = tf.stack([example[example_codec.HEIGHT], example[example_codec.WIDTH],
+                          example[example_codec.CHANNELS]])
+        pixels = tf.reshape(tf.io.decode_raw(example[example_codec.ENCODED], dtype), shape)
+        image = tf.cast(pixels, tf.float32) * scale
+        stored = spec.channels
+        if stored == channels:
+            return image
+        if channels == 3:
+            return tf.cond(tf.shape(image)[-1] == 1,
+                           lambda: tf.image.grayscale_to_rgb(image), lambda: image)
+        return tf.cond(tf.shape(image)[-1] == 3,
+                       lambda: tf.image.rgb_to_grayscale(image), lambda: image)
+
+    return decode
+
+
+def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:
+    """One random batch, repeated: the input costs nothing, so the model is measured."""
+    generator = tf.random.Generator.from_seed(seed or 0)
+    images = generator.uniform([options.batch_size, height, width, channels])
+    if spec.task == SEGMENTATION:
+        targets = generator.uniform(
+            [options.batch_size, height, width], maxval=spec.num_classes, dtype=tf.int32
+        )
+    else:
+        targets = generator.uniform(
+            [options.batch_size], maxval=spec.num_classes, dtype=tf.int64
+        )
+    dataset = tf.data.Dataset.from_tensors((images, targets))
+    return dataset.repeat(None if options.is_training or options.num_epochs is None else 1)

@@ -1,0 +1,1 @@
+"""Data in and out of other layouts: archives, image folders, HDF5."""

@@ -1,0 +1,1 @@
+"""TFRecords: encoding, conversion with splits, the dataset spec, tfds metadata."""

@@ -1,0 +1,365 @@
+"""Folder of images (+ labels or masks) -> sharded TFRecords, labels.txt, spec, tfds metadata.
+
+Two passes over the input, both in `num_workers` processes: a probe that
+decodes every image once (so every input problem is known before anything is
+written), then the write, where workers build the serialized Examples in split
+and shard order and this process appends them to `<shard>.partial` files.
+Only when every shard is complete are they renamed; `dataset_spec.json` is
+written last, so a killed run leaves nothing a reader would mistake for a
+finished conversion, and the next run clears its `.partial` leftovers.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import math
+import multiprocessing
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from datasets.records import example_codec, splits
+from datasets.records.class_names import class_names_from, write_labels_file
+from datasets.records.dataset_spec import (
+    CLASSIFICATION,
+    SEGMENTATION,
+    SPEC_FILE,
+    DatasetSpec,
+    SplitSpec,
+    write_spec,
+)
+from datasets.records.record_images import UnreadableImage, load_record_image, to_raw
+from datasets.records.segmentation_masks import (
+    SegmentationClass,
+    encode_mask,
+    find_class_dict,
+    load_mask,
+)
+from datasets.records.source_folder import InputProblem, SourceItem, scan_source
+
+PARTIAL = ".partial"
+DEFAULT_SHARD_SIZE_MB = 100.0
+IMAGE_FORMATS = ("png", "raw")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConversionSettings:
+    dataset_name: str
+    dataset_dir: str
+    output_dir: str
+    output_name: str
+    need_split: str = "None"
+    validation_size: float = 0.1
+    test_size: float = 0.1
+    seed: int = 0
+    num_shards: int | None = None
+    shard_size_mb: float = DEFAULT_SHARD_SIZE_MB
+    num_workers: int = 1
+    skip_invalid: bool = False
+    split_name: str = splits.TRAIN
+    image_format: str = "png"
+    """png: images as stored (PNG/JPEG bytes); raw: decoded pixels, faster to read."""
+    progress: bool = True
+    tfds_metadata: bool = True
+
+    @property
+    def task(self) -> str:
+        return SEGMENTATION if self.dataset_name == SEGMENTATION else CLASSIFICATION
+
+
+class InvalidInput(ValueError):
+    """Input problems found before writing; `problems` lists every one."""
+
+    def __init__(self, problems: list[InputProblem]) -> None:
+        self.problems = problems
+        kinds = Counter(p.reason.split(" (")[0].split(":")[0] for p in problems)
+        common = "; ".join(f"{k} x{v}" for k, v in kinds.most_common(3))
+        super().__init__(
+            f"{len(problems)} input problem(s), nothing written ({common}); fix them or pass "
+            "--skip_invalid to convert the rest"
+        )
+
+
+@dataclass
+class ConversionResult:
+    spec: DatasetSpec
+    skipped: list[InputProblem] = field(default_factory=list)
+
+    def line(self, output_dir: str) -> str:
+        parts = ", ".join(
+            f"{name} {split.num_examples} in {len(split.files)} shard(s)"
+            for name, split in self.spec.splits.items()
+        )
+        text = (
+            f"wrote {sum(s.num_examples for s in self.spec.splits.values())} {self.spec.task} "
+            f"records to {output_dir} ({parts}); {self.spec.num_classes} classes"
+        )
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} invalid input(s)"
+        return text
+
+
+@dataclass(frozen=True)
+class _Probe:
+    height: int
+    width: int
+    channels: int
+    bit_depth: int
+    file_bytes: int
+    max_label: int = 0
+
+
+# Worker state, set by the pool initializer (fork: nothing is pickled per task).
+_classes: list[SegmentationClass] | None = None
+
+
+def _init_worker(classes: list[SegmentationClass] | None) -> None:
+    global _classes
+    _classes = classes
+
+
+def _probe(item: SourceItem) -> _Probe | InputProblem:
+    try:
+        image = load_record_image(item.image_path, verify=True)
+    except UnreadableImage as exc:
+        return InputProblem(item.image_path, f"unreadable image: {exc}")
+    max_label = 0
+    if item.mask_path is not None:
+        try:
+            mask = load_mask(item.mask_path, _classes)
+        except UnreadableImage as exc:
+            return InputProblem(item.mask_path, f"unreadable mask: {exc}")
+        if mask.shape != (image.height, image.width):
+            return InputProblem(
+                item.mask_path,
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+                f"{image.width}x{image.height}",
+            )
+        max_label = int(mask.max()) if mask.size else 0
+    size = os.path.getsize(item.image_path)
+    return _Probe(image.height, image.width, image.channels, image.bit_depth, size, max_label)
+
+
+def _serialize(task: tuple[SourceItem, int, int]) -> bytes:
+    item, label_index, raw_bit_depth = task
+    image = load_record_image(item.image_path, verify=False)
+    if raw_bit_depth:
+        image = to_raw(image, raw_bit_depth)
+    if item.mask_path is not None:
+        mask = encode_mask(load_mask(item.mask_path, _classes))
+        return example_codec.segmentation_example(
+            image, mask, item.example_id, item.patient_id
+        )
+    return example_codec.classification_example(
+        image, label_index, item.label or "", item.example_id, item.patient_id
+    )
+
+
+def _map(pool, function, items: list, chunksize: int) -> Iterator:
+    if pool is None:
+        return map(function, items)
+    return pool.imap(function, items, chunksize=chunksize)
+
+
+def convert(settings: ConversionSettings) -> ConversionResult:
+    """Run the whole conversion; raises `InvalidInput` before writing anything."""
+    task = settings.task
+    if settings.image_format not in IMAGE_FORMATS:
+        raise ValueError(
+            f"--image_format={settings.image_format!r}; choose one of {', '.join(IMAGE_FORMATS)}"
+        )
+    if settings.need_split not in splits.SPLIT_MODES:
+        raise ValueError(
+            f"--need_split={settings.need_split!r}; choose one of {', '.join(splits.SPLIT_MODES)}"
+        )
+    items, problems = scan_source(settings.dataset_dir, task)
+    classes = find_class_dict(settings.dataset_dir) if task == SEGMENTATION else None
+    workers = max(1, settings.num_workers)
+    pool = None
+    if workers > 1 and len(items) > 1:
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(workers, initializer=_init_worker, initargs=(classes,))
+    else:
+        _init_worker(classes)
+    try:
+        probes = _probe_all(pool, items, settings.progress)
+        problems += [p for p in probes.values() if isinstance(p, InputProblem)]
+        if problems and not settings.skip_invalid:
+            raise InvalidInput(problems)
+        valid = [item for item in items if isinstance(probes[item.example_id], _Probe)]
+        if not valid:
+            raise ValueError(f"no convertible images in {settings.dataset_dir}")
+        infos = {i.example_id: probes[i.example_id] for i in valid}
+        class_names = _class_names(task, valid, infos, classes)
+        layout = _plan(settings, valid, infos)
+        spec = _write(settings, pool, layout, class_names, infos)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    for problem in problems:
+        log.warning("skipped %s", problem.line())
+    return ConversionResult(spec, problems)
+
+
+def _probe_all(pool, items: list[SourceItem], progress: bool) -> dict[str, _Probe | InputProblem]:
+    bar = tqdm(total=len(items), unit="image", desc="check", disable=not progress, file=sys.stderr)
+    results: dict[str, _Probe | InputProblem] = {}
+    with bar:
+        for item, result in zip(items, _map(pool, _probe, items, 8), strict=True):
+            results[item.example_id] = result
+            bar.update(1)
+    return results
+
+
+def _class_names(task, valid, infos, classes) -> list[str]:
+    if task == CLASSIFICATION:
+        return class_names_from(item.label or "" for item in valid)
+    if classes is not None:
+        return [c.name for c in classes]
+    return [str(i) for i in range(max(max(p.max_label for p in infos.values()) + 1, 2))]
+
+
+@dataclass
+class _Shard:
+    split: str
+    path: str
+    items: list[SourceItem]
+
+
+def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[_Shard]:
+    held_out = splits.SPLIT_MODES[settings.need_split]
+    sizes = {
+        name: settings.validation_size if name == splits.VALIDATION else settings.test_size
+        for name in held_out
+    }
+    sizes = {name: size for name, size in sizes.items() if size > 0}
+    if sizes:
+        assignment = splits.assign_splits(
+            [i.label for i in valid], [i.group for i in valid], sizes, settings.seed
+        )
+        order = [splits.TRAIN, splits.VALIDATION, splits.TEST]
+        names = [n for n in order if n == splits.TRAIN or n in sizes]
+    else:
+        assignment = [settings.split_name] * len(valid)
+        names = [settings.split_name]
+    rng = np.random.default_rng(settings.seed)
+    shards: list[_Shard] = []
+    for name in names:
+        members = [item for item, split in zip(valid, assignment, strict=True) if split == name]
+        if not members:
+            raise ValueError(
+                f"split {name!r} would be empty with {len(valid)} images; lower "
+                "--validation_size/--test_size or add images"
+            )
+        members = [members[i] for i in rng.permutation(len(members))]
+        total_bytes = sum(infos[i.example_id].file_bytes for i in members)
+        count = settings.num_shards or math.ceil(total_bytes / (settings.shard_size_mb * 2**20))
+        count = max(1, min(count, len(members)))
+        bounds = np.linspace(0, len(members), count + 1).round().astype(int)
+        for index in range(count):
+            prefix = settings.output_name if not sizes else f"{settings.output_name}_{name}"
+            filename = f"{prefix}-{index:05d}-of-{count:05d}.tfrecord"
+            path = os.path.join(settings.output_dir, filename)
+            shards.append(_Shard(name, path, members[bounds[index] : bounds[index + 1]]))
+    return shards
+
+
+def _write(settings, pool, layout: list[_Shard], class_names, infos) -> DatasetSpec:
+    import tensorflow as tf
+
+    os.makedirs(settings.output_dir, exist_ok=True)
+    remove_partial_files(settings.output_dir)
+    index_of = {name: i for i, name in enumerate(class_names)}
+    probes = list(infos.values())
+    bit_depths = sorted({p.bit_depth for p in probes})
+    raw_bit_depth = max(bit_depths) if settings.image_format == "raw" else 0
+    tasks = [
+        (item, index_of.get(item.label or "", -1), raw_bit_depth)
+        for shard in layout
+        for item in shard.items
+    ]
+    total = len(tasks)
+    bar = tqdm(total=total, unit="image", desc="convert", disable=not settings.progress,
+               file=sys.stderr)
+    results = _map(pool, _serialize, tasks, 8)
+    split_specs: dict[str, SplitSpec] = {}
+    with bar:
+        for shard in layout:
+            num_bytes = 0
+            with tf.io.TFRecordWriter(shard.path + PARTIAL) as writer:
+                for _ in shard.items:
+                    record = next(results)
+                    writer.write(record)
+                    num_bytes += len(record)
+                    bar.update(1)
+            split = split_specs.setdefault(shard.split, SplitSpec(0, [], []))
+            split.num_examples += len(shard.items)
+            split.files.append(os.path.basename(shard.path))
+            split.shard_lengths.append(len(shard.items))
+            split.num_bytes += num_bytes
+            split.class_counts = dict(
+                Counter(split.class_counts) + Counter(i.label for i in shard.items if i.label)
+            )
+    spec = DatasetSpec(
+        dataset_name=settings.dataset_name,
+        task=settings.task,
+        output_name=settings.output_name,
+        class_names=class_names,
+        splits=split_specs,
+        channels=_common([p.channels for p in probes]),
+        min_size=(min(p.height for p in probes), min(p.width for p in probes)),
+        max_size=(max(p.height for p in probes), max(p.width for p in probes)),
+        bit_depths=bit_depths,
+        seed=settings.seed,
+        image_format=settings.image_format,
+        grouped_by_patient=any(i.patient_id for s in layout for i in s.items),
+    )
+    _commit(settings, layout, spec)
+    return spec
+
+
+def _common(values: Iterable[int]) -> int | None:
+    distinct = set(values)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _commit(settings: ConversionSettings, layout: list[_Shard], spec: DatasetSpec) -> None:
+    """Rename the finished shards into place; the spec goes last."""
+    out = settings.output_dir
+    spec_path = os.path.join(out, SPEC_FILE)
+    if os.path.exists(spec_path):
+        os.remove(spec_path)
+    for shard in layout:
+        os.replace(shard.path + PARTIAL, shard.path)
+    keep = {os.path.basename(shard.path) for shard in layout}
+    ours = re.compile(rf"{re.escape(settings.output_name)}(_[a-z]+)?-\d{{5}}-of-\d{{5}}\.tfrecord")
+    for name in os.listdir(out):
+        if ours.fullmatch(name) and name not in keep:
+            os.remove(os.path.join(out, name))
+    write_labels_file(spec.class_names, out)
+    if settings.tfds_metadata and spec.image_format == "raw":
+        log.warning("no tensorflow-datasets metadata: tfds cannot decode raw-pixel records")
+    elif settings.tfds_metadata:
+        from datasets.records.tfds_metadata import write_tfds_metadata
+
+        write_tfds_metadata(spec, out)
+    write_spec(spec, out)
+
+
+def remove_partial_files(directory: str) -> int:
+    """Delete `.partial` leftovers of a killed run; returns how many."""
+    stale = glob.glob(os.path.join(directory, f"*{PARTIAL}"))
+    for path in stale:
+        os.remove(path)
+    if stale:
+        log.info("removed %d partial file(s) left by an earlier, unfinished run", len(stale))
+    return len(stale)

@@ -1,0 +1,87 @@
+"""tf.train.Example layout: TF-Slim's feature keys plus channels, class text, ids.
+
+Building an Example needs only the protobuf classes, so conversion workers
+never start the TensorFlow runtime; parsing is done by tf.data in the reader.
+"""
+
+from __future__ import annotations
+
+from tensorflow.core.example import example_pb2, feature_pb2
+
+from datasets.records.record_images import RecordImage
+
+ENCODED = "image/encoded"
+FORMAT = "image/format"
+HEIGHT = "image/height"
+WIDTH = "image/width"
+CHANNELS = "image/channels"
+LABEL = "image/class/label"
+LABEL_TEXT = "image/class/text"
+ID = "image/id"
+PATIENT_ID = "image/patient_id"
+MASK_ENCODED = "image/segmentation/class/encoded"
+MASK_FORMAT = "image/segmentation/class/format"
+
+
+def _bytes(value: bytes | str) -> feature_pb2.Feature:
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[data]))
+
+
+def _int(value: int) -> feature_pb2.Feature:
+    return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[value]))
+
+
+def _image_features(image: RecordImage, example_id: str, patient_id: str) -> dict:
+    return {
+        ENCODED: _bytes(image.data),
+        FORMAT: _bytes(image.format),
+        HEIGHT: _int(image.height),
+        WIDTH: _int(image.width),
+        CHANNELS: _int(image.channels),
+        ID: _bytes(example_id),
+        PATIENT_ID: _bytes(patient_id),
+    }
+
+
+def classification_example(
+    image: RecordImage, label: int, label_text: str, example_id: str, patient_id: str
+) -> bytes:
+    features = _image_features(image, example_id, patient_id)
+    features[LABEL] = _int(label)
+    features[LABEL_TEXT] = _bytes(label_text)
+    return _serialize(features)
+
+
+def segmentation_example(
+    image: RecordImage, mask_png: bytes, example_id: str, patient_id: str
+) -> bytes:
+    features = _image_features(image, example_id, patient_id)
+    features[MASK_ENCODED] = _bytes(mask_png)
+    features[MASK_FORMAT] = _bytes("png")
+    return _serialize(features)
+
+
+def _serialize(features: dict) -> bytes:
+    return example_pb2.Example(features=feature_pb2.Features(feature=features)).SerializeToString()
+
+
+def parsing_spec(task: str) -> dict:
+    """`tf.io.parse_single_example` features for a record of `task`."""
+    import tensorflow as tf
+
+    spec = {
+        ENCODED: tf.io.FixedLenFeature([], tf.string),
+        FORMAT: tf.io.FixedLenFeature([], tf.string, default_value="png"),
+        HEIGHT: tf.io.FixedLenFeature([], tf.int64),
+        WIDTH: tf.io.FixedLenFeature([], tf.int64),
+        CHANNELS: tf.io.FixedLenFeature([], tf.int64, default_value=0),
+        ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        PATIENT_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
+    }
+    if task == "segmentation":
+        spec[MASK_ENCODED] = tf.io.FixedLenFeature([], tf.string)
+    else:
+        spec[LABEL] = tf.io.FixedLenFeature([], tf.int64)
+        spec[LABEL_TEXT] = tf.io.FixedLenFeature([], tf.string, default_value="")
+    return spec

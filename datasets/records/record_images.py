@@ -1,0 +1,151 @@
+"""Input images (PNG 8/16-bit, JPEG, DICOM) to the bytes stored in a TFRecord.
+
+PNG in gray (8 or 16 bit) or RGB and baseline JPEG are stored as they are on
+disk, so conversion never re-encodes (and never loses) a pixel; other PNG
+modes (palette, alpha, 1/2/4-bit, 16-bit RGB) become 8/16-bit gray or 8-bit
+RGB PNG. The `raw` record format stores the decoded pixels uncompressed
+instead (little-endian, row-major, H x W x C): larger files, but nothing to
+decode when training reads them. DICOM goes through the same decoding as
+ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as 16-bit PNG;
+a multi-frame DICOM is refused, since one record is one image.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from dicom.decoding.display import display_frames, frame_count
+from dicom.decoding.reading import NOT_DICOM, RejectedFile, read_dicom, require_image
+from files.png_codec import decode_png, encode_png
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+_STORED_AS_IS = {"L": 8, "I;16": 16, "I;16B": 16, "RGB": 8}
+
+
+class UnreadableImage(Exception):
+    """The file is not an image this converter can store; the message says why."""
+
+
+@dataclass(frozen=True)
+class RecordImage:
+    data: bytes
+    format: str
+    height: int
+    width: int
+    channels: int
+    bit_depth: int
+
+
+def load_record_image(path: str, verify: bool = True) -> RecordImage:
+    """Read `path` into record bytes.
+
+    `verify=True` checks that the pixel data is whole: every PNG chunk's CRC
+    (which catches truncated and corrupted files without inflating them) and a
+    full JPEG decode. The conversion's probe pass verifies; its write pass trusts.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read: {exc.strerror or exc}") from exc
+    if not data:
+        raise UnreadableImage("empty file")
+    if data.startswith(PNG_MAGIC) or data.startswith(JPEG_MAGIC):
+        return _from_pillow(data, verify)
+    return _from_dicom(data)
+
+
+def _from_pillow(data: bytes, verify: bool) -> RecordImage:
+    fmt = "png" if data.startswith(PNG_MAGIC) else "jpeg"
+    try:
+        with Image.open(io.BytesIO(data)) as pil:
+            mode, (width, height) = pil.mode, pil.size
+            if verify and fmt == "png":
+                pil.verify()
+            elif verify:
+                pil.load()
+            if fmt == "jpeg" and mode in ("L", "RGB"):
+                return RecordImage(data, fmt, height, width, 1 if mode == "L" else 3, 8)
+            if fmt == "png" and _STORED_AS_IS.get(mode) == _png_bit_depth(data):
+                return RecordImage(
+                    data, fmt, height, width, 3 if mode == "RGB" else 1, _STORED_AS_IS[mode]
+                )
+        with Image.open(io.BytesIO(data)) as pil:  # verify() leaves `pil` unusable
+            pil.load()
+            return _reencoded(pil)
+    except UnidentifiedImageError as exc:
+        raise UnreadableImage(f"not a readable {fmt.upper()} image") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImage(f"corrupt {fmt.upper()} image: {_one_line(exc)}") from exc
+
+
+def _png_bit_depth(data: bytes) -> int:
+    """Bit depth from the IHDR chunk (byte 24): Pillow reports 16-bit RGB as 8-bit 'RGB'."""
+    return data[24] if len(data) > 24 else 0
+
+
+def _reencoded(pil: Image.Image) -> RecordImage:
+    if pil.mode in ("I", "I;16", "I;16B", "I;16L"):
+        array = np.clip(np.asarray(pil, dtype=np.int64), 0, 65535).astype(np.uint16)
+    elif pil.mode in ("1", "L", "LA") or (pil.mode == "P" and _palette_is_gray(pil)):
+        array = np.asarray(pil.convert("L"))
+    else:
+        array = np.asarray(pil.convert("RGB"))
+    return from_array(array)
+
+
+def _palette_is_gray(pil: Image.Image) -> bool:
+    colours = np.asarray(pil.convert("RGB"))
+    return bool((colours == colours[..., :1]).all())
+
+
+def to_raw(image: RecordImage, bit_depth: int) -> RecordImage:
+    """Decoded pixels at `bit_depth` (8-bit images are scaled by 257 into 16 bits)."""
+    if image.format == "raw":
+        return image
+    array = decode_png(image.data) if image.format == "png" else _decode_jpeg(image.data)
+    if bit_depth == 16 and array.dtype == np.uint8:
+        array = array.astype(np.uint16) * 257
+    elif bit_depth == 8 and array.dtype == np.uint16:
+        raise ValueError("a 16-bit image cannot be stored as 8-bit raw pixels")
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    return RecordImage(data, "raw", image.height, image.width, image.channels, bit_depth)
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as pil:
+        return np.asarray(pil)
+
+
+def from_array(array: np.ndarray) -> RecordImage:
+    """A uint8/uint16 gray or uint8 RGB array as a PNG record image."""
+    channels = 3 if array.ndim == 3 else 1
+    return RecordImage(
+        encode_png(array), "png", array.shape[0], array.shape[1], channels,
+        16 if array.dtype == np.uint16 else 8,
+    )
+
+
+def _from_dicom(data: bytes) -> RecordImage:
+    try:
+        dataset = read_dicom(data)
+        require_image(dataset)
+        if frame_count(dataset) > 1:
+            raise UnreadableImage(
+                f"multi-frame DICOM ({frame_count(dataset)} frames): one record holds one "
+                "image; ingest it and fetch the frames as PNGs"
+            )
+        return from_array(next(display_frames(dataset)))
+    except RejectedFile as exc:
+        if exc.kind == NOT_DICOM:
+            raise UnreadableImage("not a PNG, JPEG or DICOM image") from exc
+        raise UnreadableImage(exc.reason) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,44 @@
+"""Iterate the raw contents of a converted split: encoded bytes, no decoding.
+
+For tools that hand the stored images on unchanged (image folders, HDF5
+export); training reads through `datasets.input_pipeline.pipeline` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from datasets.input_pipeline.pipeline import record_files
+from datasets.records import example_codec
+from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
+
+
+@dataclass(frozen=True)
+class StoredExample:
+    example_id: str
+    image: bytes
+    image_format: str
+    label: int | None
+    label_text: str
+    mask: bytes | None
+    patient_id: str
+
+
+def iter_split(spec: DatasetSpec, split_name: str, dataset_dir: str) -> Iterator[StoredExample]:
+    """Every record of the split in file order."""
+    parse_spec = example_codec.parsing_spec(spec.task)
+    segmentation = spec.task == SEGMENTATION
+    records = tf.data.TFRecordDataset(record_files(spec, split_name, dataset_dir))
+    for record in records.map(lambda r: tf.io.parse_single_example(r, parse_spec)):
+        yield StoredExample(
+            example_id=record[example_codec.ID].numpy().decode("utf-8"),
+            image=record[example_codec.ENCODED].numpy(),
+            image_format=record[example_codec.FORMAT].numpy().decode("utf-8"),
+            label=None if segmentation else int(record[example_codec.LABEL]),
+            label_text="" if segmentation else record[example_codec.LABEL_TEXT].numpy().decode(),
+            mask=record[example_codec.MASK_ENCODED].numpy() if segmentation else None,
+            patient_id=record[example_codec.PATIENT_ID].numpy().decode("utf-8"),
+        )

@@ -1,0 +1,156 @@
+"""The conversion's input: `DIR/images/` paired by file stem with `DIR/labels/*.txt`
+(classification) or `DIR/masks/*.png` (segmentation), plus an optional
+`DIR/metadata.csv` naming each image's patient.
+
+Scanning finds the pairing problems (an image without a label, a label without
+an image, an empty label, two images with one stem); decoding problems are
+found later by the probe. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass
+
+from datasets.records.class_names import canonical_label
+from datasets.records.dataset_spec import SEGMENTATION
+
+IMAGES, LABELS, MASKS, METADATA = "images", "labels", "masks", "metadata.csv"
+ID_COLUMNS = ("ID", "id", "filename", "image", "stem")
+PATIENT_COLUMNS = ("patient_key", "patient_id", "PatientID", "patient")
+# Only these suffixes are cut to find a stem: catalog IDs are UIDs full of dots.
+KNOWN_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".ima", ".txt"}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    example_id: str
+    image_path: str
+    label: str | None = None
+    mask_path: str | None = None
+    patient_id: str = ""
+
+    @property
+    def group(self) -> str:
+        """Images of one patient stay together; an image without a patient stands alone."""
+        return f"patient:{self.patient_id}" if self.patient_id else f"image:{self.example_id}"
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    path: str
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def _stem_map(directory: str, role: str, problems: list[InputProblem]) -> dict[str, str]:
+    stems: dict[str, str] = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(".") or name.endswith(".partial") or not os.path.isfile(path):
+            continue
+        stem = file_stem(name)
+        if stem in stems:
+            problems.append(
+                InputProblem(path, f"two {role} share the stem {stem!r} "
+                             f"({os.path.basename(stems[stem])} and {name})")
+            )
+            continue
+        stems[stem] = path
+    return stems
+
+
+def file_stem(name: str) -> str:
+    """`000000.png` -> `000000`; `1.2.840.1.png` -> `1.2.840.1`; `1.2.840.1` stays."""
+    stem, suffix = os.path.splitext(name)
+    return stem if suffix.lower() in KNOWN_SUFFIXES else name
+
+
+def _require_dir(dataset_dir: str, name: str) -> str:
+    path = os.path.join(dataset_dir, name)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"{dataset_dir} has no {name}/ folder (expected {IMAGES}/ with "
+            f"{'masks' if name == MASKS else 'labels'}/ beside it)"
+        )
+    return path
+
+
+def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[InputProblem]]:
+    """Pair images with labels or masks; problems list what cannot be paired."""
+    if not os.path.isdir(dataset_dir):
+        raise FileNotFoundError(f"--dataset_dir {dataset_dir} does not exist")
+    problems: list[InputProblem] = []
+    images = _stem_map(_require_dir(dataset_dir, IMAGES), "images", problems)
+    partner_dir = _require_dir(dataset_dir, MASKS if task == SEGMENTATION else LABELS)
+    partners = _stem_map(partner_dir, "masks" if task == SEGMENTATION else "labels", problems)
+    patients = read_patient_keys(dataset_dir)
+    items: list[SourceItem] = []
+    for stem, image_path in images.items():
+        partner = partners.get(stem)
+        if partner is None:
+            what = "mask" if task == SEGMENTATION else "label"
+            expected = f"{MASKS}/{stem}.png" if task == SEGMENTATION else f"{LABELS}/{stem}.txt"
+            problems.append(InputProblem(image_path, f"image without a {what} ({expected})"))
+            continue
+        patient = patients.get(stem, "")
+        if task == SEGMENTATION:
+            items.append(SourceItem(stem, image_path, mask_path=partner, patient_id=patient))
+            continue
+        label = _read_label(partner, problems)
+        if label is not None:
+            items.append(SourceItem(stem, image_path, label=label, patient_id=patient))
+    for stem, partner in partners.items():
+        if stem not in images:
+            what = "mask" if task == SEGMENTATION else "label"
+            problems.append(InputProblem(partner, f"{what} without an image in {IMAGES}/"))
+    if patients:
+        missing = sum(1 for item in items if not item.patient_id)
+        if missing:
+            log.warning("%d images have no patient key in %s; each is its own group",
+                        missing, METADATA)
+    return items, problems
+
+
+def _read_label(path: str, problems: list[InputProblem]) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(InputProblem(path, f"unreadable label: {exc}"))
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        problems.append(InputProblem(path, "empty label"))
+        return None
+    if len(lines) > 1:
+        problems.append(InputProblem(path, f"label has {len(lines)} lines; expected one"))
+        return None
+    return canonical_label(lines[0])
+
+
+def read_patient_keys(dataset_dir: str) -> dict[str, str]:
+    """stem -> patient key from `metadata.csv`, or {} when it has no patient column."""
+    path = os.path.join(dataset_dir, METADATA)
+    if not os.path.exists(path):
+        return {}
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        id_column = next((c for c in ID_COLUMNS if c in header), None)
+        patient_column = next((c for c in PATIENT_COLUMNS if c in header), None)
+        if id_column is None or patient_column is None:
+            log.warning("%s has no %s column; splits are not grouped by patient", path,
+                        "image id" if id_column is None else "patient key")
+            return {}
+        return {
+            file_stem(row[id_column].strip()): row[patient_column].strip()
+            for row in reader
+            if row.get(id_column)
+        }

@@ -1,0 +1,1 @@
+"""Synthetic 2-D data: the shapes segmentation set."""

@@ -1,0 +1,1 @@
+"""Cardiac MR contours to masks: rasterisation, pairing, QC, HDF5."""

@@ -1,0 +1,1 @@
+"""DICOM bytes to display-ready pixels: reading, modality/VOI LUTs, photometry."""

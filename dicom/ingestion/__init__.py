@@ -1,0 +1,1 @@
+"""The catalog database and what fills and reads it: ingest, fetch."""

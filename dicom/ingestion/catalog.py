@@ -1,0 +1,289 @@
+"""The catalog: one SQLAlchemy Core schema that runs unchanged on SQLite and MySQL.
+
+`images` holds one row per frame: `ID` (the SOP Instance UID, with `-f<N>`
+appended for frame N of a multi-frame file), the canonical body part and its
+raw value, the display-ready image as PNG, core DICOM attributes, the patient
+key, the source path and its SHA-256, the ingestion time, and one nullable
+column per configured cleansed attribute (DICOM keyword as column name).
+`rejects` holds one row per rejected path (latest reason), keyed by a hash of
+the path so re-runs update instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import URL, Engine
+
+from dicom.ingestion.database_url import DatabaseUnavailable, connect_check, create_engine, describe
+from dicom.metadata.cleansing import AttributeLists
+
+IMAGES_TABLE = "images"
+REJECTS_TABLE = "rejects"
+ID_LENGTH = 80
+_UID_LENGTH = 64
+_MYSQL_TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+    "mariadb_engine": "InnoDB",
+    "mariadb_charset": "utf8mb4",
+    "mariadb_collate": "utf8mb4_unicode_ci",
+}
+_BLOB = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+_TEXT = sa.Text().with_variant(mysql.TEXT(), "mysql", "mariadb")
+
+
+def core_columns() -> list[sa.Column]:
+    return [
+        sa.Column("ID", sa.String(ID_LENGTH), primary_key=True),
+        sa.Column("body_part", sa.String(32), nullable=False),
+        sa.Column("BodyPartExamined", sa.String(64)),
+        sa.Column("body_part_source", sa.String(32), nullable=False),
+        sa.Column("image", _BLOB, nullable=False),
+        sa.Column("channels", sa.SmallInteger, nullable=False),
+        sa.Column("bit_depth", sa.SmallInteger, nullable=False),
+        sa.Column("frame", sa.Integer, nullable=False),
+        sa.Column("frame_count", sa.Integer, nullable=False),
+        sa.Column("Modality", sa.String(16)),
+        sa.Column("Rows", sa.Integer, nullable=False),
+        sa.Column("Columns", sa.Integer, nullable=False),
+        sa.Column("SOPInstanceUID", sa.String(_UID_LENGTH), nullable=False),
+        sa.Column("StudyInstanceUID", sa.String(_UID_LENGTH)),
+        sa.Column("SeriesInstanceUID", sa.String(_UID_LENGTH)),
+        sa.Column("patient_key", sa.String(64)),
+        sa.Column("source_path", _TEXT, nullable=False),
+        sa.Column("source_sha256", sa.String(64), nullable=False),
+        sa.Column("ingested_at", sa.DateTime, nullable=False),
+    ]
+
+
+def attribute_column(keyword: str, integer: bool) -> sa.Column:
+    return sa.Column(keyword, sa.BigInteger if integer else sa.String(255), nullable=True)
+
+
+def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table, sa.Table]:
+    images = sa.Table(
+        IMAGES_TABLE,
+        metadata,
+        *core_columns(),
+        *(attribute_column(k, True) for k in lists.integers),
+        *(attribute_column(k, False) for k in lists.strings),
+        sa.Index("ix_images_body_part", "body_part"),
+        # One file per UID: parallel writers of one run settle duplicates here.
+        sa.Index("ux_images_sop_uid_frame", "SOPInstanceUID", "frame", unique=True),
+        sa.Index("ix_images_patient_key", "patient_key"),
+        **_MYSQL_TABLE_OPTIONS,
+    )
+    rejects = sa.Table(
+        REJECTS_TABLE,
+        metadata,
+        sa.Column("path_key", sa.String(64), primary_key=True),
+        sa.Column("path", _TEXT, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("reason", _TEXT, nullable=False),
+        sa.Column("rejected_at", sa.DateTime, nullable=False),
+        **_MYSQL_TABLE_OPTIONS,
+    )
+    return images, rejects
+
+
+def path_key(path: str) -> str:
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class RejectRow:
+    path: str
+    kind: str
+    reason: str
+
+
+class Catalog:
+    """The images and rejects tables on one engine."""
+
+    def __init__(self, engine: Engine, url: URL, lists: AttributeLists) -> None:
+        self.engine = engine
+        self.url = url
+        self.lists = lists
+        self.metadata = sa.MetaData()
+        self.images, self.rejects = build_tables(self.metadata, lists)
+
+    @classmethod
+    def open(cls, url: URL, lists: AttributeLists | None = None, create: bool = True) -> Catalog:
+        """Connect (one-line DatabaseUnavailable on failure) and make the schema current."""
+        engine = create_engine(url)
+        connect_check(engine, url)
+        catalog = cls(engine, url, lists or AttributeLists())
+        if create:
+            catalog.ensure_schema()
+        else:
+            catalog.require_schema()
+        return catalog
+
+    @classmethod
+    def attach(cls, url: URL, lists: AttributeLists) -> Catalog:
+        """A fresh engine on a catalog whose schema is already current (worker processes)."""
+        return cls(create_engine(url), url, lists)
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.url.get_backend_name() in ("mysql", "mariadb")
+
+    def describe(self) -> str:
+        return describe(self.url)
+
+    def ensure_schema(self) -> None:
+        """Create missing tables; add columns for newly configured attributes."""
+        self.metadata.create_all(self.engine, checkfirst=True)
+        inspector = sa.inspect(self.engine)
+        existing = {c["name"] for c in inspector.get_columns(IMAGES_TABLE)}
+        missing = [c for c in self.images.columns if c.name not in existing]
+        indexed = {i["name"] for i in inspector.get_indexes(IMAGES_TABLE)}
+        for index in self.images.indexes:
+            if index.name not in indexed:
+                index.create(self.engine)
+        if not missing:
+            return
+        preparer = self.engine.dialect.identifier_preparer
+        with self.engine.begin() as connection:
+            for column in missing:
+                if not column.nullable:
+                    raise DatabaseUnavailable(
+                        f"{self.describe()}: table {IMAGES_TABLE} predates column {column.name}; "
+                        "ingest into a new catalog"
+                    )
+                ddl = column.type.compile(dialect=self.engine.dialect)
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {preparer.quote(IMAGES_TABLE)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {ddl}"
+                )
+
+    def require_schema(self) -> None:
+        if not sa.inspect(self.engine).has_table(IMAGES_TABLE):
+            raise DatabaseUnavailable(
+                f"{self.describe()} has no {IMAGES_TABLE} table: "
+                "run python -m dicom.create_database first"
+            )
+
+    def reflected_images(self) -> sa.Table:
+        """The images table as it is in the database (all attribute columns)."""
+        return sa.Table(IMAGES_TABLE, sa.MetaData(), autoload_with=self.engine)
+
+    def max_packet_bytes(self) -> int | None:
+        """The MySQL server's max_allowed_packet; None where there is no such limit."""
+        if not self.is_mysql:
+            return None
+        with self.engine.connect() as connection:
+            return int(connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+
+    def stored_fingerprints(self) -> dict[str, str]:
+        """SOP Instance UID -> SHA-256 of the source file, for every stored file."""
+        query = sa.select(self.images.c.SOPInstanceUID, self.images.c.source_sha256).distinct()
+        with self.engine.connect() as connection:
+            return {uid: sha for uid, sha in connection.execute(query)}
+
+    def stored_copy(self, sop_uid: str) -> tuple[str, str] | None:
+        """(SHA-256, source path) of the file stored under `sop_uid`, if any."""
+        images = self.images
+        query = (
+            sa.select(images.c.source_sha256, images.c.source_path)
+            .where(images.c.SOPInstanceUID == sop_uid)
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (row[0], row[1])
+
+    def write_batch(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        rejects: Sequence[RejectRow],
+        replaced: Mapping[str, str] | None = None,
+        accepted_paths: Iterable[str] = (),
+    ) -> None:
+        """One transaction: replace, insert, record rejects, clear resolved rejects.
+
+        `replaced` maps a SOP Instance UID to the SHA-256 it was stored with; only
+        that copy is deleted, so a copy another writer stored meanwhile stays and
+        the insert fails on the unique keys instead (sqlalchemy IntegrityError).
+        """
+        now = utc_now()
+        cleared = {path_key(p) for p in accepted_paths} | {path_key(r.path) for r in rejects}
+        images = self.images
+        with self.engine.begin() as connection:
+            if replaced:
+                connection.execute(
+                    sa.delete(images).where(
+                        images.c.SOPInstanceUID == sa.bindparam("uid"),
+                        images.c.source_sha256 == sa.bindparam("sha"),
+                    ),
+                    [{"uid": uid, "sha": sha} for uid, sha in replaced.items()],
+                )
+            if rows:
+                self._insert_images(connection, [dict(r, ingested_at=now) for r in rows])
+            if cleared:
+                connection.execute(
+                    sa.delete(self.rejects).where(self.rejects.c.path_key.in_(cleared))
+                )
+            if rejects:
+                connection.execute(
+                    sa.insert(self.rejects),
+                    [
+                        {
+                            "path_key": path_key(r.path),
+                            "path": r.path,
+                            "kind": r.kind,
+                            "reason": r.reason,
+                            "rejected_at": now,
+                        }
+                        for r in {r.path: r for r in rejects}.values()
+                    ],
+                )
+
+    def _insert_images(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert rows; on MySQL through a prepared statement (binary protocol).
+
+        mysql-connector's text protocol escapes every BLOB byte in pure Python and
+        the server re-parses it; the binary protocol sends the PNG bytes as they are.
+        """
+        if not self.is_mysql:
+            connection.execute(sa.insert(self.images), rows)
+            return
+        names = list(rows[0])
+        quote = self.engine.dialect.identifier_preparer.quote
+        sql = (
+            f"INSERT INTO {quote(IMAGES_TABLE)} ({', '.join(quote(n) for n in names)}) "
+            f"VALUES ({', '.join(['%s'] * len(names))})"
+        )
+        # Unbuffered: an INSERT returns no rows, and buffered prepared cursors do not exist.
+        cursor = connection.connection.driver_connection.cursor(prepared=True, buffered=False)
+        try:
+            cursor.executemany(sql, [tuple(r[n] for n in names) for r in rows])
+        except connection.dialect.loaded_dbapi.Error as exc:
+            # The raw cursor bypasses SQLAlchemy: raise what its own execute would.
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, connection.dialect.loaded_dbapi.Error
+            ) from exc
+        finally:
+            cursor.close()
+
+    def count(self, table: sa.Table | None = None) -> int:
+        table = self.images if table is None else table
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,131 @@
+"""Export catalog images to an `images/` + `labels/` folder that training tools read.
+
+`OUT/images/<ID>.png` is the stored PNG byte for byte; `OUT/labels/<ID>.txt`
+holds the label text (the value of the queried column, e.g. `CHEST`);
+`OUT/metadata.csv` (optional) lists ID, label, patient key and the catalog's
+other scalar columns, so later steps can keep one patient's images in one split.
+Values are always bound parameters, and the column name is checked against the
+table's real columns, so a query like `CHEST' OR '1'='1` is just a value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from dicom.ingestion.catalog import Catalog
+from files.atomic_file import write_atomic
+
+ALL = "all"
+METADATA_FILE = "metadata.csv"
+_NOT_IN_METADATA = {"image"}
+
+
+@dataclass
+class FetchSummary:
+    written: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    stale: int = 0
+
+    def line(self, directory: str) -> str:
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))
+        text = f"fetched {self.written} images into {directory}" + (
+            f" ({detail})" if detail else ""
+        )
+        if self.stale:
+            text += f"; {self.stale} older files in images/ are not part of this query"
+        return text
+
+
+def parse_query(query: str) -> list[str] | None:
+    """'CHEST' or 'CHEST, ABDOMEN' -> values; 'all' -> None (no filter)."""
+    values = [v.strip() for v in query.split(",") if v.strip()]
+    if not values:
+        raise ValueError("--query is empty: give a value, a comma-separated list, or 'all'")
+    if len(values) == 1 and values[0].lower() == ALL:
+        return None
+    return values
+
+
+def fetch_images(
+    catalog: Catalog,
+    out_dir: str,
+    values: Sequence[str] | None,
+    column: str = "body_part",
+    metadata: bool = True,
+    progress: bool = True,
+) -> FetchSummary:
+    """Write every row whose `column` is one of `values` (all rows for None)."""
+    table = catalog.reflected_images()
+    if column not in table.c:
+        names = ", ".join(c.name for c in table.c if c.name not in _NOT_IN_METADATA)
+        raise ValueError(f"--column {column!r} is not a catalog column; choose one of: {names}")
+    target = table.c[column]
+    where = None
+    if values is not None:
+        if isinstance(target.type, (sa.Integer, sa.BigInteger, sa.SmallInteger)):
+            try:
+                values = [int(v) for v in values]  # type: ignore[misc]
+            except ValueError as exc:
+                raise ValueError(f"--column {column} holds integers; got {list(values)}") from exc
+        elif column == "body_part":
+            values = [v.upper() for v in values]
+        where = target.in_(list(values))
+    images_dir, labels_dir = os.path.join(out_dir, "images"), os.path.join(out_dir, "labels")
+    os.makedirs(images_dir, exist_ok=True)
+    os.makedirs(labels_dir, exist_ok=True)
+    before = {n[:-4] for n in os.listdir(images_dir) if n.endswith(".png")}
+    with catalog.engine.connect() as connection:
+        count = sa.select(sa.func.count()).select_from(table)
+        total = connection.execute(count if where is None else count.where(where)).scalar_one()
+    meta_columns = [c for c in table.c if c.name not in _NOT_IN_METADATA]
+    summary = FetchSummary()
+    rows_out: list[dict[str, object]] = []
+    query = sa.select(*table.c).order_by(table.c.ID)
+    if where is not None:
+        query = query.where(where)
+    bar = tqdm(total=total, unit="image", desc="fetch", disable=not progress, file=sys.stderr)
+    with bar, catalog.engine.connect().execution_options(stream_results=True, yield_per=128) as c:
+        for row in c.execute(query):
+            record = row._mapping
+            image_id = str(record["ID"])
+            label = "" if record[column] is None else str(record[column])
+            write_atomic(os.path.join(images_dir, f"{image_id}.png"), record["image"])
+            write_atomic(os.path.join(labels_dir, f"{image_id}.txt"), f"{label}\n".encode())
+            before.discard(image_id)
+            summary.written += 1
+            summary.labels[label] += 1
+            if metadata:
+                rows_out.append(
+                    {
+                        "ID": image_id,
+                        "label": label,
+                        **{c.name: record[c.name] for c in meta_columns if c.name != "ID"},
+                    }
+                )
+            bar.update(1)
+    if metadata:
+        write_metadata_csv(
+            os.path.join(out_dir, METADATA_FILE),
+            ["ID", "label", *(c.name for c in meta_columns if c.name != "ID")],
+            rows_out,
+        )
+    summary.stale = len(before)
+    return summary
+
+
+def write_metadata_csv(path: str, header: Sequence[str], rows: Sequence[dict[str, object]]) -> None:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(header))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    write_atomic(path, text.getvalue().encode("utf-8"))

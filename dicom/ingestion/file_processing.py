@@ -1,0 +1,210 @@
+"""The per-file work of ingestion: read, hash, parse, decode, PNG-encode, cleanse.
+
+A `FileProcessor` holds only picklable state, so the same object runs in the
+parent (one worker) or in every worker process, and the benchmark measures it
+alone as the single-core limit. Files already stored (same UID, same SHA-256)
+are recognised from the header and never decoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom import config
+
+from dicom.decoding import reading
+from dicom.decoding.display import display_frames, frame_count
+from dicom.ingestion.catalog import RejectRow
+from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
+from dicom.metadata.cleansing import (
+    AttributeLists,
+    attribute_text,
+    cleanse_attributes,
+    cleanse_string,
+)
+from dicom.metadata.deidentify import Deidentifier
+from files.png_codec import DEFAULT_COMPRESS_LEVEL, encode_png
+
+OVERWRITE_NEVER = "never"
+OVERWRITE_IF_CHANGED = "if_changed"
+OVERWRITE_CHOICES = (OVERWRITE_NEVER, OVERWRITE_IF_CHANGED)
+
+NEW, PRESENT, CONFLICT, REJECTED = "new", "present", "conflict", "rejected"
+_ROW_OVERHEAD_BYTES = 8192  # the other columns of one row and protocol headers
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    lists: AttributeLists = field(default_factory=AttributeLists)
+    body_part_map: Mapping[str, str] = field(default_factory=dict)
+    deid_key: bytes | None = None
+    overwrite: str = OVERWRITE_NEVER
+    max_packet_bytes: int | None = None
+    compress_level: int = DEFAULT_COMPRESS_LEVEL
+    root: str = "."
+
+    def __post_init__(self) -> None:
+        if self.overwrite not in OVERWRITE_CHOICES:
+            raise ValueError(
+                f"overwrite must be one of {OVERWRITE_CHOICES}, not {self.overwrite!r}"
+            )
+
+
+@dataclass
+class FileOutcome:
+    """What became of one file; `rows` is emptied once committed (`row_count` stays)."""
+
+    path: str
+    status: str
+    sop_uid: str | None = None
+    sha256: str | None = None
+    stored_sha256: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_count: int = 0
+    reject: RejectRow | None = None
+    warnings: list[str] = field(default_factory=list)
+    replaces: bool = False
+    body_part: str | None = None
+    conflict_action: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(r["image"]) for r in self.rows)
+
+
+class FileProcessor:
+    """The per-file work; picklable state only, so it runs in any worker."""
+
+    def __init__(self, settings: IngestSettings, known: Mapping[str, str]) -> None:
+        # Real-world files break VR rules constantly; cleansing handles the values,
+        # so pydicom's per-value validation would only cost time and flood the log.
+        config.settings.reading_validation_mode = config.IGNORE
+        self.settings = settings
+        self.known = known
+        self.mapper = BodyPartMapper(settings.body_part_map)
+        self.deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
+
+    def stored_path(self, path: str) -> str:
+        """Absolute path; relative to the ingest root under --deidentify (no host paths)."""
+        if self.deidentifier:
+            return os.path.relpath(path, self.settings.root)
+        return os.path.abspath(path)
+
+    def __call__(self, path: str) -> FileOutcome:
+        shown = self.stored_path(path)
+        try:
+            return self._process(path, shown)
+        except reading.RejectedFile as exc:
+            return FileOutcome(shown, REJECTED, reject=RejectRow(shown, exc.kind, exc.reason))
+        except MemoryError:
+            return FileOutcome(
+                shown,
+                REJECTED,
+                reject=RejectRow(shown, reading.TOO_LARGE, "out of memory while decoding"),
+            )
+        except Exception as exc:  # never let one file kill the batch
+            detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+            reason = f"unexpected {type(exc).__name__}: {detail}"
+            return FileOutcome(
+                shown, REJECTED, reject=RejectRow(shown, reading.INVALID_IMAGE, reason)
+            )
+
+    def _process(self, path: str, shown: str) -> FileOutcome:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise reading.RejectedFile(reading.UNREADABLE, f"cannot read: {exc.strerror}") from exc
+        sha256 = hashlib.sha256(data).hexdigest()
+        ds = reading.read_dicom(data)
+        del data
+        source_uid = str(ds.SOPInstanceUID).strip()
+        uid = self.deidentifier.remap_uid(source_uid) if self.deidentifier else source_uid
+        stored = self.known.get(uid)
+        if stored == sha256:
+            return FileOutcome(shown, PRESENT, sop_uid=uid, sha256=sha256)
+        if stored is not None and self.settings.overwrite == OVERWRITE_NEVER:
+            return FileOutcome(
+                shown,
+                CONFLICT,
+                sop_uid=uid,
+                sha256=sha256,
+                stored_sha256=stored,
+                conflict_action="stored copy kept (--overwrite never)",
+            )
+        reading.require_image(ds)
+
+        raw_body_part = attribute_text(ds, "BodyPartExamined")
+        body = self.mapper.resolve(
+            raw_body_part, {k: attribute_text(ds, k) for k in DESCRIPTION_FIELDS}
+        )
+        if self.deidentifier:
+            patient_key = self.deidentifier.patient_key(ds)
+            self.deidentifier.apply(ds)
+        else:
+            patient_key = cleanse_string(attribute_text(ds, "PatientID"))
+        cleansed = cleanse_attributes(ds, self.settings.lists)
+        frames = frame_count(ds)
+        common = {
+            "body_part": body.canonical,
+            "BodyPartExamined": (raw_body_part or "").strip()[:64] or None,
+            "body_part_source": body.source,
+            "frame_count": frames,
+            "Modality": cleanse_string(attribute_text(ds, "Modality")),
+            "SOPInstanceUID": uid,
+            "StudyInstanceUID": _uid_or_none(ds.get("StudyInstanceUID")),
+            "SeriesInstanceUID": _uid_or_none(ds.get("SeriesInstanceUID")),
+            "patient_key": patient_key,
+            "source_path": shown,
+            "source_sha256": sha256,
+            **cleansed.values,
+        }
+        rows = []
+        for index, image in enumerate(display_frames(ds)):
+            png = encode_png(image, self.settings.compress_level)
+            self._check_packet(png)
+            rows.append(
+                {
+                    **common,
+                    "ID": uid if frames == 1 else f"{uid}-f{index + 1}",
+                    "frame": index + 1,
+                    "image": png,
+                    "channels": 1 if image.ndim == 2 else 3,
+                    "bit_depth": image.dtype.itemsize * 8,
+                    "Rows": int(image.shape[0]),
+                    "Columns": int(image.shape[1]),
+                }
+            )
+        return FileOutcome(
+            shown,
+            NEW,
+            sop_uid=uid,
+            sha256=sha256,
+            stored_sha256=stored,
+            rows=rows,
+            row_count=len(rows),
+            warnings=cleansed.warnings,
+            replaces=stored is not None,
+            body_part=body.canonical,
+        )
+
+    def _check_packet(self, png: bytes) -> None:
+        limit = self.settings.max_packet_bytes
+        if limit is None:
+            return
+        # Rows travel as prepared statements (binary protocol): the PNG is sent as is.
+        if len(png) + _ROW_OVERHEAD_BYTES > limit:
+            raise reading.RejectedFile(
+                reading.TOO_LARGE,
+                f"image of {len(png)} bytes exceeds the MySQL server's max_allowed_packet "
+                f"({limit} bytes); raise max_allowed_packet to store it",
+            )
+
+
+def _uid_or_none(value: object) -> str | None:
+    text = str(value or "").strip()
+    return text or None

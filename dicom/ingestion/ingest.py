@@ -1,0 +1,205 @@
+"""Ingest a directory tree of DICOM files into the catalog: parallel, batched, idempotent.
+
+The walk is cut into tasks of whole files. Each worker process does the
+per-file work (`dicom.ingestion.file_processing`) and commits what it decoded itself
+(`dicom.ingestion.ingest_workers`, `dicom.ingestion.ingest_commit`), one transaction per task (or
+per 64 MiB of images), so image bytes never travel through the parent, which
+only counts what came back and draws the progress bar. A job killed at any
+moment leaves only complete files behind (workers die with the parent) and a
+re-run finishes the rest.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from dicom.ingestion.catalog import Catalog, RejectRow
+from dicom.ingestion.file_processing import (
+    CONFLICT,
+    NEW,
+    PRESENT,
+    REJECTED,
+    FileOutcome,
+    FileProcessor,
+    IngestSettings,
+)
+from dicom.ingestion.ingest_commit import commit_outcomes
+from dicom.ingestion.ingest_workers import decoded_groups, run_in_workers
+from dicom.metadata.body_part import UNKNOWN
+
+log = logging.getLogger(__name__)
+# Tasks per worker at least, so that the last tasks balance the workers.
+_TASKS_PER_WORKER = 4
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    ingested: int = 0
+    rows: int = 0
+    present: int = 0
+    replaced: int = 0
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    rejects: list[RejectRow] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    unknown_body_part: list[str] = field(default_factory=list)
+    body_parts: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def add(self, outcome: FileOutcome) -> None:
+        """Count one committed outcome; log its conflict and warnings."""
+        self.files += 1
+        if outcome.status == REJECTED:
+            assert outcome.reject is not None
+            self.rejects.append(outcome.reject)
+        elif outcome.status == PRESENT:
+            self.present += 1
+        elif outcome.status == CONFLICT:
+            self.conflicts.append(
+                {
+                    "path": outcome.path,
+                    "sop_uid": outcome.sop_uid or "",
+                    "stored_sha256": outcome.stored_sha256 or "",
+                    "file_sha256": outcome.sha256 or "",
+                    "action": outcome.conflict_action,
+                }
+            )
+            log.warning(
+                "%s: SOP Instance UID %s already stored with other content; %s",
+                outcome.path,
+                outcome.sop_uid,
+                outcome.conflict_action,
+            )
+        else:
+            assert outcome.status == NEW
+            self.ingested += 1
+            self.rows += outcome.row_count
+            self.replaced += int(outcome.replaces)
+            self.body_parts[outcome.body_part or UNKNOWN] += outcome.row_count
+            if outcome.body_part == UNKNOWN:
+                self.unknown_body_part.append(outcome.path)
+        for message in outcome.warnings:
+            self.warnings.append({"path": outcome.path, "message": message})
+            log.warning("%s: %s", outcome.path, message)
+
+    def reject_counts(self) -> list[tuple[str, int]]:
+        return collections.Counter(r.kind for r in self.rejects).most_common()
+
+    def line(self) -> str:
+        rejected = f"rejected {len(self.rejects)}"
+        if self.rejects:
+            rejected += " (" + ", ".join(f"{k} {n}" for k, n in self.reject_counts()) + ")"
+        parts = [
+            f"ingested {self.ingested} files ({self.rows} rows)",
+            f"already present {self.present}",
+        ]
+        if self.replaced:
+            parts.append(f"replaced {self.replaced}")
+        if self.conflicts:
+            parts.append(f"changed but kept {len(self.conflicts)}")
+        parts.append(rejected)
+        if self.unknown_body_part:
+            parts.append(f"body part UNKNOWN {len(self.unknown_body_part)}")
+        if self.warnings:
+            parts.append(f"warnings {len(self.warnings)}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": {
+                "files_seen": self.files,
+                "ingested": self.ingested,
+                "rows": self.rows,
+                "already_present": self.present,
+                "replaced": self.replaced,
+                "changed_but_kept": len(self.conflicts),
+                "rejected": len(self.rejects),
+                "rejected_by_kind": dict(self.reject_counts()),
+                "body_parts": dict(self.body_parts.most_common()),
+                "unknown_body_part": len(self.unknown_body_part),
+                "warnings": len(self.warnings),
+                "line": self.line(),
+            },
+            "rejects": [{"path": r.path, "kind": r.kind, "reason": r.reason} for r in self.rejects],
+            "conflicts": self.conflicts,
+            "warnings": self.warnings,
+            "unknown_body_part": self.unknown_body_part,
+        }
+
+
+def iter_files(directory: str) -> Iterator[str]:
+    """Every regular file below `directory`, sorted, skipping hidden files and folders."""
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield os.path.join(root, name)
+
+
+def task_size(files: int, workers: int, batch_files: int) -> int:
+    """Files per task (and transaction): at most `batch_files`, small enough to balance."""
+    return max(1, min(batch_files, math.ceil(files / (workers * _TASKS_PER_WORKER))))
+
+
+def ingest_directory(
+    directory: str,
+    catalog: Catalog,
+    settings: IngestSettings | None = None,
+    workers: int | None = None,
+    batch_files: int = 64,
+    progress: bool = True,
+) -> IngestSummary:
+    """Ingest every file below `directory`; returns what happened to each."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"--directory {directory} is not a directory")
+    settings = settings or IngestSettings()
+    packet = catalog.max_packet_bytes()
+    settings = dataclasses.replace(
+        settings, max_packet_bytes=packet, root=os.path.abspath(directory)
+    )
+    paths = list(iter_files(directory))
+    known = catalog.stored_fingerprints()
+    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    size = task_size(len(paths), workers, max(1, batch_files))
+    tasks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    summary = IngestSummary()
+    bar = tqdm(
+        total=len(paths),
+        unit="file",
+        desc="ingest",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    with bar:
+        if workers == 1 or len(tasks) < 2:
+            results = _run_here(tasks, FileProcessor(settings, known), catalog)
+        else:
+            results = run_in_workers(
+                tasks, settings, known, catalog.url, catalog.lists, min(workers, len(tasks))
+            )
+        with contextlib.closing(results):  # on any error, stop the workers now
+            for outcomes in results:
+                for outcome in outcomes:
+                    summary.add(outcome)
+                bar.update(len(outcomes))
+    return summary
+
+
+def _run_here(
+    tasks: list[list[str]], processor: FileProcessor, catalog: Catalog
+) -> Iterator[list[FileOutcome]]:
+    """One worker: decode and commit in this process, group by group."""
+    for task in tasks:
+        for group in decoded_groups(task, processor):
+            yield commit_outcomes(catalog, group)

@@ -1,0 +1,1 @@
+"""DICOM attributes: cleansing, canonical body part, de-identification."""

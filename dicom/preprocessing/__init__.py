@@ -1,0 +1,1 @@
+"""The seed's four preprocessing methods, for folders and in-graph serving."""

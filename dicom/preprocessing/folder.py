@@ -1,0 +1,81 @@
+"""Apply a preprocessing method to every image of a fetched folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from dicom.preprocessing.methods import clamp_value, preprocess
+from files.atomic_file import write_atomic
+from files.png_codec import encode_png, read_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@dataclass
+class PreprocessSummary:
+    written: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    output_directory: str = ""
+
+
+def images_folder(directory: str) -> str:
+    """`DIR/images` for a fetched folder, else DIR itself."""
+    nested = os.path.join(directory, "images")
+    return nested if os.path.isdir(nested) else directory
+
+
+def default_output_directory(directory: str, method: str, value: int) -> str:
+    return f"{os.path.normpath(directory)}_{method}_{value}"
+
+
+def preprocess_folder(
+    directory: str,
+    method: str,
+    value: int,
+    output_directory: str | None,
+    in_place: bool = False,
+    progress: bool = True,
+) -> PreprocessSummary:
+    """Write preprocessed images; labels/ and metadata.csv are copied alongside."""
+    if not os.path.isdir(directory):
+        raise NotADirectoryError(f"--directory {directory} is not a directory")
+    value = clamp_value(method, value)
+    source = images_folder(directory)
+    if in_place:
+        if output_directory:
+            raise ValueError("--in_place and --output_directory exclude each other")
+        target_root = directory
+    else:
+        target_root = output_directory or default_output_directory(directory, method, value)
+        if os.path.abspath(target_root) == os.path.abspath(directory):
+            raise ValueError("--output_directory is the input; use --in_place to overwrite")
+    target = os.path.join(target_root, "images") if source != directory else target_root
+    os.makedirs(target, exist_ok=True)
+    if not in_place:
+        for extra in ("labels", "masks"):
+            if os.path.isdir(os.path.join(directory, extra)):
+                shutil.copytree(
+                    os.path.join(directory, extra),
+                    os.path.join(target_root, extra),
+                    dirs_exist_ok=True,
+                )
+        if os.path.isfile(os.path.join(directory, "metadata.csv")):
+            shutil.copy2(os.path.join(directory, "metadata.csv"), target_root)
+    names = sorted(n for n in os.listdir(source) if n.lower().endswith(IMAGE_SUFFIXES))
+    summary = PreprocessSummary(output_directory=target_root)
+    for name in tqdm(names, unit="image", desc=method, disable=not progress, file=sys.stderr):
+        try:
+            image = read_image(os.path.join(source, name))
+            result = preprocess(image, method, value)
+        except (OSError, ValueError) as exc:
+            summary.failed.append((name, " ".join(str(exc).split())))
+            continue
+        stem = os.path.splitext(name)[0]
+        write_atomic(os.path.join(target, f"{stem}.png"), encode_png(result))
+        summary.written += 1
+    return summary

@@ -1,0 +1,1 @@
+"""Synthetic DICOM: phantoms, radiographs, cardiac MR with planted defects."""

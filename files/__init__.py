@@ -1,0 +1,1 @@
+"""File helpers every package uses: atomic writes, the PNG codec, folder layout."""
