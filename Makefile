@@ -13,6 +13,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt ".[dev]"
+	@# The checkout on the venv's path: every command runs from any directory, and no
+	@# distribution named `dicom` or `datasets` is installed (those names belong to others).
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'medcv-checkout.pth').write_text('$(CURDIR)\n')"
 	@touch $(STAMP)
 
 test: install

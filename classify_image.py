@@ -19,6 +19,7 @@ import sys
 from absl import app, flags
 from tqdm import tqdm
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.nets_factory import model_names
 from training.serving_flags import define_serving_flags
 

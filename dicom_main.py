@@ -18,6 +18,8 @@ import os
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "tf_convert_data output directory.", short_name="dd")
 flags.DEFINE_string("model_dir", "/tmp/resnet_model", "Checkpoints and summaries.",

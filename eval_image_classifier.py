@@ -24,6 +24,7 @@ import logging
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.conv_blocks import PREPROCESSING_NAMES
 from nets.nets_factory import model_names
 

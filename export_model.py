@@ -13,6 +13,7 @@ import logging
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.nets_factory import model_names
 from training.serving_flags import define_serving_flags
 

@@ -19,6 +19,7 @@ import sys
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.splits import SPLIT_MODES, parse_size

@@ -15,6 +15,7 @@ import logging
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from training.training_flags import define_training_flags, settings_from_flags
 
 FLAGS = flags.FLAGS

@@ -1,4 +1,10 @@
-"""One-line errors and exit codes shared by the dicom CLIs."""
+"""One-line errors and exit codes shared by every command.
+
+A command's `main` runs inside `run_cli`: an expected failure (bad input, a
+missing file, a dead worker) becomes `error: <one line>` on stderr and exit 2,
+Ctrl-C exit 130. Stages with failures of their own (the catalog's database
+errors) pass a `describe` that turns them into that line too.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from absl import app
-from sqlalchemy.exc import SQLAlchemyError
-
-from dicom.ingestion.database_url import DatabaseUnavailable
-from dicom.metadata.deidentify import DeidentificationKeyError
 
 EXIT_FATAL = 2
 EXIT_INTERRUPTED = 130
 EXPECTED_ERRORS = (
-    ChildProcessError,  # an ingest worker died (dicom.ingestion.ingest_workers.WorkerDied)
-    DatabaseUnavailable,
-    DeidentificationKeyError,
+    ChildProcessError,  # a worker process died (dicom.ingestion.ingest_workers.WorkerDied)
     FileExistsError,
     FileNotFoundError,
     NotADirectoryError,
@@ -36,14 +36,21 @@ def fail(message: str, code: int = EXIT_FATAL) -> int:
     return code
 
 
-def run_cli(main: Callable[[], int], interrupted_hint: str = "") -> int:
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run_cli(main: Callable[[], int], interrupted_hint: str = "",
+            describe: Callable[[Exception], str | None] | None = None) -> int:
     """Run `main`, turning expected failures into `error: ...` on one line."""
     try:
         return main()
     except KeyboardInterrupt:
         return fail(f"interrupted. {interrupted_hint}".strip(), EXIT_INTERRUPTED)
     except EXPECTED_ERRORS as exc:
-        return fail(" ".join(str(exc).split()) or type(exc).__name__)
-    except SQLAlchemyError as exc:
-        original = getattr(exc, "orig", None) or exc
-        return fail(f"database error: {' '.join(str(original).split())[:300]}")
+        return fail(one_line(exc))
+    except Exception as exc:
+        message = describe(exc) if describe is not None else None
+        if message is None:
+            raise
+        return fail(message)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from datasets.interchange.archives import ArchiveError, extract_archives
 
 FLAGS = flags.FLAGS

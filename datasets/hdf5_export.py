@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from datasets.interchange.hdf5_conversion import export_split, parse_image_size
 
 FLAGS = flags.FLAGS

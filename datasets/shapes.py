@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from absl import app, flags
 from tqdm import tqdm
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from datasets.synthetic.shape_images import ShapeSettings, write_shapes
 
 FLAGS = flags.FLAGS

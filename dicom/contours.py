@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder with dicoms/, contourfiles/ and link.csv.")
 flags.DEFINE_string("output_dir", None, "Where images/, masks/, overlays/, cardiac.h5 go.")

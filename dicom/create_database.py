@@ -19,9 +19,15 @@ import sys
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.database_url import DEFAULT_DB_URL, describe, resolve_db_url
+from dicom.ingestion.database_url import (
+    DEFAULT_DB_URL,
+    describe,
+    describe_database_error,
+    resolve_db_url,
+)
 from dicom.ingestion.file_processing import OVERWRITE_CHOICES, IngestSettings
 from dicom.ingestion.ingest import ingest_directory
 from dicom.metadata.body_part import load_body_part_map
@@ -147,7 +153,8 @@ def _main() -> int:
 
 def main(argv: list[str]) -> int:
     require_no_arguments(argv)
-    return run_cli(_main, "Committed batches are kept; re-run the same command to finish.")
+    return run_cli(_main, "Committed batches are kept; re-run the same command to finish.",
+                   describe_database_error)
 
 
 if __name__ == "__main__":

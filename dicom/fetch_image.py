@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.database_url import DEFAULT_DB_URL, resolve_db_url
+from dicom.ingestion.database_url import DEFAULT_DB_URL, describe_database_error, resolve_db_url
 from dicom.ingestion.fetch import fetch_images, parse_query
 
 FLAGS = flags.FLAGS
@@ -57,7 +58,8 @@ def _main() -> int:
 
 def main(argv: list[str]) -> int:
     require_no_arguments(argv)
-    return run_cli(_main, "Re-run the same command; files are rewritten atomically.")
+    return run_cli(_main, "Re-run the same command; files are rewritten atomically.",
+                   describe_database_error)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import sys
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from dicom.preprocessing.folder import preprocess_folder
 from dicom.preprocessing.methods import DEFAULT_VALUE, METHODS

@@ -9,6 +9,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from dicom.preprocessing.methods import DEFAULT_VALUE, METHODS, preprocess
 from dicom.synthetic.phantoms import radiograph
 

@@ -9,6 +9,7 @@ import sys
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 

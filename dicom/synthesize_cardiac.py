@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where dicoms/, contourfiles/ and link.csv go.")
 flags.DEFINE_integer("num_patients", 4, "Patients (at least 4 to plant every defect).",

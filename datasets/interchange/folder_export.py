@@ -20,7 +20,7 @@ from tqdm import tqdm
 from datasets.interchange.staged_directory import staged_directory
 from datasets.records.dataset_spec import CLASSIFICATION, read_spec
 from datasets.records.source_folder import scan_source
-from dicom.ingestion.fetch import METADATA_FILE, write_metadata_csv
+from files.folder_layout import MASKS_DIR, METADATA_FILE, write_metadata_csv
 
 METADATA = METADATA_FILE
 _EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
@@ -41,7 +41,7 @@ def folder_from_records(
     segmentation = spec.task != CLASSIFICATION
     with staged_directory(output_dir) as staging:
         if segmentation:
-            os.makedirs(os.path.join(staging, "masks"))
+            os.makedirs(os.path.join(staging, MASKS_DIR))
         for example in tqdm(iter_split(spec, split_name, dataset_dir), total=total,
                             unit="image", desc="write", disable=not progress, file=sys.stderr):
             name = _safe_name(example.example_id) + _EXTENSIONS.get(example.image_format, ".png")
@@ -49,7 +49,7 @@ def folder_from_records(
                 handle.write(example.image)
             row = {"filename": name, "patient_id": example.patient_id}
             if segmentation:
-                mask_name = os.path.join("masks", _safe_name(example.example_id) + ".png")
+                mask_name = os.path.join(MASKS_DIR, _safe_name(example.example_id) + ".png")
                 with open(os.path.join(staging, mask_name), "wb") as handle:
                     handle.write(example.mask or b"")
                 row["mask"] = mask_name

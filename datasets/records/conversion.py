@@ -36,13 +36,9 @@ from datasets.records.dataset_spec import (
     write_spec,
 )
 from datasets.records.record_images import UnreadableImage, load_record_image, to_raw
-from datasets.records.segmentation_masks import (
-    SegmentationClass,
-    encode_mask,
-    find_class_dict,
-    load_mask,
-)
+from datasets.records.segmentation_masks import encode_mask, load_mask
 from datasets.records.source_folder import InputProblem, SourceItem, scan_source
+from files.folder_layout import SegmentationClass, find_class_dict
 
 PARTIAL = ".partial"
 DEFAULT_SHARD_SIZE_MB = 100.0

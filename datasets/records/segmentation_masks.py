@@ -8,64 +8,14 @@ is class i. Every mask is stored in the record as an 8-bit label PNG.
 
 from __future__ import annotations
 
-import csv
 import io
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from datasets.records.record_images import UnreadableImage
+from files.folder_layout import CLASS_DICT_FILE, SegmentationClass
 from files.png_codec import encode_png
-
-CLASS_DICT_FILE = "class_dict.csv"
-MAX_CLASSES = 256
-
-
-@dataclass(frozen=True)
-class SegmentationClass:
-    name: str
-    color: tuple[int, int, int]
-
-
-def read_class_dict(path: str) -> list[SegmentationClass]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if header[:4] != ["name", "r", "g", "b"]:
-            raise ValueError(f"{path}: header must be name,r,g,b; got {','.join(header)}")
-        classes = []
-        for number, row in enumerate(reader, start=2):
-            values = [(row.get(k) or "").strip() for k in reader.fieldnames[:4]]
-            try:
-                color = tuple(int(v) for v in values[1:])
-            except ValueError:
-                message = f"{path}:{number}: r,g,b must be integers, got {values[1:]}"
-                raise ValueError(message) from None
-            if not values[0] or any(not 0 <= c <= 255 for c in color):
-                raise ValueError(f"{path}:{number}: need a name and r,g,b in 0..255")
-            classes.append(SegmentationClass(values[0], color))  # type: ignore[arg-type]
-    if not classes or len(classes) > MAX_CLASSES:
-        raise ValueError(f"{path}: needs 1 to {MAX_CLASSES} classes, has {len(classes)}")
-    colors = [c.color for c in classes]
-    if len(set(colors)) != len(colors):
-        raise ValueError(f"{path}: two classes share a colour")
-    return classes
-
-
-def write_class_dict(path: str, classes: Sequence[tuple[str, tuple[int, int, int]]]) -> None:
-    """`name,r,g,b` rows in class order: the inverse of `read_class_dict`."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "r", "g", "b"])
-        writer.writerows([name, r, g, b] for name, (r, g, b) in classes)
-
-
-def find_class_dict(dataset_dir: str) -> list[SegmentationClass] | None:
-    path = os.path.join(dataset_dir, CLASS_DICT_FILE)
-    return read_class_dict(path) if os.path.exists(path) else None
 
 
 def load_mask(path: str, classes: list[SegmentationClass] | None) -> np.ndarray:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from datasets.records.class_names import canonical_label
 from datasets.records.dataset_spec import SEGMENTATION
+from files.folder_layout import IMAGES_DIR, LABELS_DIR, MASKS_DIR, METADATA_FILE
 
-IMAGES, LABELS, MASKS, METADATA = "images", "labels", "masks", "metadata.csv"
 ID_COLUMNS = ("ID", "id", "filename", "image", "stem")
 PATIENT_COLUMNS = ("patient_key", "patient_id", "PatientID", "patient")
 # Only these suffixes are cut to find a stem: catalog IDs are UIDs full of dots.
@@ -76,8 +76,8 @@ def _require_dir(dataset_dir: str, name: str) -> str:
     path = os.path.join(dataset_dir, name)
     if not os.path.isdir(path):
         raise FileNotFoundError(
-            f"{dataset_dir} has no {name}/ folder (expected {IMAGES}/ with "
-            f"{'masks' if name == MASKS else 'labels'}/ beside it)"
+            f"{dataset_dir} has no {name}/ folder (expected {IMAGES_DIR}/ with "
+            f"{'masks' if name == MASKS_DIR else 'labels'}/ beside it)"
         )
     return path
 
@@ -87,16 +87,17 @@ def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[Inp
     if not os.path.isdir(dataset_dir):
         raise FileNotFoundError(f"--dataset_dir {dataset_dir} does not exist")
     problems: list[InputProblem] = []
-    images = _stem_map(_require_dir(dataset_dir, IMAGES), "images", problems)
-    partner_dir = _require_dir(dataset_dir, MASKS if task == SEGMENTATION else LABELS)
-    partners = _stem_map(partner_dir, "masks" if task == SEGMENTATION else "labels", problems)
+    images = _stem_map(_require_dir(dataset_dir, IMAGES_DIR), IMAGES_DIR, problems)
+    partner_dir = _require_dir(dataset_dir, MASKS_DIR if task == SEGMENTATION else LABELS_DIR)
+    partners = _stem_map(partner_dir, MASKS_DIR if task == SEGMENTATION else LABELS_DIR, problems)
     patients = read_patient_keys(dataset_dir)
     items: list[SourceItem] = []
     for stem, image_path in images.items():
         partner = partners.get(stem)
         if partner is None:
             what = "mask" if task == SEGMENTATION else "label"
-            expected = f"{MASKS}/{stem}.png" if task == SEGMENTATION else f"{LABELS}/{stem}.txt"
+            expected = (f"{MASKS_DIR}/{stem}.png" if task == SEGMENTATION
+                        else f"{LABELS_DIR}/{stem}.txt")
             problems.append(InputProblem(image_path, f"image without a {what} ({expected})"))
             continue
         patient = patients.get(stem, "")
@@ -109,12 +110,12 @@ def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[Inp
     for stem, partner in partners.items():
         if stem not in images:
             what = "mask" if task == SEGMENTATION else "label"
-            problems.append(InputProblem(partner, f"{what} without an image in {IMAGES}/"))
+            problems.append(InputProblem(partner, f"{what} without an image in {IMAGES_DIR}/"))
     if patients:
         missing = sum(1 for item in items if not item.patient_id)
         if missing:
             log.warning("%d images have no patient key in %s; each is its own group",
-                        missing, METADATA)
+                        missing, METADATA_FILE)
     return items, problems
 
 
@@ -137,7 +138,7 @@ def _read_label(path: str, problems: list[InputProblem]) -> str | None:
 
 def read_patient_keys(dataset_dir: str) -> dict[str, str]:
     """stem -> patient key from `metadata.csv`, or {} when it has no patient column."""
-    path = os.path.join(dataset_dir, METADATA)
+    path = os.path.join(dataset_dir, METADATA_FILE)
     if not os.path.exists(path):
         return {}
     with open(path, newline="", encoding="utf-8-sig") as handle:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datasets.records.segmentation_masks import CLASS_DICT_FILE, write_class_dict
+from files.folder_layout import CLASS_DICT_FILE, IMAGES_DIR, MASKS_DIR, write_class_dict
 
 CLASSES = (("background", (0, 0, 0)), ("circle", (255, 0, 0)), ("square", (0, 255, 0)),
            ("triangle", (0, 0, 255)))
@@ -99,15 +99,15 @@ def write_shapes(output_dir: str, settings: ShapeSettings, progress=None) -> dic
     colours = np.array([c for _, c in CLASSES], dtype=np.uint8)
     counts = {EXPERIMENT: 0, HOLDING: 0}
     for part in counts:
-        for sub in ("images", "masks"):
+        for sub in (IMAGES_DIR, MASKS_DIR):
             os.makedirs(os.path.join(output_dir, part, sub), exist_ok=True)
         write_class_dict(os.path.join(output_dir, part, CLASS_DICT_FILE), CLASSES)
     for index in range(settings.num_images):
         part = HOLDING if index >= settings.num_images - holding else EXPERIMENT
         image, labels = render(rng, settings)
         stem = f"shape_{index:05d}.png"
-        Image.fromarray(image).save(os.path.join(output_dir, part, "images", stem))
-        Image.fromarray(colours[labels]).save(os.path.join(output_dir, part, "masks", stem))
+        Image.fromarray(image).save(os.path.join(output_dir, part, IMAGES_DIR, stem))
+        Image.fromarray(colours[labels]).save(os.path.join(output_dir, part, MASKS_DIR, stem))
         counts[part] += 1
         if progress is not None:
             progress(1)

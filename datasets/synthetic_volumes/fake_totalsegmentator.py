@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where sNNNN/ folders go.")
 flags.DEFINE_integer("num_subjects", 4, "How many subjects.", lower_bound=1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("val_count", None, "Samples (the last ones) for val_data.hdf5.")
 flags.DEFINE_string("view1_dir", "./synthesized_views/view1", "Step 2's first views.")

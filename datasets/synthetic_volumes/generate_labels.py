@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from datasets.synthetic_volumes.step_flags import define_common_flags
 
 FLAGS = flags.FLAGS

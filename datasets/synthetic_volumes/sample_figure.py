@@ -15,6 +15,8 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
+import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", "docs/synthetic_volumes.png", "The PNG to write.")
 flags.DEFINE_integer("side_length", 96, "Side of the sample volumes.")

@@ -26,7 +26,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from datasets.records.segmentation_masks import CLASS_DICT_FILE, write_class_dict
 from dicom.cardiac.contour_masks import (
     ContourProblem,
     SlicePair,
@@ -37,7 +36,14 @@ from dicom.cardiac.contour_masks import (
 )
 from dicom.decoding.display import display_frames
 from dicom.decoding.reading import RejectedFile, read_dicom, require_image
-from dicom.ingestion.fetch import METADATA_FILE, write_metadata_csv
+from files.folder_layout import (
+    CLASS_DICT_FILE,
+    IMAGES_DIR,
+    MASKS_DIR,
+    METADATA_FILE,
+    write_class_dict,
+    write_metadata_csv,
+)
 from files.png_codec import write_image
 
 CLASS_DICT = (("background", (0, 0, 0)), ("blood_pool", (255, 0, 0)),
@@ -89,7 +95,7 @@ def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False
                           progress: bool = True) -> ContourSummary:
     report = pair_slices(data_dir)
     summary = ContourSummary(problems=list(report.problems))
-    for sub in ("images", "masks", "inner_masks", "outer_masks") + (("overlays",) if overlays
+    for sub in (IMAGES_DIR, MASKS_DIR, "inner_masks", "outer_masks") + (("overlays",) if overlays
                                                                      else ()):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
     write_class_dict(os.path.join(output_dir, CLASS_DICT_FILE), CLASS_DICT)
@@ -146,8 +152,8 @@ def _one_slice(pair: SlicePair, output_dir: str, overlays: bool, keep_flagged: b
             labels = np.zeros(image.shape, np.uint8)
             labels[masks["outer"]] = 2
             labels[masks["inner"]] = 1
-            write_image(os.path.join(output_dir, "images", f"{name}.png"), image)
-            write_image(os.path.join(output_dir, "masks", f"{name}.png"), labels)
+            write_image(os.path.join(output_dir, IMAGES_DIR, f"{name}.png"), image)
+            write_image(os.path.join(output_dir, MASKS_DIR, f"{name}.png"), labels)
             summary.labelled_ids.append((name, pair.patient_id))
     if overlays:
         _overlay(image, points, flagged).save(os.path.join(output_dir, "overlays", f"{name}.png"))

@@ -112,3 +112,13 @@ def _short_reason(exc: BaseException, url: URL) -> str:
     if url.password:
         text = text.replace(url.password, "***")
     return text[:200]
+
+
+def describe_database_error(exc: Exception) -> str | None:
+    """The one line a command prints for a database failure (`console.errors.run_cli`)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return " ".join(str(exc).split())
+    if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+        original = getattr(exc, "orig", None) or exc
+        return f"database error: {' '.join(str(original).split())[:300]}"
+    return None

@@ -10,8 +10,6 @@ table's real columns, so a query like `CHEST' OR '1'='1` is just a value.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import sys
 from collections import Counter
@@ -23,9 +21,9 @@ from tqdm import tqdm
 
 from dicom.ingestion.catalog import Catalog
 from files.atomic_file import write_atomic
+from files.folder_layout import IMAGES_DIR, LABELS_DIR, METADATA_FILE, write_metadata_csv
 
 ALL = "all"
-METADATA_FILE = "metadata.csv"
 _NOT_IN_METADATA = {"image"}
 
 
@@ -79,7 +77,7 @@ def fetch_images(
         elif column == "body_part":
             values = [v.upper() for v in values]
         where = target.in_(list(values))
-    images_dir, labels_dir = os.path.join(out_dir, "images"), os.path.join(out_dir, "labels")
+    images_dir, labels_dir = os.path.join(out_dir, IMAGES_DIR), os.path.join(out_dir, LABELS_DIR)
     os.makedirs(images_dir, exist_ok=True)
     os.makedirs(labels_dir, exist_ok=True)
     before = {n[:-4] for n in os.listdir(images_dir) if n.endswith(".png")}
@@ -122,10 +120,3 @@ def fetch_images(
     return summary
 
 
-def write_metadata_csv(path: str, header: Sequence[str], rows: Sequence[dict[str, object]]) -> None:
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=list(header))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    write_atomic(path, text.getvalue().encode("utf-8"))

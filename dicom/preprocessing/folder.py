@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from dicom.preprocessing.methods import clamp_value, preprocess
 from files.atomic_file import write_atomic
+from files.folder_layout import IMAGES_DIR, LABELS_DIR, MASKS_DIR, METADATA_FILE
 from files.png_codec import encode_png, read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -25,7 +26,7 @@ class PreprocessSummary:
 
 def images_folder(directory: str) -> str:
     """`DIR/images` for a fetched folder, else DIR itself."""
-    nested = os.path.join(directory, "images")
+    nested = os.path.join(directory, IMAGES_DIR)
     return nested if os.path.isdir(nested) else directory
 
 
@@ -54,18 +55,18 @@ def preprocess_folder(
         target_root = output_directory or default_output_directory(directory, method, value)
         if os.path.abspath(target_root) == os.path.abspath(directory):
             raise ValueError("--output_directory is the input; use --in_place to overwrite")
-    target = os.path.join(target_root, "images") if source != directory else target_root
+    target = os.path.join(target_root, IMAGES_DIR) if source != directory else target_root
     os.makedirs(target, exist_ok=True)
     if not in_place:
-        for extra in ("labels", "masks"):
+        for extra in (LABELS_DIR, MASKS_DIR):
             if os.path.isdir(os.path.join(directory, extra)):
                 shutil.copytree(
                     os.path.join(directory, extra),
                     os.path.join(target_root, extra),
                     dirs_exist_ok=True,
                 )
-        if os.path.isfile(os.path.join(directory, "metadata.csv")):
-            shutil.copy2(os.path.join(directory, "metadata.csv"), target_root)
+        if os.path.isfile(os.path.join(directory, METADATA_FILE)):
+            shutil.copy2(os.path.join(directory, METADATA_FILE), target_root)
     names = sorted(n for n in os.listdir(source) if n.lower().endswith(IMAGE_SUFFIXES))
     summary = PreprocessSummary(output_directory=target_root)
     for name in tqdm(names, unit="image", desc=method, disable=not progress, file=sys.stderr):

@@ -7,7 +7,7 @@ from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import resolve_db_url
 from dicom.ingestion.fetch import fetch_images, parse_query
 from dicom.ingestion.ingest import ingest_directory
-from tests.cli import run_module
+from tests.support.cli import run_module
 
 
 @pytest.fixture

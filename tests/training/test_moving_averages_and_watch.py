@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from datasets.records.conversion import ConversionSettings, convert
-from tests.datasets.folders import classification_folder
+from tests.support.folders import classification_folder
 from training.checkpoints import AVERAGES_KEY, checkpoint_key
 from training.evaluator import EvalSettings, watch
 from training.optimizers import OptimizerSettings

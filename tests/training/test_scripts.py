@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 
 from datasets.records.conversion import ConversionSettings, convert
-from tests.cli import run_module
-from tests.datasets.folders import classification_folder
-from tests.dicom.builders import image_dataset, to_bytes
+from tests.support.cli import run_module
+from tests.support.dicom_files import image_dataset, to_bytes
+from tests.support.folders import classification_folder
 from training.checkpoints import checkpoint_key
 
 NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",

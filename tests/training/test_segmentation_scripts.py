@@ -11,7 +11,7 @@ from PIL import Image
 
 from datasets.records.conversion import ConversionSettings, convert
 from datasets.synthetic.shape_images import ShapeSettings, write_shapes
-from tests.cli import run_module
+from tests.support.cli import run_module
 
 UNET = ["--model_name=unet", "--model_options=depth=2,base_filters=8", "--batch_size=4",
         "--train_image_size=32", "--optimizer=adam", "--opt_epsilon=1e-7",

@@ -20,8 +20,8 @@ from datasets.records.conversion import ConversionSettings, convert
 from files.png_codec import write_image
 from nets.nets_factory import build_model, get_net
 from nets.slim_names import slim_variables
-from tests.cli import run_module
-from tests.datasets.folders import classification_folder
+from tests.support.cli import run_module
+from tests.support.folders import classification_folder
 from tests.support.tf_slim_graphs import (
     SlimCheckpoints,
     save_tf_slim_checkpoints,

@@ -8,7 +8,7 @@ import os
 import h5py
 import pytest
 
-from tests.cli import run_module
+from tests.support.cli import run_module
 from tests.support.volumes import tree_bytes
 
 PACKAGE = "datasets.synthetic_volumes."

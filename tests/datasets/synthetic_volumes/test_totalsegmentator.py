@@ -10,7 +10,7 @@ import pytest
 from datasets.synthetic_volumes.steps import preprocess_templates
 from datasets.synthetic_volumes.totalsegmentator import TemplateLayoutError, template_files
 from datasets.synthetic_volumes.volume_files import read_volume
-from tests.cli import run_module
+from tests.support.cli import run_module
 from tests.support.volumes import box, subject_tree
 
 SHAPE = (12, 12, 12)

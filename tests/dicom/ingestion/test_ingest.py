@@ -14,9 +14,9 @@ from dicom.ingestion.ingest import ingest_directory
 from dicom.metadata.deidentify import Deidentifier
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from files.png_codec import decode_png
-from tests.cli import popen_module, run_module
-from tests.dicom.builders import gradient, image_dataset, to_bytes
-from tests.dicom.ingest_runs import wait_for_rows
+from tests.support.cli import popen_module, run_module
+from tests.support.dicom_files import gradient, image_dataset, to_bytes
+from tests.support.ingest_runs import wait_for_rows
 
 SECRET = b"medcv-test-secret-key"
 

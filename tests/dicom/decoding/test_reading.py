@@ -18,7 +18,7 @@ from pydicom.uid import (
 
 from dicom.decoding import reading
 from dicom.decoding.display import decode_frames
-from tests.dicom.builders import encode, gradient, image_dataset, to_bytes
+from tests.support.dicom_files import encode, gradient, image_dataset, to_bytes
 
 LOSSLESS = [
     ExplicitVRLittleEndian,

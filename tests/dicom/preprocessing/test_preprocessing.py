@@ -5,14 +5,12 @@ import pytest
 
 from dicom.preprocessing.folder import preprocess_folder
 from dicom.preprocessing.methods import (
-    METHODS,
     clamp_value,
-    color_quantization,
     otsu_threshold,
     preprocess,
 )
 from files.png_codec import read_image, write_image
-from tests.cli import run_module
+from tests.support.cli import run_module
 
 RAMP8 = np.arange(256, dtype=np.uint8).reshape(16, 16)
 RAMP16 = (np.arange(256, dtype=np.uint32).reshape(16, 16) * 257).astype(np.uint16)
@@ -36,7 +34,7 @@ def test_contrast_enhancing_saturates_value_percent_each_end():
 
 
 def test_color_quantization_levels():
-    out = color_quantization(RAMP16, 4)
+    out = preprocess(RAMP16, "color_quantization", 4)
     assert sorted(np.unique(out).tolist()) == [0, 21845, 43690, 65535]
 
 
@@ -49,10 +47,23 @@ def test_target_segmentation_zeroes_background_only():
     assert 10 <= otsu_threshold(image.astype(float)) <= 40000
 
 
-def test_rgb_images_are_supported():
-    rgb = np.stack([RAMP8, RAMP8[::-1], RAMP8.T], axis=-1)
-    for name in METHODS:
-        assert preprocess(rgb, name, 4).shape == rgb.shape
+def test_rgb_images_are_processed_per_channel_or_by_luma():
+    rgb = np.stack([RAMP8, RAMP8[::-1], (RAMP8.T // 2 + 60).astype(np.uint8)], axis=-1)
+    # bit masking and contrast stretching act on each channel as on a gray image
+    for method in ("bitwise_downsampling", "contrast_enhancing"):
+        out = preprocess(rgb, method, 4)
+        for channel in range(3):
+            np.testing.assert_array_equal(out[..., channel], preprocess(rgb[..., channel],
+                                                                        method, 4))
+    # quantisation spans the whole image's range: every channel takes the same 4 levels
+    quantized = preprocess(rgb, "color_quantization", 4)
+    assert sorted(np.unique(quantized).tolist()) == [0, 85, 170, 255]
+    # target segmentation thresholds luma and keeps or zeroes all three channels together
+    segmented = preprocess(rgb, "target_segmentation", 4)
+    kept = segmented.any(axis=-1)
+    np.testing.assert_array_equal(segmented[kept], rgb[kept])
+    luma = rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
+    assert 0 < kept.sum() < kept.size and luma[kept].min() > luma[~kept].max()
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from datasets.interchange.hdf5_conversion import export_split
 from datasets.interchange.hdf5_store import Hdf5BatchReader
 from datasets.records.conversion import ConversionSettings, convert
-from tests.cli import run_module
-from tests.datasets.folders import classification_folder, segmentation_folder
+from tests.support.cli import run_module
+from tests.support.folders import classification_folder, segmentation_folder
 
 
 @pytest.fixture(scope="module")

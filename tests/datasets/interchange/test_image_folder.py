@@ -6,7 +6,7 @@ import pytest
 
 from datasets.interchange.folder_export import folder_from_fetched, folder_from_records
 from datasets.records.conversion import ConversionSettings, convert
-from tests.datasets.folders import add_jpeg, classification_folder
+from tests.support.folders import add_jpeg, classification_folder
 
 
 def test_folder_from_records_holds_the_stored_bytes(tmp_path):

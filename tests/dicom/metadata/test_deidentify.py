@@ -1,7 +1,7 @@
 import pytest
 
 from dicom.metadata.deidentify import DeidentificationKeyError, Deidentifier, load_key
-from tests.dicom.builders import gradient, image_dataset
+from tests.support.dicom_files import gradient, image_dataset
 
 KEY = b"a-test-secret-of-some-length"
 

@@ -17,8 +17,8 @@ from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.record_reader import iter_split
 from datasets.records.segmentation_masks import decode_mask
 from files.png_codec import decode_png
-from tests.cli import popen_module, run_module
-from tests.datasets.folders import (
+from tests.support.cli import popen_module, run_module
+from tests.support.folders import (
     add_dicom,
     add_jpeg,
     classification_folder,

@@ -9,9 +9,9 @@ from dicom.ingestion.file_processing import FileProcessor, IngestSettings
 from dicom.ingestion.ingest_workers import decoded_groups, run_in_workers
 from dicom.metadata.cleansing import AttributeLists
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
-from tests.cli import popen_module, run_module
-from tests.dicom.builders import gradient, image_dataset, to_bytes
-from tests.dicom.ingest_runs import wait_for_rows
+from tests.support.cli import popen_module, run_module
+from tests.support.dicom_files import gradient, image_dataset, to_bytes
+from tests.support.ingest_runs import wait_for_rows
 
 
 def _children(pid: int) -> list[int]:

@@ -10,7 +10,7 @@ from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.augmentation import AugmentOptions, augment
 from datasets.records.conversion import ConversionSettings, convert
 from files.png_codec import write_image
-from tests.datasets.folders import (
+from tests.support.folders import (
     add_jpeg,
     classification_folder,
     segmentation_folder,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from dicom.decoding.display import display_frames
 from files.png_codec import write_image
-from tests.dicom.builders import image_dataset, reread, to_bytes
+from tests.support.dicom_files import image_dataset, reread, to_bytes
 
 
 def textured(seed: int, size: int = 16, bits: int = 16) -> np.ndarray:

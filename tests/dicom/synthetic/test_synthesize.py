@@ -4,7 +4,7 @@ import pydicom
 
 from dicom.metadata.body_part import BodyPartMapper
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
-from tests.cli import run_module
+from tests.support.cli import run_module
 
 
 def test_synthetic_set_is_valid_varied_and_reproducible(tmp_path):

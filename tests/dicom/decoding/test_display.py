@@ -6,7 +6,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import convert_color_space
 
 from dicom.decoding.display import GRAY_MAX, display_frames, window
-from tests.dicom.builders import image_dataset, reread
+from tests.support.dicom_files import image_dataset, reread
 
 STORED = np.array([[0, 500, 1000], [1500, 2000, 4095]], dtype=np.uint16)
 

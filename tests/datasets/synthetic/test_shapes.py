@@ -3,9 +3,9 @@ import csv
 import numpy as np
 from PIL import Image
 
-from datasets.records.segmentation_masks import read_class_dict
 from datasets.synthetic.shape_images import CLASSES, ShapeSettings, write_shapes
-from tests.cli import run_module
+from files.folder_layout import read_class_dict
+from tests.support.cli import run_module
 
 
 def test_experiment_and_holding_sets_with_colour_masks(tmp_path):

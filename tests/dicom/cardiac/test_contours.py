@@ -12,7 +12,7 @@ from PIL import Image
 from dicom.cardiac.contour_dataset import build_contour_dataset
 from dicom.cardiac.contour_masks import outer_contains_inner, pair_slices, rasterize, read_contour
 from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
-from tests.cli import run_module
+from tests.support.cli import run_module
 
 
 def test_square_covers_the_pixels_whose_centres_it_contains():

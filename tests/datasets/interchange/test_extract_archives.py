@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from datasets.interchange.archives import ArchiveError, extract_archives, unsafe_members
-from tests.cli import run_module
+from tests.support.cli import run_module
 
 
 def _tar(path, members: dict[str, bytes], links: dict[str, str] | None = None) -> None:

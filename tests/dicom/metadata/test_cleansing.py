@@ -7,7 +7,7 @@ from dicom.metadata.cleansing import (
     cleanse_string,
     parse_keyword_list,
 )
-from tests.dicom.builders import gradient, image_dataset
+from tests.support.dicom_files import gradient, image_dataset
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import resolve_db_url
 from dicom.ingestion.ingest import ingest_directory
-from tests.cli import run_module
-from tests.dicom.builders import image_dataset, to_bytes
+from tests.support.cli import run_module
+from tests.support.dicom_files import image_dataset, to_bytes
 
 
 def test_image_over_max_allowed_packet_is_a_reject(mysql_url, mysql_server, tmp_path):

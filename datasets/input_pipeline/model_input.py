@@ -1,0 +1,89 @@
+"""The one input path: stored pixels -> what a net takes, for training, eval and serving.
+
+`model_input` is the only place where image bytes become model input. The
+tf.data pipeline (training and eval), classify_image (files, DICOM, records)
+and the SavedModel's serving signature all call it, so a model never sees
+images prepared two ways. In order:
+
+1. decode: PNG (8/16-bit; the depth read from its header), JPEG, or raw record
+   pixels, to [0, 1] levels of the stored bit depth;
+2. the folder preprocessing recorded with the data (`preprocess_image`'s method
+   and value: metadata.csv -> dataset_spec.json -> the run config), applied to
+   raw inputs only (records converted from a preprocessed folder already hold it);
+3. channels: gray <-> RGB (a zoo net takes RGB: gray is replicated);
+4. size: TF-Slim's eval framing for serving and eval, a plain resize in
+   training (whose augmentation follows in the pipeline), or the image's own
+   size (segmentation predicts it in tiles).
+
+The net's value range (TF-Slim's inception/vgg preprocessing) is its own first
+layer, so it is part of every path too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from datasets.input_pipeline.eval_framing import frame_for_eval
+from dicom.preprocessing.methods import PixelPreprocessing, apply_method
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_BIT_DEPTH_OFFSET = 24  # IHDR: signature (8), length (4), type (4), width, height (8)
+UINT16_TOP = 65535.0
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How stored pixels become one model's input (from its run config or dataset spec)."""
+
+    channels: int
+    size: tuple[int, int] | None
+    """(height, width) the net takes; None keeps the image's size."""
+    framing: str | None = None
+    """TF-Slim eval framing (`inception`, `vgg`); None resizes the whole image."""
+    preprocessing: PixelPreprocessing | None = None
+    """The folder preprocessing the model was trained on, applied to raw inputs."""
+
+
+def encoded_levels(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """PNG (8/16-bit) or JPEG bytes -> ([0, 1] float32 (H, W, 1 or 3), bit depth)."""
+    pixels = tf.io.decode_image(data, channels=0, dtype=tf.uint16, expand_animations=False)
+    pixels = tf.cond(tf.shape(pixels)[-1] % 2 == 0, lambda: pixels[..., :-1],  # drop alpha
+                     lambda: pixels)
+    is_png = tf.strings.substr(data, 0, len(PNG_SIGNATURE)) == PNG_SIGNATURE
+    depth_byte = tf.strings.substr(data, PNG_BIT_DEPTH_OFFSET, 1)
+    png_bits = tf.cast(tf.io.decode_raw(depth_byte, tf.uint8)[0], tf.int32)
+    bits = tf.where(is_png, tf.minimum(png_bits, 16), 8)
+    return tf.cast(pixels, tf.float32) / UINT16_TOP, bits
+
+
+def raw_levels(data: tf.Tensor, height, width, channels, bits: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Raw little-endian record pixels (8 or 16 bit) -> ([0, 1] float32, bit depth)."""
+    dtype = tf.uint16 if bits == 16 else tf.uint8
+    pixels = tf.reshape(tf.io.decode_raw(data, dtype), tf.stack([height, width, channels]))
+    return tf.cast(pixels, tf.float32) / float(dtype.max), tf.constant(bits)
+
+
+def prepare(image: tf.Tensor, bits: tf.Tensor, spec: InputSpec) -> tf.Tensor:
+    """Steps 2-4 of the path on decoded [0, 1] levels: preprocessing, channels, size."""
+    if spec.preprocessing is not None:
+        image = apply_method(image, bits, spec.preprocessing.method, spec.preprocessing.value)
+    stored = tf.shape(image)[-1]
+    if spec.channels == 3:
+        image = tf.cond(stored == 1, lambda: tf.image.grayscale_to_rgb(image), lambda: image)
+    else:
+        image = tf.cond(stored == 3, lambda: tf.image.rgb_to_grayscale(image), lambda: image)
+    image = tf.ensure_shape(image, [None, None, spec.channels])
+    if spec.size is None:
+        return image
+    height, width = spec.size
+    if spec.framing:
+        return frame_for_eval(image, height, width, spec.framing)
+    return tf.image.resize(image, [height, width])
+
+
+def model_input(data: tf.Tensor, spec: InputSpec) -> tf.Tensor:
+    """Encoded image bytes -> float32 (height, width, channels): the one input path."""
+    image, bits = encoded_levels(data)
+    return prepare(image, bits, spec)
