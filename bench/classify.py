@@ -85,8 +85,7 @@ def main(argv: list[str]) -> None:
     peer = []
     for path in paths:
         stored = load_record_image(path)
-        image = to_model_input(stored.data, stored.format, config.image_size, config.channels,
-                               framing=config.preprocessing)
+        image = to_model_input(stored.data, stored.format, config.input_spec())
         peer.append(model.predict(image[np.newaxis], verbose=0)[0])
     peer_rate = len(peer) / (time.perf_counter() - start)
     ours_labels = [int(np.argmax(p.probabilities)) for p in ours]

@@ -75,3 +75,44 @@ def write_class_dict(path: str, classes: Sequence[tuple[str, tuple[int, int, int
 def find_class_dict(dataset_dir: str) -> list[SegmentationClass] | None:
     path = os.path.join(dataset_dir, CLASS_DICT_FILE)
     return read_class_dict(path) if os.path.exists(path) else None
+
+
+PREPROCESSING_COLUMNS = ("preprocessing_method", "preprocessing_value")
+
+
+def _read_metadata(folder: str) -> tuple[list[str], list[dict[str, str]]]:
+    path = os.path.join(folder, METADATA_FILE)
+    if not os.path.exists(path):
+        return [], []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def folder_preprocessing(folder: str) -> tuple[str, int] | None:
+    """(method, value) that `preprocess_image` recorded in the folder's metadata.csv."""
+    _, rows = _read_metadata(folder)
+    found = {(row.get(PREPROCESSING_COLUMNS[0]) or "", row.get(PREPROCESSING_COLUMNS[1]) or "")
+             for row in rows}
+    applied = {pair for pair in found if pair[0]}
+    if not applied:
+        return None
+    if len(found) > 1:
+        raise ValueError(f"{os.path.join(folder, METADATA_FILE)} mixes preprocessing "
+                         f"({', '.join(sorted(' '.join(p) or 'none' for p in found))}); "
+                         "a data set holds one")
+    method, value = applied.pop()
+    return method, int(value)
+
+
+def record_folder_preprocessing(folder: str, method: str, value: int,
+                                stems: Sequence[str]) -> None:
+    """Write (method, value) into every row of the folder's metadata.csv (creating it with
+    an ID column for `stems` when the folder has none)."""
+    header, rows = _read_metadata(folder)
+    if not header:
+        header, rows = ["ID"], [{"ID": stem} for stem in stems]
+    header = [h for h in header if h not in PREPROCESSING_COLUMNS] + list(PREPROCESSING_COLUMNS)
+    for row in rows:
+        row[PREPROCESSING_COLUMNS[0]], row[PREPROCESSING_COLUMNS[1]] = method, str(value)
+    write_metadata_csv(os.path.join(folder, METADATA_FILE), header, rows)

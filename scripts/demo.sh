@@ -22,8 +22,8 @@ step "4. fetch CHEST and ABDOMEN into images/ + labels/ + metadata.csv" \
   "$PY" -m dicom.fetch_image --query CHEST,ABDOMEN --directory fetched --metadata True
 step "5. preprocess: contrast enhancing, value 4" \
   "$PY" -m dicom.preprocess_image --directory fetched --preprocess contrast_enhancing --value 4
-step "6. convert the fetched folder to TFRecords, train/validation/test, no patient in two splits" \
-  "$PY" "$ROOT/tf_convert_data.py" --dataset_name=dicom --dataset_dir=fetched \
+step "6. convert the preprocessed folder to TFRecords (train/validation/test, no patient in two splits; the preprocessing is recorded and travels to the model)" \
+  "$PY" "$ROOT/tf_convert_data.py" --dataset_name=dicom --dataset_dir=fetched_contrast_enhancing_4 \
   --output_name=dicom_train --output_dir=tfrecords --need_split=tvt_split --num_shards=2
 step "7. read a training batch back through the tf.data pipeline" \
   "$PY" -c "from datasets.dataset_factory import get_dataset

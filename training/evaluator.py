@@ -17,12 +17,15 @@ import numpy as np
 import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
-from datasets.records.dataset_spec import SEGMENTATION, read_spec
+from datasets.input_pipeline.model_input import preprocessing_still_due
+from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
+from dicom.preprocessing.methods import PixelPreprocessing
 from files.atomic_file import write_atomic
 from training.checkpoints import checkpoint_step, resolve_checkpoint
 from training.classification_metrics import classification_report, format_confusion_matrix
 from training.confusion_image import render_confusion_matrix
 from training.model_loading import load_model
+from training.run_config import RunConfig
 from training.segmentation_metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
@@ -46,18 +49,23 @@ class EvalSettings:
     preprocessing_name: str | None = None
 
 
-def _split_batches(settings: EvalSettings, size: int, channels: int,
+def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
                    framing: str | None = None):
-    """The evaluated split as (images, targets) batches, `max_num_batches` at most."""
+    """The evaluated split as (images, targets) batches, `max_num_batches` at most, with
+    the model's folder preprocessing applied when the records hold raw pixels."""
+    due = preprocessing_still_due(config.folder_preprocessing,
+                                  PixelPreprocessing.from_dict(spec.pixel_preprocessing))
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, batch_size=settings.batch_size,
-                             image_size=(size, size), channels=channels, eval_framing=framing)
+                             image_size=(config.image_size, config.image_size),
+                             channels=config.channels, eval_framing=framing,
+                             pixel_preprocessing=due)
     return dataset.take(settings.max_num_batches) if settings.max_num_batches else dataset
 
 
-def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channels: int,
-                   framing: str):
-    dataset = _split_batches(settings, size, channels, framing)
+def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
+                   config: RunConfig):
+    dataset = _split_batches(settings, spec, config, config.preprocessing)
     forward = tf.function(lambda images: tf.nn.softmax(
         tf.cast(model(images, training=False)["logits"], tf.float32)))
     labels, probabilities = [], []
@@ -69,9 +77,10 @@ def _predict_split(model: keras.Model, settings: EvalSettings, size: int, channe
     return np.concatenate(labels), np.concatenate(probabilities)
 
 
-def _segment_split(model: keras.Model, settings: EvalSettings, size: int, channels: int,
-                   class_names: list[str]) -> dict:
-    dataset = _split_batches(settings, size, channels)
+def _segment_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
+                   config: RunConfig) -> dict:
+    class_names = spec.class_names
+    dataset = _split_batches(settings, spec, config)
     forward = tf.function(lambda images: tf.argmax(model(images, training=False)["logits"], -1,
                                                    output_type=tf.int32))
     scores = SegmentationScores(class_names)
@@ -95,11 +104,9 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
     if spec.task == SEGMENTATION:
-        report = _segment_split(model, settings, config.image_size, config.channels,
-                                spec.class_names)
+        report = _segment_split(model, settings, spec, config)
     else:
-        labels, probabilities = _predict_split(model, settings, config.image_size,
-                                               config.channels, config.preprocessing)
+        labels, probabilities = _predict_split(model, settings, spec, config)
         report = classification_report(labels, probabilities, spec.class_names)
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name,

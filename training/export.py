@@ -1,9 +1,10 @@
 """SavedModel export: encoded image bytes in, class probabilities and names out.
 
-Two signatures: `serving_default` takes a batch of PNG (8/16-bit) or JPEG
-bytes and decodes and frames them exactly as eval's input pipeline does;
-`predict_images` takes float32 images in [0, 1] already framed at the model's
-size (classify_image.py uses it for DICOM, decoded in Python). The net's
+Two signatures: `serving_default` takes a batch of raw PNG (8/16-bit) or JPEG
+bytes and prepares them through the one input path (`model_input`: decode, the
+folder preprocessing the model was trained on, channels, TF-Slim's framing);
+`predict_images` takes float32 images already so prepared (classify_image.py
+prepares DICOM and records with the same function in Python). The net's
 value-range preprocessing is inside the model, so both apply it. `medcv_model.json`
 beside the SavedModel records the net, size, channels and class names.
 Written to a temporary directory and renamed, so a half export never exists.
@@ -18,7 +19,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.input_pipeline.model_input import model_input
 from datasets.records.dataset_spec import DatasetSpec
 from training.model_loading import load_model
 from training.run_config import RunConfig
@@ -32,7 +33,7 @@ class ServingModule(tf.Module):
         self.model = model
         self.size = config.image_size
         self.channels = config.channels
-        self.framing = None if config.task == "segmentation" else config.preprocessing
+        self.input_spec = config.input_spec()  # raw images: the folder preprocessing is due
         self.class_names = tf.constant(config.class_names)
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -49,10 +50,8 @@ class ServingModule(tf.Module):
                 "classes": tf.gather(self.class_names, class_ids)}
 
     def _decode(self, data):
-        image = tf.io.decode_image(data, channels=self.channels, dtype=tf.float32,
-                                   expand_animations=False)
-        image = frame_for_eval(image, self.size, self.size, self.framing)
-        return tf.ensure_shape(image, [self.size, self.size, self.channels])
+        return tf.ensure_shape(model_input(data, self.input_spec),
+                               [self.size, self.size, self.channels])
 
     def _serve_encoded(self, images):
         decoded = tf.map_fn(self._decode, images,
@@ -94,7 +93,8 @@ def export_saved_model(
         json.dump({"model_name": config.model_name, "image_size": config.image_size,
                    "channels": config.channels, "class_names": config.class_names,
                    "task": config.task, "model_options": config.model_options,
-                   "preprocessing_name": config.preprocessing}, handle,
+                   "preprocessing_name": config.preprocessing,
+                   "pixel_preprocessing": config.pixel_preprocessing}, handle,
                   indent=2)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)

@@ -8,6 +8,7 @@ PNG/JPEG through TensorFlow's decoders, DICOM through ingestion's decoding.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -17,9 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.input_pipeline.model_input import (
+    InputSpec,
+    model_input,
+    prepare,
+    preprocessing_still_due,
+    raw_levels,
+)
 from datasets.records import example_codec
+from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.record_images import UnreadableImage, load_record_image
+from dicom.preprocessing.methods import PixelPreprocessing
 from training.export import MODEL_INFO, is_saved_model
 from training.model_loading import load_model
 from training.run_config import RunConfig, reconcile
@@ -64,27 +73,23 @@ class Predictor:
         return self._forward(tf.constant(images, tf.float32))
 
 
-def to_model_input(data: bytes, image_format: str, size: int | None, channels: int,
-                   height: int = 0, width: int = 0, stored_channels: int = 0,
-                   framing: str | None = None) -> np.ndarray:
-    """Record or file bytes -> float32 (size, size, channels) in [0, 1], framed as eval frames
-    it (`framing`: the TF-Slim preprocessing name); `size=None` keeps the image's own size
-    (segmentation predicts it in tiles)."""
+def to_model_input(data: bytes, image_format: str, spec: InputSpec, height: int = 0,
+                   width: int = 0, stored_channels: int = 0) -> np.ndarray:
+    """Record or file bytes -> float32 model input through the one input path
+    (`model_input`): decode, any folder preprocessing due, channels, size or framing."""
     if image_format == "raw":
         pixels = height * width * stored_channels
-        dtype = np.uint16 if len(data) == 2 * pixels else np.uint8
-        array = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<"))
-        image = tf.constant(array.reshape(height, width, stored_channels).astype(np.float32)
-                            / np.iinfo(dtype).max)
-        if stored_channels != channels:
-            image = (tf.image.grayscale_to_rgb(image) if channels == 3
-                     else tf.image.rgb_to_grayscale(image))
-    else:
-        image = tf.io.decode_image(data, channels=channels, dtype=tf.float32,
-                                   expand_animations=False)
-    if size is None:
-        return image.numpy()
-    return frame_for_eval(image, size, size, framing).numpy()
+        bits = 16 if len(data) == 2 * pixels else 8
+        levels, depth = raw_levels(tf.constant(data), height, width, stored_channels, bits)
+        return prepare(levels, depth, spec).numpy()
+    return _encoded_input(spec)(tf.constant(data)).numpy()
+
+
+@functools.lru_cache(maxsize=8)
+def _encoded_input(spec: InputSpec):
+    """`model_input` for one spec, traced once (a graph per spec, not ops per image)."""
+    return tf.function(functools.partial(model_input, spec=spec),
+                       input_signature=[tf.TensorSpec([], tf.string)])
 
 
 def read_image_list(path: str) -> list[str]:
@@ -92,23 +97,17 @@ def read_image_list(path: str) -> list[str]:
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
-def _input_size(config: RunConfig) -> int | None:
-    return None if config.task == "segmentation" else config.image_size
-
-
-def _framing(config: RunConfig) -> str | None:
-    return None if config.task == "segmentation" else config.preprocessing
 
 
 def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+    spec = config.input_spec()  # files are raw: the recorded folder preprocessing is due
     for path in paths:
         if not os.path.isfile(path):
             yield path, "missing file" if not os.path.exists(path) else "not a file"
             continue
         try:
             image = load_record_image(path, verify=True)
-            yield path, to_model_input(image.data, image.format, _input_size(config),
-                                       config.channels, framing=_framing(config))
+            yield path, to_model_input(image.data, image.format, spec)
         except (UnreadableImage, tf.errors.InvalidArgumentError) as exc:
             yield path, f"unreadable: {' '.join(str(exc).split())[:200]}"
 
@@ -121,23 +120,34 @@ def record_files(pattern: str) -> list[str]:
     return files
 
 
+def _records_preprocessing(file: str) -> PixelPreprocessing | None:
+    """The folder preprocessing the records of `file` hold, from the dataset spec beside them
+    (none found: raw pixels)."""
+    folder = os.path.dirname(file) or "."
+    if not os.path.exists(os.path.join(folder, SPEC_FILE)):
+        return None
+    return PixelPreprocessing.from_dict(read_spec(folder).pixel_preprocessing)
+
+
 def _record_inputs(pattern: str, config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
-    spec = {key: feature for key, feature in example_codec.parsing_spec("segmentation").items()
-            if key != example_codec.MASK_ENCODED}
+    features = {key: feature
+                for key, feature in example_codec.parsing_spec("segmentation").items()
+                if key != example_codec.MASK_ENCODED}
     number = 0
     for file in record_files(pattern):
+        due = preprocessing_still_due(config.folder_preprocessing, _records_preprocessing(file))
+        spec = config.input_spec(due)
         try:
             for record in tf.data.TFRecordDataset(file):
                 number += 1
                 try:
-                    example = tf.io.parse_single_example(record, spec)
+                    example = tf.io.parse_single_example(record, features)
                     name = example[example_codec.ID].numpy().decode() or f"{file}#{number}"
                     yield name, to_model_input(
                         example[example_codec.ENCODED].numpy(),
-                        example[example_codec.FORMAT].numpy().decode(), _input_size(config),
-                        config.channels, int(example[example_codec.HEIGHT]),
-                        int(example[example_codec.WIDTH]), int(example[example_codec.CHANNELS]),
-                        _framing(config))
+                        example[example_codec.FORMAT].numpy().decode(), spec,
+                        int(example[example_codec.HEIGHT]), int(example[example_codec.WIDTH]),
+                        int(example[example_codec.CHANNELS]))
                 except (tf.errors.InvalidArgumentError, ValueError) as exc:
                     yield f"{file}#{number}", f"unreadable record: {str(exc).split(chr(10))[0]}"
         except tf.errors.DataLossError as exc:

@@ -30,10 +30,31 @@ class RunConfig:
     preprocessing_name: str = ""
     """TF-Slim's preprocessing (`inception`, `vgg`); empty in configs written before it was
     recorded, which means the net's default."""
+    pixel_preprocessing: dict | None = None
+    """{method, value} of preprocess_image on the training folder (from the dataset spec);
+    applied to raw inputs by classify, eval and the SavedModel."""
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def folder_preprocessing(self):
+        """The recorded PixelPreprocessing, or None (trained on raw pixels)."""
+        from dicom.preprocessing.methods import PixelPreprocessing
+
+        return PixelPreprocessing.from_dict(self.pixel_preprocessing)
+
+    def input_spec(self, preprocessing="due"):
+        """How raw inputs become this model's input (`preprocessing`: what is still to be
+        applied; by default the recorded folder preprocessing)."""
+        from datasets.input_pipeline.model_input import InputSpec
+
+        segmentation = self.task == "segmentation"
+        return InputSpec(
+            self.channels, None if segmentation else (self.image_size, self.image_size),
+            None if segmentation else self.preprocessing,
+            self.folder_preprocessing if preprocessing == "due" else preprocessing)
 
     @property
     def preprocessing(self) -> str:

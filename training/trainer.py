@@ -218,12 +218,15 @@ def _input_channels(settings: TrainSettings, spec: DatasetSpec) -> int:
 def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) -> None:
     config = RunConfig(settings.model_name, size, channels, spec.class_names,
                        os.path.abspath(settings.dataset_dir), spec.task,
-                       dict(settings.model_options), settings.preprocessing_name or "")
+                       dict(settings.model_options), settings.preprocessing_name or "",
+                       spec.pixel_preprocessing)
     config.preprocessing_name = config.preprocessing  # the net's default, written out
     existing = find_run_config(settings.train_dir)
     if existing is not None and (existing.model_name, existing.class_names,
-                                 existing.model_options, existing.preprocessing) != (
-            config.model_name, config.class_names, config.model_options, config.preprocessing):
+                                 existing.model_options, existing.preprocessing,
+                                 existing.pixel_preprocessing) != (
+            config.model_name, config.class_names, config.model_options, config.preprocessing,
+            config.pixel_preprocessing):
         raise ValueError(
             f"{settings.train_dir} holds a {existing.model_name} "
             f"{existing.model_options or ''} ({existing.preprocessing} preprocessing) trained "

@@ -47,15 +47,36 @@ class InputSpec:
 
 
 def encoded_levels(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """PNG (8/16-bit) or JPEG bytes -> ([0, 1] float32 (H, W, 1 or 3), bit depth)."""
-    pixels = tf.io.decode_image(data, channels=0, dtype=tf.uint16, expand_animations=False)
+    """PNG (8/16-bit) or JPEG bytes -> ([0, 1] float32 (H, W, 1 or 3), bit depth).
+
+    PNG is decoded at 16 bits (8-bit levels scaled by 257: exact); anything else at 8
+    bits, scaled the same way (TensorFlow's own 8 -> 16-bit conversion multiplies by 256).
+    """
+    is_png = tf.strings.substr(data, 0, len(PNG_SIGNATURE)) == PNG_SIGNATURE
+
+    def png():
+        depth_byte = tf.strings.substr(data, PNG_BIT_DEPTH_OFFSET, 1)
+        bits = tf.cast(tf.io.decode_raw(depth_byte, tf.uint8)[0], tf.int32)
+        return tf.io.decode_png(data, channels=0, dtype=tf.uint16), tf.minimum(bits, 16)
+
+    def other():
+        pixels = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
+        return tf.cast(pixels, tf.uint16) * 257, tf.constant(8)
+
+    pixels, bits = tf.cond(is_png, png, other)
     pixels = tf.cond(tf.shape(pixels)[-1] % 2 == 0, lambda: pixels[..., :-1],  # drop alpha
                      lambda: pixels)
-    is_png = tf.strings.substr(data, 0, len(PNG_SIGNATURE)) == PNG_SIGNATURE
-    depth_byte = tf.strings.substr(data, PNG_BIT_DEPTH_OFFSET, 1)
-    png_bits = tf.cast(tf.io.decode_raw(depth_byte, tf.uint8)[0], tf.int32)
-    bits = tf.where(is_png, tf.minimum(png_bits, 16), 8)
     return tf.cast(pixels, tf.float32) / UINT16_TOP, bits
+
+
+def preprocessing_still_due(model: PixelPreprocessing | None,
+                            records: PixelPreprocessing | None) -> PixelPreprocessing | None:
+    """What is left to apply to records a model reads: nothing when the records already hold
+    the model's preprocessing, the model's own when they hold raw pixels."""
+    if records is None or records == model:
+        return None if records == model else model
+    raise ValueError(f"these records hold pixels preprocessed with {records.describe()}, but "
+                     f"the model was trained on {model.describe() if model else 'raw pixels'}")
 
 
 def raw_levels(data: tf.Tensor, height, width, channels, bits: int) -> tuple[tf.Tensor, tf.Tensor]:

@@ -1,12 +1,13 @@
 """The tf.data input pipeline over a converted directory.
 
 Shards are read interleaved and in parallel, records are shuffled before they
-are decoded (cheap: they are still bytes), then decoded in parallel (PNG 8 or
-16 bit, JPEG) straight to float32 in [0, 1], resized to the model's input
-size, given the model's channel count (gray <-> RGB), augmented when
-training, batched and prefetched. `deterministic=True` fixes the order and
-the augmentation for a given seed; `synthetic=True` replaces the data with one
-random batch repeated, to measure the model alone.
+are decoded (cheap: they are still bytes), then decoded in parallel through the
+one input path (`model_input`: PNG 8/16-bit, JPEG or raw pixels to [0, 1], any
+folder preprocessing still due, the model's channels, its size or TF-Slim's
+eval framing), augmented when training, batched and prefetched.
+`deterministic=True` fixes the order and the augmentation for a given seed;
+`synthetic=True` replaces the data with one random batch repeated, to measure
+the model alone.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 
 from datasets.input_pipeline.augmentation import AugmentOptions, augment
-from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.input_pipeline.model_input import InputSpec, encoded_levels, prepare, raw_levels
 from datasets.records import example_codec
 from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
+from dicom.preprocessing.methods import PixelPreprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 MAX_PARALLEL_SHARDS = 8
@@ -49,6 +51,9 @@ class PipelineOptions:
     eval_framing: str | None = None
     """Classification outside training: frame images with this TF-Slim preprocessing's
     eval geometry (datasets/eval_framing.py) instead of resizing them whole."""
+    pixel_preprocessing: PixelPreprocessing | None = None
+    """Folder preprocessing still due on these records (a model trained on preprocessed
+    data, reading records of raw pixels); see model_input.preprocessing_still_due."""
 
 
 def resolve_image_size(spec: DatasetSpec, options: PipelineOptions) -> tuple[int, int]:
@@ -113,16 +118,22 @@ def build_pipeline(
         dataset = dataset.map(lambda record: (record, tf.zeros([2], tf.int64)))
 
     framing = options.eval_framing if not (options.is_training or segmentation) else None
-    raw = spec.image_format == "raw"
-    decode_image = _raw_decoder(spec, channels) if raw else _decoder(channels)
+    raw_bits = 16 if max(spec.bit_depths, default=8) == 16 else 8
+    resize = bool(framing) or (height, width) != tuple(spec.min_size) or (
+        spec.min_size != spec.max_size)
+    input_spec = InputSpec(channels, (height, width) if resize else None, framing,
+                           options.pixel_preprocessing)
 
     def decode(record: tf.Tensor, element_seed: tf.Tensor):
         example = tf.io.parse_single_example(record, parse_spec)
-        image = decode_image(example)
-        if framing:
-            image = frame_for_eval(image, height, width, framing)
-        elif (height, width) != tuple(spec.min_size) or spec.min_size != spec.max_size:
-            image = tf.image.resize(image, [height, width])
+        if spec.image_format == "raw":
+            levels, bits = raw_levels(example[example_codec.ENCODED],
+                                      example[example_codec.HEIGHT],
+                                      example[example_codec.WIDTH],
+                                      example[example_codec.CHANNELS], raw_bits)
+        else:
+            levels, bits = encoded_levels(example[example_codec.ENCODED])
+        image = prepare(levels, bits, input_spec)
         if segmentation:
             mask = tf.io.decode_png(example[example_codec.MASK_ENCODED], channels=1)
             mask = tf.image.resize(mask, [height, width], method="nearest")
@@ -144,40 +155,6 @@ def build_pipeline(
     dataset_options = tf.data.Options()
     dataset_options.deterministic = bool(options.deterministic or not shuffle)
     return dataset.with_options(dataset_options)
-
-
-def _decoder(channels: int):
-    """PNG (8/16-bit) or JPEG bytes -> float32 in [0, 1] with `channels` channels."""
-
-    def decode(example: dict) -> tf.Tensor:
-        return tf.io.decode_image(
-            example[example_codec.ENCODED], channels=channels, dtype=tf.float32,
-            expand_animations=False,
-        )
-
-    return decode
-
-
-def _raw_decoder(spec: DatasetSpec, channels: int):
-    """Raw little-endian pixels -> float32 in [0, 1]; gray <-> RGB as the model wants."""
-    dtype = tf.uint16 if max(spec.bit_depths) == 16 else tf.uint8
-    scale = 1.0 / dtype.max
-
-    def decode(example: dict) -> tf.Tensor:
-        shape = tf.stack([example[example_codec.HEIGHT], example[example_codec.WIDTH],
-                          example[example_codec.CHANNELS]])
-        pixels = tf.reshape(tf.io.decode_raw(example[example_codec.ENCODED], dtype), shape)
-        image = tf.cast(pixels, tf.float32) * scale
-        stored = spec.channels
-        if stored == channels:
-            return image
-        if channels == 3:
-            return tf.cond(tf.shape(image)[-1] == 1,
-                           lambda: tf.image.grayscale_to_rgb(image), lambda: image)
-        return tf.cond(tf.shape(image)[-1] == 3,
-                       lambda: tf.image.rgb_to_grayscale(image), lambda: image)
-
-    return decode
 
 
 def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:

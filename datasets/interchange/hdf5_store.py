@@ -159,23 +159,3 @@ class Hdf5BatchReader:
             generate,
             output_signature=(tf.TensorSpec([None, *self.image_shape], image_dtype), target_spec),
         ).prefetch(2)
-
-
-def write_patient_groups(path: str, patients: dict[str, dict[str, np.ndarray]],
-                         attributes: dict[str, object] | None = None) -> None:
-    """One HDF5 group per patient id, each holding that patient's named arrays
-    (e.g. images, inner, outer, slices), chunked per slice and gzip-compressed.
-    Written to `path.partial` and renamed, so a reader never sees half a file."""
-    import os
-
-    temporary = f"{path}.partial"
-    with h5py.File(temporary, "w") as handle:
-        for key, value in (attributes or {}).items():
-            handle.attrs[key] = value
-        for patient, arrays in sorted(patients.items()):
-            group = handle.create_group(patient)
-            for name, array in arrays.items():
-                chunks = (1, *array.shape[1:]) if array.ndim > 1 and len(array) else None
-                group.create_dataset(name, data=array, chunks=chunks,
-                                     compression="gzip" if chunks else None)
-    os.replace(temporary, path)

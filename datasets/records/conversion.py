@@ -38,7 +38,7 @@ from datasets.records.dataset_spec import (
 from datasets.records.record_images import UnreadableImage, load_record_image, to_raw
 from datasets.records.segmentation_masks import encode_mask, load_mask
 from datasets.records.source_folder import InputProblem, SourceItem, scan_source
-from files.folder_layout import SegmentationClass, find_class_dict
+from files.folder_layout import SegmentationClass, find_class_dict, folder_preprocessing
 
 PARTIAL = ".partial"
 DEFAULT_SHARD_SIZE_MB = 100.0
@@ -176,6 +176,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
         raise ValueError(
             f"--need_split={settings.need_split!r}; choose one of {', '.join(splits.SPLIT_MODES)}"
         )
+    preprocessing = folder_preprocessing(settings.dataset_dir)  # mixed: an error, up front
     items, problems = scan_source(settings.dataset_dir, task)
     classes = find_class_dict(settings.dataset_dir) if task == SEGMENTATION else None
     workers = max(1, settings.num_workers)
@@ -196,7 +197,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
         infos = {i.example_id: probes[i.example_id] for i in valid}
         class_names = _class_names(task, valid, infos, classes)
         layout = _plan(settings, valid, infos)
-        spec = _write(settings, pool, layout, class_names, infos)
+        spec = _write(settings, pool, layout, class_names, infos, preprocessing)
     finally:
         if pool is not None:
             pool.terminate()
@@ -269,7 +270,8 @@ def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[
     return shards
 
 
-def _write(settings, pool, layout: list[_Shard], class_names, infos) -> DatasetSpec:
+def _write(settings, pool, layout: list[_Shard], class_names, infos,
+           preprocessing: tuple[str, int] | None) -> DatasetSpec:
     import tensorflow as tf
 
     os.makedirs(settings.output_dir, exist_ok=True)
@@ -318,6 +320,8 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos) -> DatasetS
         seed=settings.seed,
         image_format=settings.image_format,
         grouped_by_patient=any(i.patient_id for s in layout for i in s.items),
+        pixel_preprocessing=(None if preprocessing is None
+                             else {"method": preprocessing[0], "value": preprocessing[1]}),
     )
     _commit(settings, layout, spec)
     return spec

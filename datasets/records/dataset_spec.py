@@ -46,6 +46,9 @@ class DatasetSpec:
     grouped_by_patient: bool = False
     image_format: str = "png"
     """png: each record holds its PNG/JPEG bytes; raw: uncompressed pixels at max(bit_depths)."""
+    pixel_preprocessing: dict | None = None
+    """{method, value} that preprocess_image applied to the source folder: the records hold
+    preprocessed pixels, and a model trained on them applies it to raw inputs."""
     version: int = SPEC_VERSION
 
     @property

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from datasets.records.class_names import canonical_label
 from datasets.records.dataset_spec import SEGMENTATION
-from files.folder_layout import IMAGES_DIR, LABELS_DIR, MASKS_DIR, METADATA_FILE
+from files.folder_layout import (
+    IMAGES_DIR,
+    LABELS_DIR,
+    MASKS_DIR,
+    METADATA_FILE,
+    PREPROCESSING_COLUMNS,
+)
 
 ID_COLUMNS = ("ID", "id", "filename", "image", "stem")
 PATIENT_COLUMNS = ("patient_key", "patient_id", "PatientID", "patient")
@@ -146,9 +152,11 @@ def read_patient_keys(dataset_dir: str) -> dict[str, str]:
         header = reader.fieldnames or []
         id_column = next((c for c in ID_COLUMNS if c in header), None)
         patient_column = next((c for c in PATIENT_COLUMNS if c in header), None)
+        recorded_only = set(header) <= {*ID_COLUMNS, *PREPROCESSING_COLUMNS}
         if id_column is None or patient_column is None:
-            log.warning("%s has no %s column; splits are not grouped by patient", path,
-                        "image id" if id_column is None else "patient key")
+            if not recorded_only:  # written by preprocess_image alone: nothing to warn of
+                log.warning("%s has no %s column; splits are not grouped by patient", path,
+                            "image id" if id_column is None else "patient key")
             return {}
         return {
             file_stem(row[id_column].strip()): row[patient_column].strip()

@@ -104,7 +104,7 @@ def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False
                      file=sys.stderr):
         _one_slice(pair, output_dir, overlays, keep_flagged, summary, store)
     if hdf5 and store:
-        from datasets.interchange.hdf5_store import write_patient_groups
+        from dicom.cardiac.patient_h5 import write_patient_groups
 
         write_patient_groups(os.path.join(output_dir, "cardiac.h5"), {
             patient: {name: np.stack(values) for name, values in arrays.items()}

@@ -11,7 +11,14 @@ from tqdm import tqdm
 
 from dicom.preprocessing.methods import clamp_value, preprocess
 from files.atomic_file import write_atomic
-from files.folder_layout import IMAGES_DIR, LABELS_DIR, MASKS_DIR, METADATA_FILE
+from files.folder_layout import (
+    IMAGES_DIR,
+    LABELS_DIR,
+    MASKS_DIR,
+    METADATA_FILE,
+    folder_preprocessing,
+    record_folder_preprocessing,
+)
 from files.png_codec import encode_png, read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -42,10 +49,16 @@ def preprocess_folder(
     in_place: bool = False,
     progress: bool = True,
 ) -> PreprocessSummary:
-    """Write preprocessed images; labels/ and metadata.csv are copied alongside."""
+    """Write preprocessed images; labels/ and metadata.csv are copied alongside, and the
+    method and value are recorded in the output's metadata.csv (the data set carries them
+    to its records, its run config and every consumer of the trained model)."""
     if not os.path.isdir(directory):
         raise NotADirectoryError(f"--directory {directory} is not a directory")
     value = clamp_value(method, value)
+    earlier = folder_preprocessing(directory)
+    if earlier is not None:
+        raise ValueError(f"{directory} is already preprocessed ({earlier[0]} {earlier[1]}, "
+                         f"recorded in its {METADATA_FILE}); preprocess the original folder")
     source = images_folder(directory)
     if in_place:
         if output_directory:
@@ -69,6 +82,7 @@ def preprocess_folder(
             shutil.copy2(os.path.join(directory, METADATA_FILE), target_root)
     names = sorted(n for n in os.listdir(source) if n.lower().endswith(IMAGE_SUFFIXES))
     summary = PreprocessSummary(output_directory=target_root)
+    stems: list[str] = []
     for name in tqdm(names, unit="image", desc=method, disable=not progress, file=sys.stderr):
         try:
             image = read_image(os.path.join(source, name))
@@ -79,4 +93,6 @@ def preprocess_folder(
         stem = os.path.splitext(name)[0]
         write_atomic(os.path.join(target, f"{stem}.png"), encode_png(result))
         summary.written += 1
+        stems.append(stem)
+    record_folder_preprocessing(target_root, method, value, stems)
     return summary

@@ -17,6 +17,7 @@ def _inference_params(model: keras.Model) -> int:
     return sum(int(np.prod(v.shape)) for v in inference.trainable_weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "published"),
     [
@@ -50,8 +51,10 @@ def test_registry_lists_every_family_once():
 @pytest.mark.parametrize(
     ("name", "size"),
     [("resnet_v1_18", (32, 40)), ("resnet_v2_50", (32, 32)), ("resnet_v1_34", (33, 35)),
-     ("inception_v3", (75, 80)), ("inception_v4", (75, 75)),
-     ("inception_resnet_v2", (75, 75)), ("mobilenet_v2_035", (32, 48))],
+     ("inception_v3", (75, 80)),
+     pytest.param("inception_v4", (75, 75), marks=pytest.mark.slow),
+     pytest.param("inception_resnet_v2", (75, 75), marks=pytest.mark.slow),
+     ("mobilenet_v2_035", (32, 48))],
 )
 @pytest.mark.parametrize("channels", [1, 3])
 def test_each_family_runs_forward_on_small_images(name, size, channels):

@@ -14,6 +14,8 @@ import pytest
 from nets.nets_factory import build_model, get_net, identify_slim_checkpoint
 from nets.slim_names import slim_variables
 
+pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
+
 REFERENCE = os.path.join(os.path.dirname(__file__), "tf_slim_variables")
 ZOO_NETS = ["resnet_v1_50", "resnet_v1_101", "resnet_v1_152", "resnet_v2_50", "resnet_v2_101",
             "resnet_v2_152", "inception_v3", "inception_v4", "inception_resnet_v2",

@@ -13,6 +13,8 @@ from training.evaluator import EvalSettings, watch
 from training.optimizers import OptimizerSettings
 from training.trainer import TrainSettings, train
 
+pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

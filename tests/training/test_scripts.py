@@ -16,6 +16,8 @@ from tests.support.dicom_files import image_dataset, to_bytes
 from tests.support.folders import classification_folder
 from training.checkpoints import checkpoint_key
 
+pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
+
 NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
        "--log_every_n_steps=2", "--optimizer=adam", "--opt_epsilon=1e-7",
        "--learning_rate=0.01"]

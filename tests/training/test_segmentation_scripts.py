@@ -13,6 +13,8 @@ from datasets.records.conversion import ConversionSettings, convert
 from datasets.synthetic.shape_images import ShapeSettings, write_shapes
 from tests.support.cli import run_module
 
+pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
+
 UNET = ["--model_name=unet", "--model_options=depth=2,base_filters=8", "--batch_size=4",
         "--train_image_size=32", "--optimizer=adam", "--opt_epsilon=1e-7",
         "--learning_rate=0.01", "--log_every_n_steps=2"]

@@ -30,6 +30,8 @@ from tests.support.tf_slim_graphs import (
 from training.checkpoints import checkpoint_key, open_checkpoint, restore
 from training.model_loading import load_model
 
+pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
+
 TOLERANCE = 1e-3  # max |logit difference| at logit std ~3
 SIZES = {"resnet_v1_50": 64, "resnet_v2_50": 64, "inception_v3": 150}
 
@@ -182,7 +184,6 @@ def test_a_checkpoint_that_fits_no_net_says_what_it_holds(peers, tmp_path):
     assert result.returncode == 2 and "no checkpoint in" in result.stderr.splitlines()[-1]
 
 
-@pytest.mark.slow
 def test_train_and_dicom_main_fine_tune_from_the_zoo_with_the_seeds_scopes(peers, tmp_path):
     """The seed's command: exclude and train only the logits; everything else stays
     bit-identical to TF-Slim's checkpoint through training, batch-norm statistics too."""

@@ -72,6 +72,7 @@ def test_segmentation_masks_round_trip(tmp_path):
         assert np.array_equal(target, masks[example_id])
 
 
+@pytest.mark.slow
 def test_cli_needs_a_size_when_images_differ(tmp_path):
     classification_folder(str(tmp_path / "in"), {"A": 2}, size=12)
     classification_folder(str(tmp_path / "in2"), {"A": 1}, size=20)

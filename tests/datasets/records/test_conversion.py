@@ -170,6 +170,7 @@ def test_a_class_too_small_for_a_requested_split_is_a_clear_error(tmp_path):
                           test_size=2))
 
 
+@pytest.mark.slow
 def test_wrong_flag_values_exit_with_one_line(tmp_path):
     result = run_module("tf_convert_data", f"--dataset_dir={tmp_path / 'missing'}")
     assert result.returncode == 2
@@ -178,6 +179,7 @@ def test_wrong_flag_values_exit_with_one_line(tmp_path):
     assert result.returncode == 2 and "--test_size" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_conversion_leaves_nothing_that_looks_complete(tmp_path):
     source, out = tmp_path / "in", tmp_path / "out"
     from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize

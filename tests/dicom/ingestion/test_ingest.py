@@ -216,6 +216,7 @@ def test_deidentified_catalog_holds_no_phi_of_the_source(db_url, synthetic_tree)
     assert len(keys) == len({pydicom.dcmread(p).PatientID for p in made.images})
 
 
+@pytest.mark.slow
 def test_killed_ingest_reruns_to_every_file_exactly_once(db_url, tmp_path):
     source = tmp_path / "dicom"
     synthesize(str(source), SyntheticSpec(num_images=400, seed=3, size=96, defects=False))

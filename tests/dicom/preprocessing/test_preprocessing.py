@@ -96,6 +96,7 @@ def test_folder_output_is_separate_and_carries_labels(tmp_path):
     np.testing.assert_array_equal(read_image(str(src / "images" / "a.png")), RAMP16)  # untouched
 
 
+@pytest.mark.slow
 def test_cli_in_place_and_clamp_warning(tmp_path):
     write_image(str(tmp_path / "a.png"), RAMP8)
     result = run_module(
