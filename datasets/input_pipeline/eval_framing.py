@@ -37,4 +37,7 @@ def frame_for_eval(image: tf.Tensor, height: int, width: int,
 
 
 def _slim_resize(image: tf.Tensor, size) -> tf.Tensor:
-    return tf.compat.v1.image.resize_bilinear(image[tf.newaxis], size, align_corners=False)[0]
+    """TF1's resize_bilinear(align_corners=False): the raw op, without the deprecation notice
+    its compat.v1 wrapper prints."""
+    return tf.raw_ops.ResizeBilinear(images=image[tf.newaxis], size=size, align_corners=False,
+                                     half_pixel_centers=False)[0]

@@ -185,7 +185,9 @@ def clamp_value(method: str, value: int) -> int:
 def apply_method(image: tf.Tensor, bits, method: str, value: int) -> tf.Tensor:
     """[0, 1] image (H, W, C) of `bits`-deep levels -> the method's output, [0, 1] float32."""
     levels, top = _levels(image, bits)
-    return tf.cast(METHODS[method].apply(levels, top, bits, value) / top, tf.float32)
+    out = METHODS[method].apply(levels, top, bits, value)
+    # integer levels / top in float32, exactly as decoding a stored PNG of them gives
+    return tf.cast(out, tf.float32) / tf.cast(top, tf.float32)
 
 
 def preprocess(image: np.ndarray, method: str, value: int = DEFAULT_VALUE) -> np.ndarray:

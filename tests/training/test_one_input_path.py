@@ -53,8 +53,9 @@ def test_raw_dicom_its_record_and_the_saved_model_agree(tmp_path):
     assert read_spec(records).pixel_preprocessing == PREPROCESSING
     train_dir = tmp_path / "train"
     _run("train_image_classifier", f"--train_dir={train_dir}", f"--dataset_dir={records}",
-         "--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
-         "--max_number_of_steps=3", "--optimizer=adam", "--opt_epsilon=1e-7",
+         "--model_name=resnet_v1_18", "--train_image_size=32", "--batch_size=8",
+         "--preprocessing_name=inception", "--max_number_of_steps=3", "--optimizer=sgd",
+         "--learning_rate=0.0001",  # near its initialisation: outputs follow the pixels
          f"--export_dir={tmp_path / 'saved'}")
     recorded = json.loads((train_dir / "medcv_train.json").read_text())
     assert recorded["pixel_preprocessing"] == PREPROCESSING
@@ -76,7 +77,23 @@ def test_raw_dicom_its_record_and_the_saved_model_agree(tmp_path):
         compared += 1
     assert compared == len(result.images)
 
-    # the comparison has teeth: the records hold preprocessed pixels, not the raw ones
+    # the comparison has teeth: the model inputs from a DICOM and from its record are the
+    # same pixels, which differ from the DICOM's without its preprocessing, and so do the
+    # classifications
+    config = Predictor.load(str(train_dir)).config
+    dicom_inputs = dict(inputs_for(str(listing), False, config))
+    record_inputs = dict(inputs_for(os.path.join(records, "*.tfrecord"), True, config))
+    uid = str(pydicom.dcmread(result.images[0], stop_before_pixels=True).SOPInstanceUID)
+    # equal up to float32 rounding (each path is its own traced graph, optimised on its own)
+    np.testing.assert_allclose(dicom_inputs[result.images[0]], record_inputs[uid], atol=1e-6)
+    config.pixel_preprocessing = None
+    raw_inputs = dict(inputs_for(str(listing), False, config))
+    assert np.abs(raw_inputs[result.images[0]] - dicom_inputs[result.images[0]]).max() > 0.02
+    predictor = Predictor.load(str(train_dir))
+    predictor.config.pixel_preprocessing = None
+    unprocessed = {p.source: p.probabilities for p in predict(
+        predictor, inputs_for(str(listing), False, predictor.config), 8)}
+    assert max(np.abs(unprocessed[p] - from_dicom[p]).max() for p in result.images) > 1e-3
     raw = tf.io.decode_png(load_record_image(result.images[0]).data, dtype=tf.uint16).numpy()
     uid = str(pydicom.dcmread(result.images[0], stop_before_pixels=True).SOPInstanceUID)
     preprocessed = tf.io.decode_png((tmp_path / "pre" / "images" / f"{uid}.png").read_bytes(),
