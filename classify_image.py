@@ -20,25 +20,21 @@ from absl import app, flags
 from tqdm import tqdm
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
-from nets.nets_factory import model_names
-from training.serving_flags import define_serving_flags
+from console.flags import define_progress_flag
+from training.model_flags import define_model_flags, define_serving_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("infile", None, "Text file of image paths, or TFRecord file/glob.")
 flags.DEFINE_boolean("tfrecord", False, "--infile is a TFRecord file or glob.")
 flags.DEFINE_string("outfile", None, "Where the predictions go (default: stdout).")
-flags.DEFINE_string("checkpoint_path", None,
-                    "Checkpoint prefix, a train_dir (latest checkpoint), a SavedModel dir, or "
-                    "TF-Slim's: a zoo .ckpt file or folder, a TF-Slim train_dir or model.ckpt-N "
-                    "(net and classes are read from it).")
-flags.DEFINE_enum("model_name", None, model_names(),
-                  "The net; default: what the checkpoint's train_dir records.")
+define_model_flags("Checkpoint prefix, a train_dir (latest checkpoint), a SavedModel dir, or "
+                   "TF-Slim's: a zoo .ckpt file or folder, a TF-Slim train_dir or "
+                   "model.ckpt-N (net and classes are read from it).")
 flags.DEFINE_integer("num_classes", None, "Number of classes; checked against the checkpoint.")
 flags.DEFINE_string("dataset_dir", None,
                     "A tf_convert_data output whose class names to use when the checkpoint "
                     "records none.")
 flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
-flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", lower_bound=1)
 flags.DEFINE_integer("top_k", 5, "How many classes to list per input.", lower_bound=1)
 flags.DEFINE_string("output_dir", None,
@@ -47,7 +43,7 @@ flags.DEFINE_string("output_dir", None,
 flags.DEFINE_float("tile_overlap", 0.5,
                    "Segmentation: overlap of the sliding-window tiles over inputs larger than "
                    "the training size (0 to 0.9).", lower_bound=0.0, upper_bound=0.9)
-flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 define_serving_flags()
 
 

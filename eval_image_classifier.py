@@ -26,23 +26,20 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.conv_blocks import PREPROCESSING_NAMES
-from nets.nets_factory import model_names
+from training.model_flags import define_model_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint_path", "/tmp/tfmodel/",
-                    "Checkpoint prefix, or a train_dir whose latest checkpoint is evaluated.")
+define_model_flags("Checkpoint prefix, or a train_dir whose latest checkpoint is evaluated, "
+                   "or a TF-Slim checkpoint.", checkpoint_default="/tmp/tfmodel/")
 flags.DEFINE_string("eval_dir", None, "Where metrics, the confusion matrix PNG and summaries "
                     "go (default: CHECKPOINT_DIR/eval_SPLIT).")
 flags.DEFINE_string("dataset_name", None, "Checked against --dataset_dir's spec when given.")
 flags.DEFINE_string("dataset_dir", None, "tf_convert_data output directory (default: the one "
                     "the checkpoint was trained on).")
 flags.DEFINE_string("dataset_split_name", "test", "The split to evaluate.")
-flags.DEFINE_enum("model_name", None, model_names(),
-                  "The net; default: what the checkpoint's train_dir records.")
 flags.DEFINE_integer("batch_size", 100, "Examples per batch.", lower_bound=1)
 flags.DEFINE_integer("max_num_batches", None, "Evaluate at most this many batches.")
 flags.DEFINE_integer("eval_image_size", None, "Input size; default: the training size.")
-flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
 flags.DEFINE_enum("preprocessing_name", None, list(PREPROCESSING_NAMES),
                   "TF-Slim's preprocessing (inception: central 87.5% crop, [-1, 1]; vgg); "
                   "default: what the train_dir records, else TF-Slim's for the net.")

@@ -14,17 +14,14 @@ import logging
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
-from nets.nets_factory import model_names
-from training.serving_flags import define_serving_flags
+from training.model_flags import define_model_flags, define_serving_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint_path", None, "Checkpoint prefix or train_dir (latest).")
+define_model_flags("Checkpoint prefix or train_dir (latest), or a TF-Slim checkpoint.")
 flags.DEFINE_string("export_dir", None, "The SavedModel directory to write (replaced).")
-flags.DEFINE_enum("model_name", None, model_names(), "Default: what the train_dir records.")
 flags.DEFINE_string("dataset_dir", None, "Class names from this dataset when the checkpoint "
                     "records none.")
 flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
-flags.DEFINE_integer("channels", 0, "1 or 3; default: the training channels.")
 flags.DEFINE_boolean("use_moving_averages", True, "Export moving averages when present.")
 define_serving_flags()
 

@@ -21,6 +21,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
+from console.flags import define_progress_flag
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.splits import SPLIT_MODES, parse_size
 
@@ -80,7 +81,7 @@ flags.DEFINE_enum(
     "PNG), compact and bit-exact. raw: the decoded pixels uncompressed, several times faster "
     "for training to read but larger on disk, and not readable by tensorflow-datasets.",
 )
-flags.DEFINE_boolean("progress", True, "Show progress bars on stderr.")
+define_progress_flag()
 flags.DEFINE_boolean(
     "tfds_metadata", True, "Write dataset_info.json/features.json for tensorflow-datasets."
 )

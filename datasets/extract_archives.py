@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from console.flags import define_progress_flag
 from datasets.interchange.archives import ArchiveError, extract_archives
 
 FLAGS = flags.FLAGS
@@ -22,7 +23,7 @@ flags.DEFINE_string(
 flags.DEFINE_integer(
     "num_workers", os.cpu_count() or 1, "Archives extracted in parallel.", lower_bound=1
 )
-flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:

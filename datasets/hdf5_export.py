@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from console.flags import define_channels_flag, define_progress_flag
 from datasets.interchange.hdf5_conversion import export_split, parse_image_size
 
 FLAGS = flags.FLAGS
@@ -19,8 +20,8 @@ flags.DEFINE_string("dataset_dir", None, "A tf_convert_data output directory.")
 flags.DEFINE_string("split_name", "train", "The split to export.")
 flags.DEFINE_string("output", None, "The HDF5 file to write (e.g. train.h5).")
 flags.DEFINE_string("image_size", None, "H,W to resize to; needed when image sizes differ.")
-flags.DEFINE_integer("channels", 0, "1 or 3; 0 keeps the dataset's channels.")
-flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_channels_flag("the dataset's channels")
+define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:

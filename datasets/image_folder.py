@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from console.flags import define_progress_flag
 from datasets.interchange.folder_export import METADATA, folder_from_fetched, folder_from_records
 
 FLAGS = flags.FLAGS
@@ -20,7 +21,7 @@ flags.DEFINE_string(
     "source_dir", None, "Instead of records: a fetched images/ + labels/ folder to copy."
 )
 flags.DEFINE_string("output_dir", None, "The folder to create (absent or empty).")
-flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:

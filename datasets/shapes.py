@@ -16,6 +16,7 @@ from absl import app, flags
 from tqdm import tqdm
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from console.flags import define_progress_flag
 from datasets.synthetic.shape_images import ShapeSettings, write_shapes
 
 FLAGS = flags.FLAGS
@@ -27,7 +28,7 @@ flags.DEFINE_integer("min_shape_px", 16, "Smallest shape size in pixels.")
 flags.DEFINE_integer("max_shape_px", 48, "Largest shape size in pixels.")
 flags.DEFINE_float("holding_fraction", 0.1, "Share of images held out in holding/.")
 flags.DEFINE_integer("seed", 0, "Random seed: the same seed writes the same images.")
-flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:

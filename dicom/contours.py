@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from console.flags import define_progress_flag
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder with dicoms/, contourfiles/ and link.csv.")
@@ -22,7 +23,7 @@ flags.DEFINE_boolean("overlays", False, "Draw each slice's contours on its windo
 flags.DEFINE_boolean("hdf5", True, "Write cardiac.h5 (one group per patient).")
 flags.DEFINE_boolean("keep_flagged", False,
                      "Also label slices whose outer contour does not contain the inner one.")
-flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:

@@ -21,6 +21,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
+from console.flags import define_progress_flag
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import (
     DEFAULT_DB_URL,
@@ -109,7 +110,7 @@ flags.DEFINE_string(
     "JSON file of extra BodyPartExamined spellings "
     'to canonical terms, e.g. {"Brustkorb": "CHEST"}.',
 )
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 flags.mark_flag_as_required("directory")
 
 

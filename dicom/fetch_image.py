@@ -12,6 +12,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
+from console.flags import define_progress_flag
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import DEFAULT_DB_URL, describe_database_error, resolve_db_url
 from dicom.ingestion.fetch import fetch_images, parse_query
@@ -39,7 +40,7 @@ flags.DEFINE(
     "(ID, label, patient_key, study/series UIDs, cleansed attributes).",
 )
 flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 flags.mark_flags_as_required(["query", "directory"])
 
 

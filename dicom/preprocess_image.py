@@ -18,6 +18,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
+from console.flags import define_progress_flag
 from dicom.preprocessing.folder import preprocess_folder
 from dicom.preprocessing.methods import DEFAULT_VALUE, METHODS
 
@@ -39,7 +40,7 @@ flags.DEFINE_string(
     "beside the input. labels/ and metadata.csv are copied.",
 )
 flags.DEFINE_bool("in_place", False, "Overwrite the input images instead.")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+define_progress_flag()
 flags.mark_flags_as_required(["directory", "preprocess"])
 
 

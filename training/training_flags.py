@@ -5,9 +5,10 @@ from __future__ import annotations
 from absl import flags
 
 from nets.conv_blocks import PREPROCESSING_NAMES
-from nets.nets_factory import model_names, parse_model_options
+from nets.nets_factory import parse_model_options
 from nets.scopes import parse_scopes
 from training.learning_rate import DECAY_TYPES
+from training.model_flags import define_model_flags
 from training.optimizers import OPTIMIZERS, OptimizerSettings
 from training.segmentation_losses import LOSSES
 from training.trainer import TrainSettings
@@ -24,7 +25,6 @@ def define_training_flags() -> None:
                     "checked against --dataset_dir's spec when given.")
     d.DEFINE_string("dataset_dir", None, "tf_convert_data output directory (required).")
     d.DEFINE_string("dataset_split_name", "train", "The split to train on.")
-    d.DEFINE_enum("model_name", "inception_v3", model_names(), "The net to train.")
     d.DEFINE_enum("preprocessing_name", None, list(PREPROCESSING_NAMES),
                   "TF-Slim's preprocessing: 'inception' (pixels to [-1, 1]; eval frames the "
                   "central 87.5%) or 'vgg' (0-255 minus the ImageNet RGB means; eval resizes "
@@ -33,7 +33,6 @@ def define_training_flags() -> None:
                   "train_dir and applied by eval, classify and the SavedModel.")
     d.DEFINE_integer("batch_size", 32, "Examples per step (over all clones).", lower_bound=1)
     d.DEFINE_integer("train_image_size", None, "Input size; default: the net's own size.")
-    d.DEFINE_integer("channels", 0, "1 or 3; 0: the dataset's channels (3 when mixed).")
     d.DEFINE_integer("max_number_of_steps", None,
                      "Stop at this global step; unset trains until interrupted (Ctrl-C "
                      "saves a checkpoint).")
@@ -62,9 +61,11 @@ def define_training_flags() -> None:
     d.DEFINE_float("moving_average_decay", None,
                    "Keep exponential moving averages of the weights with this decay "
                    "(eval uses them); unset: none.")
-    d.DEFINE_string("checkpoint_path", None,
-                    "Checkpoint prefix or directory to fine-tune from (ignored, with a "
-                    "warning, when --train_dir already holds a checkpoint).")
+    define_model_flags(
+        "Checkpoint to fine-tune from: a prefix or directory, or TF-Slim's (a zoo .ckpt file "
+        "or folder, a TF-Slim train_dir); ignored, with a warning, when --train_dir already "
+        "holds a checkpoint.", model_help="The net to train.", model_default="inception_v3",
+        channels_default="the fine-tuned checkpoint's, else the dataset's (3 when mixed)")
     d.DEFINE_string("checkpoint_exclude_scopes", None,
                     "Comma-separated TF-Slim scopes not restored from --checkpoint_path, "
                     "e.g. InceptionV4/Logits,InceptionV4/AuxLogits.")

@@ -6,10 +6,12 @@ import os
 
 from absl import flags
 
+from console.flags import define_progress_flag
+
 
 def define_common_flags() -> None:
     flags.DEFINE_integer("max_workers", os.cpu_count() or 1,
                          "Worker processes (1: run in this process).", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of every random draw: the same seed gives the same "
                          "bytes, whatever --max_workers.")
-    flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+    define_progress_flag()

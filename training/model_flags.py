@@ -1,10 +1,24 @@
-"""Flags classify_image and export_model share for reading TF-Slim's checkpoints."""
+"""Flags the model commands share: which checkpoint and net, and how to read TF-Slim's."""
 
 from __future__ import annotations
 
 from absl import flags
 
+from console.flags import define_channels_flag
 from nets.conv_blocks import PREPROCESSING_NAMES
+from nets.nets_factory import model_names
+
+RECORDED = "default: what the checkpoint's train_dir records"
+
+
+def define_model_flags(checkpoint_help: str, checkpoint_default: str | None = None,
+                       model_help: str = f"The net; {RECORDED}.",
+                       model_default: str | None = None,
+                       channels_default: str = "the training channels") -> None:
+    """--checkpoint_path, --model_name and --channels, with each command's meaning."""
+    flags.DEFINE_string("checkpoint_path", checkpoint_default, checkpoint_help)
+    flags.DEFINE_enum("model_name", model_default, model_names(), model_help)
+    define_channels_flag(channels_default)
 
 
 def define_serving_flags() -> None:
