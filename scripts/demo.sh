@@ -26,7 +26,8 @@ step "6. convert the preprocessed folder to TFRecords (train/validation/test, no
   "$PY" "$ROOT/tf_convert_data.py" --dataset_name=dicom --dataset_dir=fetched_contrast_enhancing_4 \
   --output_name=dicom_train --output_dir=tfrecords --need_split=tvt_split --num_shards=2
 step "7. read a training batch back through the tf.data pipeline" \
-  "$PY" -c "from datasets.dataset_factory import get_dataset
+  "$PY" -c "import console.quiet_start
+from datasets.dataset_factory import get_dataset
 spec, ds = get_dataset('dicom', 'train', 'tfrecords', batch_size=8, is_training=True, image_size=(128, 128))
 images, labels = next(iter(ds))
 print('classes', spec.class_names, '| splits', {k: v.num_examples for k, v in spec.splits.items()})
