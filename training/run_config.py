@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from files.atomic_file import write_atomic
 
 RUN_CONFIG = "medcv_train.json"
+RECORDED = object()
+"""`RunConfig.input_spec`'s default: apply the recorded folder preprocessing."""
 
 
 @dataclass
@@ -45,16 +47,16 @@ class RunConfig:
 
         return PixelPreprocessing.from_dict(self.pixel_preprocessing)
 
-    def input_spec(self, preprocessing="due"):
-        """How raw inputs become this model's input (`preprocessing`: what is still to be
-        applied; by default the recorded folder preprocessing)."""
+    def input_spec(self, due=RECORDED):
+        """How inputs become this model's input; `due` is the folder preprocessing still to
+        apply: by default the recorded one (raw inputs), None for records that hold it."""
         from datasets.input_pipeline.model_input import InputSpec
 
         segmentation = self.task == "segmentation"
         return InputSpec(
             self.channels, None if segmentation else (self.image_size, self.image_size),
             None if segmentation else self.preprocessing,
-            self.folder_preprocessing if preprocessing == "due" else preprocessing)
+            self.folder_preprocessing if due is RECORDED else due)
 
     @property
     def preprocessing(self) -> str:

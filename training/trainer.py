@@ -227,12 +227,14 @@ def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) ->
                                  existing.pixel_preprocessing) != (
             config.model_name, config.class_names, config.model_options, config.preprocessing,
             config.pixel_preprocessing):
-        raise ValueError(
-            f"{settings.train_dir} holds a {existing.model_name} "
-            f"{existing.model_options or ''} ({existing.preprocessing} preprocessing) trained "
-            f"on {', '.join(existing.class_names)}; use a new --train_dir for "
-            f"{config.model_name} {config.model_options or ''} ({config.preprocessing}) on "
-            f"{', '.join(config.class_names)}")
+        def described(run: RunConfig) -> str:
+            pixels = run.folder_preprocessing
+            return (f"{run.model_name} {run.model_options or ''} ({run.preprocessing} "
+                    f"preprocessing{', ' + pixels.describe() if pixels else ''}) on "
+                    f"{', '.join(run.class_names)}")
+
+        raise ValueError(f"{settings.train_dir} holds a {described(existing)}; use a new "
+                         f"--train_dir for {described(config)}")
     write_run_config(config, settings.train_dir)
 
 

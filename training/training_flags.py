@@ -31,6 +31,11 @@ def define_training_flags() -> None:
                   "the shorter side to size/0.875 and crops the centre). Default: TF-Slim's "
                   "for the net (vgg for resnet_v1_*, inception otherwise). Recorded in the "
                   "train_dir and applied by eval, classify and the SavedModel.")
+    d.DEFINE_integer("labels_offset", 0,
+                     "TF-Slim's offset of the first real class in the dataset's labels. Data "
+                     "sets converted here have no background class, so only 0 applies; to "
+                     "fine-tune a 1001-class zoo net, exclude its logits instead.",
+                     lower_bound=0)
     d.DEFINE_integer("batch_size", 32, "Examples per step (over all clones).", lower_bound=1)
     d.DEFINE_integer("train_image_size", None, "Input size; default: the net's own size.")
     d.DEFINE_integer("max_number_of_steps", None,
@@ -98,6 +103,11 @@ def define_training_flags() -> None:
 def settings_from_flags(values) -> TrainSettings:
     if not values.dataset_dir:
         raise ValueError(_DATA)
+    if values.labels_offset:
+        raise ValueError(f"--labels_offset={values.labels_offset}: data sets converted by "
+                         "tf_convert_data have no background class to skip; fine-tune a "
+                         "1001-class zoo checkpoint with --checkpoint_exclude_scopes on its "
+                         "logits instead")
     return TrainSettings(
         train_dir=values.train_dir,
         dataset_dir=values.dataset_dir,

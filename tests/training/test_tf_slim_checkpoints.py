@@ -211,6 +211,11 @@ def test_train_and_dicom_main_fine_tune_from_the_zoo_with_the_seeds_scopes(peers
             assert stored.shape[-1] == 3
         else:
             assert np.array_equal(stored, slim.values[key]), key
+    offset = run_module("train_image_classifier", f"--train_dir={tmp_path / 'offset'}",
+                        f"--dataset_dir={records}", "--model_name=resnet_v2_50",
+                        f"--checkpoint_path={slim.zoo_v2}", "--labels_offset=1")
+    assert offset.returncode == 2
+    assert "have no background class" in offset.stderr.strip().splitlines()[-1]
     result = run_module("dicom_main", f"--data_dir={records}", f"--model_dir={tmp_path / 'dm'}",
                         "--version=2", "--resnet_size=50", "--image_size=32", "-bs=4",
                         "--max_train_steps=1", f"-pmcp={slim.zoo_v1}")
