@@ -97,6 +97,7 @@ def _segment(predictor, inputs_for) -> int:
     """One mask + overlay per input; a summary line each in --outfile."""
     import os
 
+    from files.safe_names import NameAllocator
     from training.segmentation_prediction import (
         class_fractions,
         output_stem,
@@ -109,7 +110,7 @@ def _segment(predictor, inputs_for) -> int:
                          "overlays are written there)")
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     config = predictor.config
-    used: set[str] = set()
+    names = NameAllocator()
     counts = {"ok": 0, "error": 0}
     with contextlib.ExitStack() as stack:
         out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
@@ -126,7 +127,7 @@ def _segment(predictor, inputs_for) -> int:
             probabilities = sliding_window(value, config.image_size, predictor,
                                            FLAGS.tile_overlap, FLAGS.batch_size)
             mask = probabilities.argmax(axis=-1).astype("uint8")
-            path = write_outputs(FLAGS.output_dir, output_stem(source, used), value, mask)
+            path = write_outputs(FLAGS.output_dir, output_stem(source, names), value, mask)
             print(f"{source}\t{path}\t{class_fractions(mask, config.class_names)}", file=out)
             counts["ok"] += 1
     print(f"segmented {counts['ok']} input(s), {counts['error']} unreadable; masks and "

@@ -22,6 +22,7 @@ from absl import app, flags
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
+from console.text import printable
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.splits import SPLIT_MODES, parse_size
 
@@ -116,10 +117,10 @@ def _run() -> int:
         result = convert(settings)
     except InvalidInput as exc:
         for problem in exc.problems:
-            print(f"  {problem.line()}", file=sys.stderr)
+            print(printable(f"  {problem.line()}"), file=sys.stderr)
         raise
     for problem in result.skipped:
-        print(f"skipped {problem.line()}", file=sys.stderr)
+        print(printable(f"skipped {problem.line()}"), file=sys.stderr)
     print(result.line(settings.output_dir))
     return 0
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 from absl import app
 
+from console.text import printable
+
 EXIT_FATAL = 2
 EXIT_INTERRUPTED = 130
 EXPECTED_ERRORS = (
@@ -32,7 +34,7 @@ def require_no_arguments(argv: Sequence[str]) -> None:
 
 
 def fail(message: str, code: int = EXIT_FATAL) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     return code
 
 

@@ -15,6 +15,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.flags import define_progress_flag
+from console.text import printable
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder with dicoms/, contourfiles/ and link.csv.")
@@ -38,7 +39,7 @@ def main(argv: Sequence[str]) -> int:
         summary = build_contour_dataset(FLAGS.data_dir, FLAGS.output_dir, FLAGS.overlays,
                                         FLAGS.hdf5, FLAGS.keep_flagged, FLAGS.progress)
         for problem in summary.problems:
-            print(f"  {problem.line()}")
+            print(printable(f"  {problem.line()}"))
         print(summary.line(FLAGS.output_dir))
         return 0
 

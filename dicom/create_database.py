@@ -22,6 +22,7 @@ from absl import app, flags
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
+from console.text import printable
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import (
     DEFAULT_DB_URL,
@@ -140,8 +141,9 @@ def _main() -> int:
         catalog.dispose()
     for kind, count in summary.reject_counts():
         example = next(r for r in summary.rejects if r.kind == kind)
-        print(f"  rejected {kind} x{count}, e.g. {example.path}: {example.reason}", file=sys.stderr)
-    print(summary.line())
+        print(printable(f"  rejected {kind} x{count}, e.g. {example.path}: {example.reason}"),
+              file=sys.stderr)
+    print(printable(summary.line()))
     if FLAGS.report:
         report = {
             "directory": os.path.abspath(FLAGS.directory),

@@ -13,6 +13,7 @@ from absl import app, flags
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
+from console.text import printable
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import DEFAULT_DB_URL, describe_database_error, resolve_db_url
 from dicom.ingestion.fetch import fetch_images, parse_query
@@ -53,7 +54,7 @@ def _main() -> int:
         )
     finally:
         catalog.dispose()
-    print(summary.line(FLAGS.directory))
+    print(printable(summary.line(FLAGS.directory)))
     return 0
 
 

@@ -19,6 +19,7 @@ from absl import app, flags
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
+from console.text import printable
 from dicom.preprocessing.folder import preprocess_folder
 from dicom.preprocessing.methods import DEFAULT_VALUE, METHODS
 
@@ -54,7 +55,7 @@ def _main() -> int:
         FLAGS.progress,
     )
     for name, reason in summary.failed:
-        print(f"  skipped {name}: {reason}", file=sys.stderr)
+        print(printable(f"  skipped {name}: {reason}"), file=sys.stderr)
     print(
         f"{FLAGS.preprocess}: wrote {summary.written} images to "
         f"{summary.output_directory}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from console.text import printable
 from datasets.input_pipeline.model_input import (
     InputSpec,
     model_input,
@@ -195,10 +196,11 @@ HEADER = ("# input\tpredicted_class\tprobability\ttop_k (class:probability, best
 
 
 def format_prediction(prediction: Prediction, class_names: list[str], top_k: int) -> str:
+    source = printable(prediction.source)  # a name with a newline or ESC stays one field
     if prediction.error:
-        return f"{prediction.source}\tERROR\t\t{prediction.error}"
+        return f"{source}\tERROR\t\t{printable(prediction.error)}"
     probabilities = prediction.probabilities
     order = np.argsort(-probabilities)[:top_k]
     best = order[0]
     ranked = ",".join(f"{class_names[i]}:{probabilities[i]:.4f}" for i in order)
-    return f"{prediction.source}\t{class_names[best]}\t{probabilities[best]:.4f}\t{ranked}"
+    return f"{source}\t{class_names[best]}\t{probabilities[best]:.4f}\t{ranked}"

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from files.safe_names import NameAllocator
+
 EDGE_WEIGHT = 0.1
 OVERLAY_ALPHA = 0.45
 PALETTE = np.array([[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48],
@@ -77,15 +79,9 @@ def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip(tinted, 0, 255).astype(np.uint8)
 
 
-def output_stem(source: str, used: set[str]) -> str:
-    stem = os.path.splitext(os.path.basename(source))[0] or "image"
-    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
-    candidate, number = stem, 1
-    while candidate in used:
-        number += 1
-        candidate = f"{stem}_{number}"
-    used.add(candidate)
-    return candidate
+def output_stem(source: str, names: NameAllocator) -> str:
+    """A safe, unique output name for an input (its base name without the extension)."""
+    return names.allocate(os.path.splitext(os.path.basename(source))[0], "image")
 
 
 def write_outputs(output_dir: str, stem: str, image: np.ndarray, mask: np.ndarray) -> str:

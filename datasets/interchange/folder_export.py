@@ -21,13 +21,10 @@ from datasets.interchange.staged_directory import staged_directory
 from datasets.records.dataset_spec import CLASSIFICATION, read_spec
 from datasets.records.source_folder import scan_source
 from files.folder_layout import MASKS_DIR, METADATA_FILE, write_metadata_csv
+from files.safe_names import NameAllocator
 
 METADATA = METADATA_FILE
 _EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
-
-
-def _safe_name(example_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in example_id) or "image"
 
 
 def folder_from_records(
@@ -38,18 +35,20 @@ def folder_from_records(
     spec = read_spec(dataset_dir)
     total = spec.split(split_name).num_examples
     rows: list[dict[str, str]] = []
+    names = NameAllocator()
     segmentation = spec.task != CLASSIFICATION
     with staged_directory(output_dir) as staging:
         if segmentation:
             os.makedirs(os.path.join(staging, MASKS_DIR))
         for example in tqdm(iter_split(spec, split_name, dataset_dir), total=total,
                             unit="image", desc="write", disable=not progress, file=sys.stderr):
-            name = _safe_name(example.example_id) + _EXTENSIONS.get(example.image_format, ".png")
+            stem = names.allocate(example.example_id, "image")
+            name = stem + _EXTENSIONS.get(example.image_format, ".png")
             with open(os.path.join(staging, name), "wb") as handle:
                 handle.write(example.image)
             row = {"filename": name, "patient_id": example.patient_id}
             if segmentation:
-                mask_name = os.path.join(MASKS_DIR, _safe_name(example.example_id) + ".png")
+                mask_name = os.path.join(MASKS_DIR, stem + ".png")
                 with open(os.path.join(staging, mask_name), "wb") as handle:
                     handle.write(example.mask or b"")
                 row["mask"] = mask_name

@@ -24,7 +24,9 @@ from files.folder_layout import (
     PREPROCESSING_COLUMNS,
 )
 
-ID_COLUMNS = ("ID", "id", "filename", "image", "stem")
+# `filename` first: fetch_image writes the catalog ID and, where the ID was not a plain
+# file name, the safe name it used (files.safe_names).
+ID_COLUMNS = ("filename", "ID", "id", "image", "stem")
 PATIENT_COLUMNS = ("patient_key", "patient_id", "PatientID", "patient")
 # Only these suffixes are cut to find a stem: catalog IDs are UIDs full of dots.
 KNOWN_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".ima", ".txt"}

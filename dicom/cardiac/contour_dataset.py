@@ -45,6 +45,7 @@ from files.folder_layout import (
     write_metadata_csv,
 )
 from files.png_codec import write_image
+from files.safe_names import safe_stem
 
 CLASS_DICT = (("background", (0, 0, 0)), ("blood_pool", (255, 0, 0)),
               ("myocardium", (0, 255, 0)))
@@ -122,7 +123,8 @@ def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False
 
 def _one_slice(pair: SlicePair, output_dir: str, overlays: bool, keep_flagged: bool,
                summary: ContourSummary, store: dict) -> None:
-    name = f"{pair.patient_id}_{pair.slice_number:04d}"
+    patient = safe_stem(pair.patient_id, "patient")  # link.csv is data: `../` stays inside
+    name = f"{patient}_{pair.slice_number:04d}"
     try:
         image = _read_slice(pair.dicom_path)
     except (RejectedFile, OSError) as exc:
@@ -157,8 +159,7 @@ def _one_slice(pair: SlicePair, output_dir: str, overlays: bool, keep_flagged: b
             summary.labelled_ids.append((name, pair.patient_id))
     if overlays:
         _overlay(image, points, flagged).save(os.path.join(output_dir, "overlays", f"{name}.png"))
-    arrays = store.setdefault(pair.patient_id, {"images": [], "inner": [], "outer": [],
-                                                "slices": []})
+    arrays = store.setdefault(patient, {"images": [], "inner": [], "outer": [], "slices": []})
     arrays["images"].append(image)
     arrays["inner"].append(masks.get("inner", np.zeros(image.shape, bool)).astype(np.uint8))
     arrays["outer"].append(masks.get("outer", np.zeros(image.shape, bool)).astype(np.uint8))

@@ -2,8 +2,11 @@
 
 `OUT/images/<ID>.png` is the stored PNG byte for byte; `OUT/labels/<ID>.txt`
 holds the label text (the value of the queried column, e.g. `CHEST`);
-`OUT/metadata.csv` (optional) lists ID, label, patient key and the catalog's
-other scalar columns, so later steps can keep one patient's images in one split.
+`OUT/metadata.csv` (optional) lists ID, file name, label, patient key and the
+catalog's other scalar columns, so later steps can keep one patient's images in
+one split. An ID is data (anyone with INSERT on a shared catalog can plant one),
+so a file name is the ID only where the ID is a plain name; otherwise it is made
+safe and unique (`files.safe_names`) and metadata.csv maps it back.
 Values are always bound parameters, and the column name is checked against the
 table's real columns, so a query like `CHEST' OR '1'='1` is just a value.
 """
@@ -22,6 +25,7 @@ from tqdm import tqdm
 from dicom.ingestion.catalog import Catalog
 from files.atomic_file import write_atomic
 from files.folder_layout import IMAGES_DIR, LABELS_DIR, METADATA_FILE, write_metadata_csv
+from files.safe_names import NameAllocator
 
 ALL = "all"
 _NOT_IN_METADATA = {"image"}
@@ -81,6 +85,7 @@ def fetch_images(
     os.makedirs(images_dir, exist_ok=True)
     os.makedirs(labels_dir, exist_ok=True)
     before = {n[:-4] for n in os.listdir(images_dir) if n.endswith(".png")}
+    names = NameAllocator()  # IDs are data: anyone with INSERT can plant `../../x`
     with catalog.engine.connect() as connection:
         count = sa.select(sa.func.count()).select_from(table)
         total = connection.execute(count if where is None else count.where(where)).scalar_one()
@@ -95,16 +100,18 @@ def fetch_images(
         for row in c.execute(query):
             record = row._mapping
             image_id = str(record["ID"])
+            stem = names.allocate(image_id, "image")
             label = "" if record[column] is None else str(record[column])
-            write_atomic(os.path.join(images_dir, f"{image_id}.png"), record["image"])
-            write_atomic(os.path.join(labels_dir, f"{image_id}.txt"), f"{label}\n".encode())
-            before.discard(image_id)
+            write_atomic(os.path.join(images_dir, f"{stem}.png"), record["image"])
+            write_atomic(os.path.join(labels_dir, f"{stem}.txt"), f"{label}\n".encode())
+            before.discard(stem)
             summary.written += 1
             summary.labels[label] += 1
             if metadata:
                 rows_out.append(
                     {
                         "ID": image_id,
+                        "filename": f"{stem}.png",
                         "label": label,
                         **{c.name: record[c.name] for c in meta_columns if c.name != "ID"},
                     }
@@ -113,7 +120,7 @@ def fetch_images(
     if metadata:
         write_metadata_csv(
             os.path.join(out_dir, METADATA_FILE),
-            ["ID", "label", *(c.name for c in meta_columns if c.name != "ID")],
+            ["ID", "filename", "label", *(c.name for c in meta_columns if c.name != "ID")],
             rows_out,
         )
     summary.stale = len(before)

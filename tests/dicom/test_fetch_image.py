@@ -97,3 +97,30 @@ def test_cli(tmp_path, synthetic_tree):
     assert result.returncode == 0, result.stderr
     count = len(_expected(made, "CHEST"))
     assert result.stdout.strip() == f"fetched {count} images into {tmp_path / 'o'} (CHEST {count})"
+
+
+def test_planted_ids_stay_inside_the_output_and_map_back(filled, tmp_path):
+    """Anyone with INSERT on a shared catalog can plant an ID; no ID writes outside OUT."""
+    catalog, _ = filled
+    hostile = ["../../escaped", "/tmp/absolute", "a/b", "a_b", "clear\x1b[2J"]
+    with catalog.engine.begin() as connection:
+        ids = [row[0] for row in connection.exec_driver_sql(
+            "SELECT ID FROM images ORDER BY ID").fetchall()][:len(hostile)]
+        for old, new in zip(ids, hostile, strict=True):
+            connection.exec_driver_sql("UPDATE images SET ID = ? WHERE ID = ?"
+                                       if catalog.engine.dialect.name == "sqlite" else
+                                       "UPDATE images SET ID = %s WHERE ID = %s", (new, old))
+    out = tmp_path / "deep" / "out"
+    summary = fetch_images(catalog, str(out), None, progress=False)
+    written = [os.path.relpath(os.path.join(base, name), tmp_path)
+               for base, _, names in os.walk(tmp_path) for name in names
+               if not name.startswith("catalog.sqlite")]  # the test's own catalog
+    assert all(path.startswith(os.path.join("deep", "out")) for path in written), written
+    assert not os.path.exists("/tmp/absolute.png")
+    images = sorted(os.listdir(out / "images"))
+    assert summary.written == len(images) == len(os.listdir(out / "labels"))
+    with open(out / "metadata.csv", newline="") as handle:
+        rows = {row["ID"]: row["filename"] for row in csv.DictReader(handle)}
+    assert set(hostile) <= set(rows) and rows["a_b"] == "a_b.png"
+    assert len({rows[h] for h in hostile}) == len(hostile)  # a/b and a_b do not collide
+    assert sorted(rows.values()) == images

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -115,3 +116,22 @@ def test_cli_output_feeds_tf_convert_data(cardiac, tmp_path):
     spec = json.loads((tmp_path / "records" / "dataset_spec.json").read_text())
     assert spec["class_names"] == ["background", "blood_pool", "myocardium"]
     assert spec["grouped_by_patient"]  # metadata.csv names each slice's patient
+
+
+def test_a_hostile_patient_id_writes_nothing_outside_and_nothing_twice(cardiac, tmp_path):
+    """link.csv is data: a patient id of `../escape` names files, never paths."""
+    root, _ = cardiac
+    raw = tmp_path / "raw"
+    shutil.copytree(root / "raw", raw)
+    shutil.move(raw / "dicoms" / "SCD0000001", raw / "escape")
+    link = (raw / "link.csv").read_text().replace("SCD0000001,", "../escape,")
+    (raw / "link.csv").write_text(link)
+    out = tmp_path / "out"
+    summary = build_contour_dataset(str(raw), str(out), overlays=True, progress=False)
+    assert summary.slices == 4 * 3 - 1
+    assert not (tmp_path / "escape_0020.png").exists()
+    assert not any("escape" in p.name for p in out.iterdir())  # nothing beside the folders
+    escaped = sorted(p.name for p in (out / "images").iterdir() if "escape" in p.name)
+    assert len(escaped) == 3 and all(n.startswith("_escape-") for n in escaped)  # + digest
+    for folder in ("inner_masks", "outer_masks", "overlays"):  # one file each, none shared
+        assert sorted(p.name for p in (out / folder).iterdir() if "escape" in p.name) == escaped
