@@ -8,7 +8,8 @@ command) sets TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs later and
 installs an import hook that loads TensorFlow, whenever a command first
 imports it, with file descriptor 2 pointed at /dev/null.
 
-Set MEDCV_TF_LOGS=1, or TF_CPP_MIN_LOG_LEVEL yourself, to see those lines.
+Set MEDCV_TF_LOGS=1 to see those lines (a TF_CPP_MIN_LOG_LEVEL you set is kept for
+what TensorFlow logs after loading).
 Python errors are untouched: a failing import still raises with its traceback.
 """
 
@@ -65,9 +66,9 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
 
 
 def quiet_start() -> None:
-    if os.environ.get(SHOW_LOGS) or TF_LOG_LEVEL in os.environ:
+    if os.environ.get(SHOW_LOGS):
         return
-    os.environ[TF_LOG_LEVEL] = "3"
+    os.environ.setdefault(TF_LOG_LEVEL, "3")  # a level the user chose stands
     if "tensorflow" not in sys.modules and not any(
             isinstance(finder, _QuietTensorFlow) for finder in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlow())

@@ -4,7 +4,3 @@ Layer names carry TF-Slim scopes with `.` in place of `/` (Keras forbids `/`
 in names): TF-Slim's `InceptionV4/Logits` is every layer named
 `InceptionV4.Logits` or starting with `InceptionV4.Logits.`; see `nets.scopes`.
 """
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from datasets.input_pipeline.eval_framing import frame_for_eval
 from dicom.preprocessing.methods import PixelPreprocessing, apply_method
+from files.image_limits import MAX_IMAGE_PIXELS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_BIT_DEPTH_OFFSET = 24  # IHDR: signature (8), length (4), type (4), width, height (8)
@@ -53,6 +54,7 @@ def encoded_levels(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     bits, scaled the same way (TensorFlow's own 8 -> 16-bit conversion multiplies by 256).
     """
     is_png = tf.strings.substr(data, 0, len(PNG_SIGNATURE)) == PNG_SIGNATURE
+    _check_declared_size(data, is_png)
 
     def png():
         depth_byte = tf.strings.substr(data, PNG_BIT_DEPTH_OFFSET, 1)
@@ -67,6 +69,27 @@ def encoded_levels(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     pixels = tf.cond(tf.shape(pixels)[-1] % 2 == 0, lambda: pixels[..., :-1],  # drop alpha
                      lambda: pixels)
     return tf.cast(pixels, tf.float32) / UINT16_TOP, bits
+
+
+def _check_declared_size(data: tf.Tensor, is_png: tf.Tensor) -> None:
+    """The pixel limit on the header's size, before decoding (a PNG bomb stops here)."""
+    def png_size():
+        header = tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.uint8)
+        values = tf.cast(header, tf.int64)
+        width = values[0] * 2**24 + values[1] * 2**16 + values[2] * 2**8 + values[3]
+        height = values[4] * 2**24 + values[5] * 2**16 + values[6] * 2**8 + values[7]
+        return width * height
+
+    def other_size():
+        shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.int64)
+        return shape[0] * shape[1]
+
+    is_jpeg = tf.strings.substr(data, 0, 3) == b"\xff\xd8\xff"
+    pixels = tf.cond(is_png, png_size,
+                     lambda: tf.cond(is_jpeg, other_size, lambda: tf.constant(0, tf.int64)))
+    tf.debugging.assert_less_equal(
+        pixels, tf.constant(MAX_IMAGE_PIXELS, tf.int64),
+        message=f"image too large: over the limit of {MAX_IMAGE_PIXELS:,} pixels")
 
 
 def preprocessing_still_due(model: PixelPreprocessing | None,

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from dicom.decoding.display import display_frames, frame_count
 from dicom.decoding.reading import NOT_DICOM, RejectedFile, read_dicom, require_image
+from files.image_limits import ImageTooLarge, check_pixels
 from files.png_codec import decode_png, encode_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -63,8 +64,9 @@ def load_record_image(path: str, verify: bool = True) -> RecordImage:
 def _from_pillow(data: bytes, verify: bool) -> RecordImage:
     fmt = "png" if data.startswith(PNG_MAGIC) else "jpeg"
     try:
-        with Image.open(io.BytesIO(data)) as pil:
+        with Image.open(io.BytesIO(data)) as pil:  # lazy: reads the header only
             mode, (width, height) = pil.mode, pil.size
+            check_pixels(width, height)
             if verify and fmt == "png":
                 pil.verify()
             elif verify:
@@ -78,6 +80,8 @@ def _from_pillow(data: bytes, verify: bool) -> RecordImage:
         with Image.open(io.BytesIO(data)) as pil:  # verify() leaves `pil` unusable
             pil.load()
             return _reencoded(pil)
+    except ImageTooLarge as exc:
+        raise UnreadableImage(str(exc)) from exc
     except UnidentifiedImageError as exc:
         raise UnreadableImage(f"not a readable {fmt.upper()} image") from exc
     except (OSError, SyntaxError, ValueError) as exc:
