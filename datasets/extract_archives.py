@@ -12,7 +12,12 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.flags import define_progress_flag
-from datasets.interchange.archives import ArchiveError, extract_archives
+from datasets.interchange.archives import (
+    DEFAULT_MAX_EXPANSION_RATIO,
+    DEFAULT_MAX_EXTRACTED_BYTES,
+    ArchiveError,
+    extract_archives,
+)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -23,6 +28,14 @@ flags.DEFINE_string(
 flags.DEFINE_integer(
     "num_workers", os.cpu_count() or 1, "Archives extracted in parallel.", lower_bound=1
 )
+flags.DEFINE_float(
+    "max_expansion_ratio", DEFAULT_MAX_EXPANSION_RATIO,
+    "Refuse an archive whose members declare more than this many times its own size "
+    "(a decompression bomb).", lower_bound=1.0)
+flags.DEFINE_float(
+    "max_extracted_gb", DEFAULT_MAX_EXTRACTED_BYTES / 1e9,
+    "Refuse a set of archives that declares more than this many GB in all.",
+    lower_bound=0.0)
 define_progress_flag()
 
 
@@ -36,8 +49,8 @@ def main(argv: Sequence[str]) -> int:
     def run() -> int:
         try:
             names = extract_archives(
-                argv[1], argv[2], FLAGS.manifest, FLAGS.num_workers, FLAGS.progress
-            )
+                argv[1], argv[2], FLAGS.manifest, FLAGS.num_workers, FLAGS.progress,
+                FLAGS.max_expansion_ratio, int(FLAGS.max_extracted_gb * 1e9))
         except (ArchiveError, FileExistsError) as exc:
             return fail(str(exc))
         print(f"extracted {len(names)} archive(s) into {argv[2]}: {', '.join(names)}")

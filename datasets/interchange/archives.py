@@ -7,9 +7,14 @@ archive in ARCHIVE_DIR) must be present, nothing unexpected may sit beside them,
 sha256 sums in the manifest must match, and OUT_DIR must be absent or empty.
 Each archive is then checked member by member and extracted in its own worker
 process; a member with an absolute path, a `..` that leaves the output, a link
-pointing outside it, or a device file is refused with its name. Everything is
-extracted into a temporary folder that is renamed to OUT_DIR only when all
-archives succeeded, so a failure leaves OUT_DIR as it was.
+pointing outside it, a device file, or a name that appears twice (the second copy
+would silently overwrite the first) is refused with its name. Before extracting,
+the uncompressed sizes the archives declare are checked against two caps: the
+expansion ratio of each archive (default 100: a 2 MB archive may not write 2 GiB)
+and the total over the set (default 200 GB). Declared sizes bound what is written:
+a tar member's size is its data, and a zip member is read up to its declared size.
+Everything is extracted into a temporary folder that is renamed to OUT_DIR only
+when all archives succeeded, so a failure leaves OUT_DIR as it was.
 
 Manifest: one archive per line, either `name` or `sha256  name` (the format
 `sha256sum` prints); `#` starts a comment.
@@ -33,6 +38,8 @@ from tqdm import tqdm
 from datasets.interchange.staged_directory import staged_directory
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
+DEFAULT_MAX_EXPANSION_RATIO = 100.0
+DEFAULT_MAX_EXTRACTED_BYTES = 200 * 10**9
 
 
 class ArchiveError(ValueError):
@@ -112,12 +119,32 @@ def _escapes(path: str) -> bool:
     return normal == ".." or normal.startswith("../")
 
 
+def declared_bytes(archive: str) -> int:
+    """The uncompressed bytes an archive's members declare (read from its index)."""
+    if archive.lower().endswith(".zip"):
+        with zipfile.ZipFile(archive) as handle:
+            return sum(info.file_size for info in handle.infolist())
+    with tarfile.open(archive, "r:*") as handle:
+        return sum(member.size for member in handle.getmembers() if member.isfile())
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    for name in names:
+        key = posixpath.normpath(name.replace("\\", "/"))
+        seen[key] = seen.get(key, 0) + 1
+    return [f"{name!r}: appears {count} times in the archive (a later copy would "
+            "overwrite an earlier one)" for name, count in seen.items() if count > 1]
+
+
 def unsafe_members(archive: str) -> list[str]:
     """One line per member that must not be extracted, with the reason."""
     refusals = []
     if archive.lower().endswith(".zip"):
         with zipfile.ZipFile(archive) as handle:
-            for info in handle.infolist():
+            infos = handle.infolist()
+            refusals += _duplicates([i.filename for i in infos if not i.is_dir()])
+            for info in infos:
                 reason = _unsafe_path(info.filename)
                 mode = info.external_attr >> 16
                 if reason is None and stat.S_ISLNK(mode):
@@ -127,7 +154,9 @@ def unsafe_members(archive: str) -> list[str]:
                     refusals.append(f"{info.filename!r}: {reason}")
         return refusals
     with tarfile.open(archive, "r:*") as handle:
-        for member in handle.getmembers():
+        members = handle.getmembers()
+        refusals += _duplicates([m.name for m in members if not m.isdir()])
+        for member in members:
             reason = _unsafe_path(member.name)
             if reason is None and member.issym():
                 reason = _unsafe_link(member.name, member.linkname)
@@ -177,6 +206,27 @@ def _extract_one(job: tuple[str, str]) -> tuple[str, str | None]:
     return name, None
 
 
+def _check_sizes(archives: list[str], max_ratio: float, max_bytes: int) -> None:
+    """The caps, from the sizes the archives declare, before anything is written."""
+    problems, total = [], 0
+    for archive in archives:
+        try:
+            declared = declared_bytes(archive)
+        except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            problems.append(f"{os.path.basename(archive)}: cannot read its index: "
+                            f"{' '.join(str(exc).split()) or type(exc).__name__}")
+            continue
+        total += declared
+        ratio = declared / max(os.path.getsize(archive), 1)
+        if ratio > max_ratio:
+            problems.append(f"{os.path.basename(archive)}: declares {declared:,} bytes, "
+                            f"{ratio:,.0f}x its size (limit {max_ratio:g}x)")
+    if total > max_bytes:
+        problems.append(f"the archives declare {total:,} bytes in all (limit {max_bytes:,})")
+    if problems:
+        raise ArchiveError("nothing extracted: " + "; ".join(problems))
+
+
 def _merge(source: str, target: str, root: str, archive: str, owners: dict[str, str]) -> None:
     """Move `source`'s tree into `target`; two archives writing one file is an error."""
     for entry in sorted(os.listdir(source)):
@@ -202,9 +252,13 @@ def extract_archives(
     manifest: str | None = None,
     workers: int = 1,
     progress: bool = True,
+    max_expansion_ratio: float = DEFAULT_MAX_EXPANSION_RATIO,
+    max_extracted_bytes: int = DEFAULT_MAX_EXTRACTED_BYTES,
 ) -> list[str]:
     """Extract every expected archive into `out_dir`; returns the archive names."""
     expected = check_archive_set(archive_dir, manifest)
+    _check_sizes([os.path.join(archive_dir, e.name) for e in expected], max_expansion_ratio,
+                 max_extracted_bytes)
     with staged_directory(out_dir) as staging:
         parts = os.path.join(staging, ".parts")
         jobs = [

@@ -134,3 +134,34 @@ def test_cli_reports_one_line(archives, tmp_path):
                         "--progress=false")
     assert result.returncode == 0, result.stderr
     assert "extracted 2 archive(s)" in result.stdout
+
+
+def test_a_name_twice_in_one_archive_is_refused_by_name(tmp_path):
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    with tarfile.open(folder / "twice.tar.gz", "w:gz") as handle:
+        for data in (b"first", b"second"):
+            info = tarfile.TarInfo("scans/a.dcm")
+            info.size = len(data)
+            handle.addfile(info, io.BytesIO(data))
+    with pytest.raises(ArchiveError, match=r"'scans/a.dcm': appears 2 times in the archive"):
+        extract_archives(str(folder), str(tmp_path / "out"), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_caps_on_expansion_and_total_size_come_before_any_write(archives, tmp_path):
+    bomb_folder = tmp_path / "bombs"
+    bomb_folder.mkdir()
+    with zipfile.ZipFile(bomb_folder / "zeros.zip", "w", zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("zeros.raw", b"\0" * 20_000_000)
+    assert (bomb_folder / "zeros.zip").stat().st_size < 50_000
+    with pytest.raises(ArchiveError, match=r"zeros.zip: declares 20,000,000 bytes, .*x its "
+                                           r"size \(limit 100x\)"):
+        extract_archives(str(bomb_folder), str(tmp_path / "out"), progress=False)
+    assert not (tmp_path / "out").exists()
+    extract_archives(str(bomb_folder), str(tmp_path / "allowed"), progress=False,
+                     max_expansion_ratio=10_000)  # the cap is a flag, and only a cap
+    assert (tmp_path / "allowed" / "zeros.raw").stat().st_size == 20_000_000
+    with pytest.raises(ArchiveError, match=r"declare 7 bytes in all \(limit 3\)"):
+        extract_archives(str(archives), str(tmp_path / "small"), progress=False,
+                         max_extracted_bytes=3)
