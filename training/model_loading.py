@@ -8,7 +8,6 @@ variable names say the net and its logits the class count, so
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import keras
@@ -16,8 +15,6 @@ import keras
 from nets.nets_factory import build_model, identify_slim_checkpoint
 from training.checkpoints import MEDCV, RestoreReport, open_checkpoint, restore
 from training.run_config import RunConfig, find_run_config, read_labels_file, reconcile
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

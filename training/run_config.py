@@ -12,8 +12,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from files.atomic_file import write_atomic
+
+if TYPE_CHECKING:  # imported where used: run configs are read without TensorFlow
+    from datasets.input_pipeline.model_input import InputSpec
+    from dicom.preprocessing.methods import PixelPreprocessing
 
 RUN_CONFIG = "medcv_train.json"
 RECORDED = object()
@@ -41,13 +46,13 @@ class RunConfig:
         return len(self.class_names)
 
     @property
-    def folder_preprocessing(self):
+    def folder_preprocessing(self) -> PixelPreprocessing | None:
         """The recorded PixelPreprocessing, or None (trained on raw pixels)."""
         from dicom.preprocessing.methods import PixelPreprocessing
 
         return PixelPreprocessing.from_dict(self.pixel_preprocessing)
 
-    def input_spec(self, due=RECORDED):
+    def input_spec(self, due: PixelPreprocessing | object | None = RECORDED) -> InputSpec:
         """How inputs become this model's input; `due` is the folder preprocessing still to
         apply: by default the recorded one (raw inputs), None for records that hold it."""
         from datasets.input_pipeline.model_input import InputSpec

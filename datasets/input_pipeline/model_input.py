@@ -27,9 +27,8 @@ import tensorflow as tf
 
 from datasets.input_pipeline.eval_framing import frame_for_eval
 from dicom.preprocessing.methods import PixelPreprocessing, apply_method
-from files.image_limits import MAX_IMAGE_PIXELS
+from files.image_limits import MAX_IMAGE_PIXELS, PNG_SIGNATURE
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_BIT_DEPTH_OFFSET = 24  # IHDR: signature (8), length (4), type (4), width, height (8)
 UINT16_TOP = 65535.0
 

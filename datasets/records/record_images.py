@@ -20,10 +20,9 @@ from PIL import Image, UnidentifiedImageError
 
 from dicom.decoding.display import display_frames, frame_count
 from dicom.decoding.reading import NOT_DICOM, RejectedFile, read_dicom, require_image
-from files.image_limits import ImageTooLarge, check_pixels
+from files.image_limits import PNG_SIGNATURE, ImageTooLarge, check_pixels
 from files.png_codec import decode_png, encode_png
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 _STORED_AS_IS = {"L": 8, "I;16": 16, "I;16B": 16, "RGB": 8}
 
@@ -56,13 +55,13 @@ def load_record_image(path: str, verify: bool = True) -> RecordImage:
         raise UnreadableImage(f"cannot read: {exc.strerror or exc}") from exc
     if not data:
         raise UnreadableImage("empty file")
-    if data.startswith(PNG_MAGIC) or data.startswith(JPEG_MAGIC):
+    if data.startswith(PNG_SIGNATURE) or data.startswith(JPEG_MAGIC):
         return _from_pillow(data, verify)
     return _from_dicom(data)
 
 
 def _from_pillow(data: bytes, verify: bool) -> RecordImage:
-    fmt = "png" if data.startswith(PNG_MAGIC) else "jpeg"
+    fmt = "png" if data.startswith(PNG_SIGNATURE) else "jpeg"
     try:
         with Image.open(io.BytesIO(data)) as pil:  # lazy: reads the header only
             mode, (width, height) = pil.mode, pil.size
