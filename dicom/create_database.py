@@ -5,8 +5,9 @@
 
 Re-running is safe: stored files (same SOP Instance UID and SHA-256) are
 skipped, a killed run resumes where its last committed batch ended. Rejected
-files (not DICOM, no pixel data, truncated, unsupported encoding, too large for
-MySQL's max_allowed_packet) are listed with a reason; they never stop the run.
+files (not DICOM, no pixel data, truncated, unsupported encoding, over a size
+limit, not a regular file, one that crashed or stalled its worker) are listed
+with a reason; they never stop the run.
 Exit status: 0 when the run completed (even with rejects), 2 on a fatal error
 such as an unreachable database, 130 when interrupted.
 """
@@ -23,6 +24,7 @@ import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
 from console.text import printable
+from dicom.decoding.limits import ReadLimits
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import (
     DEFAULT_DB_URL,
@@ -32,6 +34,7 @@ from dicom.ingestion.database_url import (
 )
 from dicom.ingestion.file_processing import OVERWRITE_CHOICES, IngestSettings
 from dicom.ingestion.ingest import ingest_directory
+from dicom.ingestion.ingest_workers import WorkerLimits
 from dicom.metadata.body_part import load_body_part_map
 from dicom.metadata.cleansing import (
     DEFAULT_INT_ATTRIBUTES,
@@ -111,6 +114,46 @@ flags.DEFINE_string(
     "JSON file of extra BodyPartExamined spellings "
     'to canonical terms, e.g. {"Brustkorb": "CHEST"}.',
 )
+_DEFAULT_LIMITS = ReadLimits()
+flags.DEFINE_integer(
+    "max_file_mb",
+    _DEFAULT_LIMITS.max_file_mb,
+    "Files larger than this are rejected as too-large without being read.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "max_frame_mb",
+    _DEFAULT_LIMITS.max_frame_mb,
+    "Largest decoded frame (Rows x Columns x samples x bytes), checked from the header "
+    "before decoding.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "max_decoded_mb",
+    _DEFAULT_LIMITS.max_decoded_mb,
+    "Largest decoded image of one file, all frames together, checked from the header; a "
+    "deflated dataset may inflate to this plus 64 MiB, and stops there.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "max_frames",
+    _DEFAULT_LIMITS.max_frames,
+    "Most frames one file may hold (NumberOfFrames), checked from the header.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "worker_memory_mb",
+    WorkerLimits().memory_mb,
+    "Memory cap of each worker process (RLIMIT_DATA); a file that exhausts it is rejected "
+    "as too-large, a worker killed anyway costs its one file. 0: no cap.",
+    lower_bound=0,
+)
+flags.DEFINE_float(
+    "file_timeout_s",
+    WorkerLimits().file_timeout_s,
+    "A file that takes longer is rejected as timed-out and its worker replaced. 0: no limit.",
+    lower_bound=0,
+)
 define_progress_flag()
 flags.mark_flag_as_required("directory")
 
@@ -126,7 +169,11 @@ def _main() -> int:
         body_part_map=load_body_part_map(FLAGS.body_part_map) if FLAGS.body_part_map else {},
         deid_key=load_key(FLAGS.deid_key) if FLAGS.deidentify else None,
         overwrite=FLAGS.overwrite,
+        limits=ReadLimits(
+            FLAGS.max_file_mb, FLAGS.max_frame_mb, FLAGS.max_decoded_mb, FLAGS.max_frames
+        ),
     )
+    worker_limits = WorkerLimits(FLAGS.worker_memory_mb, FLAGS.file_timeout_s)
     url = resolve_db_url(FLAGS.db_url)
     catalog = Catalog.open(url, lists)
     print(
@@ -135,7 +182,13 @@ def _main() -> int:
     )
     try:
         summary = ingest_directory(
-            FLAGS.directory, catalog, settings, FLAGS.workers, FLAGS.batch_size, FLAGS.progress
+            FLAGS.directory,
+            catalog,
+            settings,
+            FLAGS.workers,
+            FLAGS.batch_size,
+            FLAGS.progress,
+            worker_limits,
         )
     finally:
         catalog.dispose()

@@ -12,6 +12,7 @@ by what was replaced) has every other character replaced by `_` and gets an
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
 PLAIN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,119}$")
@@ -40,3 +41,18 @@ class NameAllocator:
             candidate = f"{stem}_{number}"
         self._used.add(candidate.lower())
         return candidate
+
+
+def path_text(path: str) -> str:
+    """A file system path as text that any database and terminal accept, losslessly.
+
+    Linux names are bytes; Python hands bytes that are not UTF-8 over as lone
+    surrogates, which no UTF-8 column or console can take. They become `\\xNN`
+    (e.g. `M\\xfcller.dcm` for a Latin-1 `Müller.dcm`); every other name is
+    unchanged.
+    """
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")

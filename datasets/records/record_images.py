@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dicom.decoding.display import display_frames, frame_count
-from dicom.decoding.reading import NOT_DICOM, RejectedFile, read_dicom, require_image
+from dicom.decoding.limits import read_image
+from dicom.decoding.reading import NOT_DICOM, RejectedFile
 from files.image_limits import PNG_SIGNATURE, ImageTooLarge, check_pixels
 from files.png_codec import decode_png, encode_png
 
@@ -136,14 +137,13 @@ def from_array(array: np.ndarray) -> RecordImage:
 
 def _from_dicom(data: bytes) -> RecordImage:
     try:
-        dataset = read_dicom(data)
-        require_image(dataset)
+        dataset = read_image(data)
         if frame_count(dataset) > 1:
             raise UnreadableImage(
                 f"multi-frame DICOM ({frame_count(dataset)} frames): one record holds one "
                 "image; ingest it and fetch the frames as PNGs"
             )
-        return from_array(next(display_frames(dataset)))
+        return from_array(next(display_frames(dataset, release=True)))
     except RejectedFile as exc:
         if exc.kind == NOT_DICOM:
             raise UnreadableImage("not a PNG, JPEG or DICOM image") from exc

@@ -24,6 +24,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel
 from dicom.decoding.reading import INVALID_IMAGE, RejectedFile, classify_decode_error
 
 GRAY_MAX = 65535
+_BAND_PIXELS = 1 << 20
 _COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
 
 
@@ -40,6 +41,8 @@ def decode_frames(ds: Dataset) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             arr = pixel_array(ds)
+    except MemoryError:
+        raise  # the caller files it as too-large, not as a corrupt image
     except Exception as exc:
         raise classify_decode_error(ds, exc) from exc
     samples = int(ds.get("SamplesPerPixel") or 1)
@@ -48,9 +51,15 @@ def decode_frames(ds: Dataset) -> np.ndarray:
     return arr
 
 
-def display_frames(ds: Dataset) -> Iterator[np.ndarray]:
-    """Yield one display-ready image per frame (uint16 gray or uint8 RGB)."""
+def display_frames(ds: Dataset, release: bool = False) -> Iterator[np.ndarray]:
+    """Yield one display-ready image per frame (uint16 gray or uint8 RGB).
+
+    `release` deletes the encoded PixelData from `ds` once decoded, so a large
+    image is not held twice (encoded and decoded) while its frames are made.
+    """
     frames = decode_frames(ds)
+    if release:
+        del ds.PixelData
     for frame in frames:
         yield to_display(frame, ds)
 
@@ -69,8 +78,17 @@ def to_display(stored: np.ndarray, ds: Dataset) -> np.ndarray:
 
 
 def _grayscale(stored: np.ndarray, ds: Dataset, invert: bool) -> np.ndarray:
+    """Through the LUTs in bands of rows: float64 temporaries stay a few MiB per band."""
     if stored.ndim != 2:
         raise RejectedFile(INVALID_IMAGE, f"grayscale image with shape {stored.shape}")
+    out = np.empty(stored.shape, dtype=np.uint16)
+    band = max(1, _BAND_PIXELS // max(1, stored.shape[1]))
+    for top in range(0, stored.shape[0], band):
+        out[top : top + band] = _grayscale_band(stored[top : top + band], ds, invert)
+    return out
+
+
+def _grayscale_band(stored: np.ndarray, ds: Dataset, invert: bool) -> np.ndarray:
     values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
     unit = _voi(values, ds)
     if unit is None:

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import warnings
+import zlib
+from collections.abc import Callable
 
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
 from pydicom.uid import (
     UID,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -29,7 +34,13 @@ UNSUPPORTED_ENCODING = "unsupported-encoding"
 INVALID_IMAGE = "invalid-image"
 UNREADABLE = "unreadable"
 TOO_LARGE = "too-large"
+NOT_REGULAR = "not-a-regular-file"
+WORKER_DIED = "worker-died"
+TIMED_OUT = "timed-out"
 
+MIB = 1 << 20
+_DEFLATED_HEAD_BYTES = MIB  # enough for any header; pixels come last
+_PIXELS = 0x7FE00010
 _UID_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
 _IMAGE_ATTRIBUTES = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
 
@@ -48,15 +59,48 @@ def is_valid_uid(value: object) -> bool:
     return isinstance(value, str) and len(value) <= 64 and bool(_UID_PATTERN.match(value))
 
 
-def read_dicom(data: bytes) -> Dataset:
-    """Parse `data` as a DICOM dataset or raise `RejectedFile`."""
+def looks_like_dicom(data: bytes) -> bool:
+    """True when `data` starts as a DICOM file can: the DICM signature or a first tag.
+
+    A dataset without preamble starts with its lowest tag, which is in group
+    0002 (file meta) or 0008 (the SOP Instance UID lives there). Zero-filled
+    and junk files fail this in microseconds, whatever their size, instead of
+    being parsed as millions of empty elements.
+    """
+    if data[128:132] == b"DICM":
+        return True
+    if len(data) < 8:
+        return False
+    group_le, group_be = struct.unpack("<H", data[:2])[0], struct.unpack(">H", data[:2])[0]
+    return group_le in (0x0002, 0x0008) or group_be == 0x0008
+
+
+def read_dicom(
+    data: bytes,
+    max_inflated_bytes: int | None = None,
+    notes: list[str] | None = None,
+    check_header: Callable[[Dataset], None] | None = None,
+) -> Dataset:
+    """Parse `data` as a DICOM dataset or raise `RejectedFile`.
+
+    A deflated dataset is inflated here: its first MiB is parsed up to the
+    pixel data and handed to `check_header` (which raises to refuse it) before
+    the rest is inflated, and inflation stops with `too-large` once it passes
+    `max_inflated_bytes`. A dataset without SOP
+    Instance UID is keyed by the file meta's MediaStorageSOPInstanceUID when
+    that one is valid; a line saying so is appended to `notes`.
+    """
     if not data:
         raise RejectedFile(NOT_DICOM, "empty file")
+    if not looks_like_dicom(data):
+        raise RejectedFile(NOT_DICOM, "not a DICOM file (no DICM signature, no DICOM tag first)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data), force=True)
-            uid = str(ds.get("SOPInstanceUID", "") or "").strip().rstrip("\x00")
+            ds = _parse(data, max_inflated_bytes, check_header)
+            uid = _uid_text(ds.get("SOPInstanceUID"))
+    except (RejectedFile, MemoryError):
+        raise
     except EOFError as exc:
         raise RejectedFile(TRUNCATED, f"truncated file: {_first_line(exc)}") from exc
     except Exception as exc:  # pydicom raises many types on garbage
@@ -64,12 +108,60 @@ def read_dicom(data: bytes) -> Dataset:
         label = "truncated file" if kind == TRUNCATED else "not a DICOM file"
         raise RejectedFile(kind, f"{label}: {_first_line(exc)}") from exc
     if not is_valid_uid(uid):
-        has_preamble = data[128:132] == b"DICM"
-        what = "DICOM file without a SOP Instance UID" if has_preamble else "not a DICOM file"
-        raise RejectedFile(NOT_DICOM, f"{what} (no valid SOP Instance UID)")
+        meta = getattr(ds, "file_meta", None)
+        meta_uid = _uid_text(meta.get("MediaStorageSOPInstanceUID") if meta is not None else None)
+        if not is_valid_uid(meta_uid):
+            has_preamble = data[128:132] == b"DICM"
+            what = "DICOM file without a SOP Instance UID" if has_preamble else "not a DICOM file"
+            raise RejectedFile(NOT_DICOM, f"{what} (no valid SOP Instance UID)")
+        ds.SOPInstanceUID = meta_uid
+        if notes is not None:
+            notes.append("SOPInstanceUID missing or invalid; keyed by the file meta's "
+                         "MediaStorageSOPInstanceUID")
     if transfer_syntax(ds) is None:
         _infer_transfer_syntax(ds)
     return ds
+
+
+def _parse(
+    data: bytes, max_inflated_bytes: int | None, check_header: Callable[[Dataset], None] | None
+) -> Dataset:
+    """pydicom's parse, except that a deflated dataset is inflated here under bounds."""
+    buffer = io.BytesIO(data)
+    preamble = read_preamble(buffer, True)
+    meta = _read_file_meta_info(buffer)
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return pydicom.dcmread(io.BytesIO(data), force=True)
+    compressed = memoryview(data)[buffer.tell() :]
+    if check_header is not None:
+        head = _inflate(compressed, _DEFLATED_HEAD_BYTES)
+        check_header(
+            read_dataset(io.BytesIO(head), False, True, stop_when=lambda tag, *_: tag >= _PIXELS)
+        )
+        del head
+    # From the start again, in one piece: a single bytes object that BytesIO shares.
+    inflated = _inflate(compressed, max_inflated_bytes)
+    if max_inflated_bytes is not None and len(inflated) > max_inflated_bytes:
+        raise RejectedFile(
+            TOO_LARGE,
+            f"deflated dataset inflates past {max_inflated_bytes / MIB:,.0f} MiB "
+            f"(--max_decoded_mb plus 64 MiB of header)",
+        )
+    dataset = read_dataset(io.BytesIO(inflated), is_implicit_VR=False, is_little_endian=True)
+    return FileDataset(io.BytesIO(), dataset, preamble, meta, False, True)
+
+
+def _inflate(compressed: bytes | memoryview, limit: int | None) -> bytes:
+    """Raw deflate: all of it, or at most `limit` + 1 bytes, so a bomb stops there."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        return inflater.decompress(compressed, 0 if limit is None else limit + 1)
+    except zlib.error as exc:
+        raise RejectedFile(INVALID_IMAGE, f"corrupt deflated dataset: {exc}") from exc
+
+
+def _uid_text(value: object) -> str:
+    return str(value or "").strip().rstrip("\x00")
 
 
 def _infer_transfer_syntax(ds: Dataset) -> None:
@@ -119,7 +211,7 @@ def classify_decode_error(ds: Dataset, exc: BaseException) -> RejectedFile:
     """Turn an exception raised while decoding pixels into a reject with a reason."""
     syntax = transfer_syntax(ds)
     name = f"{syntax.name} ({syntax})" if syntax else "unknown transfer syntax"
-    message = _first_line(exc)
+    message = decoder_message(exc)
     if isinstance(exc, NotImplementedError) or "no pixel data handlers" in message.lower():
         return RejectedFile(
             UNSUPPORTED_ENCODING, f"unsupported encoding {name}: no decoder installed"
@@ -143,6 +235,17 @@ def _looks_truncated(exc: BaseException) -> bool:
             "insufficient data",
         )
     )
+
+
+def decoder_message(exc: BaseException) -> str:
+    """The decoders' own words on one line.
+
+    pydicom's "exceptions were raised by all available plugins:" puts each
+    plugin's reason on a line of its own; the first line alone says nothing.
+    """
+    lines = [line.strip() for line in (str(exc).strip() or type(exc).__name__).splitlines()]
+    text = "; ".join(line for line in lines if line).replace(":;", ":")
+    return text[:600]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -94,6 +94,20 @@ def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table
     return images, rejects
 
 
+def string_widths(lists: AttributeLists) -> dict[str, int]:
+    """Column -> the characters its VARCHAR holds: the one width policy of both backends.
+
+    MySQL refuses a longer value (error 1406) and SQLite stores it; ingestion
+    cuts every value to these widths first, with a warning, so both agree.
+    """
+    images, _ = build_tables(sa.MetaData(), lists)
+    return {
+        column.name: column.type.length
+        for column in images.columns
+        if isinstance(column.type, sa.String) and column.type.length
+    }
+
+
 def path_key(path: str) -> str:
     return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
 

@@ -18,7 +18,13 @@ from pydicom import config
 
 from dicom.decoding import reading
 from dicom.decoding.display import display_frames, frame_count
-from dicom.ingestion.catalog import RejectRow
+from dicom.decoding.limits import (
+    ReadLimits,
+    check_declared_size,
+    check_image,
+    file_too_large,
+)
+from dicom.ingestion.catalog import RejectRow, string_widths
 from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
 from dicom.metadata.cleansing import (
     AttributeLists,
@@ -28,6 +34,8 @@ from dicom.metadata.cleansing import (
 )
 from dicom.metadata.deidentify import Deidentifier
 from files.png_codec import DEFAULT_COMPRESS_LEVEL, encode_png
+from files.regular_file import FileTooLarge, NotRegularFile, read_regular_file
+from files.safe_names import path_text
 
 OVERWRITE_NEVER = "never"
 OVERWRITE_IF_CHANGED = "if_changed"
@@ -46,6 +54,7 @@ class IngestSettings:
     max_packet_bytes: int | None = None
     compress_level: int = DEFAULT_COMPRESS_LEVEL
     root: str = "."
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     def __post_init__(self) -> None:
         if self.overwrite not in OVERWRITE_CHOICES:
@@ -87,12 +96,10 @@ class FileProcessor:
         self.known = known
         self.mapper = BodyPartMapper(settings.body_part_map)
         self.deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
+        self.widths = string_widths(settings.lists)
 
     def stored_path(self, path: str) -> str:
-        """Absolute path; relative to the ingest root under --deidentify (no host paths)."""
-        if self.deidentifier:
-            return os.path.relpath(path, self.settings.root)
-        return os.path.abspath(path)
+        return stored_path(self.settings, path)
 
     def __call__(self, path: str) -> FileOutcome:
         shown = self.stored_path(path)
@@ -101,11 +108,8 @@ class FileProcessor:
         except reading.RejectedFile as exc:
             return FileOutcome(shown, REJECTED, reject=RejectRow(shown, exc.kind, exc.reason))
         except MemoryError:
-            return FileOutcome(
-                shown,
-                REJECTED,
-                reject=RejectRow(shown, reading.TOO_LARGE, "out of memory while decoding"),
-            )
+            reason = "ran out of memory while decoding (worker memory cap --worker_memory_mb)"
+            return FileOutcome(shown, REJECTED, reject=RejectRow(shown, reading.TOO_LARGE, reason))
         except Exception as exc:  # never let one file kill the batch
             detail = str(exc).splitlines()[0][:200] if str(exc) else ""
             reason = f"unexpected {type(exc).__name__}: {detail}"
@@ -114,13 +118,16 @@ class FileProcessor:
             )
 
     def _process(self, path: str, shown: str) -> FileOutcome:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise reading.RejectedFile(reading.UNREADABLE, f"cannot read: {exc.strerror}") from exc
+        limits = self.settings.limits
+        data = _read(path, limits)
         sha256 = hashlib.sha256(data).hexdigest()
-        ds = reading.read_dicom(data)
+        notes: list[str] = []
+        ds = reading.read_dicom(
+            data,
+            limits.max_inflated_bytes,
+            notes,
+            check_header=lambda header: check_declared_size(header, frame_count(header), limits),
+        )
         del data
         source_uid = str(ds.SOPInstanceUID).strip()
         uid = self.deidentifier.remap_uid(source_uid) if self.deidentifier else source_uid
@@ -136,7 +143,8 @@ class FileProcessor:
                 stored_sha256=stored,
                 conflict_action="stored copy kept (--overwrite never)",
             )
-        reading.require_image(ds)
+        check_image(ds, limits)
+        frames = frame_count(ds)
 
         raw_body_part = attribute_text(ds, "BodyPartExamined")
         body = self.mapper.resolve(
@@ -148,10 +156,9 @@ class FileProcessor:
         else:
             patient_key = cleanse_string(attribute_text(ds, "PatientID"))
         cleansed = cleanse_attributes(ds, self.settings.lists)
-        frames = frame_count(ds)
         common = {
             "body_part": body.canonical,
-            "BodyPartExamined": (raw_body_part or "").strip()[:64] or None,
+            "BodyPartExamined": (raw_body_part or "").strip() or None,
             "body_part_source": body.source,
             "frame_count": frames,
             "Modality": cleanse_string(attribute_text(ds, "Modality")),
@@ -163,8 +170,9 @@ class FileProcessor:
             "source_sha256": sha256,
             **cleansed.values,
         }
+        warnings = notes + cleansed.warnings + fit_to_widths(common, self.widths)
         rows = []
-        for index, image in enumerate(display_frames(ds)):
+        for index, image in enumerate(display_frames(ds, release=True)):
             png = encode_png(image, self.settings.compress_level)
             self._check_packet(png)
             rows.append(
@@ -187,7 +195,7 @@ class FileProcessor:
             stored_sha256=stored,
             rows=rows,
             row_count=len(rows),
-            warnings=cleansed.warnings,
+            warnings=warnings,
             replaces=stored is not None,
             body_part=body.canonical,
         )
@@ -203,6 +211,57 @@ class FileProcessor:
                 f"image of {len(png)} bytes exceeds the MySQL server's max_allowed_packet "
                 f"({limit} bytes); raise max_allowed_packet to store it",
             )
+
+
+def stored_path(settings: IngestSettings, path: str) -> str:
+    """How the catalog names `path`: absolute, or relative to the root under --deidentify
+    (no host paths); bytes that are not UTF-8 as `\\xNN`."""
+    if settings.deid_key:
+        return path_text(os.path.relpath(path, settings.root))
+    return path_text(os.path.abspath(path))
+
+
+def _read(path: str, limits: ReadLimits) -> bytes:
+    """The file's bytes; only regular files are opened, junk is refused from its head."""
+    try:
+        return read_regular_file(path, limits.max_file_bytes, _check_head)
+    except NotRegularFile as exc:
+        raise reading.RejectedFile(reading.NOT_REGULAR, str(exc)) from exc
+    except FileTooLarge as exc:
+        raise file_too_large(exc.size, limits) from exc
+    except OSError as exc:
+        raise reading.RejectedFile(
+            reading.UNREADABLE, f"cannot read: {exc.strerror or exc}"
+        ) from exc
+
+
+def _check_head(head: bytes) -> None:
+    if not head:
+        raise reading.RejectedFile(reading.NOT_DICOM, "empty file")
+    if not reading.looks_like_dicom(head):
+        raise reading.RejectedFile(
+            reading.NOT_DICOM, "not a DICOM file (no DICM signature, no DICOM tag first)"
+        )
+
+
+def fit_to_widths(values: dict[str, Any], widths: Mapping[str, int]) -> list[str]:
+    """Cut strings to their column widths in place; one warning per value cut.
+
+    Text that no UTF-8 column takes (lone surrogates) is written as escapes.
+    """
+    warnings = []
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = values[name] = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        width = widths.get(name)
+        if width is not None and len(value) > width:
+            values[name] = value[:width]
+            warnings.append(f"{name} cut from {len(value)} to its column's {width} characters")
+    return warnings
 
 
 def _uid_or_none(value: object) -> str | None:

@@ -35,7 +35,7 @@ from dicom.ingestion.file_processing import (
     IngestSettings,
 )
 from dicom.ingestion.ingest_commit import commit_outcomes
-from dicom.ingestion.ingest_workers import decoded_groups, run_in_workers
+from dicom.ingestion.ingest_workers import WorkerLimits, decoded_groups, run_in_workers
 from dicom.metadata.body_part import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,11 @@ class IngestSummary:
 
 
 def iter_files(directory: str) -> Iterator[str]:
-    """Every regular file below `directory`, sorted, skipping hidden files and folders."""
+    """Every non-folder below `directory`, sorted, skipping hidden files and folders.
+
+    FIFOs, devices and sockets are listed too: the per-file work reports them as
+    rejects without opening them.
+    """
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
@@ -158,8 +162,13 @@ def ingest_directory(
     workers: int | None = None,
     batch_files: int = 64,
     progress: bool = True,
+    worker_limits: WorkerLimits | None = None,
 ) -> IngestSummary:
-    """Ingest every file below `directory`; returns what happened to each."""
+    """Ingest every file below `directory`; returns what happened to each.
+
+    `workers=0` works in this process: no memory cap, no recovery from a crash
+    (for tests and the benchmark's bare work); 1 or more use worker processes.
+    """
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"--directory {directory} is not a directory")
     settings = settings or IngestSettings()
@@ -169,8 +178,8 @@ def ingest_directory(
     )
     paths = list(iter_files(directory))
     known = catalog.stored_fingerprints()
-    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
-    size = task_size(len(paths), workers, max(1, batch_files))
+    workers = max(0, workers if workers is not None else (os.cpu_count() or 1))
+    size = task_size(len(paths), max(1, workers), max(1, batch_files))
     tasks = [paths[i : i + size] for i in range(0, len(paths), size)]
     summary = IngestSummary()
     bar = tqdm(
@@ -182,11 +191,18 @@ def ingest_directory(
         dynamic_ncols=True,
     )
     with bar:
-        if workers == 1 or len(tasks) < 2:
+        if workers == 0 or not tasks:
             results = _run_here(tasks, FileProcessor(settings, known), catalog)
         else:
             results = run_in_workers(
-                tasks, settings, known, catalog.url, catalog.lists, min(workers, len(tasks))
+                tasks,
+                settings,
+                known,
+                catalog.url,
+                catalog.lists,
+                min(workers, len(tasks)),
+                worker_limits,
+                record=lambda outcomes: commit_outcomes(catalog, outcomes),
             )
         with contextlib.closing(results):  # on any error, stop the workers now
             for outcomes in results:

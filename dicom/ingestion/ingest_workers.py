@@ -1,11 +1,17 @@
-"""Worker processes that decode tasks of files and commit them to the catalog.
+"""Worker processes that decode tasks of files and commit them, watched by the parent.
 
 Each worker commits in a background thread while it decodes the next group of
 files, so the waits of the database (round trips, the fsync of each commit) are
 hidden behind CPU work instead of leaving a core idle. Image bytes never pass
 through the parent: it receives only the settled outcomes, one message per
-committed transaction. Workers die with the parent (Linux), so a killed job
-commits nothing after its death.
+committed transaction.
+
+A file can still do what no header check foresaw: crash a decoder, exhaust a
+worker's memory (capped by `--worker_memory_mb`), or run for ever. Each worker
+publishes the file it is on in shared memory, so when one dies or passes
+`--file_timeout_s` the parent records that file as a reject, hands the rest of
+the worker's tasks to a fresh worker, and the run goes on. Workers die with
+the parent (Linux), so a killed job commits nothing after its death.
 """
 
 from __future__ import annotations
@@ -16,16 +22,26 @@ import multiprocessing
 import os
 import pickle
 import queue
+import resource
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.file_processing import FileOutcome, FileProcessor, IngestSettings
+from dicom.decoding.reading import TIMED_OUT, WORKER_DIED
+from dicom.ingestion.catalog import Catalog, RejectRow
+from dicom.ingestion.file_processing import (
+    REJECTED,
+    FileOutcome,
+    FileProcessor,
+    IngestSettings,
+    stored_path,
+)
 from dicom.ingestion.ingest_commit import commit_outcomes
 from dicom.metadata.cleansing import AttributeLists
 
@@ -33,19 +49,38 @@ from dicom.metadata.cleansing import AttributeLists
 # prepared-statement packets on MySQL, so a transaction need not fit one packet.
 MAX_TRANSACTION_BYTES = 64 << 20
 _POLL_SECONDS = 0.5
+_IDLE = -1.0
+# Workers lost while on no file (a crash in the commit thread, say) before the run gives up.
+_UNEXPLAINED_LOSSES = 3
 
 
 class WorkerDied(ChildProcessError):
-    """A worker process ended without reporting (killed, out of memory)."""
+    """A worker process ended without reporting, and not while reading a file."""
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What one worker may spend; 0 switches a limit off."""
+
+    memory_mb: int = 4096
+    file_timeout_s: float = 300.0
 
 
 def decoded_groups(
-    paths: Sequence[str], processor: FileProcessor, max_bytes: int = MAX_TRANSACTION_BYTES
+    paths: Sequence[str],
+    processor: FileProcessor,
+    max_bytes: int = MAX_TRANSACTION_BYTES,
+    starting: Callable[[int], None] | None = None,
 ) -> Iterator[list[FileOutcome]]:
-    """Decode `paths`, yielding groups of whole files (one transaction each) under `max_bytes`."""
+    """Decode `paths`, yielding groups of whole files (one transaction each) under `max_bytes`.
+
+    `starting(i)` is called before file i is opened.
+    """
     group: list[FileOutcome] = []
     nbytes = 0
-    for path in paths:
+    for index, path in enumerate(paths):
+        if starting is not None:
+            starting(index)
         outcome = processor(path)
         group.append(outcome)
         nbytes += outcome.nbytes
@@ -63,58 +98,156 @@ def run_in_workers(
     url: URL,
     lists: AttributeLists,
     workers: int,
+    limits: WorkerLimits | None = None,
+    record: Callable[[list[FileOutcome]], list[FileOutcome]] | None = None,
 ) -> Iterator[list[FileOutcome]]:
-    """Yield committed outcomes as the workers report them, until every file is back."""
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    context = multiprocessing.get_context(method)
-    task_queue = context.Queue()
-    # Tasks left unread when the run stops must not keep the parent from exiting.
-    task_queue.cancel_join_thread()
-    results = context.Queue()
-    processes = [
-        context.Process(
+    """Yield committed outcomes as the workers report them, until every file is back.
+
+    `record` commits the reject of a file that killed its worker (the parent's
+    catalog); without it such a death ends the run with `WorkerDied`.
+    """
+    pool = _Pool(settings, known, url, lists, workers, limits or WorkerLimits(), record)
+    return pool.run([list(task) for task in tasks])
+
+
+class _Pool:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        known: Mapping[str, str],
+        url: URL,
+        lists: AttributeLists,
+        workers: int,
+        limits: WorkerLimits,
+        record: Callable[[list[FileOutcome]], list[FileOutcome]] | None,
+    ) -> None:
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        self.context = multiprocessing.get_context(method)
+        self.settings, self.known, self.url, self.lists = settings, known, url, lists
+        self.limits, self.record = limits, record
+        self.tasks_queue = self.context.Queue()
+        # Tasks left unread when the run stops must not keep the parent from exiting.
+        self.tasks_queue.cancel_join_thread()
+        self.results = self.context.Queue()
+        # Per worker: the task it is on, the file within it, when that file started.
+        self.slots = self.context.Array("d", [_IDLE, 0.0, 0.0] * workers, lock=False)
+        self.processes = [self._start(index) for index in range(workers)]
+        self.tasks: list[list[str]] = []
+        self.reported: list[int] = []
+        self.taken_by: dict[int, set[int]] = {index: set() for index in range(workers)}
+        self.unexplained_losses = 0
+
+    def _start(self, slot: int) -> multiprocessing.process.BaseProcess:
+        self.slots[3 * slot : 3 * slot + 3] = [_IDLE, 0.0, 0.0]
+        process = self.context.Process(
             target=_worker_main,
-            args=(settings, known, url, lists, task_queue, results, os.getpid()),
-            name=f"ingest-worker-{index}",
+            args=(self.settings, self.known, self.url, self.lists, self.tasks_queue,
+                  self.results, self.slots, slot, self.limits.memory_mb, os.getpid()),
+            name=f"ingest-worker-{slot}",
             daemon=True,
         )
-        for index in range(workers)
-    ]
-    for process in processes:
-        process.start()  # before the queue's feeder thread exists: fork copies no held lock
-    for task in tasks:
-        task_queue.put(list(task))
-    for _ in processes:
-        task_queue.put(None)
-    remaining = sum(len(task) for task in tasks)
-    try:
-        while remaining:
+        process.start()
+        return process
+
+    def _submit(self, paths: list[str]) -> None:
+        self.tasks.append(paths)
+        self.reported.append(0)
+        self.tasks_queue.put((len(self.tasks) - 1, paths))
+
+    def run(self, tasks: list[list[str]]) -> Iterator[list[FileOutcome]]:
+        for task in tasks:
+            self._submit(task)
+        remaining = sum(len(task) for task in tasks)
+        try:
+            while remaining:
+                try:
+                    message = self.results.get(timeout=_POLL_SECONDS)
+                except queue.Empty:
+                    for outcomes in self._supervise():
+                        remaining -= len(outcomes)
+                        yield outcomes
+                    continue
+                outcomes = self._receive(message)
+                remaining -= len(outcomes)
+                if outcomes:
+                    yield outcomes
+            for _ in self.processes:
+                self.tasks_queue.put(None)
+            for process in self.processes:
+                process.join()
+        finally:
+            for process in self.processes:
+                if process.is_alive():
+                    process.terminate()  # the server rolls back an open transaction
+            for process in self.processes:
+                process.join()
+
+    def _receive(self, message: tuple) -> list[FileOutcome]:
+        kind = message[0]
+        if kind == "error":
+            raise message[1]
+        if kind == "took":
+            _, slot, task = message
+            self.taken_by[slot].add(task)
+            return []
+        _, task, outcomes = message
+        self.reported[task] += len(outcomes)
+        return outcomes
+
+    def _supervise(self) -> Iterator[list[FileOutcome]]:
+        """Replace a worker that died or overran, recording the file it was on."""
+        for slot, process in enumerate(self.processes):
+            task, _, started = self.slots[3 * slot : 3 * slot + 3]
+            if process.exitcode is not None and process.exitcode != 0:
+                yield from self._replace(slot, _death_reason(process.exitcode), WORKER_DIED)
+            elif (
+                self.limits.file_timeout_s
+                and task != _IDLE
+                and time.monotonic() - started > self.limits.file_timeout_s
+                and process.is_alive()
+            ):
+                process.kill()
+                process.join()
+                reason = (f"reading took over --file_timeout_s {self.limits.file_timeout_s:g} s; "
+                          "its worker was stopped")
+                yield from self._replace(slot, reason, TIMED_OUT)
+
+    def _replace(self, slot: int, reason: str, kind: str) -> Iterator[list[FileOutcome]]:
+        """Record the file a lost worker was on, requeue the rest of its tasks, restart it."""
+        name = self.processes[slot].name
+        task, index = int(self.slots[3 * slot]), int(self.slots[3 * slot + 1])
+        while True:  # what the worker sent before it was lost still counts
             try:
-                kind, payload = results.get(timeout=_POLL_SECONDS)
+                outcomes = self._receive(self.results.get_nowait())
             except queue.Empty:
-                _check_alive(processes)
-                continue
-            if kind == "error":
-                raise payload
-            remaining -= len(payload)
-            yield payload
-        for process in processes:
-            process.join()
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # the server rolls back an open transaction
-        for process in processes:
-            process.join()
+                break
+            if outcomes:
+                yield outcomes
+        culprit = self.tasks[task][index] if task >= 0 and index >= self.reported[task] else None
+        if culprit is None:
+            self.unexplained_losses += 1
+        if self.record is None or self.unexplained_losses > _UNEXPLAINED_LOSSES:
+            raise WorkerDied(f"{name}: {reason.replace(' while reading this file', '')}; "
+                             "committed files are kept, re-run the same command to finish")
+        if culprit is not None:
+            shown = stored_path(self.settings, culprit)
+            yield self.record([FileOutcome(shown, REJECTED, reject=RejectRow(shown, kind, reason))])
+        for taken in sorted(self.taken_by[slot]):
+            paths = self.tasks[taken]
+            rest = [path for path in paths[self.reported[taken] :] if path != culprit]
+            self.reported[taken] = len(paths)  # closed: its rest travels as a new task
+            if rest:
+                self._submit(rest)
+        self.taken_by[slot] = set()
+        self.processes[slot] = self._start(slot)
 
 
-def _check_alive(processes: list[multiprocessing.process.BaseProcess]) -> None:
-    for process in processes:
-        if process.exitcode not in (None, 0):
-            raise WorkerDied(
-                f"{process.name} died (exit code {process.exitcode}); committed files "
-                "are kept, re-run the same command to finish"
-            )
+def _death_reason(exitcode: int) -> str:
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        why = " (the kernel's out-of-memory killer sends it)" if name == "SIGKILL" else ""
+        return f"its worker died from {name}{why} while reading this file"
+    return f"its worker exited with status {exitcode} while reading this file"
 
 
 def _worker_main(
@@ -124,20 +257,39 @@ def _worker_main(
     lists: AttributeLists,
     tasks: multiprocessing.Queue,
     results: multiprocessing.Queue,
+    slots: ctypes.Array,
+    slot: int,
+    memory_mb: int,
     parent: int,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     _die_with_parent(parent)
+    if memory_mb:
+        cap = memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     catalog = Catalog.attach(url, lists)
     committer = _BackgroundCommitter(catalog, results)
+    base = 3 * slot
+
+    def starting(task: int, index: int) -> None:
+        # The task last: the parent reads a task only with its file's start time.
+        slots[base + 2] = time.monotonic()
+        slots[base + 1] = float(index)
+        slots[base] = float(task)
+
     try:
         processor = FileProcessor(settings, known)
-        for task in iter(tasks.get, None):
-            for group in decoded_groups(task, processor):
-                committer.submit(group)
+        for task, paths in iter(tasks.get, None):
+            results.put(("took", slot, task))
+            for group in decoded_groups(
+                paths, processor, starting=lambda index, task=task: starting(task, index)
+            ):
+                slots[base] = _IDLE  # waiting for the committer is no file's time
+                committer.submit(task, group)
         committer.close()
     except BaseException as exc:  # report, never die silently
-        results.put(("error", _picklable(exc)))
+        if exc is not committer.error:  # the committer reported its own
+            results.put(("error", _picklable(exc)))
     finally:
         catalog.dispose()
 
@@ -147,15 +299,15 @@ class _BackgroundCommitter:
 
     def __init__(self, catalog: Catalog, results: multiprocessing.Queue) -> None:
         self.catalog, self.results = catalog, results
-        self.pending: queue.Queue[list[FileOutcome] | None] = queue.Queue(maxsize=1)
+        self.pending: queue.Queue[tuple[int, list[FileOutcome]] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="commit", daemon=True)
         self.thread.start()
 
-    def submit(self, outcomes: list[FileOutcome]) -> None:
+    def submit(self, task: int, outcomes: list[FileOutcome]) -> None:
         if self.error is not None:
             raise self.error
-        self.pending.put(outcomes)
+        self.pending.put((task, outcomes))
 
     def close(self) -> None:
         self.pending.put(None)
@@ -164,13 +316,16 @@ class _BackgroundCommitter:
             raise self.error
 
     def _run(self) -> None:
-        while (outcomes := self.pending.get()) is not None:
+        while (item := self.pending.get()) is not None:
             if self.error is not None:
                 continue  # drain, so that submit never blocks forever
+            task, outcomes = item
             try:
-                self.results.put(("done", commit_outcomes(self.catalog, outcomes)))
+                self.results.put(("done", task, commit_outcomes(self.catalog, outcomes)))
             except BaseException as exc:
                 self.error = exc
+                # At once: the decoding thread may be waiting for a task that never comes.
+                self.results.put(("error", _picklable(exc)))
 
 
 def _picklable(exc: BaseException) -> BaseException:

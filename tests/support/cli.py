@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,3 +36,39 @@ def popen_module(module: str, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run_module_measured(
+    module: str, *args: str, address_space_gb: float = 6.0, timeout: float = 300.0
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run a CLI under an address-space cap; returns the result and its peak RSS in bytes.
+
+    The peak is the largest of the process and the children it waited for
+    (its workers), read from `wait4`, so nothing else this test run started counts.
+    """
+    cap = int(address_space_gb * (1 << 30))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    environment = {**os.environ, "PYTHONPATH": ROOT}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT, env=environment, stdout=out, stderr=err, text=True, preexec_fn=limit,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                raise subprocess.TimeoutExpired(process.args, timeout)
+            time.sleep(0.05)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(),
+                                             err.read())
+    return result, usage.ru_maxrss * 1024
