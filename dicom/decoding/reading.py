@@ -40,6 +40,7 @@ TIMED_OUT = "timed-out"
 
 MIB = 1 << 20
 _DEFLATED_HEAD_BYTES = MIB  # enough for any header; pixels come last
+_INFLATE_STEP = 16 * MIB
 _PIXELS = 0x7FE00010
 _UID_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
 _IMAGE_ATTRIBUTES = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
@@ -134,30 +135,48 @@ def _parse(
         return pydicom.dcmread(io.BytesIO(data), force=True)
     compressed = memoryview(data)[buffer.tell() :]
     if check_header is not None:
-        head = _inflate(compressed, _DEFLATED_HEAD_BYTES)
+        head = _inflate(compressed, _DEFLATED_HEAD_BYTES, head_only=True)
         check_header(
             read_dataset(io.BytesIO(head), False, True, stop_when=lambda tag, *_: tag >= _PIXELS)
         )
         del head
     # From the start again, in one piece: a single bytes object that BytesIO shares.
     inflated = _inflate(compressed, max_inflated_bytes)
-    if max_inflated_bytes is not None and len(inflated) > max_inflated_bytes:
-        raise RejectedFile(
-            TOO_LARGE,
-            f"deflated dataset inflates past {max_inflated_bytes / MIB:,.0f} MiB "
-            f"(--max_decoded_mb plus 64 MiB of header)",
-        )
     dataset = read_dataset(io.BytesIO(inflated), is_implicit_VR=False, is_little_endian=True)
     return FileDataset(io.BytesIO(), dataset, preamble, meta, False, True)
 
 
-def _inflate(compressed: bytes | memoryview, limit: int | None) -> bytes:
-    """Raw deflate: all of it, or at most `limit` + 1 bytes, so a bomb stops there."""
+def _inflate(
+    compressed: bytes | memoryview, limit: int | None, head_only: bool = False
+) -> bytes:
+    """Raw deflate: all of it, or `too-large` past `limit` bytes, so a bomb stops there
+    (`head_only`: the first `limit` bytes or so, no error).
+
+    Inflated in 16 MiB steps: one call with a large output limit grows its
+    buffer by doubling, costing up to twice the limit before it stops.
+    """
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    chunks, total, pending = [], 0, compressed
     try:
-        return inflater.decompress(compressed, 0 if limit is None else limit + 1)
+        while pending and not inflater.eof:
+            step = _INFLATE_STEP if limit is None else min(_INFLATE_STEP, limit + 1 - total)
+            chunk = inflater.decompress(pending, step)
+            chunks.append(chunk)
+            total += len(chunk)
+            pending = inflater.unconsumed_tail
+            if limit is not None and total > limit:
+                if head_only:
+                    break
+                raise RejectedFile(
+                    TOO_LARGE,
+                    f"deflated dataset inflates past {limit / MIB:,.0f} MiB "
+                    f"(--max_decoded_mb plus 64 MiB of header)",
+                )
+            if not chunk:
+                break
     except zlib.error as exc:
         raise RejectedFile(INVALID_IMAGE, f"corrupt deflated dataset: {exc}") from exc
+    return b"".join(chunks)
 
 
 def _uid_text(value: object) -> str:
