@@ -75,6 +75,8 @@ class TrainSettings:
     model_options: dict = field(default_factory=dict)
     loss_scale: float | None = None
     """Initial scale of dynamic loss scaling under float16 (Keras default when None)."""
+    jit_compile: bool | None = None
+    """XLA-compile the forward and backward pass; None: where a GPU is visible."""
 
 
 @dataclass
@@ -187,7 +189,7 @@ def train(
     )
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, options)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    iterator = iter(strategy.experimental_distribute_dataset(_on_device(dataset, strategy)))
     if spec.task == SEGMENTATION:
         losses = _segmentation_loss(settings)
     else:
@@ -313,13 +315,30 @@ def _preview(images, labels, outputs):
     return tf.concat([images, mask, predicted], axis=2)
 
 
+def use_xla(setting: bool | None) -> bool:
+    """--jit_compile as given; unset: on where a GPU is visible (XLA rarely pays on CPU)."""
+    if setting is not None:
+        return setting
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _on_device(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy) -> tf.data.Dataset:
+    """One device: the next batch is copied to the GPU while this one trains.
+
+    Distribution strategies already fetch to their devices.
+    """
+    if strategy.num_replicas_in_sync > 1 or not tf.config.list_physical_devices("GPU"):
+        return dataset
+    return dataset.apply(tf.data.experimental.prefetch_to_device("/gpu:0", buffer_size=2))
+
+
 def _compiled_step(strategy, model, optimizer, train_vars, settings, losses, global_step):
     per_example_loss, count_correct = losses
     kernels = _decayed_kernels(train_vars)
     replicas = strategy.num_replicas_in_sync
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
-    def replica_step(images, labels):
+    def forward_backward(images, labels):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
             per_example = per_example_loss(outputs, labels)
@@ -330,8 +349,17 @@ def _compiled_step(strategy, model, optimizer, train_vars, settings, losses, glo
                 loss += settings.weight_decay * decay / replicas
             target = optimizer.scale_loss(loss) if scaled else loss
         gradients = tape.gradient(target, train_vars)
+        return loss, gradients, count_correct(outputs, labels), _preview(images, labels, outputs)
+
+    if use_xla(settings.jit_compile):
+        # The net's forward and backward pass as one XLA cluster; the update stays outside,
+        # where a distribution strategy aggregates the gradients across replicas.
+        forward_backward = tf.function(forward_backward, jit_compile=True)
+
+    def replica_step(images, labels):
+        loss, gradients, correct, preview = forward_backward(images, labels)
         optimizer.apply_gradients(zip(gradients, train_vars, strict=True))
-        return loss, count_correct(outputs, labels), _preview(images, labels, outputs)
+        return loss, correct, preview
 
     @tf.function
     def step(batch):

@@ -87,7 +87,10 @@ def define_training_flags() -> None:
     d.DEFINE_string("class_weights", None, "'auto' weights classes by N/(K*n_c) from the "
                     "train split, or give one weight per class as 'w0,w1,...'.")
     d.DEFINE_boolean("mixed_precision", False,
-                     "float16 compute with loss scaling on GPU (bfloat16 on CPU).")
+                     "float16 compute with dynamic loss scaling on GPU (bfloat16 on CPU).")
+    d.DEFINE_boolean("jit_compile", None,
+                     "XLA-compile the train step's forward and backward pass. Unset: on "
+                     "where a GPU is visible, off on CPU; --nojit_compile turns it off.")
     d.DEFINE_boolean("augment", True, "Flips, small rotations, brightness and contrast.")
     d.DEFINE_integer("seed", None, "Seed of the shuffle and augmentation.")
     d.DEFINE_string("export_dir", None, "Also write a SavedModel here at the end.")
@@ -152,6 +155,7 @@ def settings_from_flags(values) -> TrainSettings:
         num_clones=values.num_clones,
         class_weights=values.class_weights,
         mixed_precision=values.mixed_precision,
+        jit_compile=values.jit_compile,
         augment=values.augment,
         seed=values.seed,
         segmentation_loss=values.segmentation_loss,
