@@ -82,6 +82,15 @@ flags.DEFINE_enum(
     "PNG), compact and bit-exact. raw: the decoded pixels uncompressed, several times faster "
     "for training to read but larger on disk, and not readable by tensorflow-datasets.",
 )
+flags.DEFINE_integer(
+    "max_image_size", None,
+    "Scale images whose longer side exceeds this down to it, once, here (aspect kept, never "
+    "upscaled, anti-aliased, bit depth kept; masks by nearest neighbour). Recorded in "
+    "dataset_spec.json: eval, classify_image and the SavedModel scale larger inputs the same "
+    "way. Use it for full-size radiographs trained at a few hundred pixels: each epoch then "
+    "decodes small images instead of 5-megapixel ones. Unset: images as they are.",
+    lower_bound=1,
+)
 define_progress_flag()
 flags.DEFINE_boolean(
     "tfds_metadata", True, "Write dataset_info.json/features.json for tensorflow-datasets."
@@ -108,6 +117,7 @@ def _settings() -> ConversionSettings:
         image_format=FLAGS.image_format,
         progress=FLAGS.progress,
         tfds_metadata=FLAGS.tfds_metadata,
+        max_image_size=FLAGS.max_image_size,
     )
 
 

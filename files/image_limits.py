@@ -37,3 +37,12 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     if not data.startswith(PNG_SIGNATURE) or len(data) < 24 or data[12:16] != b"IHDR":
         return None
     return struct.unpack(">II", data[16:24])
+
+
+def scaled_size(height: int, width: int, max_size: int) -> tuple[int, int]:
+    """(height, width) with the longer side at most `max_size`, rounded half up."""
+    longer = max(height, width)
+    if longer <= max_size:
+        return height, width
+    return (max(1, (height * max_size + longer // 2) // longer),
+            max(1, (width * max_size + longer // 2) // longer))

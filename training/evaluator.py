@@ -59,7 +59,7 @@ def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
                              settings.dataset_dir, batch_size=settings.batch_size,
                              image_size=(config.image_size, config.image_size),
                              channels=config.channels, eval_framing=framing,
-                             pixel_preprocessing=due)
+                             pixel_preprocessing=due, max_image_size=config.max_image_size)
     return dataset.take(settings.max_num_batches) if settings.max_num_batches else dataset
 
 

@@ -94,7 +94,8 @@ def export_saved_model(
                    "channels": config.channels, "class_names": config.class_names,
                    "task": config.task, "model_options": config.model_options,
                    "preprocessing_name": config.preprocessing,
-                   "pixel_preprocessing": config.pixel_preprocessing}, handle,
+                   "pixel_preprocessing": config.pixel_preprocessing,
+                   "max_image_size": config.max_image_size}, handle,
                   indent=2)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)

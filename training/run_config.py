@@ -40,6 +40,9 @@ class RunConfig:
     pixel_preprocessing: dict | None = None
     """{method, value} of preprocess_image on the training folder (from the dataset spec);
     applied to raw inputs by classify, eval and the SavedModel."""
+    max_image_size: int | None = None
+    """The records' --max_image_size (from the dataset spec): larger inputs are scaled down
+    to it the same way before the net's own resize."""
 
     @property
     def num_classes(self) -> int:
@@ -61,7 +64,7 @@ class RunConfig:
         return InputSpec(
             self.channels, None if segmentation else (self.image_size, self.image_size),
             None if segmentation else self.preprocessing,
-            self.folder_preprocessing if due is RECORDED else due)
+            self.folder_preprocessing if due is RECORDED else due, self.max_image_size)
 
     @property
     def preprocessing(self) -> str:

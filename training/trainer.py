@@ -221,7 +221,7 @@ def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) ->
     config = RunConfig(settings.model_name, size, channels, spec.class_names,
                        os.path.abspath(settings.dataset_dir), spec.task,
                        dict(settings.model_options), settings.preprocessing_name or "",
-                       spec.pixel_preprocessing)
+                       spec.pixel_preprocessing, spec.max_image_size)
     config.preprocessing_name = config.preprocessing  # the net's default, written out
     existing = find_run_config(settings.train_dir)
     if existing is not None and (existing.model_name, existing.class_names,

@@ -9,7 +9,8 @@ images prepared two ways. In order:
    pixels, to [0, 1] levels of the stored bit depth;
 2. the folder preprocessing recorded with the data (`preprocess_image`'s method
    and value: metadata.csv -> dataset_spec.json -> the run config), applied to
-   raw inputs only (records converted from a preprocessed folder already hold it);
+   raw inputs only (records converted from a preprocessed folder already hold it),
+   then tf_convert_data's `--max_image_size` scaling on inputs larger than it;
 3. channels: gray <-> RGB (a zoo net takes RGB: gray is replicated);
 4. size: TF-Slim's eval framing for serving and eval, a plain resize in
    training (whose augmentation follows in the pipeline), or the image's own
@@ -26,11 +27,11 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from datasets.input_pipeline.eval_framing import frame_for_eval
+from datasets.input_pipeline.size_limit import UINT16_TOP, limit_size
 from dicom.preprocessing.methods import PixelPreprocessing, apply_method
 from files.image_limits import MAX_IMAGE_PIXELS, PNG_SIGNATURE
 
 PNG_BIT_DEPTH_OFFSET = 24  # IHDR: signature (8), length (4), type (4), width, height (8)
-UINT16_TOP = 65535.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class InputSpec:
     """TF-Slim eval framing (`inception`, `vgg`); None resizes the whole image."""
     preprocessing: PixelPreprocessing | None = None
     """The folder preprocessing the model was trained on, applied to raw inputs."""
+    max_image_size: int | None = None
+    """The longer side tf_convert_data scaled the training records to (--max_image_size);
+    larger inputs are scaled down the same way first."""
 
 
 def encoded_levels(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -112,6 +116,7 @@ def prepare(image: tf.Tensor, bits: tf.Tensor, spec: InputSpec) -> tf.Tensor:
     """Steps 2-4 of the path on decoded [0, 1] levels: preprocessing, channels, size."""
     if spec.preprocessing is not None:
         image = apply_method(image, bits, spec.preprocessing.method, spec.preprocessing.value)
+    image = limit_size(image, bits, spec.max_image_size)
     stored = tf.shape(image)[-1]
     if spec.channels == 3:
         image = tf.cond(stored == 1, lambda: tf.image.grayscale_to_rgb(image), lambda: image)

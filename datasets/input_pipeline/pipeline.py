@@ -54,6 +54,8 @@ class PipelineOptions:
     pixel_preprocessing: PixelPreprocessing | None = None
     """Folder preprocessing still due on these records (a model trained on preprocessed
     data, reading records of raw pixels); see model_input.preprocessing_still_due."""
+    max_image_size: int | None = None
+    """The model's --max_image_size: records with larger images are scaled down to it."""
 
 
 def resolve_image_size(spec: DatasetSpec, options: PipelineOptions) -> tuple[int, int]:
@@ -122,7 +124,7 @@ def build_pipeline(
     resize = bool(framing) or (height, width) != tuple(spec.min_size) or (
         spec.min_size != spec.max_size)
     input_spec = InputSpec(channels, (height, width) if resize else None, framing,
-                           options.pixel_preprocessing)
+                           options.pixel_preprocessing, options.max_image_size)
 
     def decode(record: tf.Tensor, element_seed: tf.Tensor):
         example = tf.io.parse_single_example(record, parse_spec)

@@ -35,10 +35,17 @@ from datasets.records.dataset_spec import (
     SplitSpec,
     write_spec,
 )
-from datasets.records.record_images import UnreadableImage, load_record_image, to_raw
+from datasets.records.record_images import (
+    UnreadableImage,
+    load_record_image,
+    scaled_mask,
+    scaled_record_image,
+    to_raw,
+)
 from datasets.records.segmentation_masks import encode_mask, load_mask
 from datasets.records.source_folder import InputProblem, SourceItem, scan_source
 from files.folder_layout import SegmentationClass, find_class_dict, folder_preprocessing
+from files.image_limits import scaled_size
 
 PARTIAL = ".partial"
 DEFAULT_SHARD_SIZE_MB = 100.0
@@ -65,6 +72,8 @@ class ConversionSettings:
     """png: images as stored (PNG/JPEG bytes); raw: decoded pixels, faster to read."""
     progress: bool = True
     tfds_metadata: bool = True
+    max_image_size: int | None = None
+    """Scale the longer side of larger images down to this once, at conversion."""
 
     @property
     def task(self) -> str:
@@ -122,7 +131,8 @@ def _init_worker(classes: list[SegmentationClass] | None) -> None:
     _classes = classes
 
 
-def _probe(item: SourceItem) -> _Probe | InputProblem:
+def _probe(task: tuple[SourceItem, int | None]) -> _Probe | InputProblem:
+    item, max_size = task
     try:
         image = load_record_image(item.image_path, verify=True)
     except UnreadableImage as exc:
@@ -141,16 +151,19 @@ def _probe(item: SourceItem) -> _Probe | InputProblem:
             )
         max_label = int(mask.max()) if mask.size else 0
     size = os.path.getsize(item.image_path)
-    return _Probe(image.height, image.width, image.channels, image.bit_depth, size, max_label)
+    height, width = image.height, image.width
+    if max_size:
+        height, width = scaled_size(height, width, max_size)
+    return _Probe(height, width, image.channels, image.bit_depth, size, max_label)
 
 
-def _serialize(task: tuple[SourceItem, int, int]) -> bytes:
-    item, label_index, raw_bit_depth = task
-    image = load_record_image(item.image_path, verify=False)
+def _serialize(task: tuple[SourceItem, int, int, int | None]) -> bytes:
+    item, label_index, raw_bit_depth, max_size = task
+    image = scaled_record_image(load_record_image(item.image_path, verify=False), max_size)
     if raw_bit_depth:
         image = to_raw(image, raw_bit_depth)
     if item.mask_path is not None:
-        mask = encode_mask(load_mask(item.mask_path, _classes))
+        mask = encode_mask(scaled_mask(load_mask(item.mask_path, _classes), max_size))
         return example_codec.segmentation_example(
             image, mask, item.example_id, item.patient_id
         )
@@ -187,7 +200,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     else:
         _init_worker(classes)
     try:
-        probes = _probe_all(pool, items, settings.progress)
+        probes = _probe_all(pool, items, settings.max_image_size, settings.progress)
         problems += [p for p in probes.values() if isinstance(p, InputProblem)]
         if problems and not settings.skip_invalid:
             raise InvalidInput(problems)
@@ -207,11 +220,14 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     return ConversionResult(spec, problems)
 
 
-def _probe_all(pool, items: list[SourceItem], progress: bool) -> dict[str, _Probe | InputProblem]:
+def _probe_all(
+    pool, items: list[SourceItem], max_size: int | None, progress: bool
+) -> dict[str, _Probe | InputProblem]:
     bar = tqdm(total=len(items), unit="image", desc="check", disable=not progress, file=sys.stderr)
     results: dict[str, _Probe | InputProblem] = {}
+    tasks = [(item, max_size) for item in items]
     with bar:
-        for item, result in zip(items, _map(pool, _probe, items, 8), strict=True):
+        for item, result in zip(items, _map(pool, _probe, tasks, 8), strict=True):
             results[item.example_id] = result
             bar.update(1)
     return results
@@ -281,7 +297,7 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos,
     bit_depths = sorted({p.bit_depth for p in probes})
     raw_bit_depth = max(bit_depths) if settings.image_format == "raw" else 0
     tasks = [
-        (item, index_of.get(item.label or "", -1), raw_bit_depth)
+        (item, index_of.get(item.label or "", -1), raw_bit_depth, settings.max_image_size)
         for shard in layout
         for item in shard.items
     ]
@@ -322,6 +338,7 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos,
         grouped_by_patient=any(i.patient_id for s in layout for i in s.items),
         pixel_preprocessing=(None if preprocessing is None
                              else {"method": preprocessing[0], "value": preprocessing[1]}),
+        max_image_size=settings.max_image_size,
     )
     _commit(settings, layout, spec)
     return spec

@@ -49,6 +49,9 @@ class DatasetSpec:
     pixel_preprocessing: dict | None = None
     """{method, value} that preprocess_image applied to the source folder: the records hold
     preprocessed pixels, and a model trained on them applies it to raw inputs."""
+    max_image_size: int | None = None
+    """tf_convert_data's --max_image_size: larger images were scaled down to it; a model
+    trained on these records scales larger inputs the same way."""
     version: int = SPEC_VERSION
 
     @property

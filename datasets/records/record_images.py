@@ -121,6 +121,34 @@ def to_raw(image: RecordImage, bit_depth: int) -> RecordImage:
     return RecordImage(data, "raw", image.height, image.width, image.channels, bit_depth)
 
 
+def scaled_record_image(image: RecordImage, max_size: int | None) -> RecordImage:
+    """`image` with its longer side scaled down to `max_size` (`--max_image_size`), as a PNG
+    of its own bit depth; by the TensorFlow function serving applies to larger inputs."""
+    if not max_size or max(image.height, image.width) <= max_size:
+        return image
+    import tensorflow as tf
+
+    from datasets.input_pipeline.model_input import encoded_levels
+    from datasets.input_pipeline.size_limit import UINT16_TOP, limit_size
+
+    levels, bits = encoded_levels(tf.constant(image.data))
+    values = np.rint(limit_size(levels, bits, max_size).numpy() * UINT16_TOP).astype(np.uint16)
+    if int(bits) <= 8:
+        values = (values // 257).astype(np.uint8)  # exact: 8-bit levels were scaled by 257
+    return from_array(values[..., 0] if values.shape[-1] == 1 else values)
+
+
+def scaled_mask(mask: np.ndarray, max_size: int | None) -> np.ndarray:
+    """A label mask scaled like its image (nearest neighbour)."""
+    if not max_size or max(mask.shape) <= max_size:
+        return mask
+    import tensorflow as tf
+
+    from datasets.input_pipeline.size_limit import limit_mask_size
+
+    return limit_mask_size(tf.constant(mask), max_size).numpy()
+
+
 def _decode_jpeg(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as pil:
         return np.asarray(pil)
