@@ -24,6 +24,7 @@ define_training_flags()
 
 def main(argv: list[str]) -> int:
     from console.errors import require_no_arguments, run_cli
+    from training.distribution import is_chief
     from training.trainer import train
 
     require_no_arguments(argv)
@@ -31,6 +32,9 @@ def main(argv: list[str]) -> int:
 
     def run() -> int:
         result = train(settings_from_flags(FLAGS))
+        if not is_chief():  # a worker of several: the chief reports and exports
+            print(f"worker done at step {result.step}: loss {result.loss:.4f}")
+            return 0
         print(f"trained {FLAGS.model_name} to step {result.step}: loss {result.loss:.4f}; "
               f"checkpoint {result.checkpoint}")
         if FLAGS.export_dir:

@@ -6,6 +6,8 @@ import contextlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 
 import tensorflow as tf
 
@@ -31,6 +33,55 @@ def choose_strategy(num_clones: int = 1) -> tf.distribute.Strategy:
         devices = [d.name for d in split_cpu(num_clones)]
     log.info("MirroredStrategy over %s", ", ".join(devices))
     return tf.distribute.MirroredStrategy(devices)
+
+
+def worker_count() -> int:
+    """Tasks that train (workers and a chief) that TF_CONFIG names; 1 without it."""
+    cluster = (json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster") or {})
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def shard_across_workers(dataset, files: int):
+    """Each example once per epoch across workers: by file when every worker gets one,
+    else by record (every worker reads all files and keeps its share)."""
+    workers = worker_count()
+    if workers == 1:
+        return dataset
+    policy = tf.data.experimental.AutoShardPolicy
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        policy.FILE if files >= workers else policy.DATA)
+    return dataset.with_options(options)
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run's files: the chief task of TF_CONFIG, else
+    worker 0 when there is no chief, and any process without TF_CONFIG."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task") or {}
+    cluster = config.get("cluster") or {}
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and (
+        "chief" not in cluster)
+
+
+@contextlib.contextmanager
+def write_dir(train_dir: str, chief: bool):
+    """Where this worker writes checkpoints: the train_dir for the chief; for the others a
+    temporary folder removed at the end (tf.distribute's guidance: every worker takes part
+    in saving, one writes)."""
+    if chief:
+        os.makedirs(train_dir, exist_ok=True)
+        yield train_dir
+        return
+    scratch = tempfile.mkdtemp(prefix="medcv-worker-")
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def split_cpu(count: int) -> list:

@@ -26,7 +26,7 @@ from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
 from training.checkpoints import TrainingState, open_checkpoint, restore
-from training.distribution import choose_strategy
+from training.distribution import choose_strategy, is_chief, shard_across_workers, write_dir
 from training.learning_rate import build_schedule, current_learning_rate
 from training.optimizers import OptimizerSettings, build_optimizer
 from training.run_config import RunConfig, find_run_config, write_run_config
@@ -151,10 +151,20 @@ def train(
     size = settings.train_image_size or net.default_size
     channels = _input_channels(settings, spec)
     strategy = choose_strategy(settings.num_clones)  # first: it may split the CPU
+    chief = is_chief()
+    with write_dir(settings.train_dir, chief) as directory:
+        return _train(settings, spec, net, size, channels, strategy, chief, directory,
+                      on_step)
+
+
+def _train(settings, spec, net, size, channels, strategy, chief, directory,
+           on_step) -> TrainResult:
+    """Build and run; only the chief writes the run config and summaries, and checkpoints
+    go to `directory` (the train_dir for the chief, a scratch folder for other workers)."""
     policy = _precision_policy(settings.mixed_precision)
     keras.mixed_precision.set_dtype_policy(policy)
-    os.makedirs(settings.train_dir, exist_ok=True)
-    _record_run_config(settings, size, channels, spec)
+    if chief:
+        _record_run_config(settings, size, channels, spec)
     class_weights = resolve_class_weights(settings.class_weights, spec,
                                           settings.dataset_split_name)
     train_size = spec.split(settings.dataset_split_name).num_examples
@@ -178,7 +188,7 @@ def train(
         optimizer.build(train_vars)
         state = TrainingState(model, optimizer)
         state.averages = _moving_averages(optimizer)
-        manager = state.manager(settings.train_dir, settings.max_checkpoints_to_keep)
+        manager = state.manager(directory, settings.max_checkpoints_to_keep)
     _initialise(settings, state, manager, model)
 
     options = PipelineOptions(
@@ -189,7 +199,9 @@ def train(
     )
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, options)
-    iterator = iter(strategy.experimental_distribute_dataset(_on_device(dataset, strategy)))
+    files = len(spec.split(settings.dataset_split_name).files)
+    dataset = shard_across_workers(_on_device(dataset, strategy), files)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
     if spec.task == SEGMENTATION:
         losses = _segmentation_loss(settings)
     else:
@@ -197,7 +209,8 @@ def train(
                                       spec.num_classes)
     step_fn = _compiled_step(strategy, model, optimizer, train_vars, settings, losses,
                              state.step)
-    writer = tf.summary.create_file_writer(settings.train_dir)
+    writer = (tf.summary.create_file_writer(settings.train_dir) if chief
+              else tf.summary.create_noop_writer())
     return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
 
 
@@ -249,7 +262,8 @@ def _moving_averages(optimizer) -> dict:
 
 
 def _initialise(settings, state: TrainingState, manager, model) -> None:
-    latest = manager.latest_checkpoint
+    # Every worker resumes from the chief's checkpoint in the train_dir.
+    latest = tf.train.latest_checkpoint(settings.train_dir)
     if latest:
         state.checkpoint().restore(latest).assert_existing_objects_matched()
         log.info("resuming from %s at step %d", latest, int(state.step.numpy()))

@@ -1,0 +1,114 @@
+"""Two workers on localhost ports (TF_CONFIG): one writer, resume after a kill, same loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from datasets.records.conversion import ConversionSettings, convert
+from tests.support.cli import ROOT
+from tests.support.folders import classification_folder
+
+pytestmark = pytest.mark.slow  # three multi-process trainings
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _start(records, train_dir, steps, scratch, workers: int = 2, extra=()):
+    ports = _free_ports(workers)
+    processes = []
+    for index in range(workers):
+        env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(scratch)}
+        if workers > 1:
+            env["TF_CONFIG"] = json.dumps({
+                "cluster": {"worker": [f"localhost:{port}" for port in ports]},
+                "task": {"type": "worker", "index": index}})
+        processes.append(subprocess.Popen(
+            [sys.executable, "train_image_classifier.py", f"--dataset_dir={records}",
+             f"--train_dir={train_dir}", "--model_name=resnet_v1_18", "--train_image_size=32",
+             "--batch_size=8", f"--max_number_of_steps={steps}", "--optimizer=sgd",
+             "--learning_rate=0.01", "--learning_rate_decay_type=fixed", "--noaugment",
+             "--seed=0", "--log_every_n_steps=2", *extra],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def _finish(processes, timeout=240):
+    outputs = [p.communicate(timeout=timeout) for p in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err[-3000:]
+    return outputs
+
+
+def _final_loss(stdout: str) -> float:
+    return float(re.search(r"loss (\d+\.\d+)", stdout).group(1))
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    root = tmp_path_factory.mktemp("multi_worker")
+    classification_folder(str(root / "in"), {"A": 8, "B": 8}, size=32)
+    convert(ConversionSettings("dicom", str(root / "in"), str(root / "out"), "dicom",
+                               progress=False))
+    return str(root / "out")
+
+
+def test_only_the_chief_writes_and_the_loss_matches_one_worker(records, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    two = _finish(_start(records, tmp_path / "two", 40, scratch))
+    one = _finish(_start(records, tmp_path / "one", 40, scratch, workers=1))
+    written = sorted(os.listdir(tmp_path / "two"))
+    assert sum(n.startswith("events.out") for n in written) == 1
+    assert "medcv_train.json" in written and "checkpoint" in written
+    assert {n for n in written if not n.startswith(("events.out", "model.ckpt-"))} == {
+        "checkpoint", "medcv_train.json"}
+    assert "model.ckpt-40.index" in written
+    assert os.listdir(scratch) == []  # the other worker's checkpoints were removed
+    chief_out, worker_out = two[0][0], two[1][0]
+    assert chief_out.startswith("trained resnet_v1_18 to step 40")
+    assert worker_out.startswith("worker done at step 40")
+    # The same global batch of 8 (4 per worker) trains as one worker's 8 does.
+    assert abs(_final_loss(chief_out) - _final_loss(one[0][0])) < 0.15
+
+
+def test_killed_workers_resume_from_the_chiefs_last_checkpoint(records, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    train_dir = tmp_path / "train"
+    processes = _start(records, train_dir, 100_000, scratch, extra=("--save_interval_secs=1",))
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline:
+            saved = [n for n in os.listdir(train_dir)] if train_dir.exists() else []
+            if sum(n.endswith(".index") for n in saved) >= 2:
+                break
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGKILL)
+            process.communicate()
+    steps = sorted(int(n.split("-")[1].split(".")[0]) for n in os.listdir(train_dir)
+                   if n.endswith(".index"))
+    assert steps, "no checkpoint before the kill"
+    last = steps[-1]
+    outputs = _finish(_start(records, train_dir, last + 4, scratch))
+    assert f"resuming from {train_dir}/model.ckpt-{last} at step {last}" in outputs[0][1]
+    assert f"resuming from {train_dir}/model.ckpt-{last} at step {last}" in outputs[1][1]
+    assert outputs[0][0].startswith(f"trained resnet_v1_18 to step {last + 4}")
