@@ -6,6 +6,11 @@ Same net, batch size, optimizer (Adam), loss (softmax cross-entropy), no weight
 decay, no augmentation, and the same in-memory data for both: one random batch
 repeated (the pipeline's synthetic mode), so only the step itself is measured.
 Warm-up steps (tracing) are excluded. Target (issue 4): ours >= 0.95x fit.
+`--precisions=fp32,mixed --xla=off,on` measures the matrix, each cell against
+`fit` with the same precision and jit_compile; on a GPU:
+
+    python -m bench.train_step --model_name=resnet_v1_50 --image_size=224 \
+        --batch_size=256 --precisions=fp32,mixed --xla=off,on
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ flags.DEFINE_integer("steps", 60, "Measured steps per loop.")
 flags.DEFINE_integer("warmup", 5, "Steps before timing starts.")
 flags.DEFINE_integer("rounds", 3, "Alternating rounds; the best round of each counts.")
 flags.DEFINE_string("work_dir", "bench_output/train_step", "Scratch directory.")
+flags.DEFINE_list("precisions", ["fp32"], "Precisions to measure: fp32, mixed (float16 with "
+                  "loss scaling on GPU, bfloat16 on CPU).")
+flags.DEFINE_list("xla", ["off"], "XLA settings to measure: off, on (jit_compile in both "
+                  "loops).")
 
 
 def tiny_dataset(root: str) -> str:
@@ -48,7 +57,7 @@ def tiny_dataset(root: str) -> str:
     return out
 
 
-def ours(records: str, run: int) -> float:
+def ours(records: str, run: int, mixed: bool, xla: bool) -> float:
     from training.optimizers import OptimizerSettings
     from training.trainer import TrainSettings, train
 
@@ -68,6 +77,7 @@ def ours(records: str, run: int) -> float:
         learning_rate_decay_type="fixed", optimizer=OptimizerSettings("adam", opt_epsilon=1e-7),
         weight_decay=0.0, augment=False, synthetic_data=True, log_every_n_steps=10**9,
         save_interval_secs=10**9, save_summaries_secs=10**9, seed=0,
+        mixed_precision=mixed, jit_compile=xla,
     ), on_step=on_step)
     return FLAGS.steps / (marks[FLAGS.warmup + FLAGS.steps] - marks[FLAGS.warmup])
 
@@ -84,14 +94,19 @@ class _Clock(keras.callbacks.Callback):
             self.marks[step] = time.perf_counter()
 
 
-def fit(num_classes: int, channels: int) -> float:
+def fit(num_classes: int, channels: int, mixed: bool, xla: bool) -> float:
     from nets.nets_factory import build_model
+    from training.trainer import _precision_policy
 
-    keras.mixed_precision.set_dtype_policy("float32")
+    policy = _precision_policy(mixed)
+    keras.mixed_precision.set_dtype_policy(policy)
     net = build_model(FLAGS.model_name, num_classes, FLAGS.image_size, channels)
-    model = keras.Model(net.inputs, net.output["logits"])
-    model.compile(keras.optimizers.Adam(0.001, epsilon=1e-7),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Model(net.inputs, keras.ops.cast(net.output["logits"], "float32"))
+    optimizer = keras.optimizers.Adam(0.001, epsilon=1e-7)
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=xla)
     generator = tf.random.Generator.from_seed(0)
     images = generator.uniform([FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, channels])
     labels = generator.uniform([FLAGS.batch_size], maxval=num_classes, dtype=tf.int64)
@@ -108,16 +123,22 @@ def main(argv: list[str]) -> None:
     os.makedirs(FLAGS.work_dir, exist_ok=True)
     records = tiny_dataset(FLAGS.work_dir)
     spec = read_spec(records)
-    best = {"ours": 0.0, "fit": 0.0}
-    for run in range(FLAGS.rounds):
-        best["ours"] = max(best["ours"], ours(records, run))
-        best["fit"] = max(best["fit"], fit(spec.num_classes, spec.channels or 3))
+    device = (tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices())[0]
     print(f"{FLAGS.model_name} at {FLAGS.image_size}x{FLAGS.image_size}, batch "
           f"{FLAGS.batch_size}, {FLAGS.steps} steps after {FLAGS.warmup} warm-up, best of "
-          f"{FLAGS.rounds}:")
-    print(f"  train_image_classifier loop: {best['ours']:7.2f} steps/s")
-    print(f"  keras model.fit:             {best['fit']:7.2f} steps/s")
-    print(f"  ratio {best['ours'] / best['fit']:.3f}x (target >= 0.95x)")
+          f"{FLAGS.rounds}, on {device.name}:")
+    print(f"  {'precision':9s} {'xla':3s} {'ours img/s':>11s} {'fit img/s':>10s} {'ratio':>6s}")
+    for precision in FLAGS.precisions:
+        for xla_setting in FLAGS.xla:
+            mixed, xla = precision == "mixed", xla_setting == "on"
+            best = {"ours": 0.0, "fit": 0.0}
+            for run in range(FLAGS.rounds):
+                best["ours"] = max(best["ours"], ours(records, run, mixed, xla))
+                best["fit"] = max(best["fit"], fit(spec.num_classes, spec.channels or 3,
+                                                   mixed, xla))
+            ours_rate, fit_rate = (best[k] * FLAGS.batch_size for k in ("ours", "fit"))
+            print(f"  {precision:9s} {xla_setting:3s} {ours_rate:11.1f} {fit_rate:10.1f} "
+                  f"{ours_rate / fit_rate:5.2f}x", flush=True)
 
 
 if __name__ == "__main__":
