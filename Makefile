@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-input bench-train bench-classify \
+.PHONY: install test demo lint bench bench-input bench-input-full bench-train bench-classify \
 	bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
@@ -35,6 +35,10 @@ bench: install
 
 bench-input: install
 	$(PY) -m bench.input_pipeline
+
+bench-input-full: install
+	$(PY) -m bench.input_pipeline --size 2048 --num_images 160 --image_size 299 \
+		--max_image_size 512 --epochs 2 --work_dir bench_output/input_pipeline_2048
 
 bench-train: install
 	$(PY) -m bench.train_step
