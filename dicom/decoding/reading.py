@@ -158,8 +158,9 @@ def _inflate(
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     chunks, total, pending = [], 0, compressed
     try:
-        while pending and not inflater.eof:
+        while not inflater.eof:
             step = _INFLATE_STEP if limit is None else min(_INFLATE_STEP, limit + 1 - total)
+            # Called again with no input left: a step may stop with output still pending.
             chunk = inflater.decompress(pending, step)
             chunks.append(chunk)
             total += len(chunk)
@@ -172,8 +173,8 @@ def _inflate(
                     f"deflated dataset inflates past {limit / MIB:,.0f} MiB "
                     f"(--max_decoded_mb plus 64 MiB of header)",
                 )
-            if not chunk:
-                break
+            if not chunk and not pending:
+                break  # the stream ends early: parsing reports the truncation
     except zlib.error as exc:
         raise RejectedFile(INVALID_IMAGE, f"corrupt deflated dataset: {exc}") from exc
     return b"".join(chunks)
