@@ -23,13 +23,12 @@ from pydicom.encaps import generate_fragments
 from dicom.decoding.display import frame_count
 from dicom.decoding.reading import (
     INVALID_IMAGE,
+    MIB,
     TOO_LARGE,
     RejectedFile,
     read_dicom,
     require_image,
 )
-
-MIB = 1 << 20
 
 
 @dataclass(frozen=True)

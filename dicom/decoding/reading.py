@@ -76,6 +76,14 @@ def looks_like_dicom(data: bytes) -> bool:
     return group_le in (0x0002, 0x0008) or group_be == 0x0008
 
 
+def check_head(data: bytes) -> None:
+    """Raise `RejectedFile` unless `data` (a file's first 132 bytes suffice) can start DICOM."""
+    if not data:
+        raise RejectedFile(NOT_DICOM, "empty file")
+    if not looks_like_dicom(data):
+        raise RejectedFile(NOT_DICOM, "not a DICOM file (no DICM signature, no DICOM tag first)")
+
+
 def read_dicom(
     data: bytes,
     max_inflated_bytes: int | None = None,
@@ -91,10 +99,7 @@ def read_dicom(
     Instance UID is keyed by the file meta's MediaStorageSOPInstanceUID when
     that one is valid; a line saying so is appended to `notes`.
     """
-    if not data:
-        raise RejectedFile(NOT_DICOM, "empty file")
-    if not looks_like_dicom(data):
-        raise RejectedFile(NOT_DICOM, "not a DICOM file (no DICM signature, no DICOM tag first)")
+    check_head(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -224,7 +224,7 @@ def stored_path(settings: IngestSettings, path: str) -> str:
 def _read(path: str, limits: ReadLimits) -> bytes:
     """The file's bytes; only regular files are opened, junk is refused from its head."""
     try:
-        return read_regular_file(path, limits.max_file_bytes, _check_head)
+        return read_regular_file(path, limits.max_file_bytes, reading.check_head)
     except NotRegularFile as exc:
         raise reading.RejectedFile(reading.NOT_REGULAR, str(exc)) from exc
     except FileTooLarge as exc:
@@ -233,15 +233,6 @@ def _read(path: str, limits: ReadLimits) -> bytes:
         raise reading.RejectedFile(
             reading.UNREADABLE, f"cannot read: {exc.strerror or exc}"
         ) from exc
-
-
-def _check_head(head: bytes) -> None:
-    if not head:
-        raise reading.RejectedFile(reading.NOT_DICOM, "empty file")
-    if not reading.looks_like_dicom(head):
-        raise reading.RejectedFile(
-            reading.NOT_DICOM, "not a DICOM file (no DICM signature, no DICOM tag first)"
-        )
 
 
 def fit_to_widths(values: dict[str, Any], widths: Mapping[str, int]) -> list[str]:

@@ -16,6 +16,8 @@ the parent (Linux), so a killed job commits nothing after its death.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import copy
 import ctypes
 import multiprocessing
@@ -29,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -111,6 +114,9 @@ def run_in_workers(
 
 
 class _Pool:
+    """Workers, each on a pipe of its own: a worker killed mid-message or holding a lock
+    takes only its own pipe with it (a shared multiprocessing.Queue would stay locked)."""
+
     def __init__(
         self,
         settings: IngestSettings,
@@ -125,34 +131,53 @@ class _Pool:
         self.context = multiprocessing.get_context(method)
         self.settings, self.known, self.url, self.lists = settings, known, url, lists
         self.limits, self.record = limits, record
-        self.tasks_queue = self.context.Queue()
-        # Tasks left unread when the run stops must not keep the parent from exiting.
-        self.tasks_queue.cancel_join_thread()
-        self.results = self.context.Queue()
         # Per worker: the task it is on, the file within it, when that file started.
         self.slots = self.context.Array("d", [_IDLE, 0.0, 0.0] * workers, lock=False)
-        self.processes = [self._start(index) for index in range(workers)]
         self.tasks: list[list[str]] = []
         self.reported: list[int] = []
+        self.pending: collections.deque[int] = collections.deque()
+        self.waiting: set[int] = set()  # workers that asked for a task and got none yet
         self.taken_by: dict[int, set[int]] = {index: set() for index in range(workers)}
         self.unexplained_losses = 0
+        self.connections: list[Connection | None] = [None] * workers
+        self.processes = [self._start(index) for index in range(workers)]
 
     def _start(self, slot: int) -> multiprocessing.process.BaseProcess:
         self.slots[3 * slot : 3 * slot + 3] = [_IDLE, 0.0, 0.0]
+        ours, theirs = self.context.Pipe()
         process = self.context.Process(
             target=_worker_main,
-            args=(self.settings, self.known, self.url, self.lists, self.tasks_queue,
-                  self.results, self.slots, slot, self.limits.memory_mb, os.getpid()),
+            args=(self.settings, self.known, self.url, self.lists, theirs, self.slots, slot,
+                  self.limits.memory_mb, os.getpid()),
             name=f"ingest-worker-{slot}",
             daemon=True,
         )
         process.start()
+        theirs.close()
+        self.connections[slot] = ours
         return process
 
     def _submit(self, paths: list[str]) -> None:
         self.tasks.append(paths)
         self.reported.append(0)
-        self.tasks_queue.put((len(self.tasks) - 1, paths))
+        self.pending.append(len(self.tasks) - 1)
+        for slot in sorted(self.waiting):
+            self._dispatch(slot)
+
+    def _dispatch(self, slot: int) -> None:
+        """Hand `slot` the next task, or note that it waits for one."""
+        connection = self.connections[slot]
+        if not self.pending or connection is None:
+            self.waiting.add(slot)
+            return
+        self.waiting.discard(slot)
+        task = self.pending.popleft()
+        try:
+            connection.send((task, self.tasks[task]))
+        except OSError:  # the worker is gone: the task waits for its replacement
+            self.pending.appendleft(task)
+            return
+        self.taken_by[slot].add(task)
 
     def run(self, tasks: list[list[str]]) -> Iterator[list[FileOutcome]]:
         for task in tasks:
@@ -160,19 +185,19 @@ class _Pool:
         remaining = sum(len(task) for task in tasks)
         try:
             while remaining:
-                try:
-                    message = self.results.get(timeout=_POLL_SECONDS)
-                except queue.Empty:
-                    for outcomes in self._supervise():
+                live = [c for c in self.connections if c is not None]
+                ready = wait(live, timeout=_POLL_SECONDS if live else 0.01)
+                for connection in ready:
+                    for outcomes in self._read(self.connections.index(connection)):
                         remaining -= len(outcomes)
                         yield outcomes
-                    continue
-                outcomes = self._receive(message)
-                remaining -= len(outcomes)
-                if outcomes:
+                for outcomes in self._supervise():
+                    remaining -= len(outcomes)
                     yield outcomes
-            for _ in self.processes:
-                self.tasks_queue.put(None)
+            for connection in self.connections:
+                if connection is not None:
+                    with contextlib.suppress(OSError):
+                        connection.send(None)  # every worker waits for its next task
             for process in self.processes:
                 process.join()
         finally:
@@ -182,17 +207,24 @@ class _Pool:
             for process in self.processes:
                 process.join()
 
-    def _receive(self, message: tuple) -> list[FileOutcome]:
-        kind = message[0]
-        if kind == "error":
-            raise message[1]
-        if kind == "took":
-            _, slot, task = message
-            self.taken_by[slot].add(task)
-            return []
-        _, task, outcomes = message
-        self.reported[task] += len(outcomes)
-        return outcomes
+    def _read(self, slot: int) -> Iterator[list[FileOutcome]]:
+        """The messages `slot` has sent; its pipe is dropped when the worker is gone."""
+        connection = self.connections[slot]
+        while connection is not None and connection.poll():
+            try:
+                message = connection.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.connections[slot] = None  # dead or died mid-message: _supervise sees it
+                return
+            kind = message[0]
+            if kind == "error":
+                raise message[1]
+            if kind == "ready":
+                self._dispatch(slot)
+                continue
+            _, task, outcomes = message
+            self.reported[task] += len(outcomes)
+            yield outcomes
 
     def _supervise(self) -> Iterator[list[FileOutcome]]:
         """Replace a worker that died or overran, recording the file it was on."""
@@ -216,13 +248,11 @@ class _Pool:
         """Record the file a lost worker was on, requeue the rest of its tasks, restart it."""
         name = self.processes[slot].name
         task, index = int(self.slots[3 * slot]), int(self.slots[3 * slot + 1])
-        while True:  # what the worker sent before it was lost still counts
-            try:
-                outcomes = self._receive(self.results.get_nowait())
-            except queue.Empty:
-                break
-            if outcomes:
-                yield outcomes
+        yield from self._read(slot)  # what the worker sent before it was lost still counts
+        if self.connections[slot] is not None:
+            self.connections[slot].close()
+        self.connections[slot] = None
+        self.waiting.discard(slot)
         culprit = self.tasks[task][index] if task >= 0 and index >= self.reported[task] else None
         if culprit is None:
             self.unexplained_losses += 1
@@ -232,14 +262,14 @@ class _Pool:
         if culprit is not None:
             shown = stored_path(self.settings, culprit)
             yield self.record([FileOutcome(shown, REJECTED, reject=RejectRow(shown, kind, reason))])
-        for taken in sorted(self.taken_by[slot]):
-            paths = self.tasks[taken]
-            rest = [path for path in paths[self.reported[taken] :] if path != culprit]
-            self.reported[taken] = len(paths)  # closed: its rest travels as a new task
+        taken, self.taken_by[slot] = self.taken_by[slot], set()
+        self.processes[slot] = self._start(slot)
+        for lost in sorted(taken):
+            paths = self.tasks[lost]
+            rest = [path for path in paths[self.reported[lost] :] if path != culprit]
+            self.reported[lost] = len(paths)  # closed: its rest travels as a new task
             if rest:
                 self._submit(rest)
-        self.taken_by[slot] = set()
-        self.processes[slot] = self._start(slot)
 
 
 def _death_reason(exitcode: int) -> str:
@@ -255,8 +285,7 @@ def _worker_main(
     known: Mapping[str, str],
     url: URL,
     lists: AttributeLists,
-    tasks: multiprocessing.Queue,
-    results: multiprocessing.Queue,
+    connection: Connection,
     slots: ctypes.Array,
     slot: int,
     memory_mb: int,
@@ -268,7 +297,13 @@ def _worker_main(
         cap = memory_mb << 20
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     catalog = Catalog.attach(url, lists)
-    committer = _BackgroundCommitter(catalog, results)
+    lock = threading.Lock()  # the decoding and the commit thread share the pipe
+
+    def send(message: tuple) -> None:
+        with lock:
+            connection.send(message)
+
+    committer = _BackgroundCommitter(catalog, send)
     base = 3 * slot
 
     def starting(task: int, index: int) -> None:
@@ -279,8 +314,12 @@ def _worker_main(
 
     try:
         processor = FileProcessor(settings, known)
-        for task, paths in iter(tasks.get, None):
-            results.put(("took", slot, task))
+        while True:
+            send(("ready",))  # the next task, while the last group of this one commits
+            item = connection.recv()
+            if item is None:
+                break
+            task, paths = item
             for group in decoded_groups(
                 paths, processor, starting=lambda index, task=task: starting(task, index)
             ):
@@ -289,7 +328,7 @@ def _worker_main(
         committer.close()
     except BaseException as exc:  # report, never die silently
         if exc is not committer.error:  # the committer reported its own
-            results.put(("error", _picklable(exc)))
+            send(("error", _picklable(exc)))
     finally:
         catalog.dispose()
 
@@ -297,8 +336,8 @@ def _worker_main(
 class _BackgroundCommitter:
     """Commits groups in a thread; at most one group waits while one is written."""
 
-    def __init__(self, catalog: Catalog, results: multiprocessing.Queue) -> None:
-        self.catalog, self.results = catalog, results
+    def __init__(self, catalog: Catalog, send: Callable[[tuple], None]) -> None:
+        self.catalog, self.send = catalog, send
         self.pending: queue.Queue[tuple[int, list[FileOutcome]] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="commit", daemon=True)
@@ -321,11 +360,11 @@ class _BackgroundCommitter:
                 continue  # drain, so that submit never blocks forever
             task, outcomes = item
             try:
-                self.results.put(("done", task, commit_outcomes(self.catalog, outcomes)))
+                self.send(("done", task, commit_outcomes(self.catalog, outcomes)))
             except BaseException as exc:
                 self.error = exc
                 # At once: the decoding thread may be waiting for a task that never comes.
-                self.results.put(("error", _picklable(exc)))
+                self.send(("error", _picklable(exc)))
 
 
 def _picklable(exc: BaseException) -> BaseException:
