@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-input bench-input-full bench-train bench-classify \
+.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-classify \
 	bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
@@ -29,16 +29,22 @@ demo: install
 lint: install
 	$(PY) -m ruff check .
 
-bench: install
+bench: bench-ingest
+
+bench-ingest: install
 	bash scripts/ensure_mariadb.sh
 	$(PY) -m bench.ingest
+
+bench-ingest-full: install
+	bash scripts/ensure_mariadb.sh
+	$(PY) -m bench.ingest --size 2048 --num_files 96 --rounds 2
 
 bench-input: install
 	$(PY) -m bench.input_pipeline
 
 bench-input-full: install
-	$(PY) -m bench.input_pipeline --size 2048 --num_images 160 --image_size 299 \
-		--max_image_size 512 --epochs 2 --work_dir bench_output/input_pipeline_2048
+	$(PY) -m bench.input_pipeline --source dicom --size 2048 --num_images 160 --image_size 299 \
+		--max_image_size 512 --epochs 3 --work_dir bench_output/input_pipeline_2048
 
 bench-train: install
 	$(PY) -m bench.train_step

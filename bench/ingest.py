@@ -1,6 +1,7 @@
 """Ingestion throughput against two peers measured in the same run.
 
-    make bench        (or: python -m bench.ingest --num_files 2000)
+    make bench-ingest        (or: python -m bench.ingest --num_files 2000), 256 x 256
+    make bench-ingest-full   2048 x 2048 radiographs (--size 2048 --num_files 96)
 
 Peers:
   bare   the per-file work alone (read, hash, parse, decode, PNG-encode, cleanse)
@@ -133,17 +134,19 @@ def one_round(directory: str, paths: list[str]) -> dict[str, float]:
 def main(argv: list[str]) -> None:
     del argv
     os.makedirs(FLAGS.work_dir, exist_ok=True)
-    directory = os.path.join(FLAGS.work_dir, "dicom")
+    directory = os.path.join(FLAGS.work_dir, f"dicom_{FLAGS.size}")
     paths = _files(directory)
     print(
         f"{len(paths)} synthetic files of {FLAGS.size}x{FLAGS.size} 12-bit, "
-        f"{os.cpu_count()} cores, workers={FLAGS.workers}, best of {FLAGS.rounds} rounds"
+        f"{os.cpu_count()} cores, workers={FLAGS.workers}, best of {FLAGS.rounds} rounds",
+        flush=True,
     )
     rounds = []
     for index in range(FLAGS.rounds):
         rates = one_round(directory, paths)
         rounds.append(rates)
-        print(f"round {index + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
+        print(f"round {index + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()),
+              flush=True)
     best = {label: max(r[label] for r in rounds) for label in rounds[0]}
     for label, rate in best.items():
         print(f"  {label:32s} {rate:8.1f} files/s")

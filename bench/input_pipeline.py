@@ -1,11 +1,16 @@
 """Training input pipeline and tf_convert_data throughput, each against a peer in one run.
 
     make bench-input   (or: python -m bench.input_pipeline --num_images 5000)
-    make bench-input-full   (2048 x 2048 radiographs, also --max_image_size=512, to 299)
+    make bench-input-full   (2048 x 2048 12-bit DICOMs -> catalog -> fetch, also
+                             --max_image_size=512, to 299)
 
-Data: synthetic radiographs (dicom.synthetic.phantoms, four body parts) written once as
-16-bit grayscale PNGs, in two layouts of the same files: `fetched/` (images/ +
-labels/, what fetch_image writes) and `by_class/<LABEL>/` (what Keras wants).
+Data, made once per work_dir, in two layouts of the same PNG files: `fetched/`
+(images/ + labels/, what fetch_image writes) and `by_class/<LABEL>/` (what Keras wants).
+  --source=png     synthetic radiographs (dicom.synthetic.phantoms, four body parts)
+                   written straight to 16-bit grayscale PNGs.
+  --source=dicom   the real path: synthetic 12-bit CR/DX DICOM files (the synthesizer's,
+                   RLE and MONOCHROME1 included) ingested into an SQLite catalog with
+                   create_database's engine, then fetched with fetch_image's.
 
 Input pipeline, images/s over the same images: decode, resize to 224x224,
 batch 32, shuffle, no augmentation, no model:
@@ -38,15 +43,26 @@ flags.DEFINE_integer("batch_size", 32, "Batch size of both pipelines.")
 flags.DEFINE_integer("epochs", 3, "Passes over the data for each pipeline (the best counts).")
 flags.DEFINE_integer("workers", 2, "tf_convert_data --num_workers.")
 flags.DEFINE_string("work_dir", "bench_output/input_pipeline", "Where the images go.")
+flags.DEFINE_enum("source", "png", ["png", "dicom"], "Where the PNGs come from: written "
+                  "directly, or DICOM files through the catalog and fetch (see above).")
 flags.DEFINE_integer("max_image_size", None, "Also convert with tf_convert_data "
-                     "--max_image_size=N and read those records (full-size images).")
+                     "--max_image_size=N (PNG and raw records) and read those (full-size "
+                     "images).")
 
 
-def make_images(root: str, count: int, size: int) -> None:
-    marker = os.path.join(root, f".complete-{count}-{size}")
+def make_images(root: str, count: int, size: int, source: str) -> None:
+    marker = os.path.join(root, f".complete-{source}-{count}-{size}")
     if os.path.exists(marker):
         return
     shutil.rmtree(root, ignore_errors=True)
+    if source == "dicom":
+        _fetch_from_dicom(root, count, size)
+    else:
+        _write_pngs(root, count, size)
+    open(marker, "w").close()
+
+
+def _write_pngs(root: str, count: int, size: int) -> None:
     fetched_images = os.path.join(root, "fetched", "images")
     fetched_labels = os.path.join(root, "fetched", "labels")
     os.makedirs(fetched_images)
@@ -63,7 +79,41 @@ def make_images(root: str, count: int, size: int) -> None:
         class_dir = os.path.join(root, "by_class", label)
         os.makedirs(class_dir, exist_ok=True)
         os.link(path, os.path.join(class_dir, f"{stem}.png"))
-    open(marker, "w").close()
+
+
+def _fetch_from_dicom(root: str, count: int, size: int) -> None:
+    """DICOM files -> SQLite catalog -> fetched PNGs, with the pipeline's own engines."""
+    from sqlalchemy.engine import make_url
+
+    from dicom.ingestion.catalog import Catalog
+    from dicom.ingestion.fetch import fetch_images
+    from dicom.ingestion.ingest import ingest_directory
+    from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+
+    dicom_dir, fetched = os.path.join(root, "dicom"), os.path.join(root, "fetched")
+    start = time.perf_counter()
+    synthesize(dicom_dir, SyntheticSpec(count, seed=5, size=size, defects=False))
+    print(f"synthesized {count} {size}x{size} 12-bit DICOM files in "
+          f"{time.perf_counter() - start:.0f} s")
+    catalog = Catalog.open(make_url(f"sqlite:///{os.path.join(root, 'catalog.sqlite')}"))
+    start = time.perf_counter()
+    summary = ingest_directory(dicom_dir, catalog, workers=FLAGS.workers)
+    elapsed = time.perf_counter() - start
+    print(f"create_database ({FLAGS.workers} workers): {summary.ingested / elapsed:.1f} files/s")
+    start = time.perf_counter()
+    fetched_count = fetch_images(catalog, fetched, None).written
+    print(f"fetch_image: {fetched_count / (time.perf_counter() - start):.1f} images/s")
+    catalog.dispose()
+    if summary.ingested != count or fetched_count != count:
+        raise SystemExit(f"expected {count} images, ingested {summary.ingested}, "
+                         f"fetched {fetched_count}")
+    for name in sorted(os.listdir(os.path.join(fetched, "images"))):
+        stem = name[:-4]
+        with open(os.path.join(fetched, "labels", f"{stem}.txt")) as handle:
+            label = handle.read().strip()
+        class_dir = os.path.join(root, "by_class", label)
+        os.makedirs(class_dir, exist_ok=True)
+        os.link(os.path.join(fetched, "images", name), os.path.join(class_dir, name))
 
 
 def convert_ours(root: str, image_format: str, max_size: int | None = None) -> tuple[str, float]:
@@ -91,7 +141,7 @@ def convert_tf_slim_style(root: str) -> float:
 
     images = os.path.join(root, "fetched", "images")
     names = sorted(os.listdir(images))
-    classes = sorted(BODY_PARTS)
+    classes = sorted(os.listdir(os.path.join(root, "by_class")))
     out = os.path.join(root, "slim_records")
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
@@ -160,8 +210,10 @@ def main(argv: list[str]) -> None:
     from datasets.records.record_reader import iter_split
 
     root = FLAGS.work_dir
-    make_images(root, FLAGS.num_images, FLAGS.size)
-    print(f"{FLAGS.num_images} synthetic {FLAGS.size}x{FLAGS.size} 16-bit PNGs in {root}")
+    make_images(root, FLAGS.num_images, FLAGS.size, FLAGS.source)
+    origin = "fetched from the catalog" if FLAGS.source == "dicom" else "written directly"
+    print(f"{FLAGS.num_images} synthetic {FLAGS.size}x{FLAGS.size} 16-bit PNGs ({origin}) "
+          f"in {root}")
     slim_convert = convert_tf_slim_style(root)
     records = {}
     print(f"conversion, {FLAGS.num_images} images:")
@@ -171,9 +223,12 @@ def main(argv: list[str]) -> None:
         print(f"  tf_convert_data --image_format={image_format} ({FLAGS.workers} workers): "
               f"{rate:8.1f} images/s  ratio {rate / slim_convert:.2f}x")
     if FLAGS.max_image_size:
-        records["scaled"], rate = convert_ours(root, "png", FLAGS.max_image_size)
-        print(f"  tf_convert_data --max_image_size={FLAGS.max_image_size} ({FLAGS.workers} "
-              f"workers): {rate:8.1f} images/s  ratio {rate / slim_convert:.2f}x")
+        for image_format in ("png", "raw"):
+            records[f"scaled_{image_format}"], rate = convert_ours(
+                root, image_format, FLAGS.max_image_size)
+            print(f"  tf_convert_data --image_format={image_format} --max_image_size="
+                  f"{FLAGS.max_image_size} ({FLAGS.workers} workers): {rate:8.1f} images/s  "
+                  f"ratio {rate / slim_convert:.2f}x")
     spec = read_spec(records["png"])
     train_ids = {e.example_id for e in iter_split(spec, "train", records["png"])}
     pipelines = {
@@ -182,8 +237,9 @@ def main(argv: list[str]) -> None:
         "medcv get_dataset, raw records": pipeline_ours(records["raw"]),
     }
     if FLAGS.max_image_size:
-        name = f"medcv get_dataset, PNG records at {FLAGS.max_image_size}"
-        pipelines[name] = pipeline_ours(records["scaled"])
+        for image_format in ("png", "raw"):
+            name = f"medcv get_dataset, {image_format} records at {FLAGS.max_image_size}"
+            pipelines[name] = pipeline_ours(records[f"scaled_{image_format}"])
     best = dict.fromkeys(pipelines, 0.0)
     for _ in range(FLAGS.epochs):  # interleaved, so machine noise hits every pipeline alike
         for name, dataset in pipelines.items():
@@ -191,8 +247,10 @@ def main(argv: list[str]) -> None:
     print(f"input pipeline, {len(train_ids)} train images -> {FLAGS.image_size}x"
           f"{FLAGS.image_size}, batch {FLAGS.batch_size}, best of {FLAGS.epochs} epochs each:")
     peer = best["keras image_dataset_from_directory (PNG files)"]
+    cores = os.cpu_count() or 1
     for name, rate in best.items():
-        print(f"  {name:48s} {rate:8.1f} images/s  ratio {rate / peer:.2f}x")
+        print(f"  {name:48s} {rate:8.1f} images/s ({rate / cores:6.1f} per core)  "
+              f"ratio {rate / peer:.2f}x")
     print(f"{os.cpu_count()} cores; target (issue 3): >= 2x the Keras peer; full size with "
           "--max_image_size (issue 13): >= 10x")
 

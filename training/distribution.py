@@ -41,6 +41,13 @@ def worker_count() -> int:
     return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
 
 
+def any_worker(strategy: tf.distribute.Strategy, flag: bool) -> bool:
+    """Whether `flag` holds on any worker. A collective: every worker calls it at the same
+    step, and all get the same answer."""
+    votes = strategy.run(lambda: tf.constant(int(flag), tf.int32))
+    return int(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
+
+
 def shard_across_workers(dataset, files: int):
     """Each example once per epoch across workers: by file when every worker gets one,
     else by record (every worker reads all files and keeps its share)."""

@@ -3,8 +3,8 @@
 A custom loop rather than `model.fit`, for what TF-Slim users relied on:
 time-based checkpoints and summaries, fine-tuning with exclude/trainable
 scopes, the auxiliary-logits loss, TF-Slim's weight decay, and a log line every
-`log_every_n_steps`. One compiled step per batch, as `fit` does; measured
-against `fit` in bench/train_step.py.
+`log_every_n_steps`. One compiled call runs `steps_per_execution` steps (one
+by default), as `fit` does; measured against `fit` in bench/train_step.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
 from training.checkpoints import TrainingState, open_checkpoint, restore
-from training.distribution import choose_strategy, is_chief, shard_across_workers, write_dir
+from training.distribution import (
+    any_worker,
+    choose_strategy,
+    is_chief,
+    shard_across_workers,
+    worker_count,
+    write_dir,
+)
 from training.learning_rate import build_schedule, current_learning_rate
 from training.optimizers import OptimizerSettings, build_optimizer
 from training.run_config import RunConfig, find_run_config, write_run_config
@@ -77,6 +84,8 @@ class TrainSettings:
     """Initial scale of dynamic loss scaling under float16 (Keras default when None)."""
     jit_compile: bool | None = None
     """XLA-compile the forward and backward pass; None: where a GPU is visible."""
+    steps_per_execution: int = 1
+    """Steps per compiled call: fewer host round trips when steps are short."""
 
 
 @dataclass
@@ -148,6 +157,9 @@ def train(
                          f"holds a {spec.task} dataset")
     if spec.task == SEGMENTATION and settings.class_weights:
         raise ValueError("--class_weights applies to classification only")
+    if settings.steps_per_execution < 1:
+        raise ValueError(f"--steps_per_execution={settings.steps_per_execution}: give 1 or "
+                         "more")
     size = settings.train_image_size or net.default_size
     channels = _input_channels(settings, spec)
     strategy = choose_strategy(settings.num_clones)  # first: it may split the CPU
@@ -211,7 +223,8 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
                              state.step)
     writer = (tf.summary.create_file_writer(settings.train_dir) if chief
               else tf.summary.create_noop_writer())
-    return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step)
+    save_due = _agreed_saves(strategy)
+    return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step, save_due)
 
 
 def _input_channels(settings: TrainSettings, spec: DatasetSpec) -> int:
@@ -375,8 +388,7 @@ def _compiled_step(strategy, model, optimizer, train_vars, settings, losses, glo
         optimizer.apply_gradients(zip(gradients, train_vars, strict=True))
         return loss, correct, preview
 
-    @tf.function
-    def step(batch):
+    def one_step(batch):
         images, labels = batch
         global_step.assign_add(1)
         loss, correct, preview = strategy.run(replica_step, args=(images, labels))
@@ -384,10 +396,42 @@ def _compiled_step(strategy, model, optimizer, train_vars, settings, losses, glo
         correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
         return loss, correct / settings.batch_size, preview
 
-    return step
+    compiled: dict[int, Callable] = {}
+
+    def steps(iterator, count: int):
+        """`count` steps in one call, reading the iterator on the device side; the last
+        step's loss, accuracy and images come back."""
+        if count not in compiled:
+            @tf.function
+            def run(iterator):
+                if count > 1:
+                    for _ in tf.range(count - 1):
+                        one_step(next(iterator))
+                return one_step(next(iterator))
+
+            compiled[count] = run
+        return compiled[count](iterator)
+
+    return steps
 
 
-def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step) -> TrainResult:
+def _agreed_saves(strategy: tf.distribute.Strategy) -> Callable[[bool, bool], bool]:
+    """Whether to save now. Saving takes every worker (tf.distribute may reduce variables
+    while saving), so with several workers time-based saves happen at a log step, when any
+    worker's interval has run out: each worker's clock is pooled there."""
+    if worker_count() == 1:
+        return lambda interval_over, at_log_step: interval_over
+    return lambda interval_over, at_log_step: at_log_step and any_worker(strategy,
+                                                                         interval_over)
+
+
+def _crossed(before: int, after: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in (before, after]."""
+    return after // every > before // every
+
+
+def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step,
+          save_due) -> TrainResult:
     start_step = int(state.step.numpy())
     limit = settings.max_number_of_steps
     if limit is not None and start_step >= limit:
@@ -402,10 +446,14 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step) ->
     step = start_step  # mirrors state.step without reading it back (no sync per step)
     try:
         while limit is None or step < limit:
-            loss, accuracy, images = step_fn(next(iterator))
-            step += 1
+            count = settings.steps_per_execution
+            if limit is not None:
+                count = min(count, limit - step)
+            loss, accuracy, images = step_fn(iterator, count)
+            before, step = step, step + count
             now = time.monotonic()
-            if step % settings.log_every_n_steps == 0 or step == limit:
+            at_log_step = _crossed(before, step, settings.log_every_n_steps) or step == limit
+            if at_log_step:
                 loss_value = float(loss)
                 rate = (step - last_log_step) * settings.batch_size / max(now - last_log_time,
                                                                          1e-9)
@@ -415,11 +463,12 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step) ->
                 if not math.isfinite(loss_value):
                     raise FloatingPointError(f"loss is {loss_value} at step {step}: lower "
                                              "--learning_rate or check the data")
-            if now - last_summary >= settings.save_summaries_secs or step == start_step + 1:
+            if now - last_summary >= settings.save_summaries_secs or before == start_step:
                 _write_summaries(writer, step, loss, accuracy, optimizer, images)
                 last_summary = now
-            if now - last_save >= settings.save_interval_secs:
-                manager.save(checkpoint_number=step)
+            if step != limit and save_due(now - last_save >= settings.save_interval_secs,
+                                          at_log_step):
+                log.info("saved %s", manager.save(checkpoint_number=step))
                 last_save = now
             if on_step is not None:
                 on_step(step, loss)

@@ -91,6 +91,10 @@ def define_training_flags() -> None:
     d.DEFINE_boolean("jit_compile", None,
                      "XLA-compile the train step's forward and backward pass. Unset: on "
                      "where a GPU is visible, off on CPU; --nojit_compile turns it off.")
+    d.DEFINE_integer("steps_per_execution", 1,
+                     "Steps run per compiled call (as Keras fit's steps_per_execution): "
+                     "fewer host round trips when steps are short; logs, summaries and "
+                     "saves then happen between calls.", lower_bound=1)
     d.DEFINE_boolean("augment", True, "Flips, small rotations, brightness and contrast.")
     d.DEFINE_integer("seed", None, "Seed of the shuffle and augmentation.")
     d.DEFINE_string("export_dir", None, "Also write a SavedModel here at the end.")
@@ -156,6 +160,7 @@ def settings_from_flags(values) -> TrainSettings:
         class_weights=values.class_weights,
         mixed_precision=values.mixed_precision,
         jit_compile=values.jit_compile,
+        steps_per_execution=values.steps_per_execution,
         augment=values.augment,
         seed=values.seed,
         segmentation_loss=values.segmentation_loss,

@@ -56,6 +56,10 @@ def _finish(processes, timeout=240):
     return outputs
 
 
+def _saved_steps(stderr: str) -> list[int]:
+    return [int(v) for v in re.findall(r"saved \S*model\.ckpt-(\d+)", stderr)]
+
+
 def _logged_losses(stderr: str) -> list[float]:
     return [float(v) for v in re.findall(r"step \d+: loss (\d+\.\d+)", stderr)]
 
@@ -107,7 +111,14 @@ def test_killed_workers_resume_from_the_chiefs_last_checkpoint(records, tmp_path
     finally:
         for process in processes:
             process.send_signal(signal.SIGKILL)
-            process.communicate()
+        errors = [process.communicate()[1] for process in processes]
+    # Time-based saves are agreed: both workers save at the same steps, all log steps
+    # (--log_every_n_steps=2), though each worker's clock runs on its own.
+    chief_saves, worker_saves = (_saved_steps(err) for err in errors)
+    assert chief_saves  # the wait above saw two checkpoints; the kill may beat a log line
+    common = min(len(chief_saves), len(worker_saves))  # the kill may cut one save short
+    assert chief_saves[:common] == worker_saves[:common]
+    assert all(step % 2 == 0 for step in chief_saves)
     steps = sorted(int(n.split("-")[1].split(".")[0]) for n in os.listdir(train_dir)
                    if n.endswith(".index"))
     assert steps, "no checkpoint before the kill"
