@@ -6,11 +6,12 @@ Same net, batch size, optimizer (Adam), loss (softmax cross-entropy), no weight
 decay, no augmentation, and the same in-memory data for both: one random batch
 repeated (the pipeline's synthetic mode), so only the step itself is measured.
 Warm-up steps (tracing) are excluded. Target (issue 4): ours >= 0.95x fit.
-`--precisions=fp32,mixed --xla=off,on` measures the matrix, each cell against
-`fit` with the same precision and jit_compile; on a GPU:
+`--precisions=fp32,mixed --xla=off,on --steps_per_execution=1,8` measures the
+matrix, each cell against `fit` with the same precision, jit_compile and steps per
+call; on a GPU:
 
     python -m bench.train_step --model_name=resnet_v1_50 --image_size=224 \
-        --batch_size=256 --precisions=fp32,mixed --xla=off,on
+        --batch_size=256 --precisions=fp32,mixed --xla=off,on --steps_per_execution=1,8
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ flags.DEFINE_list("precisions", ["fp32"], "Precisions to measure: fp32, mixed (f
                   "loss scaling on GPU, bfloat16 on CPU).")
 flags.DEFINE_list("xla", ["off"], "XLA settings to measure: off, on (jit_compile in both "
                   "loops).")
+flags.DEFINE_list("steps_per_execution", ["1"], "Steps per compiled call to measure, in "
+                  "both loops (e.g. 1,8); --warmup and --steps are rounded up to multiples.")
 
 
 def tiny_dataset(root: str) -> str:
@@ -57,44 +60,52 @@ def tiny_dataset(root: str) -> str:
     return out
 
 
-def ours(records: str, run: int, mixed: bool, xla: bool) -> float:
+def _marks(per_call: int) -> tuple[int, int]:
+    """The steps the clock reads at: both on call boundaries."""
+    start = -(-FLAGS.warmup // per_call) * per_call
+    return start, start + -(-FLAGS.steps // per_call) * per_call
+
+
+def ours(records: str, run: int, mixed: bool, xla: bool, per_call: int) -> float:
     from training.optimizers import OptimizerSettings
     from training.trainer import TrainSettings, train
 
     train_dir = os.path.join(FLAGS.work_dir, f"ours_{run}")
     shutil.rmtree(train_dir, ignore_errors=True)
     marks: dict[int, float] = {}
+    first, last = _marks(per_call)
 
     def on_step(step: int, loss) -> None:
-        if step in (FLAGS.warmup, FLAGS.warmup + FLAGS.steps):
+        if step in (first, last):
             float(loss)  # wait for the device before reading the clock
             marks[step] = time.perf_counter()
 
     train(TrainSettings(
         train_dir=train_dir, dataset_dir=records, model_name=FLAGS.model_name,
         train_image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
-        max_number_of_steps=FLAGS.warmup + FLAGS.steps, learning_rate=0.001,
+        max_number_of_steps=last, learning_rate=0.001, steps_per_execution=per_call,
         learning_rate_decay_type="fixed", optimizer=OptimizerSettings("adam", opt_epsilon=1e-7),
         weight_decay=0.0, augment=False, synthetic_data=True, log_every_n_steps=10**9,
         save_interval_secs=10**9, save_summaries_secs=10**9, seed=0,
         mixed_precision=mixed, jit_compile=xla,
     ), on_step=on_step)
-    return FLAGS.steps / (marks[FLAGS.warmup + FLAGS.steps] - marks[FLAGS.warmup])
+    return (last - first) / (marks[last] - marks[first])
 
 
 class _Clock(keras.callbacks.Callback):
-    def __init__(self) -> None:
+    def __init__(self, steps: tuple[int, int]) -> None:
         super().__init__()
+        self.steps = steps
         self.marks: dict[int, float] = {}
 
     def on_train_batch_end(self, batch, logs=None) -> None:
-        step = batch + 1
-        if step in (FLAGS.warmup, FLAGS.warmup + FLAGS.steps):
+        step = batch + 1  # with steps_per_execution, `batch` is a call's last
+        if step in self.steps:
             float(logs["loss"])
             self.marks[step] = time.perf_counter()
 
 
-def fit(num_classes: int, channels: int, mixed: bool, xla: bool) -> float:
+def fit(num_classes: int, channels: int, mixed: bool, xla: bool, per_call: int) -> float:
     from nets.nets_factory import build_model
     from training.trainer import _precision_policy
 
@@ -106,15 +117,15 @@ def fit(num_classes: int, channels: int, mixed: bool, xla: bool) -> float:
     if policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=xla)
+                  jit_compile=xla, steps_per_execution=per_call)
     generator = tf.random.Generator.from_seed(0)
     images = generator.uniform([FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, channels])
     labels = generator.uniform([FLAGS.batch_size], maxval=num_classes, dtype=tf.int64)
     data = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    clock = _Clock()
-    model.fit(data, steps_per_epoch=FLAGS.warmup + FLAGS.steps, epochs=1, verbose=0,
-              callbacks=[clock])
-    return FLAGS.steps / (clock.marks[FLAGS.warmup + FLAGS.steps] - clock.marks[FLAGS.warmup])
+    first, last = _marks(per_call)
+    clock = _Clock((first, last))
+    model.fit(data, steps_per_epoch=last, epochs=1, verbose=0, callbacks=[clock])
+    return (last - first) / (clock.marks[last] - clock.marks[first])
 
 
 def main(argv: list[str]) -> None:
@@ -127,18 +138,20 @@ def main(argv: list[str]) -> None:
     print(f"{FLAGS.model_name} at {FLAGS.image_size}x{FLAGS.image_size}, batch "
           f"{FLAGS.batch_size}, {FLAGS.steps} steps after {FLAGS.warmup} warm-up, best of "
           f"{FLAGS.rounds}, on {device.name}:")
-    print(f"  {'precision':9s} {'xla':3s} {'ours img/s':>11s} {'fit img/s':>10s} {'ratio':>6s}")
+    print(f"  {'precision':9s} {'xla':3s} {'steps/call':>10s} {'ours img/s':>11s} "
+          f"{'fit img/s':>10s} {'ratio':>6s}")
     for precision in FLAGS.precisions:
         for xla_setting in FLAGS.xla:
-            mixed, xla = precision == "mixed", xla_setting == "on"
-            best = {"ours": 0.0, "fit": 0.0}
-            for run in range(FLAGS.rounds):
-                best["ours"] = max(best["ours"], ours(records, run, mixed, xla))
-                best["fit"] = max(best["fit"], fit(spec.num_classes, spec.channels or 3,
-                                                   mixed, xla))
-            ours_rate, fit_rate = (best[k] * FLAGS.batch_size for k in ("ours", "fit"))
-            print(f"  {precision:9s} {xla_setting:3s} {ours_rate:11.1f} {fit_rate:10.1f} "
-                  f"{ours_rate / fit_rate:5.2f}x", flush=True)
+            for per_call in map(int, FLAGS.steps_per_execution):
+                mixed, xla = precision == "mixed", xla_setting == "on"
+                best = {"ours": 0.0, "fit": 0.0}
+                for run in range(FLAGS.rounds):
+                    best["ours"] = max(best["ours"], ours(records, run, mixed, xla, per_call))
+                    best["fit"] = max(best["fit"], fit(spec.num_classes, spec.channels or 3,
+                                                       mixed, xla, per_call))
+                ours_rate, fit_rate = (best[k] * FLAGS.batch_size for k in ("ours", "fit"))
+                print(f"  {precision:9s} {xla_setting:3s} {per_call:10d} {ours_rate:11.1f} "
+                      f"{fit_rate:10.1f} {ours_rate / fit_rate:5.2f}x", flush=True)
 
 
 if __name__ == "__main__":
