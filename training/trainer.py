@@ -147,8 +147,9 @@ def train(
 ) -> TrainResult:
     """Train until `max_number_of_steps` (forever when None; Ctrl-C saves and stops).
 
-    `on_step(step, loss)` runs after every step; `loss` is a tensor, so a caller that
-    does not read it does not make the loop wait for the device.
+    `on_step(step, loss)` runs after every compiled call (every step, unless
+    `steps_per_execution` groups them) with the last step's loss; `loss` is a tensor, so a
+    caller that does not read it does not make the loop wait for the device.
     """
     spec = read_spec(settings.dataset_dir)
     net = get_net(settings.model_name)
