@@ -11,8 +11,6 @@ exhaust memory.
 
 from __future__ import annotations
 
-import struct
-
 from PIL import Image
 
 MAX_IMAGE_PIXELS = 100_000_000
@@ -30,13 +28,6 @@ def check_pixels(width: int, height: int, limit: int = MAX_IMAGE_PIXELS) -> None
     if width * height > limit:
         raise ImageTooLarge(f"too large: {width}x{height} = {width * height:,} pixels, over the "
                             f"limit of {limit:,}")
-
-
-def png_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG's IHDR chunk, or None when `data` is no PNG."""
-    if not data.startswith(PNG_SIGNATURE) or len(data) < 24 or data[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", data[16:24])
 
 
 def scaled_size(height: int, width: int, max_size: int) -> tuple[int, int]:

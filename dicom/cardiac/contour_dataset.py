@@ -35,7 +35,7 @@ from dicom.cardiac.contour_masks import (
     read_contour,
 )
 from dicom.decoding.display import display_frames
-from dicom.decoding.limits import ReadLimits, file_too_large, read_image
+from dicom.decoding.limits import ReadLimits, read_file, read_image
 from dicom.decoding.reading import RejectedFile
 from files.folder_layout import (
     CLASS_DICT_FILE,
@@ -46,7 +46,6 @@ from files.folder_layout import (
     write_metadata_csv,
 )
 from files.png_codec import write_image
-from files.regular_file import FileTooLarge, read_regular_file
 from files.safe_names import safe_stem
 
 CLASS_DICT = (("background", (0, 0, 0)), ("blood_pool", (255, 0, 0)),
@@ -73,11 +72,7 @@ class ContourSummary:
 
 def _read_slice(path: str) -> np.ndarray:
     limits = ReadLimits()
-    try:
-        data = read_regular_file(path, limits.max_file_bytes)
-    except FileTooLarge as exc:
-        raise file_too_large(exc.size, limits) from exc
-    return next(display_frames(read_image(data, limits), release=True))
+    return next(display_frames(read_image(read_file(path, limits), limits), release=True))
 
 
 def _overlay(image: np.ndarray, contours: dict[str, np.ndarray], flagged: bool) -> Image.Image:

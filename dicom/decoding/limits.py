@@ -24,11 +24,15 @@ from dicom.decoding.display import frame_count
 from dicom.decoding.reading import (
     INVALID_IMAGE,
     MIB,
+    NOT_REGULAR,
     TOO_LARGE,
+    UNREADABLE,
     RejectedFile,
+    check_head,
     read_dicom,
     require_image,
 )
+from files.regular_file import FileTooLarge, NotRegularFile, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -57,22 +61,38 @@ def check_image(ds: Dataset, limits: ReadLimits) -> None:
     check_compressed_dimensions(ds)
 
 
+def read_file(path: str, limits: ReadLimits) -> bytes:
+    """A DICOM file's bytes, or `RejectedFile`: only regular files are opened, nothing over
+    --max_file_mb is read, and junk is refused from its head."""
+    try:
+        return read_regular_file(path, limits.max_file_bytes, check_head)
+    except NotRegularFile as exc:
+        raise RejectedFile(NOT_REGULAR, str(exc)) from exc
+    except FileTooLarge as exc:
+        raise RejectedFile(
+            TOO_LARGE,
+            f"file of {exc.size / MIB:,.1f} MiB is over --max_file_mb {limits.max_file_mb}",
+        ) from exc
+    except OSError as exc:
+        raise RejectedFile(UNREADABLE, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def read_within(data: bytes, limits: ReadLimits, notes: list[str] | None = None) -> Dataset:
+    """`read_dicom` with the limits on its header (a deflated one's before inflating)."""
+    return read_dicom(
+        data,
+        limits.max_inflated_bytes,
+        notes,
+        check_header=lambda header: check_declared_size(header, frame_count(header), limits),
+    )
+
+
 def read_image(data: bytes, limits: ReadLimits | None = None) -> Dataset:
     """Parse `data` as a DICOM image that is safe to decode, or raise `RejectedFile`."""
     limits = limits or ReadLimits()
-    ds = read_dicom(
-        data,
-        limits.max_inflated_bytes,
-        check_header=lambda header: check_declared_size(header, frame_count(header), limits),
-    )
+    ds = read_within(data, limits)
     check_image(ds, limits)
     return ds
-
-
-def file_too_large(size: int, limits: ReadLimits) -> RejectedFile:
-    return RejectedFile(
-        TOO_LARGE, f"file of {size / MIB:,.1f} MiB is over --max_file_mb {limits.max_file_mb}"
-    )
 
 
 def check_declared_size(ds: Dataset, frames: int, limits: ReadLimits) -> None:

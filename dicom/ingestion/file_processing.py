@@ -18,12 +18,7 @@ from pydicom import config
 
 from dicom.decoding import reading
 from dicom.decoding.display import display_frames, frame_count
-from dicom.decoding.limits import (
-    ReadLimits,
-    check_declared_size,
-    check_image,
-    file_too_large,
-)
+from dicom.decoding.limits import ReadLimits, check_image, read_file, read_within
 from dicom.ingestion.catalog import RejectRow, string_widths
 from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
 from dicom.metadata.cleansing import (
@@ -34,7 +29,6 @@ from dicom.metadata.cleansing import (
 )
 from dicom.metadata.deidentify import Deidentifier
 from files.png_codec import DEFAULT_COMPRESS_LEVEL, encode_png
-from files.regular_file import FileTooLarge, NotRegularFile, read_regular_file
 from files.safe_names import path_text
 
 OVERWRITE_NEVER = "never"
@@ -119,15 +113,10 @@ class FileProcessor:
 
     def _process(self, path: str, shown: str) -> FileOutcome:
         limits = self.settings.limits
-        data = _read(path, limits)
+        data = read_file(path, limits)
         sha256 = hashlib.sha256(data).hexdigest()
         notes: list[str] = []
-        ds = reading.read_dicom(
-            data,
-            limits.max_inflated_bytes,
-            notes,
-            check_header=lambda header: check_declared_size(header, frame_count(header), limits),
-        )
+        ds = read_within(data, limits, notes)
         del data
         source_uid = str(ds.SOPInstanceUID).strip()
         uid = self.deidentifier.remap_uid(source_uid) if self.deidentifier else source_uid
@@ -219,20 +208,6 @@ def stored_path(settings: IngestSettings, path: str) -> str:
     if settings.deid_key:
         return path_text(os.path.relpath(path, settings.root))
     return path_text(os.path.abspath(path))
-
-
-def _read(path: str, limits: ReadLimits) -> bytes:
-    """The file's bytes; only regular files are opened, junk is refused from its head."""
-    try:
-        return read_regular_file(path, limits.max_file_bytes, reading.check_head)
-    except NotRegularFile as exc:
-        raise reading.RejectedFile(reading.NOT_REGULAR, str(exc)) from exc
-    except FileTooLarge as exc:
-        raise file_too_large(exc.size, limits) from exc
-    except OSError as exc:
-        raise reading.RejectedFile(
-            reading.UNREADABLE, f"cannot read: {exc.strerror or exc}"
-        ) from exc
 
 
 def fit_to_widths(values: dict[str, Any], widths: Mapping[str, int]) -> list[str]:

@@ -12,7 +12,7 @@ import tensorflow as tf
 from datasets.input_pipeline.model_input import InputSpec, model_input
 from datasets.records.record_images import UnreadableImage, load_record_image
 from dicom.preprocessing.folder import preprocess_folder
-from files.image_limits import MAX_IMAGE_PIXELS, ImageTooLarge, png_size
+from files.image_limits import MAX_IMAGE_PIXELS, ImageTooLarge
 from files.png_codec import decode_png, write_image
 
 
@@ -32,7 +32,8 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
 
 def test_the_bomb_is_small_and_declares_900_megapixels():
     bomb = png_bomb()
-    assert len(bomb) < 100_000 and png_size(bomb) == (30000, 30000)
+    assert len(bomb) < 100_000 and bomb[12:16] == b"IHDR"
+    assert struct.unpack(">II", bomb[16:24]) == (30000, 30000)  # width, height
     assert MAX_IMAGE_PIXELS < 30000 * 30000
 
 
