@@ -48,16 +48,22 @@ def any_worker(strategy: tf.distribute.Strategy, flag: bool) -> bool:
     return int(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
 
 
+def shards_by_record(files: int) -> bool:
+    """Whether examples are shared out by record (fewer files than workers): every worker
+    then reads all files and keeps its share by position, so all workers must read them
+    in one order (a fixed seed, deterministic input)."""
+    return worker_count() > files
+
+
 def shard_across_workers(dataset, files: int):
     """Each example once per epoch across workers: by file when every worker gets one,
-    else by record (every worker reads all files and keeps its share)."""
-    workers = worker_count()
-    if workers == 1:
+    else by record (see shards_by_record)."""
+    if worker_count() == 1:
         return dataset
     policy = tf.data.experimental.AutoShardPolicy
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
-        policy.FILE if files >= workers else policy.DATA)
+        policy.DATA if shards_by_record(files) else policy.FILE)
     return dataset.with_options(options)
 
 

@@ -31,6 +31,7 @@ from training.distribution import (
     choose_strategy,
     is_chief,
     shard_across_workers,
+    shards_by_record,
     worker_count,
     write_dir,
 )
@@ -204,15 +205,18 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
         manager = state.manager(directory, settings.max_checkpoints_to_keep)
     _initialise(settings, state, manager, model)
 
+    files = len(spec.split(settings.dataset_split_name).files)
+    one_order = shards_by_record(files)
     options = PipelineOptions(
         image_size=(size, size), channels=channels, batch_size=settings.batch_size,
-        is_training=True, num_epochs=None, drop_remainder=True, seed=settings.seed,
+        is_training=True, num_epochs=None, drop_remainder=True,
+        seed=settings.seed if settings.seed is not None or not one_order else 0,
+        deterministic=one_order,
         augment=PipelineOptions().augment if settings.augment else None,
         synthetic=settings.synthetic_data,
     )
     _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
                              settings.dataset_dir, options)
-    files = len(spec.split(settings.dataset_split_name).files)
     dataset = shard_across_workers(_on_device(dataset, strategy), files)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     if spec.task == SEGMENTATION:

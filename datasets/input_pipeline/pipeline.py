@@ -25,6 +25,7 @@ from dicom.preprocessing.methods import PixelPreprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 MAX_PARALLEL_SHARDS = 8
+_SEED_RANGE = 2**62
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,7 @@ def build_pipeline(
     dataset = dataset.repeat(options.num_epochs)
     augment_options = options.augment if options.is_training else None
     if augment_options is not None:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, seeds)
+        dataset = with_element_seeds(dataset, seed)
     else:
         dataset = dataset.map(lambda record: (record, tf.zeros([2], tf.int64)))
 
@@ -157,6 +157,20 @@ def build_pipeline(
     dataset_options = tf.data.Options()
     dataset_options.deterministic = bool(options.deterministic or not shuffle)
     return dataset.with_options(dataset_options)
+
+
+def with_element_seeds(dataset: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:
+    """Pair each element with a seed of shape [2] for the stateless augmentation.
+
+    The seeds come from a seeded random op in a sequential map, so with a fixed seed
+    every run draws the same sequence, and each epoch (the map runs after `repeat`) new
+    ones. A map is what tf.distribute's auto-shard walks through to the files; a zip with
+    `Dataset.random`, or a scan, stops it ("Did not find a shardable source").
+    """
+    def attach(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return record, tf.random.uniform([2], 0, _SEED_RANGE, tf.int64, seed=seed)
+
+    return dataset.map(attach)
 
 
 def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:

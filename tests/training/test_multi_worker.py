@@ -1,4 +1,5 @@
-"""Two workers on localhost ports (TF_CONFIG): one writer, resume after a kill, same loss."""
+"""Two workers on localhost ports (TF_CONFIG) with the default flags (augmentation on):
+one writer, resume after a kill, same loss; two shards (by file) and one (by record)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 from datasets.records.conversion import ConversionSettings, convert
 from tests.support.cli import ROOT
@@ -43,8 +45,8 @@ def _start(records, train_dir, steps, scratch, workers: int = 2, extra=()):
             [sys.executable, "train_image_classifier.py", f"--dataset_dir={records}",
              f"--train_dir={train_dir}", "--model_name=resnet_v1_18", "--train_image_size=32",
              "--batch_size=16", f"--max_number_of_steps={steps}", "--optimizer=sgd",
-             "--learning_rate=0.01", "--learning_rate_decay_type=fixed", "--noaugment",
-             "--seed=0", "--log_every_n_steps=2", *extra],
+             "--learning_rate=0.01", "--learning_rate_decay_type=fixed", "--seed=0",
+             "--log_every_n_steps=2", *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return processes
 
@@ -64,39 +66,59 @@ def _logged_losses(stderr: str) -> list[float]:
     return [float(v) for v in re.findall(r"step \d+: loss (\d+\.\d+)", stderr)]
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multi_worker")
+def _records(root, shards: int) -> str:
     classification_folder(str(root / "in"), {"A": 8, "B": 8}, size=32)
     convert(ConversionSettings("dicom", str(root / "in"), str(root / "out"), "dicom",
-                               progress=False))
+                               num_shards=shards, progress=False))
     return str(root / "out")
 
 
-def test_only_the_chief_writes_and_the_loss_matches_one_worker(records, tmp_path):
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    """Two shards, one per worker: examples shared out by file."""
+    return _records(tmp_path_factory.mktemp("multi_worker"), 2)
+
+
+@pytest.fixture(scope="module")
+def one_shard(tmp_path_factory):
+    """One shard for two workers: examples shared out by record."""
+    return _records(tmp_path_factory.mktemp("multi_worker_one"), 1)
+
+
+def test_with_the_default_flags_only_the_chief_writes(records, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    two = _finish(_start(records, tmp_path / "two", 40, scratch))
-    one = _finish(_start(records, tmp_path / "one", 40, scratch, workers=1))
+    two = _finish(_start(records, tmp_path / "two", 20, scratch))
     written = sorted(os.listdir(tmp_path / "two"))
     assert sum(n.startswith("events.out") for n in written) == 1
-    assert "medcv_train.json" in written and "checkpoint" in written
     assert {n for n in written if not n.startswith(("events.out", "model.ckpt-"))} == {
         "checkpoint", "medcv_train.json"}
-    assert "model.ckpt-40.index" in written
+    assert "model.ckpt-20.index" in written
     assert os.listdir(scratch) == []  # the other worker's checkpoints were removed
     chief_out, worker_out = two[0][0], two[1][0]
-    assert chief_out.startswith("trained resnet_v1_18 to step 40")
-    assert worker_out.startswith("worker done at step 40")
-    # The same global batch of 16 (8 per worker) trains as one worker's 16 does: the mean of
-    # the last five logged losses (steps 32-40; one batch's loss alone varies run to run).
+    assert chief_out.startswith("trained resnet_v1_18 to step 20")
+    assert worker_out.startswith("worker done at step 20")
+    assert len(_logged_losses(two[0][1])) == 10
+
+
+def test_on_the_same_input_the_loss_matches_one_worker(records, tmp_path):
+    """Gradients are pooled right: the same global batch of 16 (8 per worker) trains as one
+    worker's 16 does. Augmentation is off only here, so both runs see the same pixels."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    two = _finish(_start(records, tmp_path / "two", 40, scratch, extra=("--noaugment",)))
+    one = _finish(_start(records, tmp_path / "one", 40, scratch, workers=1,
+                         extra=("--noaugment",)))
+    # The mean of the last five logged losses (steps 32-40; one batch's loss alone varies
+    # run to run).
     two_losses, one_losses = _logged_losses(two[0][1]), _logged_losses(one[0][1])
     assert len(two_losses) == len(one_losses) == 20
     assert one_losses[-1] < one_losses[0]  # it trains
     assert abs(sum(two_losses[-5:]) / 5 - sum(one_losses[-5:]) / 5) < 0.02
 
 
-def test_killed_workers_resume_from_the_chiefs_last_checkpoint(records, tmp_path):
+def test_killed_workers_resume_from_the_chiefs_last_checkpoint(one_shard, tmp_path):
+    records = one_shard
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     train_dir = tmp_path / "train"
@@ -119,10 +141,11 @@ def test_killed_workers_resume_from_the_chiefs_last_checkpoint(records, tmp_path
     common = min(len(chief_saves), len(worker_saves))  # the kill may cut one save short
     assert chief_saves[:common] == worker_saves[:common]
     assert all(step % 2 == 0 for step in chief_saves)
-    steps = sorted(int(n.split("-")[1].split(".")[0]) for n in os.listdir(train_dir)
-                   if n.endswith(".index"))
-    assert steps, "no checkpoint before the kill"
-    last = steps[-1]
+    # The newest checkpoint the manager recorded: a kill between a save's files and its
+    # entry in `checkpoint` leaves a newer .index that nothing resumes from.
+    latest = tf.train.latest_checkpoint(str(train_dir))
+    assert latest, "no checkpoint before the kill"
+    last = int(latest.rsplit("-", 1)[1])
     outputs = _finish(_start(records, train_dir, last + 4, scratch))
     assert f"resuming from {train_dir}/model.ckpt-{last} at step {last}" in outputs[0][1]
     assert f"resuming from {train_dir}/model.ckpt-{last} at step {last}" in outputs[1][1]

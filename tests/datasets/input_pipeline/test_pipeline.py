@@ -155,3 +155,32 @@ def test_factory_errors_name_the_problem(records, tmp_path):
         get_dataset("dicom", "validation", out)
     with pytest.raises(FileNotFoundError, match="not a finished tf_convert_data output"):
         get_dataset("dicom", "train", str(tmp_path))
+
+
+@pytest.mark.parametrize("policy", ["FILE", "DATA"])
+def test_augmented_training_input_shards_across_two_workers(records, policy):
+    """What tf.distribute does to each worker's input, on the training pipeline with its
+    default augmentation: every record once, across the two workers. By record (DATA),
+    the trainer reads in one fixed order (training.distribution.shards_by_record)."""
+    from tensorflow.python.data.experimental.ops.distribute import _AutoShardDataset
+
+    out, pixels = records
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = getattr(
+        tf.data.experimental.AutoShardPolicy, policy)
+    seen = []
+    for index in range(2):  # each worker builds its own pipeline
+        spec, dataset = get_dataset("dicom", "train", out, batch_size=1, is_training=True,
+                                    num_epochs=1, seed=3, with_ids=True,
+                                    deterministic=policy == "DATA")
+        assert len(spec.split("train").files) >= 2  # FILE needs a file per worker
+        shard = _AutoShardDataset(dataset.with_options(options), num_workers=2, index=index)
+        seen.append(sorted(i.decode() for _, _, ids in shard for i in ids.numpy()))
+    assert seen[0] and seen[1] and not set(seen[0]) & set(seen[1])
+    assert sorted(seen[0] + seen[1]) == sorted(
+        stem for stem in pixels if stem in _split_members(out, "train"))
+
+
+def _split_members(out: str, split: str) -> set[str]:
+    _, dataset = get_dataset("dicom", split, out, batch_size=64, with_ids=True)
+    return {i.decode() for _, _, ids in dataset for i in ids.numpy()}
