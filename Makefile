@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: install
 	bash scripts/ensure_mariadb.sh
+	bash scripts/ensure_pacs_tools.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

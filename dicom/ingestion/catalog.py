@@ -207,6 +207,13 @@ class Catalog:
         with self.engine.connect() as connection:
             return {uid: sha for uid, sha in connection.execute(query)}
 
+    def rejected_paths(self, prefix: str) -> set[str]:
+        """Paths of the recorded rejects that start with `prefix` (a network source's)."""
+        rejects = self.rejects
+        query = sa.select(rejects.c.path).where(rejects.c.path.startswith(prefix, autoescape=True))
+        with self.engine.connect() as connection:
+            return {path for (path,) in connection.execute(query)}
+
     def stored_copy(self, sop_uid: str) -> tuple[str, str] | None:
         """(SHA-256, source path) of the file stored under `sop_uid`, if any."""
         images = self.images

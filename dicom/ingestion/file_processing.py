@@ -8,7 +8,7 @@ are recognised from the header and never decoded again.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from pydicom import config
 
 from dicom.decoding import reading
 from dicom.decoding.display import display_frames, frame_count
+from dicom.decoding.fingerprint import instance_sha256
 from dicom.decoding.limits import ReadLimits, check_image, read_file, read_within
 from dicom.ingestion.catalog import RejectRow, string_widths
 from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
@@ -49,6 +50,10 @@ class IngestSettings:
     compress_level: int = DEFAULT_COMPRESS_LEVEL
     root: str = "."
     limits: ReadLimits = field(default_factory=ReadLimits)
+    source_prefix: str | None = None
+    """Files from a network source (a pull, a receiver) are named in the catalog as this
+    prefix plus their name in the spool, e.g. `dicomweb://pacs:8042/dicom-web/<SOP UID>.dcm`,
+    since the spool copy is gone once ingested."""
 
     def __post_init__(self) -> None:
         if self.overwrite not in OVERWRITE_CHOICES:
@@ -86,6 +91,9 @@ class FileProcessor:
         # Real-world files break VR rules constantly; cleansing handles the values,
         # so pydicom's per-value validation would only cost time and flood the log.
         config.settings.reading_validation_mode = config.IGNORE
+        # pydicom logs each decoder it tries and fails with a traceback; the reject (or the
+        # file's warnings) says what happened to the file, once.
+        logging.getLogger("pydicom").setLevel(logging.CRITICAL)
         self.settings = settings
         self.known = known
         self.mapper = BodyPartMapper(settings.body_part_map)
@@ -114,7 +122,7 @@ class FileProcessor:
     def _process(self, path: str, shown: str) -> FileOutcome:
         limits = self.settings.limits
         data = read_file(path, limits)
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = instance_sha256(data)
         notes: list[str] = []
         ds = read_within(data, limits, notes)
         del data
@@ -205,6 +213,8 @@ class FileProcessor:
 def stored_path(settings: IngestSettings, path: str) -> str:
     """How the catalog names `path`: absolute, or relative to the root under --deidentify
     (no host paths); bytes that are not UTF-8 as `\\xNN`."""
+    if settings.source_prefix is not None:
+        return path_text(f"{settings.source_prefix}/{os.path.relpath(path, settings.root)}")
     if settings.deid_key:
         return path_text(os.path.relpath(path, settings.root))
     return path_text(os.path.abspath(path))

@@ -17,8 +17,10 @@ import dataclasses
 import logging
 import math
 import os
+import queue
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,12 @@ from dicom.ingestion.file_processing import (
     IngestSettings,
 )
 from dicom.ingestion.ingest_commit import commit_outcomes
-from dicom.ingestion.ingest_workers import WorkerLimits, decoded_groups, run_in_workers
+from dicom.ingestion.ingest_workers import (
+    WorkerLimits,
+    decoded_groups,
+    run_in_workers,
+    run_streaming_in_workers,
+)
 from dicom.metadata.body_part import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -182,15 +189,7 @@ def ingest_directory(
     size = task_size(len(paths), max(1, workers), max(1, batch_files))
     tasks = [paths[i : i + size] for i in range(0, len(paths), size)]
     summary = IngestSummary()
-    bar = tqdm(
-        total=len(paths),
-        unit="file",
-        desc="ingest",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    with bar:
+    with _progress_bar(len(paths), progress) as bar:
         if workers == 0 or not tasks:
             results = _run_here(tasks, FileProcessor(settings, known), catalog)
         else:
@@ -210,6 +209,44 @@ def ingest_directory(
                     summary.add(outcome)
                 bar.update(len(outcomes))
     return summary
+
+
+def ingest_stream(
+    incoming: queue.Queue,
+    root: str,
+    catalog: Catalog,
+    settings: IngestSettings,
+    workers: int,
+    worker_limits: WorkerLimits | None = None,
+    on_outcomes: Callable[[list[FileOutcome]], None] | None = None,
+    started: threading.Event | None = None,
+) -> IngestSummary:
+    """Ingest the tasks (lists of paths below `root`) put on `incoming` until None arrives,
+    with the same per-file work, workers and commits as a folder; `on_outcomes` sees each
+    committed group (a pull or a receiver clears its spool with it); `started` is set once
+    the worker processes exist (fork them before the caller starts threads)."""
+    settings = dataclasses.replace(
+        settings, max_packet_bytes=catalog.max_packet_bytes(), root=os.path.abspath(root)
+    )
+    summary = IngestSummary()
+    results = run_streaming_in_workers(
+        incoming, settings, catalog.stored_fingerprints(), catalog.url, catalog.lists,
+        max(1, workers), worker_limits, record=lambda outcomes: commit_outcomes(catalog, outcomes),
+    )
+    if started is not None:  # the workers are forked: threads may start now
+        started.set()
+    with contextlib.closing(results):
+        for outcomes in results:
+            for outcome in outcomes:
+                summary.add(outcome)
+            if on_outcomes is not None:
+                on_outcomes(outcomes)
+    return summary
+
+
+def _progress_bar(total: int | None, progress: bool) -> tqdm:
+    return tqdm(total=total, unit="file", desc="ingest", disable=not progress, file=sys.stderr,
+                dynamic_ncols=True)
 
 
 def _run_here(

@@ -52,6 +52,7 @@ from dicom.metadata.cleansing import AttributeLists
 # prepared-statement packets on MySQL, so a transaction need not fit one packet.
 MAX_TRANSACTION_BYTES = 64 << 20
 _POLL_SECONDS = 0.5
+_STREAM_POLL_SECONDS = 0.05  # how soon a streamed task is handed out
 _IDLE = -1.0
 # Workers lost while on no file (a crash in the commit thread, say) before the run gives up.
 _UNEXPLAINED_LOSSES = 3
@@ -111,6 +112,22 @@ def run_in_workers(
     """
     pool = _Pool(settings, known, url, lists, workers, limits or WorkerLimits(), record)
     return pool.run([list(task) for task in tasks])
+
+
+def run_streaming_in_workers(
+    incoming: queue.Queue,
+    settings: IngestSettings,
+    known: Mapping[str, str],
+    url: URL,
+    lists: AttributeLists,
+    workers: int,
+    limits: WorkerLimits | None = None,
+    record: Callable[[list[FileOutcome]], list[FileOutcome]] | None = None,
+) -> Iterator[list[FileOutcome]]:
+    """As `run_in_workers`, for tasks that arrive while the workers run (a pull, a
+    receiver): each item of `incoming` is a task, None closes it."""
+    pool = _Pool(settings, known, url, lists, workers, limits or WorkerLimits(), record)
+    return pool.run([], incoming)
 
 
 class _Pool:
@@ -179,14 +196,35 @@ class _Pool:
             return
         self.taken_by[slot].add(task)
 
-    def run(self, tasks: list[list[str]]) -> Iterator[list[FileOutcome]]:
+    def _take_incoming(self, incoming: queue.Queue) -> tuple[int, bool]:
+        """Submit what has arrived; (files submitted, whether more may come)."""
+        added = 0
+        while True:
+            try:
+                task = incoming.get_nowait()
+            except queue.Empty:
+                return added, True
+            if task is None:
+                return added, False
+            if task:
+                self._submit(list(task))
+                added += len(task)
+
+    def run(
+        self, tasks: list[list[str]], incoming: queue.Queue | None = None
+    ) -> Iterator[list[FileOutcome]]:
         for task in tasks:
             self._submit(task)
         remaining = sum(len(task) for task in tasks)
+        open_ = incoming is not None
         try:
-            while remaining:
+            while remaining or open_:
+                if open_:
+                    added, open_ = self._take_incoming(incoming)
+                    remaining += added
                 live = [c for c in self.connections if c is not None]
-                ready = wait(live, timeout=_POLL_SECONDS if live else 0.01)
+                poll = _STREAM_POLL_SECONDS if open_ else _POLL_SECONDS
+                ready = wait(live, timeout=poll if live else 0.01)
                 for connection in ready:
                     for outcomes in self._read(self.connections.index(connection)):
                         remaining -= len(outcomes)
