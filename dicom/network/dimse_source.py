@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_role, evt
+from pynetdicom import AE, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import (
@@ -37,7 +37,7 @@ from dicom.network.remote import (
     TransientError,
 )
 from dicom.network.spool import Spool
-from dicom.network.store_handler import SpoolingStoreHandler
+from dicom.network.store_handler import SpoolingStoreHandler, storage_contexts
 
 log = logging.getLogger(__name__)
 MOVE, GET = "move", "get"
@@ -169,8 +169,7 @@ class DimseSource:
         if self.retrieve_mode != MOVE:
             return
         ae = self._ae()
-        ae.supported_contexts = [build_context(c.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-                                 for c in AllStoragePresentationContexts]
+        ae.supported_contexts = storage_contexts()
         handler = SpoolingStoreHandler(spool, name_for, self._on_stored)
         try:
             self._server = ae.start_server((self.our_address, self.our_port), block=False,

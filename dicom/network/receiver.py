@@ -19,9 +19,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom import AE, evt
 from pynetdicom.events import Event
-from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import Verification
 
 from console.text import printable
@@ -31,7 +30,7 @@ from dicom.ingestion.ingest import IngestSummary, ingest_stream
 from dicom.ingestion.ingest_workers import WorkerLimits
 from dicom.metadata.deidentify import Deidentifier
 from dicom.network.spool import Spool
-from dicom.network.store_handler import SpoolingStoreHandler
+from dicom.network.store_handler import SpoolingStoreHandler, storage_contexts
 
 log = logging.getLogger(__name__)
 _FEED_SECONDS = 0.2
@@ -148,8 +147,7 @@ class Receiver:
 
     def _start_server(self):
         ae = AE(ae_title=self.options.ae_title)
-        ae.supported_contexts = [build_context(c.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-                                 for c in AllStoragePresentationContexts]
+        ae.supported_contexts = storage_contexts()
         ae.add_supported_context(Verification)
         ae.maximum_associations = self.options.max_associations
         ae.network_timeout = ae.acse_timeout = ae.dimse_timeout = self.options.idle_timeout_s

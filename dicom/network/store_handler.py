@@ -15,8 +15,11 @@ import re
 import tempfile
 from collections.abc import Callable
 
+from pydicom.uid import UID
+from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom.events import Event
+from pynetdicom.presentation import PresentationContext, build_context
 
 from dicom.network.spool import Spool, SpoolFull
 
@@ -25,6 +28,17 @@ SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
 _UID = re.compile(r"^[0-9.]{1,64}$")
+# pynetdicom accepts, of the syntaxes a peer proposes in a context, the first in *our*
+# list: compressed first, so an instance proposed as stored arrives as stored (a sender
+# that also offers Little Endian would otherwise decompress it for us).
+ACCEPTED_SYNTAXES = sorted(ALL_TRANSFER_SYNTAXES, key=lambda uid: (
+    not UID(uid).is_compressed, not UID(uid).is_deflated))
+
+
+def storage_contexts() -> list[PresentationContext]:
+    """Every storage SOP class, in every transfer syntax, as stored preferred."""
+    return [build_context(c.abstract_syntax, ACCEPTED_SYNTAXES)
+            for c in AllStoragePresentationContexts]
 
 
 def receive_into(spool: Spool) -> None:
