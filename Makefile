@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
 .PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-classify \
-	bench-volumes synthetic-volumes constraints figures clean
+	bench-pacs bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ bench-input: install
 bench-input-full: install
 	$(PY) -m bench.input_pipeline --source dicom --size 2048 --num_images 160 --image_size 299 \
 		--max_image_size 512 --epochs 3 --work_dir bench_output/input_pipeline_2048
+
+bench-pacs: install
+	bash scripts/ensure_pacs_tools.sh
+	$(PY) -m bench.pacs --num_files 300 --push_files 500 --size 512
 
 bench-train: install
 	$(PY) -m bench.train_step
