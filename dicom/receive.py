@@ -11,6 +11,7 @@ catalog once. SIGTERM (or Ctrl-C) stops accepting, drains the spool and exits 0.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -61,7 +62,7 @@ def _main() -> int:
     options = ReceiveOptions(
         check_ae_title(FLAGS.ae_title, "--ae_title"), FLAGS.port, FLAGS.address, FLAGS.workers,
         min(FLAGS.batch_size, 16), tuple(FLAGS.allowed_ae_titles), FLAGS.max_associations,
-        FLAGS.idle_timeout_s, worker_limits_from_flags())
+        FLAGS.idle_timeout_s, dataclasses.replace(worker_limits_from_flags(), nice=10))
     settings = settings_from_flags()
     spool = Spool(FLAGS.spool_dir or os.path.join("medcv_spool", "receive"),
                   FLAGS.max_file_mb << 20, FLAGS.min_free_mb << 20)

@@ -68,6 +68,9 @@ class WorkerLimits:
 
     memory_mb: int = 4096
     file_timeout_s: float = 300.0
+    nice: int = 0
+    """Added to each worker's niceness: a receiver's workers yield the CPU to the
+    associations, so acknowledgements do not wait behind decoding."""
 
 
 def decoded_groups(
@@ -165,7 +168,7 @@ class _Pool:
         process = self.context.Process(
             target=_worker_main,
             args=(self.settings, self.known, self.url, self.lists, theirs, self.slots, slot,
-                  self.limits.memory_mb, os.getpid()),
+                  self.limits.memory_mb, os.getpid(), self.limits.nice),
             name=f"ingest-worker-{slot}",
             daemon=True,
         )
@@ -328,9 +331,12 @@ def _worker_main(
     slot: int,
     memory_mb: int,
     parent: int,
+    nice: int = 0,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     _die_with_parent(parent)
+    if nice:
+        os.nice(nice)
     if memory_mb:
         cap = memory_mb << 20
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))

@@ -37,7 +37,7 @@ from dicom.network.remote import (
     TransientError,
 )
 from dicom.network.spool import Spool
-from dicom.network.store_handler import SpoolingStoreHandler, storage_contexts
+from dicom.network.store_handler import MAX_PDU_BYTES, SpoolingStoreHandler, storage_contexts
 
 log = logging.getLogger(__name__)
 MOVE, GET = "move", "get"
@@ -170,6 +170,7 @@ class DimseSource:
             return
         ae = self._ae()
         ae.supported_contexts = storage_contexts()
+        ae.maximum_pdu_size = MAX_PDU_BYTES
         handler = SpoolingStoreHandler(spool, name_for, self._on_stored)
         try:
             self._server = ae.start_server((self.our_address, self.our_port), block=False,

@@ -30,7 +30,7 @@ from dicom.ingestion.ingest import IngestSummary, ingest_stream
 from dicom.ingestion.ingest_workers import WorkerLimits
 from dicom.metadata.deidentify import Deidentifier
 from dicom.network.spool import Spool
-from dicom.network.store_handler import SpoolingStoreHandler, storage_contexts
+from dicom.network.store_handler import MAX_PDU_BYTES, SpoolingStoreHandler, storage_contexts
 
 log = logging.getLogger(__name__)
 _FEED_SECONDS = 0.2
@@ -148,6 +148,7 @@ class Receiver:
     def _start_server(self):
         ae = AE(ae_title=self.options.ae_title)
         ae.supported_contexts = storage_contexts()
+        ae.maximum_pdu_size = MAX_PDU_BYTES
         ae.add_supported_context(Verification)
         ae.maximum_associations = self.options.max_associations
         ae.network_timeout = ae.acse_timeout = ae.dimse_timeout = self.options.idle_timeout_s

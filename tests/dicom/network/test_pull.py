@@ -15,9 +15,11 @@ from tests.support.cli import ROOT
 from tests.support.pacs_peers import (
     NODELAY,
     Orthanc,
+    TlsFront,
     free_port,
     pacs_collection,
     require_tool,
+    self_signed_certificate,
     start_orthanc,
 )
 from tests.support.pacs_runs import (
@@ -210,6 +212,21 @@ def test_an_unregistered_ae_title_is_one_line(loaded_orthanc, tmp_path):
     result, seconds = _timed_pull(loaded_orthanc.dimse, tmp_path, "--ae_title=STRANGER",
                                   "--filter=Modality=CR")
     _one_line_fault(result, seconds, "STRANGER", "DicomModalities")
+
+
+def test_https_with_a_private_ca_and_a_tls_failure_in_one_line(loaded_orthanc, tmp_path):
+    certificate_and_key, ca_bundle = self_signed_certificate(str(tmp_path))
+    front = TlsFront(loaded_orthanc.http_port, certificate_and_key)
+    try:
+        source = f"dicomweb+https://127.0.0.1:{front.port}/dicom-web"
+        result, seconds = _timed_pull(source, tmp_path, "--filter=Modality=DX")
+        _one_line_fault(result, seconds, "TLS", "--ca_bundle")  # the CA is not known
+        result = pull(source, str(tmp_path / "ok.sqlite"), str(tmp_path / "spool"),
+                      "--filter=Modality=DX", f"--ca_bundle={ca_bundle}")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert retrieved(result.stdout) == len(loaded_orthanc.find_instances({"Modality": "DX"}))
+    finally:
+        front.stop()
 
 
 def test_a_bad_filter_is_one_line(tmp_path):
