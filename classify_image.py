@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.flags import define_progress_flag
+from dicom.network.client_flags import define_pacs_client_flags
 from training.model_flags import define_model_flags, define_serving_flags
 
 FLAGS = flags.FLAGS
@@ -43,8 +44,28 @@ flags.DEFINE_string("output_dir", None,
 flags.DEFINE_float("tile_overlap", 0.5,
                    "Segmentation: overlap of the sliding-window tiles over inputs larger than "
                    "the training size (0 to 0.9).", lower_bound=0.0, upper_bound=0.9)
+flags.DEFINE_string("dicom_output_dir", None,
+                    "Also write DICOM results here (DICOM inputs only): a Comprehensive 3D SR "
+                    "(TID 1500) per image or study for a classifier, a SEG per source series "
+                    "for a segmentation model; results.json lists them. Always written before "
+                    "anything is sent to --store_to.")
+flags.DEFINE_enum("sr_per", "image", ["image", "study"],
+                  "One SR per source image, or one per study holding all its images.")
+flags.DEFINE_enum("seg_type", "binary", ["binary", "fractional"],
+                  "SEG of class labels, or of each class's probability (8-bit).")
+flags.DEFINE_string("result_codes", None,
+                    'JSON map of class names to codes: {"classes": {"CHEST": {"value": '
+                    '"816094009", "scheme_designator": "SCT", "meaning": "Chest"}}, "segments": '
+                    '{"blood_pool": {"category": {...}, "type": {...}}}}. Defaults cover the '
+                    "synthetic body parts and findings and the cardiac classes; other names "
+                    "become local codes (scheme 99MEDCV).")
+flags.DEFINE_string("store_to", None,
+                    "Then send the DICOM results to a PACS: dicomweb+http(s)://HOST:PORT/PATH "
+                    "(STOW-RS) or dimse://AET@HOST:PORT (C-STORE). A re-run sends only what it "
+                    "has not acknowledged. Credentials and TLS as for dicom.pull.")
 define_progress_flag()
 define_serving_flags()
+define_pacs_client_flags()
 
 
 def main(argv: list[str]) -> int:
@@ -73,8 +94,12 @@ def main(argv: list[str]) -> int:
                                    FLAGS.preprocessing_name, FLAGS.labels_offset,
                                    FLAGS.labels_file, FLAGS.moving_average_decay)
         names = predictor.config.class_names
+        if FLAGS.store_to and not FLAGS.dicom_output_dir:
+            raise ValueError("--store_to needs --dicom_output_dir: results are written "
+                             "locally first, so nothing is lost when the PACS is down")
         if predictor.config.task == "segmentation":
             return _segment(predictor, inputs_for)
+        dicom_out = _dicom_results(predictor, "classification")
         counts = {"ok": 0, "error": 0}
         with contextlib.ExitStack() as stack:
             out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
@@ -86,11 +111,19 @@ def main(argv: list[str]) -> int:
                                disable=not FLAGS.progress):
                 print(format_prediction(result, names, min(FLAGS.top_k, len(names))), file=out)
                 counts["error" if result.error else "ok"] += 1
+                if dicom_out is not None and not result.error:
+                    dicom_out.add(result.source, result.probabilities)
         print(f"classified {counts['ok']} input(s), {counts['error']} unreadable"
               + (f"; results in {FLAGS.outfile}" if FLAGS.outfile else ""), file=sys.stderr)
-        return 0
+        return _finish_dicom_results(dicom_out)
 
-    return run_cli(run)
+    return run_cli(run, describe=_pacs_error_line)
+
+
+def _pacs_error_line(exc: Exception) -> str | None:
+    from dicom.network.remote import PacsError
+
+    return str(exc) if isinstance(exc, PacsError) else None
 
 
 def _segment(predictor, inputs_for) -> int:
@@ -110,6 +143,7 @@ def _segment(predictor, inputs_for) -> int:
                          "overlays are written there)")
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     config = predictor.config
+    results = _dicom_results(predictor, "segmentation")
     names = NameAllocator()
     counts = {"ok": 0, "error": 0}
     with contextlib.ExitStack() as stack:
@@ -130,8 +164,60 @@ def _segment(predictor, inputs_for) -> int:
             path = write_outputs(FLAGS.output_dir, output_stem(source, names), value, mask)
             print(f"{source}\t{path}\t{class_fractions(mask, config.class_names)}", file=out)
             counts["ok"] += 1
+            if results is not None:
+                results.add(source, mask, probabilities)
     print(f"segmented {counts['ok']} input(s), {counts['error']} unreadable; masks and "
           f"overlays in {FLAGS.output_dir}", file=sys.stderr)
+    return _finish_dicom_results(results)
+
+
+def _dicom_results(predictor, task: str):
+    """The collector of DICOM results, when --dicom_output_dir asks for them."""
+    if not FLAGS.dicom_output_dir:
+        return None
+    import hashlib
+
+    from training.results.dicom_results import ClassificationResults, SegmentationResults
+    from training.results.result_codes import ResultCodes
+    from training.results.result_folder import ResultFolder
+
+    folder = ResultFolder(FLAGS.dicom_output_dir)
+    codes = ResultCodes.load(FLAGS.result_codes)
+    names = predictor.config.class_names
+    if task == "segmentation":
+        return SegmentationResults(folder, names, predictor.identity(), codes, FLAGS.seg_type)
+    if FLAGS.tfrecord:
+        listed = FLAGS.infile.encode()
+    else:
+        with open(FLAGS.infile, "rb") as handle:
+            listed = handle.read()
+    return ClassificationResults(folder, names, predictor.identity(), codes,
+                                 hashlib.sha256(listed).hexdigest(), FLAGS.sr_per)
+
+
+def _finish_dicom_results(results) -> int:
+    if results is None:
+        return 0
+    from console.text import printable
+
+    summary = results.finish()
+    print(printable(summary.line(FLAGS.dicom_output_dir)), file=sys.stderr)
+    if not FLAGS.store_to:
+        return 0
+    from dicom.network.network_flags import open_result_store
+    from dicom.network.remote import PacsError
+    from training.results.dicom_results import store_results
+
+    store = open_result_store(FLAGS.store_to)
+    try:
+        stored, refused = store_results(results.folder, store, store.describe())
+    except PacsError as exc:
+        raise PacsError(f"{exc}; the results are in {FLAGS.dicom_output_dir}, re-run the "
+                        "same command to store the rest") from None
+    for problem in refused:
+        print(printable(f"  not stored: {problem}"), file=sys.stderr)
+    print(f"stored {stored} object(s) to {store.describe()}"
+          + (f", {len(refused)} refused" if refused else ""), file=sys.stderr)
     return 0
 
 

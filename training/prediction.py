@@ -8,6 +8,7 @@ PNG/JPEG through TensorFlow's decoders, DICOM through ingestion's decoding.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import json
@@ -30,6 +31,7 @@ from datasets.records import example_codec
 from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.record_images import UnreadableImage, load_record_image
 from dicom.preprocessing.methods import PixelPreprocessing
+from training.checkpoints import checkpoint_step
 from training.export import MODEL_INFO, is_saved_model
 from training.model_loading import load_model
 from training.run_config import RunConfig, reconcile
@@ -45,9 +47,18 @@ class Prediction:
 class Predictor:
     """Probabilities for float32 image batches in [0, 1] at the model's size."""
 
-    def __init__(self, config: RunConfig, forward) -> None:
+    def __init__(self, config: RunConfig, forward, step: int = 0) -> None:
         self.config = config
         self._forward = forward
+        self.step = step
+        """The checkpoint's global step (0 for a SavedModel, which does not record it)."""
+
+    def identity(self):
+        """What made a result: net, step, a hash of the run config (training.results)."""
+        from training.results.classification_report import ModelIdentity, config_hash
+
+        text = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
+        return ModelIdentity(self.config.model_name, self.step, config_hash(text))
 
     @classmethod
     def load(cls, path: str, model_name: str | None = None, num_classes: int | None = None,
@@ -68,7 +79,8 @@ class Predictor:
         model = loaded.model
         forward = tf.function(lambda images: tf.nn.softmax(
             tf.cast(model(images, training=False)["logits"], tf.float32)))
-        return cls(loaded.config, lambda images: forward(images).numpy())
+        return cls(loaded.config, lambda images: forward(images).numpy(),
+                   checkpoint_step(loaded.prefix))
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return self._forward(tf.constant(images, tf.float32))

@@ -74,14 +74,14 @@ class DicomwebSource:
 
     def probe(self) -> None:
         """Fail now, in one line, when the server cannot be used: a search for one study."""
-        self._call(lambda: self.client.search_for_studies(limit=1), "search", retry=False)
+        self.call(lambda: self.client.search_for_studies(limit=1), "search", retry=False)
 
     def search(self, query: InstanceQuery) -> list[RemoteInstance]:
         keys = list(dict.fromkeys([*RETURN_KEYS, *query.keys]))
         found: dict[str, RemoteInstance] = {}
         for variant in query.variants():
             filters = query.qido_filters(variant)
-            answers = self._call(
+            answers = self.call(
                 lambda filters=filters: self.client.search_for_instances(
                     search_filters=filters, fields=keys, get_remaining=True), "search")
             for answer in answers:
@@ -108,7 +108,7 @@ class DicomwebSource:
             with response:
                 return spool.write(name, _instance_bytes(response))
 
-        return self._call(fetch, f"retrieve {instance.sop_uid}")
+        return self.call(fetch, f"retrieve {instance.sop_uid}")
 
     def _request(self, url: str) -> requests.Response:
         response = self.session.get(url, headers={"Accept": STORED_SYNTAX}, stream=True,
@@ -118,7 +118,7 @@ class DicomwebSource:
             response.raise_for_status()
         return response
 
-    def _call(self, action, what: str, retry: bool = True):
+    def call(self, action, what: str, retry: bool = True):
         def attempt():
             try:
                 return action()

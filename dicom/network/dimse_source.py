@@ -89,14 +89,14 @@ class DimseSource:
             raise PacsError(f"cannot reach {self.describe()} ({exc}); check host and port") \
                 from None
         if not association.is_established:
-            raise PacsError(self._refusal_line(association, what))
+            raise PacsError(self.refusal_line(association, what))
         try:
             yield association
         finally:
             if association.is_established:
                 association.release()
 
-    def _refusal_line(self, association: Association, what: str, aborted: bool = False) -> str:
+    def refusal_line(self, association: Association, what: str, aborted: bool = False) -> str:
         if association.is_rejected:
             return (f"{self.describe()} rejected our association for {what} (called AE "
                     f"{self.address.ae_title!r}, ours {self.our_ae_title!r}); check both titles "
@@ -134,7 +134,7 @@ class DimseSource:
                     setattr(identifier, key, variant.get(key, ""))
                 for status, answer in association.send_c_find(identifier, model):
                     if not status:  # Orthanc aborts a C-FIND from an AE it does not know
-                        raise PacsError(self._refusal_line(association, "C-FIND", aborted=True))
+                        raise PacsError(self.refusal_line(association, "C-FIND", aborted=True))
                     try:
                         self._check(association, status, "C-FIND")
                     except RetrievalRefused as exc:
@@ -150,7 +150,7 @@ class DimseSource:
 
     def _check(self, association: Association, status: Dataset | None, what: str) -> None:
         if association.is_aborted:
-            raise PacsError(self._refusal_line(association, what))
+            raise PacsError(self.refusal_line(association, what))
         if not status:  # no answer: the association died, or the read timed out
             raise TransientError(f"{what}: no answer from {self.describe()}")
         if code_to_category(status.Status) == "Failure":

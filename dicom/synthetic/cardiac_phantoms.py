@@ -83,6 +83,11 @@ def _dataset(pixels: np.ndarray, patient: str, slice_number: int, seed: int) -> 
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     ds.WindowCenter, ds.WindowWidth = "800", "1800"
     ds.BodyPartExamined = "HEART"
+    # A short-axis stack: parallel slices 8 mm apart in one frame of reference.
+    ds.FrameOfReferenceUID = _uid(seed, "cardiac-frame-of-reference", patient)
+    ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    ds.ImagePositionPatient = [0.0, 0.0, float(slice_number * 8)]
+    ds.PixelSpacing, ds.SliceThickness = [1.5, 1.5], 8.0
     ds.PixelData = pixels.tobytes()
     return ds
 

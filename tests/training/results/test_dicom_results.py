@@ -1,0 +1,232 @@
+"""classify_image --dicom_output_dir: SRs and SEGs that dciodvfy accepts, that refer to
+exactly their sources, that read back through highdicom to the text output and the PNG
+masks, and that --store_to puts under the source study in a real Orthanc."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+
+from datasets.records.conversion import ConversionSettings, convert
+from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from tests.support.cli import run_module
+from tests.support.dicom_results import (
+    dciodvfy_errors,
+    referenced_uids,
+    sr_evaluations,
+    sr_measurements,
+)
+from tests.support.folders import classification_folder
+from tests.support.pacs_peers import free_port, start_orthanc
+from tests.support.pacs_runs import CREDENTIALS
+
+pytestmark = pytest.mark.slow  # trains two tiny models, runs classify_image as users do
+
+NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
+       "--optimizer=adam", "--opt_epsilon=1e-7", "--learning_rate=0.01"]
+UNET = ["--model_name=unet", "--model_options=depth=2,base_filters=8", "--batch_size=4",
+        "--train_image_size=32", "--optimizer=adam", "--opt_epsilon=1e-7",
+        "--learning_rate=0.01"]
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("classifier")
+    classification_folder(str(root / "in"), {"CHEST": 6, "ABDOMEN": 6, "MYSTERY": 6}, size=32)
+    convert(ConversionSettings("dicom", str(root / "in"), str(root / "records"), "dicom",
+                               progress=False))
+    train_dir = str(root / "train")
+    result = run_module("train_image_classifier", f"--train_dir={train_dir}",
+                        f"--dataset_dir={root / 'records'}", "--max_number_of_steps=2", *NET)
+    assert result.returncode == 0, result.stderr[-3000:]
+    dicoms = synthesize(str(root / "dicom"), SyntheticSpec(num_images=8, seed=3, size=32,
+                                                          defects=False)).images
+    png = str(root / "in" / "images" / sorted(os.listdir(root / "in" / "images"))[0])
+    listing = root / "input.txt"
+    listing.write_text("\n".join([*dicoms, png]) + "\n")
+    return {"root": root, "train_dir": train_dir, "dicoms": dicoms, "listing": str(listing)}
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("segmenter")
+    synthesize_cardiac(str(root / "raw"), CardiacSpec(num_patients=3, slices_per_patient=4,
+                                                      size=32, defects=False))
+    result = run_module("dicom.contours", f"--data_dir={root / 'raw'}",
+                        f"--output_dir={root / 'masks'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    convert(ConversionSettings("segmentation", str(root / "masks"), str(root / "records"),
+                               "cardiac", progress=False))
+    train_dir = str(root / "train")
+    result = run_module("train_image_classifier", f"--train_dir={train_dir}",
+                        f"--dataset_dir={root / 'records'}", "--max_number_of_steps=2", *UNET)
+    assert result.returncode == 0, result.stderr[-3000:]
+    series = sorted(glob.glob(str(root / "raw" / "dicoms" / "*" / "*.dcm")))
+    radiograph = synthesize(str(root / "cr"), SyntheticSpec(num_images=1, seed=4, size=32,
+                                                           defects=False)).images[0]
+    listing = root / "input.txt"
+    listing.write_text("\n".join([*series, radiograph]) + "\n")
+    return {"root": root, "train_dir": train_dir, "series": series, "listing": str(listing),
+            "radiograph": radiograph}
+
+
+def _classify(model: dict, out, *args: str):
+    return run_module("classify_image", f"--infile={model['listing']}",
+                      f"--checkpoint_path={model['train_dir']}", f"--dicom_output_dir={out}",
+                      f"--outfile={out}.txt", *args, env=CREDENTIALS)
+
+
+def _text_values(dataset) -> list[str]:
+    found = []
+    for item in dataset.get("ContentSequence", []):
+        if "TextValue" in item:
+            found.append(str(item.TextValue))
+        found += _text_values(item)
+    return found
+
+
+def _uid(path: str) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+def test_one_sr_per_image_names_its_source_and_reads_back_to_the_text_output(
+        classifier, tmp_path):
+    out = tmp_path / "results"
+    result = _classify(classifier, out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"wrote {len(classifier['dicoms'])} SR to {out}" in result.stderr
+    assert "1 input(s) got none" in result.stderr and "a DICOM result needs" in result.stderr
+    lines = [line.split("\t") for line in (tmp_path / "results.txt").read_text().splitlines()
+             if not line.startswith("#")]
+    text = {line[0]: dict(item.split(":") for item in line[3].split(",")) for line in lines}
+    written = sorted(glob.glob(str(out / "SR_*.dcm")))
+    assert len(written) == len(classifier["dicoms"])
+    by_source = {}
+    for path in written:
+        assert dciodvfy_errors(path) == [], path
+        [source] = referenced_uids(path)
+        by_source[source] = path
+    assert set(by_source) == {_uid(p) for p in classifier["dicoms"]}
+    meanings = {"CHEST": "Chest", "ABDOMEN": "Abdomen", "MYSTERY": "MYSTERY"}  # MYSTERY: local
+    for dicom_path in classifier["dicoms"]:
+        sr = by_source[_uid(dicom_path)]
+        measured = sr_measurements(sr)[_uid(dicom_path)]
+        for name, probability in text[dicom_path].items():
+            assert measured[meanings[name]] == pytest.approx(float(probability), abs=5e-5)
+        best = max(text[dicom_path], key=lambda name: float(text[dicom_path][name]))
+        assert ("Predicted class", meanings[best]) in sr_evaluations(sr)[_uid(dicom_path)]
+    dataset = pydicom.dcmread(written[0])
+    assert len({str(pydicom.dcmread(p).SeriesInstanceUID) for p in written}) == 1  # one series
+    assert dataset.Manufacturer == "medcv"
+    texts = _text_values(dataset)
+    assert "medcv mobilenet_v2_035" in texts  # the algorithm: net, checkpoint step, config hash
+    assert any(re.fullmatch(r"step 2, config [0-9a-f]{16}", t) for t in texts)
+    again = _classify(classifier, out)  # the same model and inputs: the same objects
+    assert again.returncode == 0 and sorted(glob.glob(str(out / "SR_*.dcm"))) == written
+
+
+def test_one_sr_per_study_names_every_image_of_the_study(classifier, tmp_path):
+    out = tmp_path / "by_study"
+    result = _classify(classifier, out, "--sr_per=study")
+    assert result.returncode == 0, result.stderr[-3000:]
+    studies: dict[str, set[str]] = {}
+    for path in classifier["dicoms"]:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        studies.setdefault(str(header.StudyInstanceUID), set()).add(str(header.SOPInstanceUID))
+    written = sorted(glob.glob(str(out / "SR_*.dcm")))
+    assert len(written) == len(studies)
+    assert {frozenset(referenced_uids(p)) for p in written} == {
+        frozenset(v) for v in studies.values()}
+    for path in written:
+        assert dciodvfy_errors(path) == []
+        assert str(pydicom.dcmread(path).StudyInstanceUID) in studies
+
+
+@pytest.mark.parametrize("seg_type", ["binary", "fractional"])
+def test_one_seg_per_series_reads_back_to_the_png_masks(segmenter, tmp_path, seg_type):
+    out, masks = tmp_path / "results", tmp_path / "masks"
+    result = run_module("classify_image", f"--infile={segmenter['listing']}",
+                        f"--checkpoint_path={segmenter['train_dir']}", f"--output_dir={masks}",
+                        f"--dicom_output_dir={out}", f"--seg_type={seg_type}",
+                        f"--outfile={tmp_path / 'out.txt'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    patients = {os.path.basename(os.path.dirname(p)) for p in segmenter["series"]}
+    written = sorted(glob.glob(str(out / "SEG_*.dcm")))
+    assert len(written) == len(patients)  # one SEG per source series
+    # The radiograph has no geometry: one line naming what it lacks; its PNG mask is there.
+    assert "no FrameOfReferenceUID, which a DICOM SEG needs" in result.stderr
+    rows = {line.split("\t")[0]: line.split("\t")[1]
+            for line in (tmp_path / "out.txt").read_text().splitlines()[1:]}
+    assert os.path.exists(rows[segmenter["radiograph"]])
+    import highdicom as hd
+
+    for path in written:
+        assert dciodvfy_errors(path) == [], path
+        seg = hd.seg.segread(path)
+        sources = [str(s.ReferencedSOPInstanceUID)
+                   for s in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence]
+        by_uid = {_uid(p): p for p in segmenter["series"]}
+        assert len(sources) == 4 and set(sources) <= set(by_uid)
+        pixels = seg.get_pixels_by_source_instance(
+            source_sop_instance_uids=sources, combine_segments=seg_type == "binary",
+            relabel=False) if seg_type == "binary" else seg.get_pixels_by_source_instance(
+            source_sop_instance_uids=sources)
+        for index, uid in enumerate(sources):
+            png = np.asarray(Image.open(rows[by_uid[uid]]))
+            if seg_type == "binary":
+                np.testing.assert_array_equal(pixels[index], png)
+            else:  # the class with the largest stored probability is the PNG's class
+                background = 1.0 - pixels[index].sum(axis=-1, keepdims=True)
+                stacked = np.concatenate([background, pixels[index]], axis=-1)
+                agree = (stacked.argmax(axis=-1) == png).mean()
+                assert agree > 0.95
+
+
+def _orthanc_series_descriptions(orthanc, study_uid: str) -> list[str]:
+    [study] = orthanc.rest("POST", "/tools/find", json={
+        "Level": "Study", "Query": {"StudyInstanceUID": study_uid}}).json()
+    series = orthanc.rest("GET", f"/studies/{study}/series").json()
+    return sorted(s["MainDicomTags"].get("SeriesDescription", "") for s in series)
+
+
+def test_results_stored_to_orthanc_sit_under_the_source_study_and_a_rerun_sends_none(
+        classifier, segmenter, tmp_path):
+    orthanc = start_orthanc(str(tmp_path / "orthanc"))
+    try:
+        orthanc.upload([*classifier["dicoms"], *segmenter["series"]])
+        out = tmp_path / "results"
+        down = _classify(classifier, out, "--store_to=dicomweb+http://127.0.0.1:"
+                                          f"{free_port()}/dicom-web")
+        errors = [line for line in down.stderr.splitlines() if line.startswith("error:")]
+        assert down.returncode == 2 and len(errors) == 1 and "re-run" in errors[0]
+        written = sorted(glob.glob(str(out / "SR_*.dcm")))
+        assert len(written) == len(classifier["dicoms"])  # all kept locally
+        stored = _classify(classifier, out, f"--store_to={orthanc.dicomweb}")
+        assert stored.returncode == 0, stored.stderr[-3000:]
+        assert f"stored {len(written)} object(s)" in stored.stderr
+        again = _classify(classifier, out, f"--store_to={orthanc.dicomweb}")
+        assert "stored 0 object(s)" in again.stderr
+        study = str(pydicom.dcmread(classifier["dicoms"][0]).StudyInstanceUID)
+        assert any("classification" in d for d in _orthanc_series_descriptions(orthanc, study))
+        sr_uids = {_uid(p) for p in written}
+        assert sr_uids <= orthanc.find_instances({"Modality": "SR"})
+        # SEGs over DIMSE C-STORE (Orthanc accepts C-STORE from any AE by default).
+        segs = tmp_path / "segs"
+        result = run_module("classify_image", f"--infile={segmenter['listing']}",
+                            f"--checkpoint_path={segmenter['train_dir']}",
+                            f"--output_dir={tmp_path / 'masks'}", f"--dicom_output_dir={segs}",
+                            f"--store_to={orthanc.dimse}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert re.search(r"stored 3 object\(s\) to dimse://", result.stderr)
+        seg_study = str(pydicom.dcmread(segmenter["series"][0]).StudyInstanceUID)
+        assert any("segmentation" in d
+                   for d in _orthanc_series_descriptions(orthanc, seg_study))
+    finally:
+        orthanc.stop()

@@ -1,0 +1,121 @@
+"""Classification results as Comprehensive 3D SR (TID 1500 Measurement Report).
+
+Per source image one measurement group (TID 1501) that names the image it was made on,
+the algorithm, the predicted class (or each finding above its threshold) as a coded
+qualitative evaluation and every class's probability as a numeric measurement. The
+evaluation is never named with the generic "Finding" concept: read back through
+highdicom such an item silently disappeared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import highdicom as hd
+import numpy as np
+from highdicom.sr import CodedConcept
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import generate_uid
+
+from training.results.result_codes import LOCAL_SCHEME, ResultCodes
+
+PREDICTED_CLASS = CodedConcept("PREDICTEDCLASS", LOCAL_SCHEME, "Predicted class")
+PRESENT = CodedConcept("52101004", "SCT", "Present")
+PROBABILITY = CodedConcept("{probability}", "UCUM", "probability")
+PROCEDURE = CodedConcept("363679005", "SCT", "Imaging procedure")
+MANUFACTURER = "medcv"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What made a result: the net, its checkpoint step, a hash of its run config."""
+
+    model_name: str
+    step: int
+    config_hash: str
+
+    @property
+    def version(self) -> str:
+        return f"step {self.step}, config {self.config_hash[:16]}"
+
+    def algorithm(self) -> hd.sr.AlgorithmIdentification:
+        return hd.sr.AlgorithmIdentification(
+            name=f"medcv {self.model_name}", version=self.version,
+            family=codes.cid7162.ArtificialIntelligence)
+
+    def device_uid(self) -> str:
+        return generate_uid(entropy_srcs=["medcv device", self.model_name, self.config_hash])
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    source: Dataset
+    probabilities: np.ndarray
+    findings: tuple[str, ...] = ()
+    """Multi-label: the classes at or above their thresholds; single-label: empty (the
+    most probable class is the prediction)."""
+
+
+def result_uid(*parts: str) -> str:
+    """A UID derived from what the result is of: a re-run of the same model on the same
+    sources writes the same objects, so a PACS that has them is not sent them again."""
+    return generate_uid(entropy_srcs=list(parts))
+
+
+def config_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _group(result: ImageResult, class_names: Sequence[str], codes_map: ResultCodes,
+           identity: ModelIdentity, multilabel: bool
+           ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    source = result.source
+    algorithm = identity.algorithm()
+    if multilabel:
+        evaluations = [hd.sr.QualitativeEvaluation(codes_map.for_class(name), PRESENT)
+                       for name in result.findings]
+    else:
+        best = class_names[int(np.argmax(result.probabilities))]
+        evaluations = [hd.sr.QualitativeEvaluation(PREDICTED_CLASS, codes_map.for_class(best))]
+    measurements = [
+        hd.sr.Measurement(name=codes_map.for_class(name), value=float(probability),
+                          unit=PROBABILITY, algorithm_id=algorithm)
+        for name, probability in zip(class_names, result.probabilities, strict=True)]
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=result_uid("tracking", identity.config_hash, str(source.SOPInstanceUID)),
+            identifier=f"{identity.model_name} on {source.SOPInstanceUID}"[:64]),
+        algorithm_id=algorithm,
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+        qualitative_evaluations=evaluations,
+        measurements=measurements)
+
+
+def classification_sr(results: Sequence[ImageResult], class_names: Sequence[str],
+                      codes_map: ResultCodes, identity: ModelIdentity, series_uid: str,
+                      instance_number: int, multilabel: bool = False) -> hd.sr.Comprehensive3DSR:
+    """One SR for `results` (one image, or the images of one study)."""
+    studies = {str(r.source.StudyInstanceUID) for r in results}
+    if len(studies) != 1:
+        raise ValueError("one SR covers images of one study")
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=identity.device_uid(), name=f"medcv {identity.model_name}"[:64],
+            manufacturer_name=MANUFACTURER, model_name=identity.model_name[:64]))
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=PROCEDURE,
+        imaging_measurements=[_group(r, class_names, codes_map, identity, multilabel)
+                              for r in results])
+    sources = sorted(str(r.source.SOPInstanceUID) for r in results)
+    return hd.sr.Comprehensive3DSR(
+        evidence=[r.source for r in results], content=report,
+        series_instance_uid=series_uid, series_number=900,
+        sop_instance_uid=result_uid("sr", identity.config_hash, series_uid, *sources),
+        instance_number=instance_number, manufacturer=MANUFACTURER,
+        series_description=f"medcv {identity.model_name} classification"[:64],
+        is_complete=True)

@@ -1,0 +1,160 @@
+"""classify_image's DICOM output: the results of a run as SRs or SEGs in a local folder,
+then stored to a PACS.
+
+Sources must be DICOM: a PNG, JPEG or record input gets its text line as always, and the
+run says once how many inputs had no DICOM result and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from training.results.classification_report import (
+    ImageResult,
+    ModelIdentity,
+    classification_sr,
+    result_uid,
+)
+from training.results.result_codes import ResultCodes
+from training.results.result_folder import ResultFolder, ResultObject
+from training.results.segmentation_object import BINARY, check_geometry, segmentation_object
+from training.results.source_headers import NotADicomSource, read_source
+
+log = logging.getLogger(__name__)
+PER_IMAGE, PER_STUDY = "image", "study"
+_SAVE_EVERY = 50
+
+
+@dataclass
+class ResultSummary:
+    written: list[ResultObject] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """One reason per input that got no DICOM result."""
+
+    def line(self, directory: str) -> str:
+        kinds = defaultdict(int)
+        for entry in self.written:
+            kinds[entry.kind] += 1
+        made = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no DICOM objects"
+        text = f"wrote {made} to {directory}"
+        if self.skipped:
+            text += (f"; {len(self.skipped)} input(s) got none, e.g. {self.skipped[0]}")
+        return text
+
+
+class ClassificationResults:
+    """Collects predictions, writes one SR per image (or per study)."""
+
+    def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
+                 codes: ResultCodes, run_key: str, per: str = PER_IMAGE) -> None:
+        self.folder, self.class_names, self.identity = folder, class_names, identity
+        self.codes, self.per = codes, per
+        self.series_uid = result_uid("sr series", identity.config_hash, per, run_key)
+        self.by_study: dict[str, list[ImageResult]] = defaultdict(list)
+        self.summary = ResultSummary()
+
+    def add(self, source: str, probabilities: np.ndarray) -> None:
+        try:
+            header = read_source(source)
+        except NotADicomSource as exc:
+            self.summary.skipped.append(f"{exc} (a DICOM result needs a DICOM source)")
+            return
+        result = ImageResult(header, probabilities)
+        if self.per == PER_IMAGE:
+            self._write([result])
+        else:
+            self.by_study[str(header.StudyInstanceUID)].append(result)
+
+    def _write(self, results: list[ImageResult]) -> None:
+        dataset = classification_sr(results, self.class_names, self.codes, self.identity,
+                                    self.series_uid, len(self.summary.written) + 1)
+        sources = [str(r.source.SOPInstanceUID) for r in results]
+        self.summary.written.append(self.folder.write("SR", dataset, sources))
+
+    def finish(self) -> ResultSummary:
+        for study in sorted(self.by_study):
+            self._write(self.by_study[study])
+        self.folder.save()
+        return self.summary
+
+
+@dataclass
+class _Frame:
+    source: Dataset
+    mask: np.ndarray
+    probabilities: np.ndarray | None
+
+
+class SegmentationResults:
+    """Collects masks by source series, writes one SEG per series at the end."""
+
+    def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
+                 codes: ResultCodes, seg_type: str = BINARY) -> None:
+        self.folder, self.class_names, self.identity = folder, class_names, identity
+        self.codes, self.seg_type = codes, seg_type
+        self.series: dict[str, list[_Frame]] = defaultdict(list)
+        self.summary = ResultSummary()
+
+    def add(self, source: str, mask: np.ndarray, probabilities: np.ndarray) -> None:
+        try:
+            header = read_source(source)
+            check_geometry(header, source)
+        except NotADicomSource as exc:
+            self.summary.skipped.append(str(exc))
+            return
+        rows, columns = int(header.Rows), int(header.Columns)
+        if mask.shape != (rows, columns):
+            pick_r = (np.arange(rows) * mask.shape[0] // rows)[:, None]
+            pick_c = (np.arange(columns) * mask.shape[1] // columns)[None, :]
+            mask, probabilities = mask[pick_r, pick_c], probabilities[pick_r, pick_c]
+        kept = None
+        if self.seg_type != BINARY:  # 8-bit, as the SEG stores it: a quarter of float32
+            kept = np.round(np.clip(probabilities, 0, 1) * 255).astype(np.uint8)
+        self.series[str(header.SeriesInstanceUID)].append(_Frame(header, mask, kept))
+
+    def finish(self) -> ResultSummary:
+        for series in sorted(self.series):
+            frames = sorted(self.series[series], key=_frame_order)
+            try:
+                dataset = segmentation_object(
+                    [f.source for f in frames], [f.mask for f in frames], self.class_names,
+                    self.codes, self.identity, self.seg_type,
+                    [f.probabilities.astype(np.float32) / 255 for f in frames]
+                    if self.seg_type != BINARY else None)
+            except NotADicomSource as exc:
+                self.summary.skipped.append(str(exc))
+                continue
+            sources = [str(f.source.SOPInstanceUID) for f in frames]
+            self.summary.written.append(self.folder.write("SEG", dataset, sources))
+        self.folder.save()
+        return self.summary
+
+
+def _frame_order(frame: _Frame) -> tuple[float, int]:
+    position = frame.source.get("ImagePositionPatient") or [0, 0, 0]
+    return float(position[2]), int(frame.source.get("InstanceNumber", 0) or 0)
+
+
+def store_results(folder: ResultFolder, store, destination: str) -> tuple[int, list[str]]:
+    """Send what `destination` has not acknowledged; (acknowledged now, refusals). A PACS
+    that cannot be reached raises, with what was acknowledged already saved."""
+    pending = folder.unacknowledged(destination)
+    by_path = {folder.path(e): e for e in pending}
+    stored, refused = 0, []
+    try:
+        for path, problem in store.store(list(by_path)):
+            if problem is None:
+                folder.acknowledge(by_path[path], destination)
+                stored += 1
+                if stored % _SAVE_EVERY == 0:
+                    folder.save()
+            else:
+                refused.append(f"{by_path[path].file}: {problem}")
+    finally:
+        folder.save()
+    return stored, refused

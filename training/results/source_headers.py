@@ -1,0 +1,56 @@
+"""The source instances a result refers to: their headers, read without pixel data, with
+what highdicom needs present.
+
+highdicom copies the patient and study module from the source into each result and
+insists on PatientID, PatientName, PatientBirthDate, PatientSex, StudyDate, StudyTime,
+StudyID and AccessionNumber being there, if empty (type 2 in DICOM).
+"""
+
+from __future__ import annotations
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from dicom.decoding.limits import ReadLimits, read_file, read_within
+from dicom.decoding.reading import RejectedFile
+
+REQUIRED_EMPTY = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyDate",
+                  "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+IDENTITY = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+class NotADicomSource(ValueError):
+    """An input a DICOM result cannot refer to (PNG, JPEG, a record), or one that lacks
+    the attribute named."""
+
+
+def read_source(path: str, limits: ReadLimits | None = None) -> Dataset:
+    """The header of a DICOM file (pixel data dropped), completed for highdicom."""
+    limits = limits or ReadLimits()
+    try:
+        dataset = read_within(read_file(path, limits), limits)
+    except RejectedFile as exc:
+        raise NotADicomSource(f"{path}: {exc.reason}") from None
+    return complete(dataset, path)
+
+
+def complete(dataset: Dataset, name: str) -> Dataset:
+    for keyword in IDENTITY:
+        if not str(dataset.get(keyword, "") or "").strip():
+            raise NotADicomSource(f"{name}: no {keyword}, so no DICOM result can refer to it")
+    if "PixelData" in dataset:
+        del dataset.PixelData
+    for keyword in REQUIRED_EMPTY:
+        if keyword not in dataset:
+            setattr(dataset, keyword, "")
+    return dataset
+
+
+def is_dicom_path(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" or (
+        not path.lower().endswith((".png", ".jpg", ".jpeg")) and pydicom.misc.is_dicom(path))
