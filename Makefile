@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
 .PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-classify \
-	bench-pacs bench-volumes synthetic-volumes constraints figures clean
+	bench-pacs bench-results bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
 
@@ -50,6 +50,9 @@ bench-input-full: install
 bench-pacs: install
 	bash scripts/ensure_pacs_tools.sh
 	$(PY) -m bench.pacs --num_files 300 --push_files 500 --size 512
+
+bench-results: install
+	$(PY) -m bench.results
 
 bench-train: install
 	$(PY) -m bench.train_step

@@ -181,6 +181,7 @@ def _dicom_results(predictor, task: str):
     from training.results.result_codes import ResultCodes
     from training.results.result_folder import ResultFolder
 
+    logging.getLogger("highdicom").setLevel(logging.WARNING)  # a line per module copied
     folder = ResultFolder(FLAGS.dicom_output_dir)
     codes = ResultCodes.load(FLAGS.result_codes)
     names = predictor.config.class_names

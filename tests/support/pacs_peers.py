@@ -46,6 +46,7 @@ class Orthanc:
     dicom_port: int
     name: str
     process: subprocess.Popen | None = None
+    authentication: bool = True
 
     @property
     def url(self) -> str:
@@ -74,7 +75,7 @@ class Orthanc:
             "DicomPort": self.dicom_port,
             "DicomAet": ORTHANC_AET,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": True,
+            "AuthenticationEnabled": self.authentication,
             "RegisteredUsers": {USER: PASSWORD},
             "HttpCompressionEnabled": False,  # gzip made WADO-RS about 10x slower
             "DicomModalities": {},
@@ -148,10 +149,11 @@ class Orthanc:
         return int(self.rest("GET", "/statistics").json()["CountInstances"])
 
 
-def start_orthanc(root: str) -> Orthanc:
+def start_orthanc(root: str, authentication: bool = True) -> Orthanc:
     require_tool("Orthanc")
     require_tool("libOrthancDicomWeb.so", DICOMWEB_PLUGIN)
-    server = Orthanc(root, free_port(), free_port(), f"medcv-test-{uuid.uuid4().hex[:8]}")
+    server = Orthanc(root, free_port(), free_port(), f"medcv-test-{uuid.uuid4().hex[:8]}",
+                     authentication=authentication)
     server.start()
     return server
 
