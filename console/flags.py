@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from absl import flags
 
 
 def define_progress_flag() -> None:
-    flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+    """On a terminal a progress bar; in a log file (or CI) none, which would be redrawn
+    there line after line."""
+    flags.DEFINE_boolean("progress", sys.stderr.isatty(),
+                         "Show a progress bar on stderr (default: when stderr is a terminal).")
 
 
 def define_channels_flag(default_meaning: str) -> None:

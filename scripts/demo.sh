@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes
+rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes dicom_results
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -44,9 +44,10 @@ step "9. evaluate on the test split (metrics.json and confusion_matrix.png in ev
 { find dicom -path '*series_chest*' -name '*.dcm' | sort | head -4
   find dicom -path '*series_abdomen*' -name '*.dcm' | sort | head -4
   echo dicom/defective/truncated.dcm; } > classify_input.txt
-step "10. classify DICOM files (a truncated one included) with the exported SavedModel" \
+step "10. classify DICOM files (a truncated one included) with the exported SavedModel; each result also as a DICOM SR (TID 1500)" \
   "$PY" "$ROOT/classify_image.py" --infile=classify_input.txt --tfrecord=False \
-  --outfile=prediction_result.txt --checkpoint_path=saved_model --top_k=2
+  --outfile=prediction_result.txt --checkpoint_path=saved_model --top_k=2 \
+  --dicom_output_dir=dicom_results
 cut -f1-3 prediction_result.txt | sed 's#^dicom/##'
 
 printf '\n== Segmentation leg\n'
@@ -70,6 +71,11 @@ ls cardiac/masks/images | head -3 | sed 's#^#cardiac/masks/images/#' > cardiac/s
 step "16. predict masks and overlays for three slices" \
   "$PY" "$ROOT/classify_image.py" --infile=cardiac/segment_input.txt \
   --checkpoint_path=cardiac/train --output_dir=cardiac/predicted --outfile=cardiac/predicted.txt
+find cardiac/raw/dicoms -name '*.dcm' | sort | head -20 > cardiac/dicom_input.txt
+step "16b. segment the MR series straight from DICOM: masks as PNGs and one DICOM SEG per series" \
+  "$PY" "$ROOT/classify_image.py" --infile=cardiac/dicom_input.txt \
+  --checkpoint_path=cardiac/train --output_dir=cardiac/predicted_dicom \
+  --outfile=cardiac/predicted_dicom.txt --dicom_output_dir=cardiac/dicom_results
 
 printf '\n== 3-D synthetic volumes leg\n'
 step "17. fake TotalSegmentator templates: 3 subjects of organ, rib and vertebra masks" \
@@ -91,8 +97,9 @@ printf '  records      tfrecords: %s shards, labels.txt, dataset_spec.json, tfds
   "$(ls tfrecords/*.tfrecord | wc -l)"
 printf '  model        train/resnet_v1_18 (checkpoints, TensorBoard), saved_model/\n'
 printf '  evaluation   eval_test/metrics.json, eval_test/confusion_matrix.png\n'
-printf '  predictions  prediction_result.txt\n'
+printf '  predictions  prediction_result.txt, dicom_results/ (SRs, results.json)\n'
 printf '  cardiac      cardiac/masks (images, masks, overlays, cardiac.h5, report.json),\n'
-printf '               cardiac/eval_test/metrics.json, cardiac/predicted (masks, overlays)\n'
+printf '               cardiac/eval_test/metrics.json, cardiac/predicted (masks, overlays),\n'
+printf '               cardiac/dicom_results (one DICOM SEG per MR series)\n'
 printf '  volumes      volumes/h5_w_segs/{train,val}_data.hdf5 (view pairs + labels)\n'
 printf '  TensorBoard: %s -m tensorboard.main --logdir %s/train\n' "$PY" "$OUT"
