@@ -41,16 +41,31 @@ flags.DEFINE(
     "(ID, label, patient_key, study/series UIDs, cleansed attributes).",
 )
 flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
+flags.DEFINE_string("label_set", None,
+                    "A label set (python -m dicom.import_labels): fetch the images it labels "
+                    "(within --query, default all) and write OUT/labels.csv, one row per "
+                    "image: filename, then each label's 1, 0, -1 (uncertain) or blank.")
 define_progress_flag()
-flags.mark_flags_as_required(["query", "directory"])
+flags.mark_flags_as_required(["directory"])
 
 
 def _main() -> int:
-    values = parse_query(FLAGS.query)
+    if FLAGS.query is None and not FLAGS.label_set:
+        raise ValueError("--query is required (or --label_set)")
+    values = parse_query(FLAGS.query or "all")
     catalog = Catalog.open(resolve_db_url(FLAGS.db_url), create=False)
     try:
+        label_set = None
+        if FLAGS.label_set:
+            from dicom.labels.label_store import LabelStore
+
+            try:
+                label_set = LabelStore(catalog).read(FLAGS.label_set)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
         summary = fetch_images(
-            catalog, FLAGS.directory, values, FLAGS.column, FLAGS.metadata, FLAGS.progress
+            catalog, FLAGS.directory, values, FLAGS.column, FLAGS.metadata, FLAGS.progress,
+            label_set,
         )
     finally:
         catalog.dispose()

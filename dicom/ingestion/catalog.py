@@ -58,6 +58,8 @@ def core_columns() -> list[sa.Column]:
         sa.Column("StudyInstanceUID", sa.String(_UID_LENGTH)),
         sa.Column("SeriesInstanceUID", sa.String(_UID_LENGTH)),
         sa.Column("patient_key", sa.String(64)),
+        # Label tables of a hospital are keyed by it; a keyed pseudonym under --deidentify.
+        sa.Column("AccessionNumber", sa.String(64)),
         sa.Column("source_path", _TEXT, nullable=False),
         sa.Column("source_sha256", sa.String(64), nullable=False),
         sa.Column("ingested_at", sa.DateTime, nullable=False),
@@ -69,16 +71,19 @@ def attribute_column(keyword: str, integer: bool) -> sa.Column:
 
 
 def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table, sa.Table]:
+    core = core_columns()
+    names = {c.name for c in core}
     images = sa.Table(
         IMAGES_TABLE,
         metadata,
-        *core_columns(),
-        *(attribute_column(k, True) for k in lists.integers),
-        *(attribute_column(k, False) for k in lists.strings),
+        *core,
+        *(attribute_column(k, True) for k in lists.integers if k not in names),
+        *(attribute_column(k, False) for k in lists.strings if k not in names),
         sa.Index("ix_images_body_part", "body_part"),
         # One file per UID: parallel writers of one run settle duplicates here.
         sa.Index("ux_images_sop_uid_frame", "SOPInstanceUID", "frame", unique=True),
         sa.Index("ix_images_patient_key", "patient_key"),
+        sa.Index("ix_images_accession", "AccessionNumber"),
         **_MYSQL_TABLE_OPTIONS,
     )
     rejects = sa.Table(

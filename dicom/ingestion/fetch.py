@@ -28,6 +28,7 @@ from files.folder_layout import IMAGES_DIR, LABELS_DIR, METADATA_FILE, write_met
 from files.safe_names import NameAllocator
 
 ALL = "all"
+LABELS_CSV = "labels.csv"
 _NOT_IN_METADATA = {"image"}
 
 
@@ -64,8 +65,13 @@ def fetch_images(
     column: str = "body_part",
     metadata: bool = True,
     progress: bool = True,
+    label_set: tuple[list[str], dict[str, dict[str, int]]] | None = None,
 ) -> FetchSummary:
-    """Write every row whose `column` is one of `values` (all rows for None)."""
+    """Write every row whose `column` is one of `values` (all rows for None).
+
+    With `label_set` (label names, image ID -> {label: value}), only the images it
+    labels, and their labels go to `OUT/labels.csv` instead of `labels/`: one row per
+    image, `filename` then one column per label holding 1, 0, -1 or nothing."""
     table = catalog.reflected_images()
     if column not in table.c:
         names = ", ".join(c.name for c in table.c if c.name not in _NOT_IN_METADATA)
@@ -83,7 +89,9 @@ def fetch_images(
         where = target.in_(list(values))
     images_dir, labels_dir = os.path.join(out_dir, IMAGES_DIR), os.path.join(out_dir, LABELS_DIR)
     os.makedirs(images_dir, exist_ok=True)
-    os.makedirs(labels_dir, exist_ok=True)
+    if label_set is None:
+        os.makedirs(labels_dir, exist_ok=True)
+    label_rows: list[dict[str, object]] = []
     before = {n[:-4] for n in os.listdir(images_dir) if n.endswith(".png")}
     names = NameAllocator()  # IDs are data: anyone with INSERT can plant `../../x`
     with catalog.engine.connect() as connection:
@@ -100,10 +108,18 @@ def fetch_images(
         for row in c.execute(query):
             record = row._mapping
             image_id = str(record["ID"])
+            if label_set is not None and image_id not in label_set[1]:
+                bar.update(1)
+                continue
             stem = names.allocate(image_id, "image")
             label = "" if record[column] is None else str(record[column])
             write_atomic(os.path.join(images_dir, f"{stem}.png"), record["image"])
-            write_atomic(os.path.join(labels_dir, f"{stem}.txt"), f"{label}\n".encode())
+            if label_set is None:
+                write_atomic(os.path.join(labels_dir, f"{stem}.txt"), f"{label}\n".encode())
+            else:
+                values = label_set[1][image_id]
+                label_rows.append({"filename": f"{stem}.png", **values})
+                label = "|".join(sorted(k for k, v in values.items() if v == 1))
             before.discard(stem)
             summary.written += 1
             summary.labels[label] += 1
@@ -123,6 +139,9 @@ def fetch_images(
             ["ID", "filename", "label", *(c.name for c in meta_columns if c.name != "ID")],
             rows_out,
         )
+    if label_set is not None:
+        write_metadata_csv(os.path.join(out_dir, LABELS_CSV), ["filename", *label_set[0]],
+                           label_rows)
     summary.stale = len(before)
     return summary
 

@@ -147,11 +147,14 @@ class FileProcessor:
         body = self.mapper.resolve(
             raw_body_part, {k: attribute_text(ds, k) for k in DESCRIPTION_FIELDS}
         )
+        accession = (attribute_text(ds, "AccessionNumber") or "").strip()
         if self.deidentifier:
             patient_key = self.deidentifier.patient_key(ds)
+            accession = self.deidentifier.accession_key(accession) if accession else ""
             self.deidentifier.apply(ds)
         else:
             patient_key = cleanse_string(attribute_text(ds, "PatientID"))
+            accession = cleanse_string(accession) or ""
         cleansed = cleanse_attributes(ds, self.settings.lists)
         common = {
             "body_part": body.canonical,
@@ -166,6 +169,7 @@ class FileProcessor:
             "source_path": shown,
             "source_sha256": sha256,
             **cleansed.values,
+            "AccessionNumber": accession or None,  # a core column, whatever the lists say
         }
         warnings = notes + cleansed.warnings + fit_to_widths(common, self.widths)
         rows = []

@@ -166,3 +166,15 @@ def _check_label_name(path: str, name: str, where: str) -> None:
     if not _SAFE_LABEL.match(name) or ".." in name:
         raise LabelTableError(f"{path} {where}: label {name[:40]!r} cannot name a file or a "
                               "feature (letters, digits, space, _ . ( ) + -; at most 64)")
+
+
+def check_duplicates(table: LabelTable) -> None:
+    """A key given twice must carry the same labels both times."""
+    seen: dict[str, tuple[int, dict[str, int]]] = {}
+    for number, key, values in table.rows:
+        if key in seen and seen[key][1] != values:
+            first, other = seen[key]
+            column = next((n for n in table.labels if other.get(n) != values.get(n)), "?")
+            raise LabelTableError(f"{table.path} rows {first} and {number}: key {key[:60]!r} "
+                                  f"twice with conflicting labels (column {column!r})")
+        seen.setdefault(key, (number, values))

@@ -121,6 +121,15 @@ class Deidentifier:
             source = f"{ds.get('PatientName', '')}|{ds.get('PatientBirthDate', '')}"
         return self.pseudonym("patient", source)
 
+    def accession_key(self, accession: str) -> str:
+        """The pseudonym of an accession number: a hospital's table of original accession
+        numbers still matches once its keys get the same pseudonym (import_labels)."""
+        return self.pseudonym("accession", accession.strip())
+
+    def patient_key_of(self, patient_id: str) -> str:
+        """`patient_key` of a dataset whose PatientID is `patient_id`."""
+        return self.pseudonym("patient", patient_id.strip())
+
     def apply(self, ds: Dataset) -> None:
         """Strip and remap identifying attributes of `ds` in place (top level)."""
         ds.remove_private_tags()
