@@ -44,6 +44,15 @@ flags.DEFINE_string("output_dir", None,
 flags.DEFINE_float("tile_overlap", 0.5,
                    "Segmentation: overlap of the sliding-window tiles over inputs larger than "
                    "the training size (0 to 0.9).", lower_bound=0.0, upper_bound=0.9)
+flags.DEFINE_string("db_url", None,
+                    "Read the inputs from this catalog instead of --infile (with --query, "
+                    "--column and/or --label_set); their results name the catalog IDs, and "
+                    "DICOM results carry the catalog's (possibly de-identified) values.")
+flags.DEFINE_string("query", None,
+                    "With --db_url: value(s) of --column to classify (CHEST, CHEST,ABDOMEN) or "
+                    "'all'.")
+flags.DEFINE_string("column", "body_part", "With --db_url: the catalog column --query matches.")
+flags.DEFINE_string("label_set", None, "With --db_url: only the images of this label set.")
 flags.DEFINE_string("dicom_output_dir", None,
                     "Also write DICOM results here (DICOM inputs only): a Comprehensive 3D SR "
                     "(TID 1500) per image or study for a classifier, a SEG per source series "
@@ -82,8 +91,13 @@ def main(argv: list[str]) -> int:
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
-        if not FLAGS.infile or not FLAGS.checkpoint_path:
-            raise ValueError("--infile and --checkpoint_path are required")
+        if not FLAGS.checkpoint_path or not (FLAGS.infile or FLAGS.db_url):
+            raise ValueError("--checkpoint_path and --infile (or --db_url with --query) are "
+                             "required")
+        if FLAGS.db_url and FLAGS.infile:
+            raise ValueError("give --infile or --db_url, not both")
+        if FLAGS.db_url and not (FLAGS.query or FLAGS.label_set):
+            raise ValueError("--db_url needs --query (or --label_set): which images to classify")
         class_names = None
         if FLAGS.dataset_dir:
             from datasets.records.dataset_spec import read_spec
@@ -105,25 +119,33 @@ def main(argv: list[str]) -> int:
             out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
                    if FLAGS.outfile else sys.stdout)
             print(HEADER, file=out)
-            results = predict(predictor, inputs_for(FLAGS.infile, FLAGS.tfrecord,
-                                                    predictor.config), FLAGS.batch_size)
+            results = predict(predictor, _inputs(inputs_for, predictor.config),
+                              FLAGS.batch_size)
             for result in tqdm(results, unit="image", desc="classify", file=sys.stderr,
                                disable=not FLAGS.progress):
                 print(format_prediction(result, names, min(FLAGS.top_k, len(names))), file=out)
                 counts["error" if result.error else "ok"] += 1
                 if dicom_out is not None and not result.error:
-                    dicom_out.add(result.source, result.probabilities)
+                    dicom_out.add(result.source, result.probabilities,
+                                  _CATALOG_ATTRIBUTES.pop(result.source, None)
+                                  if FLAGS.db_url else None)
         print(f"classified {counts['ok']} input(s), {counts['error']} unreadable"
               + (f"; results in {FLAGS.outfile}" if FLAGS.outfile else ""), file=sys.stderr)
         return _finish_dicom_results(dicom_out)
 
-    return run_cli(run, describe=_pacs_error_line)
+    return run_cli(run, describe=_error_line)
 
 
-def _pacs_error_line(exc: Exception) -> str | None:
+def _error_line(exc: Exception) -> str | None:
     from dicom.network.remote import PacsError
 
-    return str(exc) if isinstance(exc, PacsError) else None
+    if isinstance(exc, PacsError):
+        return str(exc)
+    if FLAGS.db_url:
+        from dicom.ingestion.database_url import describe_database_error
+
+        return describe_database_error(exc)
+    return None
 
 
 def _segment(predictor, inputs_for) -> int:
@@ -151,7 +173,7 @@ def _segment(predictor, inputs_for) -> int:
                if FLAGS.outfile else sys.stdout)
         print("# input\tmask\tclass fractions (class:share of pixels); ERROR lines name "
               "why an input could not be segmented", file=out)
-        inputs = inputs_for(FLAGS.infile, FLAGS.tfrecord, config)
+        inputs = _inputs(inputs_for, config)
         for source, value in tqdm(inputs, unit="image", desc="segment", file=sys.stderr,
                                   disable=not FLAGS.progress):
             if isinstance(value, str):
@@ -171,6 +193,41 @@ def _segment(predictor, inputs_for) -> int:
     return _finish_dicom_results(results)
 
 
+_CATALOG_ATTRIBUTES: dict[str, dict[str, str]] = {}
+"""Catalog ID -> what a DICOM result needs of it, until its prediction is in."""
+
+
+def _inputs(inputs_for, config):
+    """From --infile (files or records) or from the catalog (--db_url)."""
+    if not FLAGS.db_url:
+        return inputs_for(FLAGS.infile, FLAGS.tfrecord, config)
+    from dicom.ingestion.catalog import Catalog
+    from dicom.ingestion.catalog_inputs import catalog_images
+    from dicom.ingestion.database_url import resolve_db_url
+    from dicom.ingestion.fetch import parse_query
+    from training.prediction import stored_image_inputs
+
+    def rows():
+        catalog = Catalog.open(resolve_db_url(FLAGS.db_url), create=False)
+        try:
+            only = None
+            if FLAGS.label_set:
+                from dicom.labels.label_store import LabelStore
+
+                try:
+                    only = set(LabelStore(catalog).read(FLAGS.label_set)[1])
+                except KeyError as exc:
+                    raise ValueError(exc.args[0]) from None
+            values = parse_query(FLAGS.query or "all")
+            for image in catalog_images(catalog, values, FLAGS.column, only):
+                _CATALOG_ATTRIBUTES[image.image_id] = image.attributes
+                yield image.image_id, image.png
+        finally:
+            catalog.dispose()
+
+    return stored_image_inputs(rows(), config)
+
+
 def _dicom_results(predictor, task: str):
     """The collector of DICOM results, when --dicom_output_dir asks for them."""
     if not FLAGS.dicom_output_dir:
@@ -187,7 +244,9 @@ def _dicom_results(predictor, task: str):
     names = predictor.config.class_names
     if task == "segmentation":
         return SegmentationResults(folder, names, predictor.identity(), codes, FLAGS.seg_type)
-    if FLAGS.tfrecord:
+    if FLAGS.db_url:
+        listed = f"{FLAGS.db_url}|{FLAGS.query}|{FLAGS.column}|{FLAGS.label_set}".encode()
+    elif FLAGS.tfrecord:
         listed = FLAGS.infile.encode()
     else:
         with open(FLAGS.infile, "rb") as handle:

@@ -195,6 +195,17 @@ def predict(predictor: Predictor, inputs: Iterator[tuple[str, np.ndarray | str]]
     yield from flush()
 
 
+def stored_image_inputs(images, config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+    """(name, stored PNG bytes) pairs (catalog rows) -> model inputs; the PNGs are raw
+    pixels, so the recorded folder preprocessing is due."""
+    spec = config.input_spec()
+    for name, png in images:
+        try:
+            yield name, to_model_input(png, "png", spec)
+        except (UnreadableImage, tf.errors.InvalidArgumentError) as exc:
+            yield name, f"unreadable: {' '.join(str(exc).split())[:200]}"
+
+
 def inputs_for(infile: str, tfrecord: bool, config: RunConfig):
     if tfrecord:
         return _record_inputs(infile, config)

@@ -55,6 +55,7 @@ def core_columns() -> list[sa.Column]:
         sa.Column("Rows", sa.Integer, nullable=False),
         sa.Column("Columns", sa.Integer, nullable=False),
         sa.Column("SOPInstanceUID", sa.String(_UID_LENGTH), nullable=False),
+        sa.Column("SOPClassUID", sa.String(_UID_LENGTH)),  # what DICOM results refer to
         sa.Column("StudyInstanceUID", sa.String(_UID_LENGTH)),
         sa.Column("SeriesInstanceUID", sa.String(_UID_LENGTH)),
         sa.Column("patient_key", sa.String(64)),

@@ -58,6 +58,24 @@ def parse_query(query: str) -> list[str] | None:
     return values
 
 
+def selection(table: sa.Table, values: Sequence[str] | None, column: str):
+    """The WHERE clause of `column IN values` (None: everything), values bound as data."""
+    if column not in table.c:
+        names = ", ".join(c.name for c in table.c if c.name not in _NOT_IN_METADATA)
+        raise ValueError(f"--column {column!r} is not a catalog column; choose one of: {names}")
+    target = table.c[column]
+    if values is None:
+        return None
+    if isinstance(target.type, (sa.Integer, sa.BigInteger, sa.SmallInteger)):
+        try:
+            values = [int(v) for v in values]  # type: ignore[misc]
+        except ValueError as exc:
+            raise ValueError(f"--column {column} holds integers; got {list(values)}") from exc
+    elif column == "body_part":
+        values = [v.upper() for v in values]
+    return target.in_(list(values))
+
+
 def fetch_images(
     catalog: Catalog,
     out_dir: str,
@@ -73,20 +91,7 @@ def fetch_images(
     labels, and their labels go to `OUT/labels.csv` instead of `labels/`: one row per
     image, `filename` then one column per label holding 1, 0, -1 or nothing."""
     table = catalog.reflected_images()
-    if column not in table.c:
-        names = ", ".join(c.name for c in table.c if c.name not in _NOT_IN_METADATA)
-        raise ValueError(f"--column {column!r} is not a catalog column; choose one of: {names}")
-    target = table.c[column]
-    where = None
-    if values is not None:
-        if isinstance(target.type, (sa.Integer, sa.BigInteger, sa.SmallInteger)):
-            try:
-                values = [int(v) for v in values]  # type: ignore[misc]
-            except ValueError as exc:
-                raise ValueError(f"--column {column} holds integers; got {list(values)}") from exc
-        elif column == "body_part":
-            values = [v.upper() for v in values]
-        where = target.in_(list(values))
+    where = selection(table, values, column)
     images_dir, labels_dir = os.path.join(out_dir, IMAGES_DIR), os.path.join(out_dir, LABELS_DIR)
     os.makedirs(images_dir, exist_ok=True)
     if label_set is None:

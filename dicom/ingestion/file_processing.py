@@ -163,6 +163,7 @@ class FileProcessor:
             "frame_count": frames,
             "Modality": cleanse_string(attribute_text(ds, "Modality")),
             "SOPInstanceUID": uid,
+            "SOPClassUID": _uid_or_none(ds.get("SOPClassUID")),
             "StudyInstanceUID": _uid_or_none(ds.get("StudyInstanceUID")),
             "SeriesInstanceUID": _uid_or_none(ds.get("SeriesInstanceUID")),
             "patient_key": patient_key,

@@ -124,7 +124,8 @@ class Deidentifier:
     def accession_key(self, accession: str) -> str:
         """The pseudonym of an accession number: a hospital's table of original accession
         numbers still matches once its keys get the same pseudonym (import_labels)."""
-        return self.pseudonym("accession", accession.strip())
+        # 16 characters: an accession number is a DICOM SH, and results carry it.
+        return f"ACC-{self._digest('accession', accession.strip()).hex()[:12].upper()}"
 
     def patient_key_of(self, patient_id: str) -> str:
         """`patient_key` of a dataset whose PatientID is `patient_id`."""

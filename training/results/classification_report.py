@@ -57,6 +57,9 @@ class ImageResult:
     findings: tuple[str, ...] = ()
     """Multi-label: the classes at or above their thresholds; single-label: empty (the
     most probable class is the prediction)."""
+    name: str = ""
+    """The input's name (a path, a catalog ID such as `<UID>-f2` for a frame): results of
+    two frames of one instance are two objects."""
 
 
 def result_uid(*parts: str) -> str:
@@ -111,7 +114,7 @@ def classification_sr(results: Sequence[ImageResult], class_names: Sequence[str]
         procedure_reported=PROCEDURE,
         imaging_measurements=[_group(r, class_names, codes_map, identity, multilabel)
                               for r in results])
-    sources = sorted(str(r.source.SOPInstanceUID) for r in results)
+    sources = sorted(r.name or str(r.source.SOPInstanceUID) for r in results)
     return hd.sr.Comprehensive3DSR(
         evidence=[r.source for r in results], content=report,
         series_instance_uid=series_uid, series_number=900,

@@ -23,7 +23,7 @@ from training.results.classification_report import (
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder, ResultObject
 from training.results.segmentation_object import BINARY, check_geometry, segmentation_object
-from training.results.source_headers import NotADicomSource, read_source
+from training.results.source_headers import NotADicomSource, header_from, read_source
 
 log = logging.getLogger(__name__)
 PER_IMAGE, PER_STUDY = "image", "study"
@@ -58,13 +58,16 @@ class ClassificationResults:
         self.by_study: dict[str, list[ImageResult]] = defaultdict(list)
         self.summary = ResultSummary()
 
-    def add(self, source: str, probabilities: np.ndarray) -> None:
+    def add(self, source: str, probabilities: np.ndarray,
+            catalog_attributes: dict[str, str] | None = None) -> None:
+        """`source` a DICOM file, or a catalog image with its `catalog_attributes`."""
         try:
-            header = read_source(source)
+            header = (header_from(catalog_attributes, source) if catalog_attributes is not None
+                      else read_source(source))
         except NotADicomSource as exc:
             self.summary.skipped.append(f"{exc} (a DICOM result needs a DICOM source)")
             return
-        result = ImageResult(header, probabilities)
+        result = ImageResult(header, probabilities, name=source)
         if self.per == PER_IMAGE:
             self._write([result])
         else:

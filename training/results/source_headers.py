@@ -16,6 +16,7 @@ from dicom.decoding.reading import RejectedFile
 
 REQUIRED_EMPTY = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyDate",
                   "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+_INTEGERS = {"Rows", "Columns", "SamplesPerPixel", "BitsStored", "BitsAllocated"}
 IDENTITY = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
 
@@ -32,6 +33,24 @@ def read_source(path: str, limits: ReadLimits | None = None) -> Dataset:
     except RejectedFile as exc:
         raise NotADicomSource(f"{path}: {exc.reason}") from None
     return complete(dataset, path)
+
+
+def header_from(attributes: dict[str, str], name: str) -> Dataset:
+    """A source header from what a catalog holds of it (keyword -> value)."""
+    dataset = Dataset()
+    for keyword, value in attributes.items():
+        if value:
+            setattr(dataset, keyword, int(value) if keyword in _INTEGERS else value)
+    # The image pixel description a result's reference needs, from what the catalog stored.
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    dataset.SamplesPerPixel = samples
+    if "PhotometricInterpretation" not in dataset:
+        dataset.PhotometricInterpretation = "RGB" if samples == 3 else "MONOCHROME2"
+    dataset.BitsAllocated = 16 if int(dataset.get("BitsAllocated", 8) or 8) > 8 else 8
+    dataset.BitsStored = min(int(dataset.get("BitsStored") or dataset.BitsAllocated),
+                             dataset.BitsAllocated)
+    dataset.HighBit, dataset.PixelRepresentation = dataset.BitsStored - 1, 0
+    return complete(dataset, name)
 
 
 def complete(dataset: Dataset, name: str) -> Dataset:

@@ -230,3 +230,40 @@ def test_results_stored_to_orthanc_sit_under_the_source_study_and_a_rerun_sends_
                    for d in _orthanc_series_descriptions(orthanc, seg_study))
     finally:
         orthanc.stop()
+
+
+def test_catalog_inputs_give_srs_with_the_catalogs_deidentified_values(classifier, tmp_path):
+    from dicom.ingestion.catalog import Catalog
+    from dicom.ingestion.database_url import resolve_db_url
+    from dicom.ingestion.file_processing import IngestSettings
+    from dicom.ingestion.ingest import ingest_directory
+
+    db_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    catalog = Catalog.open(resolve_db_url(db_url))
+    ingest_directory(str(classifier["root"] / "dicom"), catalog,
+                     IngestSettings(deid_key=b"results-from-the-catalog-key"), workers=0,
+                     progress=False)
+    with catalog.engine.connect() as connection:
+        rows = {r.ID: r for r in connection.execute(catalog.images.select())}
+    catalog.dispose()
+    out = tmp_path / "results"
+    result = run_module("classify_image", f"--db_url={db_url}", "--query=all",
+                        f"--checkpoint_path={classifier['train_dir']}",
+                        f"--dicom_output_dir={out}", f"--outfile={tmp_path / 'out.txt'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    listed = [line.split("\t")[0] for line in (tmp_path / "out.txt").read_text().splitlines()
+              if not line.startswith("#")]
+    assert sorted(listed) == sorted(rows)  # the catalog IDs
+    written = sorted(glob.glob(str(out / "SR_*.dcm")))
+    assert len(written) == len(rows)
+    originals = {str(pydicom.dcmread(p).PatientID) for p in classifier["dicoms"]}
+    for path in written:
+        assert dciodvfy_errors(path) == []
+        sr = pydicom.dcmread(path)
+        [source] = referenced_uids(path)
+        row = next(r for r in rows.values() if r.SOPInstanceUID == source)
+        assert str(sr.PatientID) == row.patient_key and str(sr.PatientID) not in originals
+        assert str(sr.StudyInstanceUID) == row.StudyInstanceUID
+    missing = run_module("classify_image", f"--db_url={db_url}",
+                         f"--checkpoint_path={classifier['train_dir']}")
+    assert missing.returncode == 2 and "--db_url needs --query" in missing.stderr

@@ -1,0 +1,53 @@
+"""Catalog images as inputs of a model (classify_image --db_url --query): the stored PNG
+and what a DICOM result needs to refer to the image, as the catalog holds it (the
+de-identified values, where it was de-identified)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.fetch import selection
+
+# Catalog column -> the DICOM keyword it fills in a result's copy of the source.
+HEADER_COLUMNS = {
+    "SOPInstanceUID": "SOPInstanceUID", "SOPClassUID": "SOPClassUID",
+    "StudyInstanceUID": "StudyInstanceUID", "SeriesInstanceUID": "SeriesInstanceUID",
+    "patient_key": "PatientID", "AccessionNumber": "AccessionNumber",
+    "StudyDate": "StudyDate", "Modality": "Modality", "PatientSex": "PatientSex",
+    "PatientAge": "PatientAge", "StudyDescription": "StudyDescription",
+    "Rows": "Rows", "Columns": "Columns", "channels": "SamplesPerPixel",
+    "PhotometricInterpretation": "PhotometricInterpretation", "BitsStored": "BitsStored",
+    "bit_depth": "BitsAllocated",
+}
+
+
+@dataclass(frozen=True)
+class CatalogImage:
+    image_id: str
+    png: bytes
+    attributes: dict[str, str]
+    """DICOM keyword -> the catalog's value, for the columns the catalog has."""
+
+
+def catalog_images(catalog: Catalog, values: Sequence[str] | None, column: str = "body_part",
+                   only: set[str] | None = None) -> Iterator[CatalogImage]:
+    """Rows whose `column` is one of `values` (None: all), restricted to the IDs `only`
+    (a label set's images) when given, in ID order, streamed."""
+    table = catalog.reflected_images()
+    where = selection(table, values, column)
+    columns = [c for c in HEADER_COLUMNS if c in table.c]
+    query = sa.select(table.c.ID, table.c.image, *(table.c[c] for c in columns)).order_by(
+        table.c.ID)
+    if where is not None:
+        query = query.where(where)
+    with catalog.engine.connect().execution_options(stream_results=True, yield_per=128) as c:
+        for row in c.execute(query):
+            record = row._mapping
+            if only is not None and record["ID"] not in only:
+                continue
+            yield CatalogImage(str(record["ID"]), bytes(record["image"]), {
+                HEADER_COLUMNS[k]: "" if record[k] is None else str(record[k]) for k in columns})
