@@ -11,6 +11,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments
+from dicom.synthetic.phantoms import FINDINGS
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS
@@ -26,6 +27,16 @@ flags.DEFINE_bool(
     "Also plant defective files (SR without pixels, truncated "
     "image, text and binary junk) to exercise the reject path.",
 )
+flags.DEFINE_bool(
+    "findings",
+    False,
+    "Chest radiographs only, with findings planted at --finding_rate each (a nodule, an "
+    "opacity at a lung base, an enlarged heart shadow, and one label without any pixel "
+    "signal), and their label tables: Data_Entry_2017.csv (ChestX-ray14) and train.csv "
+    "(CheXpert, with uncertain -1.0 and blank entries).",
+)
+flags.DEFINE_float("finding_rate", 0.35, "Share of images carrying each finding.",
+                   lower_bound=0.0, upper_bound=1.0)
 flags.mark_flag_as_required("output_dir")
 
 
@@ -38,6 +49,8 @@ def main(argv: list[str]) -> int:
         FLAGS.images_per_study,
         FLAGS.studies_per_patient,
         FLAGS.defects,
+        FLAGS.findings,
+        FLAGS.finding_rate,
     )
     result = synthesize(FLAGS.output_dir, spec)
     counts: dict[str, int] = {}
@@ -49,6 +62,10 @@ def main(argv: list[str]) -> int:
         f"defective files to {FLAGS.output_dir}",
         file=sys.stdout,
     )
+    if result.tables:
+        planted = {f: sum(f in v for v in result.findings.values()) for f in FINDINGS}
+        print(f"planted {', '.join(f'{k} {v}' for k, v in planted.items())}; label tables "
+              f"{', '.join(result.tables.values())}")
     return 0
 
 

@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes dicom_results
+rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes dicom_results findings
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -49,6 +49,20 @@ step "10. classify DICOM files (a truncated one included) with the exported Save
   --outfile=prediction_result.txt --checkpoint_path=saved_model --top_k=2 \
   --dicom_output_dir=dicom_results
 cut -f1-3 prediction_result.txt | sed 's#^dicom/##'
+
+printf '\n== Labels leg\n'
+step "L1. synthesize chest radiographs with planted findings and their ChestX-ray14 and CheXpert tables" \
+  "$PY" -m dicom.synthesize --output_dir findings --num_images 60 --findings --defects=false --seed 1
+step "L2. ingest them into the same catalog" \
+  "$PY" -m dicom.create_database --directory findings --workers 2
+step "L3. import the ChestX-ray14 table (Image Index, Finding Labels) as the label set nih14" \
+  "$PY" -m dicom.import_labels --table findings/Data_Entry_2017.csv --label_set nih14 \
+  --format chestxray14 --report labels_report.json
+step "L4. import the CheXpert table (Path, 14 observations with -1.0 and blanks) as chexpert" \
+  "$PY" -m dicom.import_labels --table findings/train.csv --label_set chexpert --format chexpert
+step "L5. fetch the chexpert set: images/ and labels.csv (1, 0, -1 or blank per label)" \
+  "$PY" -m dicom.fetch_image --label_set chexpert --directory fetched_findings
+head -3 fetched_findings/labels.csv
 
 printf '\n== Segmentation leg\n'
 step "11. synthesize cardiac MR: 8 patients x 10 slices with i-/o-contours (defects planted)" \

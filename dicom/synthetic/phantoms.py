@@ -115,3 +115,30 @@ def radiograph(body_part: str, size: int, rng: np.random.Generator) -> np.ndarra
     image = image * rng.uniform(0.8, 1.15) + rng.uniform(0.02, 0.12)
     image = image + rng.normal(0.0, rng.uniform(0.01, 0.03), size=image.shape)
     return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+# Findings a chest radiograph can carry, each with a pixel signal, plus one without any
+# (its labels are random), so a metric that cannot fail would show.
+FINDINGS = ("nodule", "basal_opacity", "cardiomegaly", "no_signal")
+
+
+def finding_overlay(size: int, findings: set[str], rng: np.random.Generator) -> np.ndarray:
+    """What `findings` add to a chest radiograph (float32, to be added before clipping):
+    a small bright nodule in a lung, a soft opacity at a lung base, an enlarged heart
+    shadow. `no_signal` adds nothing."""
+    lin = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    y, x = np.meshgrid(lin, lin, indexing="ij")
+    overlay = np.zeros((size, size), np.float32)
+    if "nodule" in findings:
+        side = rng.choice((-1, 1))
+        r = rng.uniform(0.06, 0.09)
+        overlay += 0.35 * _ellipse(y, x, rng.uniform(-0.35, 0.15), side * rng.uniform(0.28, 0.42),
+                                   r, r, soft=0.25)
+    if "basal_opacity" in findings:
+        side = rng.choice((-1, 1))
+        overlay += 0.25 * _ellipse(y, x, rng.uniform(0.3, 0.42), side * rng.uniform(0.3, 0.4),
+                                   rng.uniform(0.14, 0.2), rng.uniform(0.18, 0.24), soft=0.6)
+    if "cardiomegaly" in findings:
+        overlay += 0.22 * _ellipse(y, x, rng.uniform(0.12, 0.22), rng.uniform(0.05, 0.12),
+                                   rng.uniform(0.34, 0.4), rng.uniform(0.32, 0.38), soft=0.2)
+    return overlay

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pydicom import config
@@ -20,7 +20,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from dicom.synthetic.phantoms import BODY_PARTS, radiograph
+from dicom.synthetic.finding_tables import write_finding_tables
+from dicom.synthetic.phantoms import BODY_PARTS, FINDINGS, finding_overlay, radiograph
 from files.atomic_file import write_atomic
 
 CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
@@ -52,6 +53,10 @@ class SyntheticSpec:
     images_per_study: int = 4
     studies_per_patient: int = 2
     defects: bool = True
+    findings: bool = False
+    """Chest radiographs only, with findings planted at `finding_rate` each (nodule, basal
+    opacity, enlarged heart; one label without pixel signal), and their label tables."""
+    finding_rate: float = 0.35
 
 
 @dataclass
@@ -59,6 +64,8 @@ class SyntheticResult:
     images: list[str]
     defective: list[str]
     labels: dict[str, str]  # path -> canonical body part
+    findings: dict[str, set[str]] = field(default_factory=dict)  # path -> planted findings
+    tables: dict[str, str] = field(default_factory=dict)  # format -> label table path
 
 
 def _uid(seed: int, *parts: object) -> str:
@@ -121,6 +128,7 @@ def synthesize(output_dir: str, spec: SyntheticSpec) -> SyntheticResult:
     """Write `spec.num_images` images (plus defects) below `output_dir`."""
     rng = np.random.default_rng(spec.seed)
     result = SyntheticResult([], [], {})
+    patients: dict[str, str] = {}
     per_patient = spec.images_per_study * spec.studies_per_patient
     previous = (config.settings.reading_validation_mode, config.settings.writing_validation_mode)
     # Dirty values (lower-case or accented code strings) are written on purpose.
@@ -131,8 +139,13 @@ def synthesize(output_dir: str, spec: SyntheticSpec) -> SyntheticResult:
             p, rest = divmod(index, per_patient)
             s, i = divmod(rest, spec.images_per_study)
             patient = _patient(spec.seed, p, np.random.default_rng([spec.seed, p]))
-            body_part = BODY_PARTS[int(rng.integers(len(BODY_PARTS)))]
+            body_part = "CHEST" if spec.findings else BODY_PARTS[int(rng.integers(len(BODY_PARTS)))]
             pixels = radiograph(body_part, spec.size, rng)
+            planted: set[str] = set()
+            if spec.findings:
+                planted = {f for f in FINDINGS if rng.random() < spec.finding_rate}
+                pixels = np.clip(pixels + finding_overlay(spec.size, planted - {"no_signal"},
+                                                          rng), 0.0, 1.0)
             ds = image_dataset(pixels, monochrome1=rng.random() < 0.2, rng=rng)
             ds.update(_as_dataset(patient))
             modality = "CR" if (p + s) % 2 == 0 else "DX"
@@ -177,8 +190,14 @@ def synthesize(output_dir: str, spec: SyntheticSpec) -> SyntheticResult:
             write_study_file(path, ds, sop_class, sop_uid, rle=rng.random() < 0.2)
             result.images.append(path)
             result.labels[path] = "UNKNOWN" if 0.06 <= roll < 0.08 else body_part
+            if spec.findings:
+                result.findings[path] = planted
+                patients[path] = str(ds.PatientID)
         if spec.defects:
             result.defective = plant_defects(output_dir, spec.seed)
+        if spec.findings:
+            result.tables = write_finding_tables(output_dir, result.findings, patients,
+                                                 spec.seed)
     finally:
         config.settings.reading_validation_mode, config.settings.writing_validation_mode = previous
     return result

@@ -225,3 +225,54 @@ def test_a_bom_and_quoted_commas_are_read(dicom_tree, tmp_path):
         assert LabelStore(catalog).read("excel")[1] == {uid: {"Edema": 1}}
     finally:
         catalog.dispose()
+
+
+def test_synthetic_findings_and_their_tables_round_trip_through_the_catalog(tmp_path):
+    from dicom.synthetic.finding_tables import CHEXPERT_NAMES, NIH_NAMES
+
+    root = str(tmp_path / "findings")
+    result = synthesize(root, SyntheticSpec(num_images=24, seed=5, size=32, defects=False,
+                                            findings=True))
+    assert {f for v in result.findings.values() for f in v} == set(NIH_NAMES)
+    db_url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    catalog = _catalog(db_url, root)
+    try:
+        for name, table_format in (("nih", "chestxray14"), ("cx", "chexpert")):
+            imported = _import(db_url, f"--table={result.tables[table_format]}",
+                               f"--label_set={name}", f"--format={table_format}")
+            assert imported.returncode == 0, imported.stderr[-2000:]
+            assert "24 images labelled; 0 rows matched no image" in imported.stdout
+        uid = {p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
+               for p in result.images}
+        _, nih = LabelStore(catalog).read("nih")
+        _, chexpert = LabelStore(catalog).read("cx")
+        uncertain = blank = 0
+        for path, planted in result.findings.items():
+            for finding, column in NIH_NAMES.items():
+                if column in nih[uid[path]]:  # a finding no image has is not a column
+                    assert nih[uid[path]][column] == int(finding in planted)
+            for finding, column in CHEXPERT_NAMES.items():
+                value = chexpert[uid[path]].get(column)
+                if finding in planted:
+                    assert value in (1, -1)
+                    uncertain += value == -1
+                else:
+                    assert value in (0, None)
+                    blank += value is None
+        assert uncertain and blank  # the table has both, as CheXpert's does
+    finally:
+        catalog.dispose()
+
+
+def test_planted_findings_change_the_pixels_where_they_say():
+    import numpy as np
+
+    from dicom.synthetic.phantoms import finding_overlay
+
+    rng = np.random.default_rng(0)
+    assert not finding_overlay(64, set(), rng).any()
+    assert not finding_overlay(64, {"no_signal"}, rng).any()
+    heart = finding_overlay(64, {"cardiomegaly"}, rng)
+    assert heart[32:44, 28:40].mean() > 0.15 and heart[:8].max() == 0
+    base = finding_overlay(64, {"basal_opacity"}, rng)
+    assert base[40:].sum() > 5 * base[:24].sum()
