@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
 .PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-classify \
-	bench-pacs bench-results bench-volumes synthetic-volumes constraints figures clean
+	bench-pacs bench-results bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ bench-pacs: install
 
 bench-results: install
 	$(PY) -m bench.results
+
+bench-labels: install
+	bash scripts/ensure_mariadb.sh
+	$(PY) -m bench.labels --rows 100000
 
 bench-train: install
 	$(PY) -m bench.train_step
