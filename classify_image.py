@@ -22,7 +22,7 @@ from tqdm import tqdm
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.flags import define_progress_flag
 from dicom.network.client_flags import define_pacs_client_flags
-from training.model_flags import define_model_flags, define_serving_flags
+from training.serving.model_flags import define_model_flags, define_serving_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("infile", None, "Text file of image paths, or TFRecord file/glob.")
@@ -79,7 +79,7 @@ define_pacs_client_flags()
 
 def main(argv: list[str]) -> int:
     from console.errors import require_no_arguments, run_cli
-    from training.prediction import (
+    from training.serving.prediction import (
         HEADER,
         Predictor,
         format_prediction,
@@ -153,7 +153,7 @@ def _segment(predictor, inputs_for) -> int:
     import os
 
     from files.safe_names import NameAllocator
-    from training.segmentation_prediction import (
+    from training.segmentation.prediction import (
         class_fractions,
         output_stem,
         sliding_window,
@@ -205,7 +205,7 @@ def _inputs(inputs_for, config):
     from dicom.ingestion.catalog_inputs import catalog_images
     from dicom.ingestion.database_url import resolve_db_url
     from dicom.ingestion.fetch import parse_query
-    from training.prediction import stored_image_inputs
+    from training.serving.prediction import stored_image_inputs
 
     def rows():
         catalog = Catalog.open(resolve_db_url(FLAGS.db_url), create=False)

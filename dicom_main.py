@@ -85,8 +85,8 @@ log = logging.getLogger(__name__)
 
 def _settings():
     from nets.scopes import parse_scopes
-    from training.optimizers import OptimizerSettings
-    from training.trainer import TrainSettings
+    from training.loop.optimizers import OptimizerSettings
+    from training.loop.trainer import TrainSettings
 
     if not FLAGS.data_dir:
         raise ValueError("--data_dir (-dd) is required: the tf_convert_data output directory")
@@ -136,7 +136,7 @@ def main(argv: list[str]) -> int:
     def run() -> int:
         import tensorflow as tf
 
-        from training.train_and_evaluate import train_and_evaluate
+        from training.loop.train_and_evaluate import train_and_evaluate
 
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_parallelism_threads)
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_parallelism_threads)
@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
               + (f", eval accuracy {accuracy:.4f}" if accuracy is not None else "")
               + (" - stop threshold reached" if result.stopped_early else ""))
         if FLAGS.export_dir:
-            from training.export import export_saved_model
+            from training.serving.export import export_saved_model
 
             export_saved_model(os.path.join(FLAGS.model_dir), FLAGS.export_dir)
             print(f"exported a SavedModel to {FLAGS.export_dir}")

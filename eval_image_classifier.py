@@ -26,7 +26,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.conv_blocks import PREPROCESSING_NAMES
-from training.model_flags import define_model_flags
+from training.serving.model_flags import define_model_flags
 
 FLAGS = flags.FLAGS
 define_model_flags("Checkpoint prefix, or a train_dir whose latest checkpoint is evaluated, "
@@ -59,8 +59,8 @@ def main(argv: list[str]) -> int:
     import os
 
     from console.errors import require_no_arguments, run_cli
-    from training.evaluator import EvalSettings, evaluate, summary_text, watch
-    from training.run_config import find_run_config
+    from training.evaluation.evaluator import EvalSettings, evaluate, summary_text, watch
+    from training.loop.run_config import find_run_config
 
     require_no_arguments(argv)
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."

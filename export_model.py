@@ -14,7 +14,7 @@ import logging
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
-from training.model_flags import define_model_flags, define_serving_flags
+from training.serving.model_flags import define_model_flags, define_serving_flags
 
 FLAGS = flags.FLAGS
 define_model_flags("Checkpoint prefix or train_dir (latest), or a TF-Slim checkpoint.")
@@ -28,7 +28,7 @@ define_serving_flags()
 
 def main(argv: list[str]) -> int:
     from console.errors import require_no_arguments, run_cli
-    from training.export import export_saved_model
+    from training.serving.export import export_saved_model
 
     require_no_arguments(argv)
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."

@@ -16,7 +16,7 @@ import logging
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
-from training.training_flags import define_training_flags, settings_from_flags
+from training.loop.training_flags import define_training_flags, settings_from_flags
 
 FLAGS = flags.FLAGS
 define_training_flags()
@@ -24,8 +24,8 @@ define_training_flags()
 
 def main(argv: list[str]) -> int:
     from console.errors import require_no_arguments, run_cli
-    from training.distribution import is_chief
-    from training.trainer import train
+    from training.loop.distribution import is_chief
+    from training.loop.trainer import train
 
     require_no_arguments(argv)
     logging.getLogger().setLevel(logging.INFO)
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
         print(f"trained {FLAGS.model_name} to step {result.step}: loss {result.loss:.4f}; "
               f"checkpoint {result.checkpoint}")
         if FLAGS.export_dir:
-            from training.export import export_saved_model
+            from training.serving.export import export_saved_model
 
             export_saved_model(result.checkpoint, FLAGS.export_dir, FLAGS.model_name,
                                result.spec, FLAGS.train_image_size, FLAGS.channels or None)

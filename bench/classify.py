@@ -3,7 +3,7 @@
     make bench-classify   (or: python -m bench.classify --num_images 500)
 
 Both classify the same 500 16-bit PNG files with the same checkpoint: ours
-through training.prediction (what classify_image.py runs: decode, batch of
+through training.serving.prediction (what classify_image.py runs: decode, batch of
 --batch_size, one compiled forward pass per batch); the peer decodes each file
 the same way and calls `model.predict` on it alone, as the seed's script did.
 Model loading is outside both timings. Target (issue 4): ours >= 5x the peer.
@@ -47,7 +47,7 @@ def make_inputs(root: str) -> tuple[str, list[str]]:
 
 def checkpoint(root: str) -> str:
     """A one-step checkpoint: prediction cost does not depend on how trained it is."""
-    from training.trainer import TrainSettings, train
+    from training.loop.trainer import TrainSettings, train
 
     train_dir = os.path.join(root, "train")
     if not os.path.exists(os.path.join(train_dir, "checkpoint")):
@@ -60,7 +60,7 @@ def checkpoint(root: str) -> str:
 
 def main(argv: list[str]) -> None:
     from datasets.records.record_images import load_record_image
-    from training.prediction import Predictor, inputs_for, predict, to_model_input
+    from training.serving.prediction import Predictor, inputs_for, predict, to_model_input
 
     os.makedirs(FLAGS.classify_work_dir, exist_ok=True)
     listing, paths = make_inputs(FLAGS.classify_work_dir)
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> None:
 
     import keras
 
-    from training.model_loading import load_model
+    from training.loop.model_loading import load_model
 
     net = load_model(train_dir).model
     model = keras.Model(net.inputs, net.output["logits"])

@@ -67,8 +67,8 @@ def _marks(per_call: int) -> tuple[int, int]:
 
 
 def ours(records: str, run: int, mixed: bool, xla: bool, per_call: int) -> float:
-    from training.optimizers import OptimizerSettings
-    from training.trainer import TrainSettings, train
+    from training.loop.optimizers import OptimizerSettings
+    from training.loop.trainer import TrainSettings, train
 
     train_dir = os.path.join(FLAGS.work_dir, f"ours_{run}")
     shutil.rmtree(train_dir, ignore_errors=True)
@@ -107,7 +107,7 @@ class _Clock(keras.callbacks.Callback):
 
 def fit(num_classes: int, channels: int, mixed: bool, xla: bool, per_call: int) -> float:
     from nets.nets_factory import build_model
-    from training.trainer import _precision_policy
+    from training.loop.trainer import _precision_policy
 
     policy = _precision_policy(mixed)
     keras.mixed_precision.set_dtype_policy(policy)

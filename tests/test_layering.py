@@ -56,7 +56,8 @@ def test_no_package_imports_one_above_it_or_beside_it():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_training_and_the_scripts_load_without_the_database_stack(script):
     probe = (f"import sys; sys.argv = ['probe']; import {script}; "
-             "import training.trainer, training.evaluator, training.prediction, training.export; "
+             "import training.loop.trainer, training.evaluation.evaluator; "
+             "import training.serving.prediction, training.serving.export; "
              "print(sorted(m for m in ('sqlalchemy', 'mysql', 'dicom.ingestion') "
              "if m in sys.modules), 'tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,

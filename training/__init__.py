@@ -1,2 +1,3 @@
-"""The library behind train/eval/classify: optimizers, schedules, checkpoints, the loop,
-metrics, prediction and export. The top-level scripts only parse flags and call in."""
+"""The library behind train/eval/classify, by concern: the loop and its checkpoints,
+classification, segmentation, evaluation, serving, DICOM results. The top-level scripts
+only parse flags and call in."""

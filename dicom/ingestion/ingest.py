@@ -41,7 +41,6 @@ from dicom.ingestion.ingest_workers import (
     WorkerLimits,
     decoded_groups,
     run_in_workers,
-    run_streaming_in_workers,
 )
 from dicom.metadata.body_part import UNKNOWN
 
@@ -229,9 +228,10 @@ def ingest_stream(
         settings, max_packet_bytes=catalog.max_packet_bytes(), root=os.path.abspath(root)
     )
     summary = IngestSummary()
-    results = run_streaming_in_workers(
-        incoming, settings, catalog.stored_fingerprints(), catalog.url, catalog.lists,
+    results = run_in_workers(
+        [], settings, catalog.stored_fingerprints(), catalog.url, catalog.lists,
         max(1, workers), worker_limits, record=lambda outcomes: commit_outcomes(catalog, outcomes),
+        incoming=incoming,
     )
     if started is not None:  # the workers are forked: threads may start now
         started.set()

@@ -107,30 +107,16 @@ def run_in_workers(
     workers: int,
     limits: WorkerLimits | None = None,
     record: Callable[[list[FileOutcome]], list[FileOutcome]] | None = None,
+    incoming: queue.Queue | None = None,
 ) -> Iterator[list[FileOutcome]]:
     """Yield committed outcomes as the workers report them, until every file is back.
 
     `record` commits the reject of a file that killed its worker (the parent's
-    catalog); without it such a death ends the run with `WorkerDied`.
+    catalog); without it such a death ends the run with `WorkerDied`. `incoming` takes
+    tasks that arrive while the workers run (a pull, a receiver), until None.
     """
     pool = _Pool(settings, known, url, lists, workers, limits or WorkerLimits(), record)
-    return pool.run([list(task) for task in tasks])
-
-
-def run_streaming_in_workers(
-    incoming: queue.Queue,
-    settings: IngestSettings,
-    known: Mapping[str, str],
-    url: URL,
-    lists: AttributeLists,
-    workers: int,
-    limits: WorkerLimits | None = None,
-    record: Callable[[list[FileOutcome]], list[FileOutcome]] | None = None,
-) -> Iterator[list[FileOutcome]]:
-    """As `run_in_workers`, for tasks that arrive while the workers run (a pull, a
-    receiver): each item of `incoming` is a task, None closes it."""
-    pool = _Pool(settings, known, url, lists, workers, limits or WorkerLimits(), record)
-    return pool.run([], incoming)
+    return pool.run([list(task) for task in tasks], incoming)
 
 
 class _Pool:

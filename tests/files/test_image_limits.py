@@ -62,8 +62,8 @@ def test_preprocess_image_skips_it_and_goes_on(tmp_path):
 def test_tf_convert_data_and_classify_image_report_it_in_one_line(tmp_path):
     from tests.support.cli import run_module
     from tests.support.folders import classification_folder
-    from training.prediction import inputs_for
-    from training.run_config import RunConfig
+    from training.loop.run_config import RunConfig
+    from training.serving.prediction import inputs_for
 
     classification_folder(str(tmp_path / "in"), {"A": 4, "B": 4}, size=32)
     (tmp_path / "in" / "images" / "bomb.png").write_bytes(png_bomb())

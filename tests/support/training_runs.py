@@ -8,8 +8,8 @@ import keras
 
 from datasets.records.conversion import ConversionSettings, convert
 from tests.support.folders import classification_folder
-from training.optimizers import OptimizerSettings
-from training.trainer import TrainSettings, train
+from training.loop.optimizers import OptimizerSettings
+from training.loop.trainer import TrainSettings, train
 
 
 def tiny_records(root: str) -> str:

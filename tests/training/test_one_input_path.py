@@ -17,7 +17,7 @@ from datasets.records.record_images import load_record_image
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from files.folder_layout import METADATA_FILE, PREPROCESSING_COLUMNS
 from tests.support.cli import run_module
-from training.prediction import Predictor, inputs_for, predict
+from training.serving.prediction import Predictor, inputs_for, predict
 
 PREPROCESSING = {"method": "contrast_enhancing", "value": 4}
 

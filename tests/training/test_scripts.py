@@ -14,7 +14,7 @@ from datasets.records.conversion import ConversionSettings, convert
 from tests.support.cli import run_module
 from tests.support.dicom_files import image_dataset, to_bytes
 from tests.support.folders import classification_folder
-from training.checkpoints import checkpoint_key
+from training.loop.checkpoints import checkpoint_key
 
 pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
 

@@ -161,7 +161,7 @@ def test_factory_errors_name_the_problem(records, tmp_path):
 def test_augmented_training_input_shards_across_two_workers(records, policy):
     """What tf.distribute does to each worker's input, on the training pipeline with its
     default augmentation: every record once, across the two workers. By record (DATA),
-    the trainer reads in one fixed order (training.distribution.shards_by_record)."""
+    the trainer reads in one fixed order (training.loop.distribution.shards_by_record)."""
     from tensorflow.python.data.experimental.ops.distribute import _AutoShardDataset
 
     out, pixels = records

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from training.segmentation_metrics import SegmentationScores, binary_metrics, hausdorff95
+from training.segmentation.metrics import SegmentationScores, binary_metrics, hausdorff95
 
 
 def _square(size, top, left, side):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import keras
 
 from nets.nets_factory import build_model, identify_slim_checkpoint
-from training.checkpoints import MEDCV, RestoreReport, open_checkpoint, restore
-from training.run_config import RunConfig, find_run_config, read_labels_file, reconcile
+from training.loop.checkpoints import MEDCV, RestoreReport, open_checkpoint, restore
+from training.loop.run_config import RunConfig, find_run_config, read_labels_file, reconcile
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.classification_metrics import classification_report, roc_auc
+from training.classification.metrics import classification_report, roc_auc
 
 
 def test_report_against_hand_computed_values():

@@ -27,8 +27,8 @@ from tests.support.tf_slim_graphs import (
     save_tf_slim_checkpoints,
     slim_eval_images,
 )
-from training.checkpoints import checkpoint_key, open_checkpoint, restore
-from training.model_loading import load_model
+from training.loop.checkpoints import checkpoint_key, open_checkpoint, restore
+from training.loop.model_loading import load_model
 
 pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
 

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field, replace
 
 from datasets.records.dataset_spec import read_spec
-from training.evaluator import EvalSettings, evaluate, summary_text
-from training.trainer import TrainSettings, train
+from training.evaluation.evaluator import EvalSettings, evaluate, summary_text
+from training.loop.trainer import TrainSettings, train
 
 log = logging.getLogger(__name__)
 

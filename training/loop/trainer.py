@@ -25,8 +25,8 @@ from datasets.input_pipeline.pipeline import PipelineOptions
 from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
-from training.checkpoints import TrainingState, open_checkpoint, restore
-from training.distribution import (
+from training.loop.checkpoints import TrainingState, open_checkpoint, restore
+from training.loop.distribution import (
     any_worker,
     choose_strategy,
     is_chief,
@@ -35,10 +35,10 @@ from training.distribution import (
     worker_count,
     write_dir,
 )
-from training.learning_rate import build_schedule, current_learning_rate
-from training.optimizers import OptimizerSettings, build_optimizer
-from training.run_config import RunConfig, find_run_config, write_run_config
-from training.segmentation_losses import segmentation_loss
+from training.loop.learning_rate import build_schedule, current_learning_rate
+from training.loop.optimizers import OptimizerSettings, build_optimizer
+from training.loop.run_config import RunConfig, find_run_config, write_run_config
+from training.segmentation.losses import segmentation_loss
 
 AUX_LOSS_WEIGHT = 0.4
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from nets.nets_factory import build_model
-from training.segmentation_losses import pixel_cross_entropy, soft_dice_loss
-from training.segmentation_prediction import overlay, sliding_window
+from training.segmentation.losses import pixel_cross_entropy, soft_dice_loss
+from training.segmentation.prediction import overlay, sliding_window
 
 
 def _per_pixel(images: np.ndarray) -> np.ndarray:

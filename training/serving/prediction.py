@@ -31,10 +31,10 @@ from datasets.records import example_codec
 from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.record_images import UnreadableImage, load_record_image
 from dicom.preprocessing.methods import PixelPreprocessing
-from training.checkpoints import checkpoint_step
-from training.export import MODEL_INFO, is_saved_model
-from training.model_loading import load_model
-from training.run_config import RunConfig, reconcile
+from training.loop.checkpoints import checkpoint_step
+from training.loop.model_loading import load_model
+from training.loop.run_config import RunConfig, reconcile
+from training.serving.export import MODEL_INFO, is_saved_model
 
 
 @dataclass

@@ -21,12 +21,12 @@ from datasets.input_pipeline.model_input import preprocessing_still_due
 from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
 from dicom.preprocessing.methods import PixelPreprocessing
 from files.atomic_file import write_atomic
-from training.checkpoints import checkpoint_step, resolve_checkpoint
-from training.classification_metrics import classification_report, format_confusion_matrix
-from training.confusion_image import render_confusion_matrix
-from training.model_loading import load_model
-from training.run_config import RunConfig
-from training.segmentation_metrics import METRICS, SegmentationScores
+from training.classification.confusion_image import render_confusion_matrix
+from training.classification.metrics import classification_report, format_confusion_matrix
+from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
+from training.loop.model_loading import load_model
+from training.loop.run_config import RunConfig
+from training.segmentation.metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from datasets.records.dataset_spec import DatasetSpec, SplitSpec
-from training.learning_rate import build_schedule, decay_steps
-from training.optimizers import OPTIMIZERS, OptimizerSettings, build_optimizer
-from training.trainer import resolve_class_weights
+from training.loop.learning_rate import build_schedule, decay_steps
+from training.loop.optimizers import OPTIMIZERS, OptimizerSettings, build_optimizer
+from training.loop.trainer import resolve_class_weights
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

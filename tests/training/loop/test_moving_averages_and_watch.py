@@ -8,10 +8,10 @@ import tensorflow as tf
 
 from datasets.records.conversion import ConversionSettings, convert
 from tests.support.folders import classification_folder
-from training.checkpoints import AVERAGES_KEY, checkpoint_key
-from training.evaluator import EvalSettings, watch
-from training.optimizers import OptimizerSettings
-from training.trainer import TrainSettings, train
+from training.evaluation.evaluator import EvalSettings, watch
+from training.loop.checkpoints import AVERAGES_KEY, checkpoint_key
+from training.loop.optimizers import OptimizerSettings
+from training.loop.trainer import TrainSettings, train
 
 pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
 

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from datasets.input_pipeline.model_input import model_input
 from datasets.records.dataset_spec import DatasetSpec
-from training.model_loading import load_model
-from training.run_config import RunConfig
+from training.loop.model_loading import load_model
+from training.loop.run_config import RunConfig
 
 MODEL_INFO = "medcv_model.json"
 

@@ -7,11 +7,11 @@ from absl import flags
 from nets.conv_blocks import PREPROCESSING_NAMES
 from nets.nets_factory import parse_model_options
 from nets.scopes import parse_scopes
-from training.learning_rate import DECAY_TYPES
-from training.model_flags import define_model_flags
-from training.optimizers import OPTIMIZERS, OptimizerSettings
-from training.segmentation_losses import LOSSES
-from training.trainer import TrainSettings
+from training.loop.learning_rate import DECAY_TYPES
+from training.loop.optimizers import OPTIMIZERS, OptimizerSettings
+from training.loop.trainer import TrainSettings
+from training.segmentation.losses import LOSSES
+from training.serving.model_flags import define_model_flags
 
 _DATA = "--dataset_dir is required: the tf_convert_data output directory (dataset_spec.json)"
 

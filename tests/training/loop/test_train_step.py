@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tests.support.training_runs import step_losses, tiny_records
-from training.checkpoints import checkpoint_step, resolve_checkpoint
-from training.trainer import use_xla
+from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
+from training.loop.trainer import use_xla
 
 pytestmark = pytest.mark.slow  # each test trains twice
 

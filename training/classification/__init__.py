@@ -1,0 +1,1 @@
+"""Classification: single-label metrics and the confusion matrix image."""

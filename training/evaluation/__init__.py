@@ -1,0 +1,1 @@
+"""Evaluation of a checkpoint on a split (eval_image_classifier)."""

@@ -1,0 +1,1 @@
+"""Segmentation: losses, metrics (Dice, IoU, HD95) and sliding-window prediction."""

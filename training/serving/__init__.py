@@ -1,0 +1,1 @@
+"""Prediction and serving: batch prediction (classify_image), SavedModel export, model flags."""
