@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from dicom.ingestion.catalog import ID_LENGTH, Catalog, utc_now
 
 LABEL_SETS_TABLE, IMAGE_LABELS_TABLE = "label_sets", "image_labels"
-_TEXT = sa.Text().with_variant(sa.dialects.mysql.MEDIUMTEXT(), "mysql", "mariadb")
+_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 _OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 _BATCH = 5000
 
