@@ -68,6 +68,12 @@ def result_uid(*parts: str) -> str:
     return generate_uid(entropy_srcs=list(parts))
 
 
+def report_uid(identity: ModelIdentity, series_uid: str, results: Sequence[ImageResult]) -> str:
+    """The SR's SOP Instance UID: the model, the run's series and the inputs."""
+    sources = sorted(r.name or str(r.source.SOPInstanceUID) for r in results)
+    return result_uid("sr", identity.config_hash, series_uid, *sources)
+
+
 def config_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -114,11 +120,10 @@ def classification_sr(results: Sequence[ImageResult], class_names: Sequence[str]
         procedure_reported=PROCEDURE,
         imaging_measurements=[_group(r, class_names, codes_map, identity, multilabel)
                               for r in results])
-    sources = sorted(r.name or str(r.source.SOPInstanceUID) for r in results)
     return hd.sr.Comprehensive3DSR(
         evidence=[r.source for r in results], content=report,
         series_instance_uid=series_uid, series_number=900,
-        sop_instance_uid=result_uid("sr", identity.config_hash, series_uid, *sources),
+        sop_instance_uid=report_uid(identity, series_uid, results),
         instance_number=instance_number, manufacturer=MANUFACTURER,
         series_description=f"medcv {identity.model_name} classification"[:64],
         is_complete=True)

@@ -20,6 +20,7 @@ from training.results.classification_report import (
     classification_sr,
     result_uid,
 )
+from training.results.report_template import ImageReportTemplate
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder, ResultObject
 from training.results.segmentation_object import BINARY, check_geometry, segmentation_object
@@ -57,6 +58,7 @@ class ClassificationResults:
         self.series_uid = result_uid("sr series", identity.config_hash, per, run_key)
         self.by_study: dict[str, list[ImageResult]] = defaultdict(list)
         self.summary = ResultSummary()
+        self.template = ImageReportTemplate(class_names, codes, identity, self.series_uid)
 
     def add(self, source: str, probabilities: np.ndarray,
             catalog_attributes: dict[str, str] | None = None) -> None:
@@ -74,8 +76,12 @@ class ClassificationResults:
             self.by_study[str(header.StudyInstanceUID)].append(result)
 
     def _write(self, results: list[ImageResult]) -> None:
-        dataset = classification_sr(results, self.class_names, self.codes, self.identity,
-                                    self.series_uid, len(self.summary.written) + 1)
+        number = len(self.summary.written) + 1
+        if len(results) == 1:
+            dataset = self.template.build(results[0], number)
+        else:
+            dataset = classification_sr(results, self.class_names, self.codes, self.identity,
+                                        self.series_uid, number)
         sources = [str(r.source.SOPInstanceUID) for r in results]
         self.summary.written.append(self.folder.write("SR", dataset, sources))
 
