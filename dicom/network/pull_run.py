@@ -99,17 +99,6 @@ class PullOptions:
     worker_limits: WorkerLimits = field(default_factory=WorkerLimits)
 
 
-def spool_namer(settings: IngestSettings) -> Callable[[str], str]:
-    """Spool (and catalog) name of an instance: its SOP Instance UID, or the UID's
-    pseudonym under --deidentify, so no source UID reaches the catalog."""
-    deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
-
-    def name_for(sop_uid: str) -> str:
-        return Spool.name_for(deidentifier.remap_uid(sop_uid) if deidentifier else sop_uid)
-
-    return name_for
-
-
 def pull(source: Source, query: InstanceQuery, catalog: Catalog, settings: IngestSettings,
          spool: Spool, options: PullOptions) -> PullSummary:
     started = time.monotonic()
@@ -119,7 +108,7 @@ def pull(source: Source, query: InstanceQuery, catalog: Catalog, settings: Inges
     source.probe()
     found = source.search(query)
     summary.matched = len(found)
-    name_for = spool_namer(settings)
+    name_for = Spool.namer(settings.deid_key)
     deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
     stored = catalog.stored_fingerprints()
     rejected = catalog.rejected_paths(prefix + "/")

@@ -28,7 +28,6 @@ from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.file_processing import REJECTED, FileOutcome, IngestSettings
 from dicom.ingestion.ingest import IngestSummary, ingest_stream
 from dicom.ingestion.ingest_workers import WorkerLimits
-from dicom.metadata.deidentify import Deidentifier
 from dicom.network.spool import Spool
 from dicom.network.store_handler import MAX_PDU_BYTES, SpoolingStoreHandler, storage_contexts
 
@@ -56,15 +55,12 @@ class Receiver:
         self.catalog, self.spool, self.options, self.out = catalog, spool, options, out
         self.prefix = f"c-store://{options.ae_title}"
         self.settings = dataclasses.replace(settings, source_prefix=self.prefix)
-        deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
-        self._name_for = lambda uid: Spool.name_for(
-            deidentifier.remap_uid(uid) if deidentifier else uid, unique=True)
+        self._name_for = Spool.namer(settings.deid_key, unique=True)
         self._lock = threading.Lock()
         self._arrived: list[str] = []
         self._per_association: dict[int, Counter] = {}
         self.summary = IngestSummary()
         self.stopping = threading.Event()
-        self.listening = threading.Event()
 
     def _stored(self, path: str, _uid: str, event: Event) -> None:
         with self._lock:
@@ -125,7 +121,6 @@ class Receiver:
         server = self._start_server()
         self._say(f"listening as {self.options.ae_title} on {self.options.address}:"
                   f"{self.options.port}")
-        self.listening.set()
         try:
             pending: list[str] = []
             last = time.monotonic()

@@ -14,7 +14,9 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+from dicom.metadata.deidentify import Deidentifier
 
 SUFFIX = ".dcm"
 _TEMPORARY = ".incoming"
@@ -51,6 +53,18 @@ class Spool:
         the same instance may arrive twice while its first copy still waits."""
         stem = _SAFE.sub("_", uid)[:80] or "instance"
         return f"{stem}-{uuid.uuid4().hex[:12]}{SUFFIX}" if unique else f"{stem}{SUFFIX}"
+
+    @staticmethod
+    def namer(deid_key: bytes | None, unique: bool = False) -> Callable[[str], str]:
+        """Spool (and so catalog) names by SOP Instance UID, or by the UID's pseudonym
+        under --deidentify, so no source UID reaches the catalog."""
+        deidentifier = Deidentifier(deid_key) if deid_key else None
+
+        def name_for(sop_uid: str) -> str:
+            return Spool.name_for(deidentifier.remap_uid(sop_uid) if deidentifier else sop_uid,
+                                  unique)
+
+        return name_for
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
