@@ -77,7 +77,10 @@ def test_killed_workers_cost_their_file_and_the_run_completes(tmp_path):
             process.kill()
     assert process.returncode == 0, stderr
     rejects = json.loads(report.read_text())["rejects"]
-    assert 1 <= len(rejects) <= 2  # the file each worker was on, unless it was between files
+    # The file each worker was on, unless it was between files (waiting for its commit or
+    # its next task): both can be, now and then. The run completed with fresh workers
+    # either way; a file that kills its worker is a reject for certain in test_hostile_input.
+    assert len(rejects) <= 2
     for reject in rejects:
         assert reject["kind"] == "worker-died"
         assert reject["reason"].startswith("its worker died from SIGKILL")
