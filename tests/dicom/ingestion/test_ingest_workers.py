@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -56,6 +57,14 @@ def test_a_database_error_in_a_worker_reaches_the_parent(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds worker processes in /proc")
+def _count(engine, table: str) -> int:
+    try:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar()
+    except sa.exc.OperationalError:  # the table is not there yet
+        return 0
+
+
 def test_killed_workers_cost_their_file_and_the_run_completes(tmp_path):
     source = tmp_path / "dicom"
     synthesize(str(source), SyntheticSpec(num_images=300, seed=5, size=96, defects=False))
@@ -65,22 +74,29 @@ def test_killed_workers_cost_their_file_and_the_run_completes(tmp_path):
     process = popen_module("dicom.create_database", *args, "--batch_size", "4",
                            f"--report={report}")
     engine = sa.create_engine(url)
+    kills = 0
     try:
         wait_for_rows(engine, "images", 20, process)
-        workers = _children(process.pid)
-        assert len(workers) >= 2, "the run finished before its workers could be killed"
-        for pid in workers:
-            os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        # A worker killed between files (waiting for its commit or its next task) costs no
+        # file; kill again, a few times at most, until one was caught on a file.
+        for attempt in range(5):
+            workers = _children(process.pid)
+            if attempt and not workers:
+                break  # the run is done
+            assert len(workers) >= 2, "the run finished before its workers could be killed"
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+            kills += len(workers)
+            time.sleep(0.5)
+            if _count(engine, "rejects"):
+                break
         _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
     rejects = json.loads(report.read_text())["rejects"]
-    # The file each worker was on, unless it was between files (waiting for its commit or
-    # its next task): both can be, now and then. The run completed with fresh workers
-    # either way; a file that kills its worker is a reject for certain in test_hostile_input.
-    assert len(rejects) <= 2
+    assert 1 <= len(rejects) <= kills  # the file a killed worker was on
     for reject in rejects:
         assert reject["kind"] == "worker-died"
         assert reject["reason"].startswith("its worker died from SIGKILL")
