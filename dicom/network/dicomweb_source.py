@@ -23,6 +23,7 @@ from dicom.network.remote import (
     DEFAULT_TIMEOUTS,
     PacsError,
     RemoteInstance,
+    RequestRefused,
     RetryCounter,
     Timeouts,
     TransientError,
@@ -126,7 +127,10 @@ class DicomwebSource:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status in _TRANSIENT_STATUS:
                     raise TransientError(f"HTTP {status}") from None
-                raise PacsError(self._http_error_line(status, what)) from None
+                line = self._http_error_line(status, what)
+                if status in (401, 403) or (status == 404 and what == "search"):
+                    raise PacsError(line) from None
+                raise RequestRefused(line) from None
             except requests.exceptions.SSLError as exc:
                 raise PacsError(
                     f"TLS with {self.describe()} failed ({_first_line(exc)}); check the "

@@ -109,6 +109,7 @@ def pull(source: Source, query: InstanceQuery, catalog: Catalog, settings: Inges
     found = source.search(query)
     summary.matched = len(found)
     name_for = Spool.namer(settings.deid_key)
+    # The catalog holds UIDs as --deidentify remapped them.
     deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
     stored = catalog.stored_fingerprints()
     rejected = catalog.rejected_paths(prefix + "/")

@@ -26,6 +26,11 @@ class PacsError(RuntimeError):
     """Fatal: one line naming the server and what to check."""
 
 
+class RequestRefused(PacsError):
+    """The server answered this one request with a refusal (an HTTP 4xx other than for
+    credentials): the request failed, the server is fine."""
+
+
 class TransientError(RuntimeError):
     """Worth another try: HTTP 5xx or 429, a reset connection, a DIMSE association lost."""
 

@@ -15,7 +15,7 @@ from pynetdicom.presentation import build_context
 from dicom.network.dicomweb_source import DicomwebSource
 from dicom.network.dimse_source import DimseSource
 from dicom.network.pacs_address import DIMSE, Credentials, PacsAddress
-from dicom.network.remote import DEFAULT_TIMEOUTS, PacsError, Timeouts
+from dicom.network.remote import DEFAULT_TIMEOUTS, PacsError, RequestRefused, Timeouts
 
 _STORE_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
 
@@ -38,11 +38,9 @@ class DicomwebStore:
             try:
                 answer = self.source.call(lambda dataset=dataset: self.client.store_instances(
                     [dataset]), "STOW-RS")
-            except PacsError as exc:
-                if "failed with HTTP" in str(exc):  # the server said no to this object
-                    yield path, str(exc)
-                    continue
-                raise
+            except RequestRefused as exc:  # the server said no to this object
+                yield path, str(exc)
+                continue
             failed = answer.get("FailedSOPSequence") if answer is not None else None
             yield path, (f"refused: {failed[0].get('FailureReason', '?')}" if failed else None)
 
