@@ -8,6 +8,11 @@
 --tfrecord=True names a TFRecord file or glob. --outfile gets one line per input,
 in input order: input, predicted class, its probability, the top-k; a missing
 or corrupt input gets a line with ERROR and the reason, and the run goes on.
+
+A multi-label model writes, per input: input, its findings (the labels at or
+above the thresholds eval_image_classifier chose on the validation split and
+recorded in the train_dir, '|'-joined, or 'none'), then every label's
+probability; the header line lists the thresholds and where they came from.
 """
 
 from __future__ import annotations
@@ -82,8 +87,10 @@ def main(argv: list[str]) -> int:
     from training.serving.prediction import (
         HEADER,
         Predictor,
+        format_multilabel,
         format_prediction,
         inputs_for,
+        multilabel_header,
         predict,
     )
 
@@ -118,17 +125,24 @@ def main(argv: list[str]) -> int:
         with contextlib.ExitStack() as stack:
             out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
                    if FLAGS.outfile else sys.stdout)
-            print(HEADER, file=out)
+            multilabel = predictor.config.multilabel
+            print(multilabel_header(predictor.thresholds) if multilabel else HEADER, file=out)
             results = predict(predictor, _inputs(inputs_for, predictor.config),
                               FLAGS.batch_size)
             for result in tqdm(results, unit="image", desc="classify", file=sys.stderr,
                                disable=not FLAGS.progress):
-                print(format_prediction(result, names, min(FLAGS.top_k, len(names))), file=out)
+                findings = (predictor.findings(result.probabilities)
+                            if multilabel and not result.error else ())
+                if multilabel:
+                    print(format_multilabel(result, names, findings), file=out)
+                else:
+                    print(format_prediction(result, names, min(FLAGS.top_k, len(names))),
+                          file=out)
                 counts["error" if result.error else "ok"] += 1
                 if dicom_out is not None and not result.error:
                     dicom_out.add(result.source, result.probabilities,
                                   _CATALOG_ATTRIBUTES.pop(result.source, None)
-                                  if FLAGS.db_url else None)
+                                  if FLAGS.db_url else None, findings)
         print(f"classified {counts['ok']} input(s), {counts['error']} unreadable"
               + (f"; results in {FLAGS.outfile}" if FLAGS.outfile else ""), file=sys.stderr)
         return _finish_dicom_results(dicom_out)
@@ -252,7 +266,8 @@ def _dicom_results(predictor, task: str):
         with open(FLAGS.infile, "rb") as handle:
             listed = handle.read()
     return ClassificationResults(folder, names, predictor.identity(), codes,
-                                 hashlib.sha256(listed).hexdigest(), FLAGS.sr_per)
+                                 hashlib.sha256(listed).hexdigest(), FLAGS.sr_per,
+                                 predictor.config.multilabel)
 
 
 def _finish_dicom_results(results) -> int:

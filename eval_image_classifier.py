@@ -16,6 +16,14 @@ classes (class 0 is background). Empty masks, per image and class: ground truth
 and prediction both empty -> Dice = IoU = 1, HD95 = 0; empty ground truth with a
 false positive -> Dice = IoU = 0, HD95 = image diagonal; a missed structure ->
 Dice = IoU = 0, HD95 = image diagonal.
+
+Multi-label checkpoints (records from a labels.csv) report, per label, AUROC,
+average precision, and sensitivity and specificity at a threshold; then macro and
+micro means. Each label's threshold is chosen on the validation split with
+--threshold_rule and written to the train_dir as thresholds.json, which
+classify_image and the SavedModel use. Entries masked out in the records (U-Ignore,
+ignored blanks) count nowhere; a label without positives in a split is reported as
+such and left out of the macro means. ROC curves go to EVAL_DIR/roc_curves.png.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.conv_blocks import PREPROCESSING_NAMES
+from training.classification.multilabel_metrics import THRESHOLD_RULES
 from training.serving.model_flags import define_model_flags
 
 FLAGS = flags.FLAGS
@@ -49,6 +58,10 @@ flags.DEFINE_float("moving_average_decay", None,
 flags.DEFINE_boolean("use_moving_averages", True,
                      "medcv checkpoints: evaluate the weights' moving averages when the "
                      "checkpoint holds them.")
+flags.DEFINE_enum("threshold_rule", "youden", list(THRESHOLD_RULES),
+                  "Multi-label: how each label's threshold is chosen on the validation split "
+                  "(youden: the largest sensitivity + specificity - 1; f1: the largest F1). "
+                  "Written to the train_dir as thresholds.json.")
 flags.DEFINE_integer("eval_interval_secs", None,
                      "Watch --checkpoint_path (a train_dir) and evaluate every new checkpoint.")
 flags.DEFINE_integer("eval_timeout_secs", None,
@@ -83,7 +96,7 @@ def main(argv: list[str]) -> int:
             max_num_batches=FLAGS.max_num_batches, eval_image_size=FLAGS.eval_image_size,
             channels=FLAGS.channels or None, use_moving_averages=FLAGS.use_moving_averages,
             moving_average_decay=FLAGS.moving_average_decay,
-            preprocessing_name=FLAGS.preprocessing_name,
+            preprocessing_name=FLAGS.preprocessing_name, threshold_rule=FLAGS.threshold_rule,
         )
         if FLAGS.eval_interval_secs:
             count = watch(settings, FLAGS.eval_interval_secs, FLAGS.eval_timeout_secs,
@@ -93,7 +106,10 @@ def main(argv: list[str]) -> int:
         report = evaluate(settings)
         print(summary_text(report))
         where = f"metrics in {settings.eval_dir}/metrics.json"
-        if report.get("task") != "segmentation":
+        if report.get("task") == "multilabel":
+            where += (f", ROC curves in {settings.eval_dir}/roc_curves.png, thresholds in "
+                      f"{os.path.join(base, 'thresholds.json')}")
+        elif report.get("task") != "segmentation":
             where += f", confusion matrix in {settings.eval_dir}/confusion_matrix.png"
         print(where)
         return 0

@@ -9,6 +9,12 @@ tensorflow-datasets metadata, so `tfds.builder_from_directory(OUT)` loads it.
 If DIR/metadata.csv names each image's patient (`patient_key` or `patient_id`),
 all images of one patient land in the same split: no patient leaks between
 train, validation and test.
+
+A folder with DIR/labels.csv (`fetch_image --label_set` writes one: filename, then
+one column per label holding 1, 0, -1 for uncertain, or blank) converts to
+multi-label records: multi-hot targets plus a mask of the entries that count, with
+--uncertain and --blank deciding the -1 and blank entries, and splits stratified
+over every label at once.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
 from console.text import printable
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
+from datasets.records.label_policy import BLANK_POLICIES, UNCERTAIN_POLICIES, LabelPolicy
 from datasets.records.splits import SPLIT_MODES, parse_size
 
 FLAGS = flags.FLAGS
@@ -35,9 +42,10 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string(
     "dataset_dir", None,
-    "Input folder with images/ (PNG 8/16-bit, JPEG or DICOM) and labels/ or masks/; an image "
-    "and its label share a file stem (000000.png + 000000.txt holding e.g. 'Chest'). "
-    "Optional metadata.csv with ID and patient_key columns keeps each patient in one split.",
+    "Input folder with images/ (PNG 8/16-bit, JPEG or DICOM) and labels/, labels.csv "
+    "(multi-label) or masks/; an image and its label share a file stem (000000.png + "
+    "000000.txt holding e.g. 'Chest'). Optional metadata.csv with ID and patient_key "
+    "columns keeps each patient in one split.",
 )
 flags.DEFINE_string("output_dir", None, "Where the records go (default: DATASET_DIR/tfrecords).")
 flags.DEFINE_string(
@@ -91,6 +99,17 @@ flags.DEFINE_integer(
     "decodes small images instead of 5-megapixel ones. Unset: images as they are.",
     lower_bound=1,
 )
+flags.DEFINE_enum(
+    "uncertain", "ignore", list(UNCERTAIN_POLICIES),
+    "Multi-label: what an uncertain (-1) entry of labels.csv means, as in the CheXpert "
+    "paper. ignore (U-Ignore): left out of the loss and the metrics for that label; zeros "
+    "(U-Zeros): negative; ones (U-Ones): positive. Recorded in dataset_spec.json.",
+)
+flags.DEFINE_enum(
+    "blank", "negative", list(BLANK_POLICIES),
+    "Multi-label: what a blank (not mentioned) entry of labels.csv means. negative: "
+    "absent; ignore: left out of the loss and the metrics. Recorded in dataset_spec.json.",
+)
 define_progress_flag()
 flags.DEFINE_boolean(
     "tfds_metadata", True, "Write dataset_info.json/features.json for tensorflow-datasets."
@@ -118,6 +137,7 @@ def _settings() -> ConversionSettings:
         progress=FLAGS.progress,
         tfds_metadata=FLAGS.tfds_metadata,
         max_image_size=FLAGS.max_image_size,
+        label_policy=LabelPolicy(FLAGS.uncertain, FLAGS.blank),
     )
 
 

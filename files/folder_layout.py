@@ -1,7 +1,9 @@
 """The folder layout every stage reads and writes, named once.
 
 A fetched, preprocessed or exported folder is `images/` (one PNG per image),
-`labels/` (`<stem>.txt`, the class name) or `masks/` (segmentation), a
+`labels/` (`<stem>.txt`, the class name), `labels.csv` (multi-label: `filename`, then
+one column per label holding 1, 0, -1 for uncertain, or nothing) or `masks/`
+(segmentation), a
 `metadata.csv` (ID, label, patient key, attributes; the preprocessing applied)
 and, for colour masks, `class_dict.csv` (`name,r,g,b`, row i is class i).
 """
@@ -18,6 +20,7 @@ from files.atomic_file import write_atomic
 
 IMAGES_DIR = "images"
 LABELS_DIR = "labels"
+LABELS_CSV = "labels.csv"
 MASKS_DIR = "masks"
 METADATA_FILE = "metadata.csv"
 CLASS_DICT_FILE = "class_dict.csv"

@@ -20,7 +20,7 @@ import tensorflow as tf
 from datasets.input_pipeline.augmentation import AugmentOptions, augment
 from datasets.input_pipeline.model_input import InputSpec, encoded_levels, prepare, raw_levels
 from datasets.records import example_codec
-from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
 from dicom.preprocessing.methods import PixelPreprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -99,7 +99,7 @@ def build_pipeline(
     files = record_files(spec, split_name, dataset_dir)
     shuffle = options.is_training if options.shuffle is None else options.shuffle
     segmentation = spec.task == SEGMENTATION
-    parse_spec = example_codec.parsing_spec(spec.task)
+    parse_spec = example_codec.parsing_spec(spec.task, spec.num_classes)
 
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -145,7 +145,13 @@ def build_pipeline(
         if augment_options is not None:
             image, mask = augment(image, mask, element_seed, augment_options)
         image = tf.ensure_shape(image, [height, width, channels])
-        target = mask[..., 0] if segmentation else example[example_codec.LABEL]
+        if segmentation:
+            target = mask[..., 0]
+        elif spec.task == MULTILABEL:
+            target = multilabel_target(example[example_codec.MULTI_HOT],
+                                       example[example_codec.LABEL_MASK])
+        else:
+            target = example[example_codec.LABEL]
         if options.with_ids:
             return image, target, example[example_codec.ID]
         return image, target
@@ -157,6 +163,12 @@ def build_pipeline(
     dataset_options = tf.data.Options()
     dataset_options.deterministic = bool(options.deterministic or not shuffle)
     return dataset.with_options(dataset_options)
+
+
+def multilabel_target(multi_hot: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """One float32 tensor per example: 1 or 0 where the label is known, -1 where it is left
+    out of the loss and the metrics (its mask is 0)."""
+    return tf.where(mask > 0, tf.cast(multi_hot, tf.float32), -1.0)
 
 
 def with_element_seeds(dataset: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:
@@ -181,6 +193,9 @@ def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:
         targets = generator.uniform(
             [options.batch_size, height, width], maxval=spec.num_classes, dtype=tf.int32
         )
+    elif spec.task == MULTILABEL:
+        targets = tf.cast(generator.uniform([options.batch_size, spec.num_classes]) < 0.3,
+                          tf.float32)
     else:
         targets = generator.uniform(
             [options.batch_size], maxval=spec.num_classes, dtype=tf.int64

@@ -18,7 +18,7 @@ import sys
 from tqdm import tqdm
 
 from datasets.interchange.staged_directory import staged_directory
-from datasets.records.dataset_spec import CLASSIFICATION, read_spec
+from datasets.records.dataset_spec import CLASSIFICATION, SEGMENTATION, read_spec
 from datasets.records.source_folder import scan_source
 from files.folder_layout import MASKS_DIR, METADATA_FILE, write_metadata_csv
 from files.safe_names import NameAllocator
@@ -36,7 +36,7 @@ def folder_from_records(
     total = spec.split(split_name).num_examples
     rows: list[dict[str, str]] = []
     names = NameAllocator()
-    segmentation = spec.task != CLASSIFICATION
+    segmentation = spec.task == SEGMENTATION
     with staged_directory(output_dir) as staging:
         if segmentation:
             os.makedirs(os.path.join(staging, MASKS_DIR))
@@ -53,7 +53,8 @@ def folder_from_records(
                     handle.write(example.mask or b"")
                 row["mask"] = mask_name
             else:
-                row["label"] = example.label_text or spec.class_names[example.label or 0]
+                row["label"] = example.label_text or (
+                    "" if example.label is None else spec.class_names[example.label])
             rows.append(row)
         columns = ["filename", "mask" if segmentation else "label", "patient_id"]
         write_metadata_csv(os.path.join(staging, METADATA), columns, rows)

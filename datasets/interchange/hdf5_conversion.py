@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from datasets.interchange.hdf5_store import Hdf5SplitWriter
-from datasets.records.dataset_spec import SEGMENTATION, read_spec
+from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, read_spec
 from datasets.records.segmentation_masks import decode_mask
 
 BLOCK = 256
@@ -37,6 +37,9 @@ def export_split(
     from datasets.records.record_reader import iter_split
 
     spec = read_spec(dataset_dir)
+    if spec.task == MULTILABEL:
+        raise ValueError(f"{dataset_dir} holds multi-label records; HDF5 export takes "
+                         "classification and segmentation records only")
     total = spec.split(split_name).num_examples
     if image_size is None:
         if tuple(spec.min_size) != tuple(spec.max_size):

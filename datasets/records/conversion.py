@@ -29,12 +29,14 @@ from datasets.records import example_codec, splits
 from datasets.records.class_names import class_names_from, write_labels_file
 from datasets.records.dataset_spec import (
     CLASSIFICATION,
+    MULTILABEL,
     SEGMENTATION,
     SPEC_FILE,
     DatasetSpec,
     SplitSpec,
     write_spec,
 )
+from datasets.records.label_policy import LabelPolicy, count_labels
 from datasets.records.record_images import (
     UnreadableImage,
     load_record_image,
@@ -43,7 +45,13 @@ from datasets.records.record_images import (
     to_raw,
 )
 from datasets.records.segmentation_masks import encode_mask, load_mask
-from datasets.records.source_folder import InputProblem, SourceItem, scan_source
+from datasets.records.source_folder import (
+    InputProblem,
+    SourceItem,
+    label_names,
+    scan_source,
+    source_task,
+)
 from files.folder_layout import SegmentationClass, find_class_dict, folder_preprocessing
 from files.image_limits import scaled_size
 
@@ -74,10 +82,14 @@ class ConversionSettings:
     tfds_metadata: bool = True
     max_image_size: int | None = None
     """Scale the longer side of larger images down to this once, at conversion."""
+    label_policy: LabelPolicy = field(default_factory=LabelPolicy)
+    """Multi-label: how uncertain and blank entries become targets and masks."""
 
     @property
     def task(self) -> str:
-        return SEGMENTATION if self.dataset_name == SEGMENTATION else CLASSIFICATION
+        """segmentation by name; otherwise multi-label when the folder has a labels.csv."""
+        named = SEGMENTATION if self.dataset_name == SEGMENTATION else CLASSIFICATION
+        return source_task(self.dataset_dir, named)
 
 
 class InvalidInput(ValueError):
@@ -103,9 +115,10 @@ class ConversionResult:
             f"{name} {split.num_examples} in {len(split.files)} shard(s)"
             for name, split in self.spec.splits.items()
         )
+        kind = "labels" if self.spec.task == MULTILABEL else "classes"
         text = (
             f"wrote {sum(s.num_examples for s in self.spec.splits.values())} {self.spec.task} "
-            f"records to {output_dir} ({parts}); {self.spec.num_classes} classes"
+            f"records to {output_dir} ({parts}); {self.spec.num_classes} {kind}"
         )
         if self.skipped:
             text += f"; skipped {len(self.skipped)} invalid input(s)"
@@ -157,11 +170,16 @@ def _probe(task: tuple[SourceItem, int | None]) -> _Probe | InputProblem:
     return _Probe(height, width, image.channels, image.bit_depth, size, max_label)
 
 
-def _serialize(task: tuple[SourceItem, int, int, int | None]) -> bytes:
-    item, label_index, raw_bit_depth, max_size = task
+def _serialize(task: tuple[SourceItem, int, int, int | None, LabelPolicy]) -> bytes:
+    item, label_index, raw_bit_depth, max_size, policy = task
     image = scaled_record_image(load_record_image(item.image_path, verify=False), max_size)
     if raw_bit_depth:
         image = to_raw(image, raw_bit_depth)
+    if item.findings is not None:
+        targets, mask = policy.encode(item.findings)
+        return example_codec.multilabel_example(
+            image, targets, mask, item.label or "", item.example_id, item.patient_id
+        )
     if item.mask_path is not None:
         mask = encode_mask(scaled_mask(load_mask(item.mask_path, _classes), max_size))
         return example_codec.segmentation_example(
@@ -181,6 +199,10 @@ def _map(pool, function, items: list, chunksize: int) -> Iterator:
 def convert(settings: ConversionSettings) -> ConversionResult:
     """Run the whole conversion; raises `InvalidInput` before writing anything."""
     task = settings.task
+    if task == MULTILABEL:
+        log.info("%s has a labels.csv: converting multi-label records (uncertain: %s, "
+                 "blank: %s)", settings.dataset_dir, settings.label_policy.uncertain,
+                 settings.label_policy.blank)
     if settings.image_format not in IMAGE_FORMATS:
         raise ValueError(
             f"--image_format={settings.image_format!r}; choose one of {', '.join(IMAGE_FORMATS)}"
@@ -208,9 +230,9 @@ def convert(settings: ConversionSettings) -> ConversionResult:
         if not valid:
             raise ValueError(f"no convertible images in {settings.dataset_dir}")
         infos = {i.example_id: probes[i.example_id] for i in valid}
-        class_names = _class_names(task, valid, infos, classes)
+        class_names = _class_names(task, valid, infos, classes, settings.dataset_dir)
         layout = _plan(settings, valid, infos)
-        spec = _write(settings, pool, layout, class_names, infos, preprocessing)
+        spec = _write(settings, task, pool, layout, class_names, infos, preprocessing)
     finally:
         if pool is not None:
             pool.terminate()
@@ -233,7 +255,9 @@ def _probe_all(
     return results
 
 
-def _class_names(task, valid, infos, classes) -> list[str]:
+def _class_names(task, valid, infos, classes, dataset_dir: str) -> list[str]:
+    if task == MULTILABEL:
+        return label_names(dataset_dir)
     if task == CLASSIFICATION:
         return class_names_from(item.label or "" for item in valid)
     if classes is not None:
@@ -255,10 +279,16 @@ def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[
         for name in held_out
     }
     sizes = {name: size for name, size in sizes.items() if size > 0}
-    if sizes:
+    if sizes and valid[0].findings is not None:
+        positives = [_positives(item, settings.label_policy) for item in valid]
+        assignment = splits.assign_multilabel_splits(
+            positives, [i.group for i in valid], sizes, settings.seed
+        )
+    elif sizes:
         assignment = splits.assign_splits(
             [i.label for i in valid], [i.group for i in valid], sizes, settings.seed
         )
+    if sizes:
         order = [splits.TRAIN, splits.VALIDATION, splits.TEST]
         names = [n for n in order if n == splits.TRAIN or n in sizes]
     else:
@@ -286,7 +316,13 @@ def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[
     return shards
 
 
-def _write(settings, pool, layout: list[_Shard], class_names, infos,
+def _positives(item: SourceItem, policy: LabelPolicy) -> list[int]:
+    """The label indices that are known positives of a multi-label item."""
+    targets, mask = policy.encode(item.findings or ())
+    return [i for i, (t, m) in enumerate(zip(targets, mask, strict=True)) if t and m]
+
+
+def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
            preprocessing: tuple[str, int] | None) -> DatasetSpec:
     import tensorflow as tf
 
@@ -297,7 +333,8 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos,
     bit_depths = sorted({p.bit_depth for p in probes})
     raw_bit_depth = max(bit_depths) if settings.image_format == "raw" else 0
     tasks = [
-        (item, index_of.get(item.label or "", -1), raw_bit_depth, settings.max_image_size)
+        (item, index_of.get(item.label or "", -1), raw_bit_depth, settings.max_image_size,
+         settings.label_policy)
         for shard in layout
         for item in shard.items
     ]
@@ -320,12 +357,15 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos,
             split.files.append(os.path.basename(shard.path))
             split.shard_lengths.append(len(shard.items))
             split.num_bytes += num_bytes
-            split.class_counts = dict(
-                Counter(split.class_counts) + Counter(i.label for i in shard.items if i.label)
-            )
+            if task == MULTILABEL:
+                _add_label_counts(split, class_names, shard.items, settings.label_policy)
+            else:
+                split.class_counts = dict(
+                    Counter(split.class_counts) + Counter(i.label for i in shard.items if i.label)
+                )
     spec = DatasetSpec(
         dataset_name=settings.dataset_name,
-        task=settings.task,
+        task=task,
         output_name=settings.output_name,
         class_names=class_names,
         splits=split_specs,
@@ -339,9 +379,20 @@ def _write(settings, pool, layout: list[_Shard], class_names, infos,
         pixel_preprocessing=(None if preprocessing is None
                              else {"method": preprocessing[0], "value": preprocessing[1]}),
         max_image_size=settings.max_image_size,
+        label_policy=settings.label_policy.to_dict() if task == MULTILABEL else None,
     )
     _commit(settings, layout, spec)
     return spec
+
+
+def _add_label_counts(split: SplitSpec, class_names: list[str], items: list[SourceItem],
+                      policy: LabelPolicy) -> None:
+    added = count_labels(class_names, [policy.encode(i.findings or ()) for i in items])
+    for name, counts in added.items():
+        total = split.label_counts.setdefault(name, dict.fromkeys(counts, 0))
+        for key, value in counts.items():
+            total[key] += value
+    split.class_counts = {name: c["positive"] for name, c in split.label_counts.items()}
 
 
 def _common(values: Iterable[int]) -> int | None:

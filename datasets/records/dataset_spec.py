@@ -17,7 +17,8 @@ SPEC_FILE = "dataset_spec.json"
 SPEC_VERSION = 1
 CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
-TASKS = (CLASSIFICATION, SEGMENTATION)
+MULTILABEL = "multilabel"
+TASKS = (CLASSIFICATION, SEGMENTATION, MULTILABEL)
 
 
 @dataclass
@@ -27,6 +28,8 @@ class SplitSpec:
     shard_lengths: list[int]
     num_bytes: int = 0
     class_counts: dict[str, int] = field(default_factory=dict)
+    label_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Multi-label: per label, its positive, negative and unknown (masked-out) entries."""
 
 
 @dataclass
@@ -52,6 +55,9 @@ class DatasetSpec:
     max_image_size: int | None = None
     """tf_convert_data's --max_image_size: larger images were scaled down to it; a model
     trained on these records scales larger inputs the same way."""
+    label_policy: dict | None = None
+    """Multi-label: {uncertain, blank}, how uncertain and blank table entries became
+    targets and masks (datasets.records.label_policy)."""
     version: int = SPEC_VERSION
 
     @property

@@ -17,6 +17,8 @@ WIDTH = "image/width"
 CHANNELS = "image/channels"
 LABEL = "image/class/label"
 LABEL_TEXT = "image/class/text"
+MULTI_HOT = "image/class/multi_hot"
+LABEL_MASK = "image/class/mask"
 ID = "image/id"
 PATIENT_ID = "image/patient_id"
 MASK_ENCODED = "image/segmentation/class/encoded"
@@ -30,6 +32,10 @@ def _bytes(value: bytes | str) -> feature_pb2.Feature:
 
 def _int(value: int) -> feature_pb2.Feature:
     return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[value]))
+
+
+def _ints(values: list[int]) -> feature_pb2.Feature:
+    return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=values))
 
 
 def _image_features(image: RecordImage, example_id: str, patient_id: str) -> dict:
@@ -53,6 +59,18 @@ def classification_example(
     return _serialize(features)
 
 
+def multilabel_example(
+    image: RecordImage, targets: list[int], mask: list[int], label_text: str,
+    example_id: str, patient_id: str,
+) -> bytes:
+    """Multi-hot targets and a mask (1: known, 0: left out of the loss), one per label."""
+    features = _image_features(image, example_id, patient_id)
+    features[MULTI_HOT] = _ints(targets)
+    features[LABEL_MASK] = _ints(mask)
+    features[LABEL_TEXT] = _bytes(label_text)
+    return _serialize(features)
+
+
 def segmentation_example(
     image: RecordImage, mask_png: bytes, example_id: str, patient_id: str
 ) -> bytes:
@@ -66,8 +84,9 @@ def _serialize(features: dict) -> bytes:
     return example_pb2.Example(features=feature_pb2.Features(feature=features)).SerializeToString()
 
 
-def parsing_spec(task: str) -> dict:
-    """`tf.io.parse_single_example` features for a record of `task`."""
+def parsing_spec(task: str, num_labels: int = 0) -> dict:
+    """`tf.io.parse_single_example` features for a record of `task` (multi-label records
+    carry `num_labels` targets and mask entries)."""
     import tensorflow as tf
 
     spec = {
@@ -81,6 +100,10 @@ def parsing_spec(task: str) -> dict:
     }
     if task == "segmentation":
         spec[MASK_ENCODED] = tf.io.FixedLenFeature([], tf.string)
+    elif task == "multilabel":
+        spec[MULTI_HOT] = tf.io.FixedLenFeature([num_labels], tf.int64)
+        spec[LABEL_MASK] = tf.io.FixedLenFeature([num_labels], tf.int64)
+        spec[LABEL_TEXT] = tf.io.FixedLenFeature([], tf.string, default_value="")
     else:
         spec[LABEL] = tf.io.FixedLenFeature([], tf.int64)
         spec[LABEL_TEXT] = tf.io.FixedLenFeature([], tf.string, default_value="")

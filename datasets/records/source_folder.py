@@ -1,6 +1,7 @@
 """The conversion's input: `DIR/images/` paired by file stem with `DIR/labels/*.txt`
-(classification) or `DIR/masks/*.png` (segmentation), plus an optional
-`DIR/metadata.csv` naming each image's patient.
+(classification), with the rows of `DIR/labels.csv` (multi-label) or with
+`DIR/masks/*.png` (segmentation), plus an optional `DIR/metadata.csv` naming each
+image's patient.
 
 Scanning finds the pairing problems (an image without a label, a label without
 an image, an empty label, two images with one stem); decoding problems are
@@ -15,9 +16,11 @@ import os
 from dataclasses import dataclass
 
 from datasets.records.class_names import canonical_label
-from datasets.records.dataset_spec import SEGMENTATION
+from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION
+from datasets.records.label_policy import parse_value
 from files.folder_layout import (
     IMAGES_DIR,
+    LABELS_CSV,
     LABELS_DIR,
     MASKS_DIR,
     METADATA_FILE,
@@ -41,6 +44,8 @@ class SourceItem:
     label: str | None = None
     mask_path: str | None = None
     patient_id: str = ""
+    findings: tuple[int | None, ...] | None = None
+    """Multi-label: each label's cell, 1, 0, -1 (uncertain) or None (blank)."""
 
     @property
     def group(self) -> str:
@@ -90,12 +95,24 @@ def _require_dir(dataset_dir: str, name: str) -> str:
     return path
 
 
+def source_task(dataset_dir: str, task: str) -> str:
+    """A classification folder with a labels.csv is multi-label."""
+    if task == SEGMENTATION or not os.path.isfile(os.path.join(dataset_dir, LABELS_CSV)):
+        return task
+    if os.path.isdir(os.path.join(dataset_dir, LABELS_DIR)):
+        log.warning("%s has both %s and %s/: converting the multi-label %s", dataset_dir,
+                    LABELS_CSV, LABELS_DIR, LABELS_CSV)
+    return MULTILABEL
+
+
 def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[InputProblem]]:
     """Pair images with labels or masks; problems list what cannot be paired."""
     if not os.path.isdir(dataset_dir):
         raise FileNotFoundError(f"--dataset_dir {dataset_dir} does not exist")
     problems: list[InputProblem] = []
     images = _stem_map(_require_dir(dataset_dir, IMAGES_DIR), IMAGES_DIR, problems)
+    if task == MULTILABEL:
+        return _pair_label_rows(dataset_dir, images, problems), problems
     partner_dir = _require_dir(dataset_dir, MASKS_DIR if task == SEGMENTATION else LABELS_DIR)
     partners = _stem_map(partner_dir, MASKS_DIR if task == SEGMENTATION else LABELS_DIR, problems)
     patients = read_patient_keys(dataset_dir)
@@ -125,6 +142,68 @@ def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[Inp
             log.warning("%d images have no patient key in %s; each is its own group",
                         missing, METADATA_FILE)
     return items, problems
+
+
+def label_names(dataset_dir: str) -> list[str]:
+    """The label columns of `DIR/labels.csv`, in file order."""
+    path = os.path.join(dataset_dir, LABELS_CSV)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    names = [name.strip() for name in header[1:]]
+    if not header or header[0].strip() not in ID_COLUMNS:
+        raise ValueError(f"{path}: the first column must be filename (as fetch_image "
+                         f"--label_set writes it), got {header[:1]}")
+    if not names:
+        raise ValueError(f"{path} has no label columns after {header[0]}")
+    if len(set(names)) != len(names) or "" in names:
+        raise ValueError(f"{path}: label columns must be named and distinct, got {names}")
+    return names
+
+
+def _pair_label_rows(dataset_dir: str, images: dict[str, str],
+                     problems: list[InputProblem]) -> list[SourceItem]:
+    path = os.path.join(dataset_dir, LABELS_CSV)
+    names = label_names(dataset_dir)
+    patients = read_patient_keys(dataset_dir)
+    rows: dict[str, tuple[int | None, ...]] = {}
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            where = f"{path}:{number}"
+            if len(row) != len(names) + 1:
+                problems.append(InputProblem(where, f"{len(row)} cells; the header has "
+                                             f"{len(names) + 1}"))
+                continue
+            stem = file_stem(row[0].strip())
+            if stem in rows:
+                problems.append(InputProblem(where, f"a second row for {row[0].strip()!r}"))
+                continue
+            try:
+                values = []
+                for name, cell in zip(names, row[1:], strict=True):
+                    try:
+                        values.append(parse_value(cell))
+                    except ValueError as exc:
+                        raise ValueError(f"column {name!r}: {exc}") from None
+            except ValueError as exc:
+                problems.append(InputProblem(where, str(exc)))
+                continue
+            rows[stem] = tuple(values)
+    items = []
+    for stem, image_path in images.items():
+        if stem not in rows:
+            problems.append(InputProblem(image_path, f"image without a row in {LABELS_CSV}"))
+            continue
+        values = rows.pop(stem)
+        positives = "|".join(n for n, v in zip(names, values, strict=True) if v == 1)
+        items.append(SourceItem(stem, image_path, label=positives,
+                                patient_id=patients.get(stem, ""), findings=values))
+    for stem in rows:
+        problems.append(InputProblem(path, f"row {stem!r} has no image in {IMAGES_DIR}/"))
+    return items
 
 
 def _read_label(path: str, problems: list[InputProblem]) -> str | None:

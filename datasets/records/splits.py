@@ -90,3 +90,61 @@ def _check_sizes(sizes: dict[str, float], total: int) -> None:
 
 def _describe(value: float) -> str:
     return f"{value:g} of the images" if value < 1 else f"{int(value)} images"
+
+
+def assign_multilabel_splits(
+    positives: Sequence[Sequence[str]],
+    groups: Sequence[str],
+    sizes: dict[str, float],
+    seed: int,
+) -> list[str]:
+    """The split of each image, stratified over every label at once and keeping groups
+    whole: iterative stratification (Sechidis, Tsoumakas and Vlahavas, 2011) over patient
+    groups. The rarest label still to place goes first; each group carrying it joins the
+    split that most lacks that label (then the one that most lacks images), and every
+    placement lowers what that split still wants of each of the group's labels. Groups
+    without positives fill what the splits still lack in size."""
+    total = len(positives)
+    _check_sizes(sizes, total)
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    group_labels = {g: Counter(label for i in idx for label in positives[i])
+                    for g, idx in members.items()}
+    targets = {name: round(size * total) if size < 1 else int(size) for name, size in sizes.items()}
+    targets[TRAIN] = total - sum(targets.values())
+    names = [TRAIN, *sizes]
+    share = {name: targets[name] / total for name in names}
+    label_totals = Counter(label for row in positives for label in row)
+    wanted = {name: {label: share[name] * n for label, n in label_totals.items()}
+              for name in names}
+    room = {name: float(targets[name]) for name in names}
+    rng = np.random.default_rng(seed)
+    tie_break = {name: value for name, value in zip(names, rng.permutation(len(names)),
+                                                    strict=True)}
+    unplaced = sorted(members)
+    unplaced = [unplaced[i] for i in rng.permutation(len(unplaced))]
+    placed: dict[str, str] = {}
+
+    def place(group: str, split: str) -> None:
+        placed[group] = split
+        room[split] -= len(members[group])
+        for label, n in group_labels[group].items():
+            wanted[split][label] -= n
+
+    while True:
+        remaining = Counter(label for g in unplaced if g not in placed
+                            for label in group_labels[g])
+        if not remaining:
+            break
+        label = min(remaining, key=lambda name: (remaining[name], name))
+        for group in [g for g in unplaced if g not in placed and label in group_labels[g]]:
+            split = max(names, key=lambda s: (wanted[s][label], room[s], tie_break[s]))
+            place(group, split)
+    for group in (g for g in unplaced if g not in placed):
+        place(group, max(names, key=lambda s: (room[s], tie_break[s])))
+    assignment = [TRAIN] * total
+    for group, split in placed.items():
+        for i in members[group]:
+            assignment[i] = split
+    return assignment

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
 
 TFDS_VERSION = "1.0.0"
 
@@ -39,6 +39,13 @@ def feature_tree(spec: DatasetSpec):
                 ),
                 "format": tfds.features.Text(),
             }
+        }
+    elif spec.task == MULTILABEL:
+        labels = (spec.num_classes,)
+        image["class"] = {
+            "multi_hot": tfds.features.Tensor(shape=labels, dtype=np.int64),
+            "mask": tfds.features.Tensor(shape=labels, dtype=np.int64),
+            "text": tfds.features.Text(),
         }
     else:
         image["class"] = {

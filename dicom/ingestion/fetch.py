@@ -24,11 +24,16 @@ from tqdm import tqdm
 
 from dicom.ingestion.catalog import Catalog
 from files.atomic_file import write_atomic
-from files.folder_layout import IMAGES_DIR, LABELS_DIR, METADATA_FILE, write_metadata_csv
+from files.folder_layout import (
+    IMAGES_DIR,
+    LABELS_CSV,
+    LABELS_DIR,
+    METADATA_FILE,
+    write_metadata_csv,
+)
 from files.safe_names import NameAllocator
 
 ALL = "all"
-LABELS_CSV = "labels.csv"
 _NOT_IN_METADATA = {"image"}
 
 

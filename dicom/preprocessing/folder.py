@@ -13,6 +13,7 @@ from dicom.preprocessing.methods import clamp_value, preprocess
 from files.atomic_file import write_atomic
 from files.folder_layout import (
     IMAGES_DIR,
+    LABELS_CSV,
     LABELS_DIR,
     MASKS_DIR,
     METADATA_FILE,
@@ -78,8 +79,9 @@ def preprocess_folder(
                     os.path.join(target_root, extra),
                     dirs_exist_ok=True,
                 )
-        if os.path.isfile(os.path.join(directory, METADATA_FILE)):
-            shutil.copy2(os.path.join(directory, METADATA_FILE), target_root)
+        for extra in (METADATA_FILE, LABELS_CSV):
+            if os.path.isfile(os.path.join(directory, extra)):
+                shutil.copy2(os.path.join(directory, extra), target_root)
     names = sorted(n for n in os.listdir(source) if n.lower().endswith(IMAGE_SUFFIXES))
     summary = PreprocessSummary(output_directory=target_root)
     stems: list[str] = []

@@ -131,13 +131,13 @@ def finding_overlay(size: int, findings: set[str], rng: np.random.Generator) -> 
     overlay = np.zeros((size, size), np.float32)
     if "nodule" in findings:
         side = rng.choice((-1, 1))
-        r = rng.uniform(0.06, 0.09)
-        overlay += 0.35 * _ellipse(y, x, rng.uniform(-0.35, 0.15), side * rng.uniform(0.28, 0.42),
+        r = rng.uniform(0.08, 0.11)
+        overlay += 0.4 * _ellipse(y, x, rng.uniform(-0.35, 0.15), side * rng.uniform(0.28, 0.42),
                                    r, r, soft=0.25)
     if "basal_opacity" in findings:
         side = rng.choice((-1, 1))
-        overlay += 0.25 * _ellipse(y, x, rng.uniform(0.3, 0.42), side * rng.uniform(0.3, 0.4),
-                                   rng.uniform(0.14, 0.2), rng.uniform(0.18, 0.24), soft=0.6)
+        overlay += 0.3 * _ellipse(y, x, rng.uniform(0.3, 0.42), side * rng.uniform(0.3, 0.4),
+                                  rng.uniform(0.16, 0.22), rng.uniform(0.2, 0.26), soft=0.4)
     if "cardiomegaly" in findings:
         overlay += 0.22 * _ellipse(y, x, rng.uniform(0.12, 0.22), rng.uniform(0.05, 0.12),
                                    rng.uniform(0.34, 0.4), rng.uniform(0.32, 0.38), soft=0.2)

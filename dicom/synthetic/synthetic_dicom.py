@@ -88,7 +88,8 @@ def _patient(seed: int, index: int, rng: np.random.Generator) -> dict[str, str]:
 
 def image_dataset(pixels: np.ndarray, monochrome1: bool, rng: np.random.Generator) -> Dataset:
     """A 12-bit CR/DX image with RescaleSlope/Intercept whose display equals `pixels`."""
-    slope, intercept = (1.0, 0.0) if rng.random() < 0.5 else (0.5, -100.0)
+    # The second pair maps the whole display range into 12 bits: (4095 + 100) / 2 < 4096.
+    slope, intercept = (1.0, 0.0) if rng.random() < 0.5 else (2.0, -100.0)
     value = pixels * 4095.0  # the display scale, in modality units
     stored = np.clip(np.rint((value - intercept) / slope), 0, 4095).astype(np.uint16)
     if monochrome1:

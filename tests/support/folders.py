@@ -107,3 +107,27 @@ def segmentation_folder(root: str, count: int, size: int = 16) -> dict[str, np.n
         Image.fromarray(colours[mask]).save(os.path.join(root, "masks", f"{stem}.png"))
         labels[stem] = mask
     return labels
+
+
+def multilabel_folder(root: str, rows: dict[str, dict[str, str]], size: int = 16,
+                      patients: int = 0) -> dict[str, np.ndarray]:
+    """`root/images/<stem>.png` + `root/labels.csv` (filename, then a column per label with
+    the given cells, e.g. '1', '0', '-1' or ''), as fetch_image --label_set writes it."""
+    os.makedirs(os.path.join(root, "images"), exist_ok=True)
+    names = sorted({name for cells in rows.values() for name in cells})
+    pixels: dict[str, np.ndarray] = {}
+    with open(os.path.join(root, "labels.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", *names])
+        for index, (stem, cells) in enumerate(rows.items()):
+            image = textured(index, size)
+            write_image(os.path.join(root, "images", f"{stem}.png"), image)
+            writer.writerow([f"{stem}.png", *(cells.get(n, "") for n in names)])
+            pixels[stem] = image
+    if patients:
+        with open(os.path.join(root, "metadata.csv"), "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["filename", "patient_key"])
+            for index, stem in enumerate(rows):
+                writer.writerow([f"{stem}.png", f"P{index % patients:03d}"])
+    return pixels

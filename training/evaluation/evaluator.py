@@ -1,4 +1,9 @@
-"""Evaluate a checkpoint on a split: metrics JSON, confusion-matrix PNG, summaries.
+"""Evaluate a checkpoint on a split: metrics JSON, confusion-matrix PNG (ROC curves for
+multi-label), summaries.
+
+Multi-label checkpoints get per-label thresholds chosen on the validation split
+(`threshold_rule`), written to the train_dir as `thresholds.json`, where
+classify_image and the SavedModel export read them.
 
 `watch()` is TF-Slim's evaluation loop: it polls a train_dir and evaluates each
 new checkpoint once, so evaluation runs beside training.
@@ -18,11 +23,14 @@ import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.model_input import preprocessing_still_due
-from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
+from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec, read_spec
 from dicom.preprocessing.methods import PixelPreprocessing
 from files.atomic_file import write_atomic
 from training.classification.confusion_image import render_confusion_matrix
 from training.classification.metrics import classification_report, format_confusion_matrix
+from training.classification.multilabel_metrics import choose_thresholds, multilabel_report
+from training.classification.roc_image import render_roc_curves
+from training.classification.thresholds import Thresholds, write_thresholds
 from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig
@@ -47,15 +55,17 @@ class EvalSettings:
     moving_average_decay: float | None = None
     """TF-Slim checkpoints: use their ExponentialMovingAverage shadows (TF-Slim's eval)."""
     preprocessing_name: str | None = None
+    threshold_rule: str = "youden"
+    """Multi-label: how each label's threshold is chosen on the validation split."""
 
 
 def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
-                   framing: str | None = None):
+                   framing: str | None = None, split_name: str | None = None):
     """The evaluated split as (images, targets) batches, `max_num_batches` at most, with
     the model's folder preprocessing applied when the records hold raw pixels."""
     due = preprocessing_still_due(config.folder_preprocessing,
                                   PixelPreprocessing.from_dict(spec.pixel_preprocessing))
-    _, dataset = get_dataset(settings.dataset_name, settings.dataset_split_name,
+    _, dataset = get_dataset(settings.dataset_name, split_name or settings.dataset_split_name,
                              settings.dataset_dir, batch_size=settings.batch_size,
                              image_size=(config.image_size, config.image_size),
                              channels=config.channels, eval_framing=framing,
@@ -64,16 +74,18 @@ def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
 
 
 def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
-                   config: RunConfig):
-    dataset = _split_batches(settings, spec, config, config.preprocessing)
-    forward = tf.function(lambda images: tf.nn.softmax(
+                   config: RunConfig, split_name: str | None = None):
+    dataset = _split_batches(settings, spec, config, config.preprocessing, split_name)
+    activation = tf.nn.sigmoid if spec.task == MULTILABEL else tf.nn.softmax
+    forward = tf.function(lambda images: activation(
         tf.cast(model(images, training=False)["logits"], tf.float32)))
     labels, probabilities = [], []
     for images, batch_labels in dataset:
         probabilities.append(forward(images).numpy())
         labels.append(batch_labels.numpy())
     if not labels:
-        raise ValueError(f"split {settings.dataset_split_name!r} yielded no examples")
+        raise ValueError(f"split {split_name or settings.dataset_split_name!r} yielded no "
+                         "examples")
     return np.concatenate(labels), np.concatenate(probabilities)
 
 
@@ -103,19 +115,49 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     if config.class_names != spec.class_names:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
+    curves = None
     if spec.task == SEGMENTATION:
         report = _segment_split(model, settings, spec, config)
+    elif spec.task == MULTILABEL:
+        targets, probabilities = _predict_split(model, settings, spec, config)
+        chosen = _chosen_thresholds(model, settings, spec, config, prefix, targets,
+                                    probabilities)
+        report = multilabel_report(targets, probabilities, spec.class_names, chosen.values)
+        report.update(threshold_rule=chosen.rule, threshold_split=chosen.split,
+                      label_policy=spec.label_policy)
+        curves = (targets, probabilities)
     else:
         labels, probabilities = _predict_split(model, settings, spec, config)
         report = classification_report(labels, probabilities, spec.class_names)
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name,
                   preprocessing=config.preprocessing, restored=loaded.restore.summary())
-    _save(report, settings.eval_dir)
+    _save(report, settings.eval_dir, curves)
     return report
 
 
-def _save(report: dict, eval_dir: str) -> None:
+def _chosen_thresholds(model, settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
+                       prefix: str, targets: np.ndarray, probabilities: np.ndarray
+                       ) -> Thresholds:
+    """Thresholds chosen on the validation split (on the evaluated one when the records have
+    none, which the report says), written beside the checkpoint."""
+    if "validation" in spec.splits:
+        split = "validation"
+        if split != settings.dataset_split_name:
+            targets, probabilities = _predict_split(model, settings, spec, config, split)
+    else:
+        split = settings.dataset_split_name
+        log.warning("thresholds are chosen on split %r itself: the records have no "
+                    "validation split, so its sensitivity and specificity are optimistic",
+                    split)
+    values = choose_thresholds(targets, probabilities, spec.class_names,
+                               settings.threshold_rule)
+    chosen = Thresholds(settings.threshold_rule, split, checkpoint_step(prefix), values)
+    write_thresholds(chosen, os.path.dirname(prefix))
+    return chosen
+
+
+def _save(report: dict, eval_dir: str, curves=None) -> None:
     os.makedirs(eval_dir, exist_ok=True)
     text = (json.dumps(report, indent=2) + "\n").encode()
     write_atomic(os.path.join(eval_dir, f"metrics-{report['step']}.json"), text)
@@ -127,6 +169,9 @@ def _save(report: dict, eval_dir: str) -> None:
                 if report.get(key) is not None:
                     tf.summary.scalar(f"eval/{key}", report[key])
         writer.flush()
+        return
+    if report["task"] == MULTILABEL:
+        _save_multilabel(report, eval_dir, *curves)
         return
     image = render_confusion_matrix(
         report["confusion_matrix"], report["class_names"],
@@ -143,9 +188,31 @@ def _save(report: dict, eval_dir: str) -> None:
     writer.flush()
 
 
+def _save_multilabel(report: dict, eval_dir: str, targets: np.ndarray,
+                     probabilities: np.ndarray) -> None:
+    names = report["class_names"]
+    image = render_roc_curves(
+        targets, probabilities, names, [report["per_label"][n]["auroc"] for n in names],
+        f"{report['model_name']} step {report['step']}, split {report['split']}")
+    image.save(os.path.join(eval_dir, "roc_curves.png"))
+    writer = tf.summary.create_file_writer(eval_dir)
+    with writer.as_default(step=report["step"]):
+        for key in ("macro_auroc", "macro_average_precision", "micro_auroc",
+                    "micro_average_precision"):
+            if report.get(key) is not None:
+                tf.summary.scalar(f"eval/{key}", report[key])
+        for name, row in report["per_label"].items():
+            if row["auroc"] is not None:
+                tf.summary.scalar(f"eval/auroc/{name}", row["auroc"])
+        tf.summary.image("eval/roc_curves", np.asarray(image)[np.newaxis])
+    writer.flush()
+
+
 def summary_text(report: dict) -> str:
     if report.get("task") == SEGMENTATION:
         return _segmentation_text(report)
+    if report.get("task") == MULTILABEL:
+        return _multilabel_text(report)
     lines = [f"{report['checkpoint']} on split {report['split']} "
              f"({report['num_examples']} examples): accuracy {report['accuracy']:.4f}"]
     if "top5_recall" in report:
@@ -159,6 +226,29 @@ def summary_text(report: dict) -> str:
         lines.append(f"{name[:16]:16s} {fmt(row['precision'])} {fmt(row['recall'])} "
                      f"{fmt(row['f1'])} {fmt(row['roc_auc'])} {row['support']:8d}")
     lines.append(format_confusion_matrix(report["confusion_matrix"], report["class_names"]))
+    return "\n".join(lines)
+
+
+def _multilabel_text(report: dict) -> str:
+    fmt = lambda v: "      n/a" if v is None else f"{v:9.4f}"  # noqa: E731
+    lines = [f"{report['checkpoint']} on split {report['split']} ({report['num_examples']} "
+             f"examples): macro AUROC {fmt(report['macro_auroc']).strip()}, macro AP "
+             f"{fmt(report['macro_average_precision']).strip()}, micro AUROC "
+             f"{fmt(report['micro_auroc']).strip()}, micro AP "
+             f"{fmt(report['micro_average_precision']).strip()}",
+             f"thresholds: {report['threshold_rule']} on split {report['threshold_split']}",
+             f"{'label':20s} {'auroc':>9s} {'ap':>9s} {'thresh':>9s} {'sens':>9s} {'spec':>9s} "
+             f"{'pos':>6s} {'neg':>6s} {'unknown':>7s}"]
+    for name, row in report["per_label"].items():
+        lines.append(f"{name[:20]:20s} {fmt(row['auroc'])} {fmt(row['average_precision'])} "
+                     f"{fmt(row['threshold'])} {fmt(row['sensitivity'])} "
+                     f"{fmt(row['specificity'])} {row['positives']:6d} {row['negatives']:6d} "
+                     f"{row['unknown']:7d}")
+        if row["status"] != "ok":
+            lines.append(f"  {name}: {row['status']}")
+    if report["labels_without_positives"]:
+        lines.append("left out of the macro means (no positives here): "
+                     + ", ".join(report["labels_without_positives"]))
     return "\n".join(lines)
 
 

@@ -43,6 +43,14 @@ class RunConfig:
     max_image_size: int | None = None
     """The records' --max_image_size (from the dataset spec): larger inputs are scaled down
     to it the same way before the net's own resize."""
+    label_policy: dict | None = None
+    """Multi-label: {uncertain, blank} of the records trained on (from the dataset spec)."""
+    pos_weight: list[float] | None = None
+    """Multi-label: the positive-term weight of each label (--pos_weight), if any."""
+
+    @property
+    def multilabel(self) -> bool:
+        return self.task == "multilabel"
 
     @property
     def num_classes(self) -> int:

@@ -22,9 +22,14 @@ import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.pipeline import PipelineOptions
-from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec, read_spec
+from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec, read_spec
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
+from training.classification.multilabel_loss import (
+    label_accuracy,
+    masked_sigmoid_loss,
+    resolve_pos_weight,
+)
 from training.loop.checkpoints import TrainingState, open_checkpoint, restore
 from training.loop.distribution import (
     any_worker,
@@ -74,6 +79,8 @@ class TrainSettings:
     log_every_n_steps: int = 10
     num_clones: int = 1
     class_weights: str | None = None
+    pos_weight: str | None = None
+    """Multi-label: 'auto' or one weight per label on the positive term."""
     mixed_precision: bool = False
     augment: bool = True
     seed: int | None = None
@@ -159,6 +166,13 @@ def train(
                          f"holds a {spec.task} dataset")
     if spec.task == SEGMENTATION and settings.class_weights:
         raise ValueError("--class_weights applies to classification only")
+    if spec.task == MULTILABEL and settings.class_weights:
+        raise ValueError(f"{settings.dataset_dir} holds multi-label records: weigh rare "
+                         "findings with --pos_weight (auto, or one weight per label) instead "
+                         "of --class_weights")
+    if spec.task != MULTILABEL and settings.pos_weight:
+        raise ValueError(f"--pos_weight applies to multi-label records; {settings.dataset_dir} "
+                         f"holds {spec.task} records")
     if settings.steps_per_execution < 1:
         raise ValueError(f"--steps_per_execution={settings.steps_per_execution}: give 1 or "
                          "more")
@@ -177,10 +191,11 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
     go to `directory` (the train_dir for the chief, a scratch folder for other workers)."""
     policy = _precision_policy(settings.mixed_precision)
     keras.mixed_precision.set_dtype_policy(policy)
-    if chief:
-        _record_run_config(settings, size, channels, spec)
     class_weights = resolve_class_weights(settings.class_weights, spec,
                                           settings.dataset_split_name)
+    pos_weight = resolve_pos_weight(settings.pos_weight, spec, settings.dataset_split_name)
+    if chief:
+        _record_run_config(settings, size, channels, spec, pos_weight)
     train_size = spec.split(settings.dataset_split_name).num_examples
     with strategy.scope():
         model = build_model(settings.model_name, spec.num_classes, size, channels,
@@ -221,6 +236,8 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     if spec.task == SEGMENTATION:
         losses = _segmentation_loss(settings)
+    elif spec.task == MULTILABEL:
+        losses = _multilabel_loss(settings, pos_weight, net.has_aux_logits)
     else:
         losses = _classification_loss(settings, class_weights, net.has_aux_logits,
                                       spec.num_classes)
@@ -248,11 +265,14 @@ def _input_channels(settings: TrainSettings, spec: DatasetSpec) -> int:
     return spec.channels or 3
 
 
-def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec) -> None:
+def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec,
+                       pos_weight: np.ndarray | None) -> None:
     config = RunConfig(settings.model_name, size, channels, spec.class_names,
                        os.path.abspath(settings.dataset_dir), spec.task,
                        dict(settings.model_options), settings.preprocessing_name or "",
-                       spec.pixel_preprocessing, spec.max_image_size)
+                       spec.pixel_preprocessing, spec.max_image_size, spec.label_policy,
+                       None if pos_weight is None else [round(float(w), 6)
+                                                        for w in pos_weight])
     config.preprocessing_name = config.preprocessing  # the net's default, written out
     existing = find_run_config(settings.train_dir)
     if existing is not None and (existing.model_name, existing.class_names,
@@ -314,6 +334,23 @@ def _classification_loss(settings, class_weights, aux: bool, num_classes: int):
     def correct(outputs, labels):
         hits = tf.equal(tf.argmax(outputs["logits"], -1), labels)
         return tf.reduce_sum(tf.cast(hits, tf.float32))
+
+    return loss, correct
+
+
+def _multilabel_loss(settings, pos_weight: np.ndarray | None, aux: bool):
+    weights = None if pos_weight is None else tf.constant(pos_weight)
+
+    def loss(outputs, targets):
+        per_example = masked_sigmoid_loss(targets, outputs["logits"], weights,
+                                          settings.label_smoothing)
+        if aux and "aux_logits" in outputs:
+            per_example += AUX_LOSS_WEIGHT * masked_sigmoid_loss(
+                targets, outputs["aux_logits"], weights, settings.label_smoothing)
+        return per_example
+
+    def correct(outputs, targets):
+        return tf.reduce_sum(label_accuracy(targets, outputs["logits"]))
 
     return loss, correct
 

@@ -86,6 +86,10 @@ def define_training_flags() -> None:
                      "(or logical CPUs); TF_CONFIG with workers uses MultiWorkerMirrored.")
     d.DEFINE_string("class_weights", None, "'auto' weights classes by N/(K*n_c) from the "
                     "train split, or give one weight per class as 'w0,w1,...'.")
+    d.DEFINE_string("pos_weight", None, "Multi-label records: weigh each label's positive "
+                    "term. 'auto' uses negatives/positives of each label in the train split "
+                    "(rare findings weigh more); or give one weight per label as 'w0,w1,...' "
+                    "in labels.txt order. Unset: 1.")
     d.DEFINE_boolean("mixed_precision", False,
                      "float16 compute with dynamic loss scaling on GPU (bfloat16 on CPU).")
     d.DEFINE_boolean("jit_compile", None,
@@ -158,6 +162,7 @@ def settings_from_flags(values) -> TrainSettings:
         log_every_n_steps=values.log_every_n_steps,
         num_clones=values.num_clones,
         class_weights=values.class_weights,
+        pos_weight=values.pos_weight,
         mixed_precision=values.mixed_precision,
         jit_compile=values.jit_compile,
         steps_per_execution=values.steps_per_execution,

@@ -52,24 +52,28 @@ class ClassificationResults:
     """Collects predictions, writes one SR per image (or per study)."""
 
     def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
-                 codes: ResultCodes, run_key: str, per: str = PER_IMAGE) -> None:
+                 codes: ResultCodes, run_key: str, per: str = PER_IMAGE,
+                 multilabel: bool = False) -> None:
         self.folder, self.class_names, self.identity = folder, class_names, identity
-        self.codes, self.per = codes, per
+        self.codes, self.per, self.multilabel = codes, per, multilabel
         self.series_uid = result_uid("sr series", identity.config_hash, per, run_key)
         self.by_study: dict[str, list[ImageResult]] = defaultdict(list)
         self.summary = ResultSummary()
-        self.template = ImageReportTemplate(class_names, codes, identity, self.series_uid)
+        self.template = ImageReportTemplate(class_names, codes, identity, self.series_uid,
+                                            multilabel)
 
     def add(self, source: str, probabilities: np.ndarray,
-            catalog_attributes: dict[str, str] | None = None) -> None:
-        """`source` a DICOM file, or a catalog image with its `catalog_attributes`."""
+            catalog_attributes: dict[str, str] | None = None,
+            findings: tuple[str, ...] = ()) -> None:
+        """`source` a DICOM file, or a catalog image with its `catalog_attributes`;
+        `findings`, for a multi-label model, the labels at or above their thresholds."""
         try:
             header = (header_from(catalog_attributes, source) if catalog_attributes is not None
                       else read_source(source))
         except NotADicomSource as exc:
             self.summary.skipped.append(f"{exc} (a DICOM result needs a DICOM source)")
             return
-        result = ImageResult(header, probabilities, name=source)
+        result = ImageResult(header, probabilities, findings, name=source)
         if self.per == PER_IMAGE:
             self._write([result])
         else:
@@ -81,7 +85,7 @@ class ClassificationResults:
             dataset = self.template.build(results[0], number)
         else:
             dataset = classification_sr(results, self.class_names, self.codes, self.identity,
-                                        self.series_uid, number)
+                                        self.series_uid, number, self.multilabel)
         sources = [str(r.source.SOPInstanceUID) for r in results]
         self.summary.written.append(self.folder.write("SR", dataset, sources))
 

@@ -59,9 +59,9 @@ def _meaning(item: Dataset) -> str:
 
 class ImageReportTemplate:
     def __init__(self, class_names: Sequence[str], codes: ResultCodes, identity: ModelIdentity,
-                 series_uid: str) -> None:
+                 series_uid: str, multilabel: bool = False) -> None:
         self.class_names, self.codes, self.identity = list(class_names), codes, identity
-        self.series_uid = series_uid
+        self.series_uid, self.multilabel = series_uid, multilabel
         self._templates: dict[tuple, Dataset] = {}
         self._keywords: dict[str, tuple[str, ...]] = {}
 
@@ -73,12 +73,14 @@ class ImageReportTemplate:
 
     def build(self, result: ImageResult, instance_number: int) -> Dataset:
         try:
-            key = self._copied(result.source)
+            # Multi-label: the findings present are part of the structure (one coded
+            # evaluation each), so each set of findings has its own template.
+            key = (*self._copied(result.source), result.findings)
         except KeyError:  # a SOP class highdicom has no IOD for: build it the long way
             key = None
         if key is None or key not in self._templates:
             sr = classification_sr([result], self.class_names, self.codes, self.identity,
-                                   self.series_uid, instance_number)
+                                   self.series_uid, instance_number, self.multilabel)
             if key is not None and len(self._templates) < _MAX_TEMPLATES:
                 buffer = io.BytesIO()
                 sr.save_as(buffer, enforce_file_format=True)

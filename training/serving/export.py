@@ -1,4 +1,6 @@
-"""SavedModel export: encoded image bytes in, class probabilities and names out.
+"""SavedModel export: encoded image bytes in, class probabilities and names out (for a
+multi-label model: every label's sigmoid probability, and `findings`, whether each
+reaches the threshold eval chose, also copied beside it as thresholds.json).
 
 Two signatures: `serving_default` takes a batch of raw PNG (8/16-bit) or JPEG
 bytes and prepares them through the one input path (`model_input`: decode, the
@@ -21,6 +23,11 @@ import tensorflow as tf
 
 from datasets.input_pipeline.model_input import model_input
 from datasets.records.dataset_spec import DatasetSpec
+from training.classification.thresholds import (
+    default_thresholds,
+    read_thresholds,
+    write_thresholds,
+)
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig
 
@@ -28,9 +35,12 @@ MODEL_INFO = "medcv_model.json"
 
 
 class ServingModule(tf.Module):
-    def __init__(self, model: keras.Model, config: RunConfig) -> None:
+    def __init__(self, model: keras.Model, config: RunConfig,
+                 thresholds: list[float] | None = None) -> None:
         super().__init__()
         self.model = model
+        self.multilabel = config.multilabel
+        self.thresholds = tf.constant(thresholds or [0.5] * config.num_classes, tf.float32)
         self.size = config.image_size
         self.channels = config.channels
         self.input_spec = config.input_spec()  # raw images: the folder preprocessing is due
@@ -43,8 +53,12 @@ class ServingModule(tf.Module):
                                            tf.float32)])
 
     def _outputs(self, images):
-        probabilities = tf.nn.softmax(tf.cast(self.model(images, training=False)["logits"],
-                                              tf.float32))
+        logits = tf.cast(self.model(images, training=False)["logits"], tf.float32)
+        if self.multilabel:  # every label's probability, and which reach their thresholds
+            probabilities = tf.nn.sigmoid(logits)
+            return {"probabilities": probabilities,
+                    "findings": probabilities >= self.thresholds}
+        probabilities = tf.nn.softmax(logits)
         class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)  # per pixel: masks
         return {"probabilities": probabilities, "class_ids": class_ids,
                 "classes": tf.gather(self.class_names, class_ids)}
@@ -82,7 +96,12 @@ def export_saved_model(
                         use_moving_averages=use_moving_averages,
                         moving_average_decay=moving_average_decay)
     config = loaded.config
-    module = ServingModule(loaded.model, config)
+    thresholds = None
+    if config.multilabel:
+        thresholds = (read_thresholds(os.path.dirname(loaded.prefix))
+                      or default_thresholds(config.class_names))
+    module = ServingModule(loaded.model, config,
+                           thresholds.for_labels(config.class_names) if thresholds else None)
     temporary = export_dir.rstrip("/") + ".partial"
     shutil.rmtree(temporary, ignore_errors=True)
     tf.saved_model.save(module, temporary, signatures={
@@ -95,8 +114,11 @@ def export_saved_model(
                    "task": config.task, "model_options": config.model_options,
                    "preprocessing_name": config.preprocessing,
                    "pixel_preprocessing": config.pixel_preprocessing,
-                   "max_image_size": config.max_image_size}, handle,
+                   "max_image_size": config.max_image_size,
+                   "label_policy": config.label_policy}, handle,
                   indent=2)
+    if thresholds is not None:
+        write_thresholds(thresholds, temporary)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)
     os.replace(temporary, export_dir)

@@ -31,6 +31,11 @@ from datasets.records import example_codec
 from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.record_images import UnreadableImage, load_record_image
 from dicom.preprocessing.methods import PixelPreprocessing
+from training.classification.thresholds import (
+    Thresholds,
+    default_thresholds,
+    read_thresholds,
+)
 from training.loop.checkpoints import checkpoint_step
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig, reconcile
@@ -47,11 +52,22 @@ class Prediction:
 class Predictor:
     """Probabilities for float32 image batches in [0, 1] at the model's size."""
 
-    def __init__(self, config: RunConfig, forward, step: int = 0) -> None:
+    def __init__(self, config: RunConfig, forward, step: int = 0,
+                 thresholds: Thresholds | None = None) -> None:
         self.config = config
         self._forward = forward
         self.step = step
         """The checkpoint's global step (0 for a SavedModel, which does not record it)."""
+        self.thresholds = thresholds
+        """Multi-label: each label's threshold (eval's thresholds.json, else 0.5 each)."""
+        if config.multilabel and thresholds is None:
+            self.thresholds = default_thresholds(config.class_names)
+
+    def findings(self, probabilities: np.ndarray) -> tuple[str, ...]:
+        """Multi-label: the labels at or above their thresholds."""
+        limits = self.thresholds.for_labels(self.config.class_names)
+        return tuple(name for name, p, t in zip(self.config.class_names, probabilities,
+                                                limits, strict=True) if p >= t)
 
     def identity(self):
         """What made a result: net, step, a hash of the run config (training.results)."""
@@ -72,15 +88,19 @@ class Predictor:
             config = reconcile(config, model_name, num_classes, None, channels, None,
                                preprocessing_name)
             signature = tf.saved_model.load(path).signatures["predict_images"]
-            return cls(config, lambda images: signature(images)["probabilities"].numpy())
+            return cls(config, lambda images: signature(images)["probabilities"].numpy(),
+                       thresholds=read_thresholds(path) if config.multilabel else None)
         loaded = load_model(path, model_name, num_classes, image_size, channels, class_names,
                             preprocessing_name, labels_offset, labels_file,
                             moving_average_decay=moving_average_decay)
         model = loaded.model
-        forward = tf.function(lambda images: tf.nn.softmax(
+        multilabel = loaded.config.multilabel
+        activation = tf.nn.sigmoid if multilabel else tf.nn.softmax
+        forward = tf.function(lambda images: activation(
             tf.cast(model(images, training=False)["logits"], tf.float32)))
+        thresholds = read_thresholds(os.path.dirname(loaded.prefix)) if multilabel else None
         return cls(loaded.config, lambda images: forward(images).numpy(),
-                   checkpoint_step(loaded.prefix))
+                   checkpoint_step(loaded.prefix), thresholds)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return self._forward(tf.constant(images, tf.float32))
@@ -216,6 +236,26 @@ def inputs_for(infile: str, tfrecord: bool, config: RunConfig):
 
 HEADER = ("# input\tpredicted_class\tprobability\ttop_k (class:probability, best first); "
           "a line whose class is ERROR names why the input could not be classified")
+
+
+def multilabel_header(thresholds: Thresholds) -> str:
+    chosen = (f"chosen by {thresholds.rule} on split {thresholds.split} at step {thresholds.step}"
+              if thresholds.rule != "default" else
+              "0.5 each: no thresholds.json beside the model (run eval_image_classifier)")
+    return ("# input\tfindings (labels at or above their thresholds, '|'-joined; 'none' when "
+            f"no label is)\tprobabilities (label:probability, every label); thresholds "
+            f"{chosen}: " + ",".join(f"{name}:{'0.5' if value is None else f'{value:.4f}'}"
+                                     for name, value in thresholds.values.items()))
+
+
+def format_multilabel(prediction: Prediction, class_names: list[str],
+                      findings: tuple[str, ...]) -> str:
+    source = printable(prediction.source)
+    if prediction.error:
+        return f"{source}\tERROR\t{printable(prediction.error)}"
+    listed = ",".join(f"{name}:{p:.4f}"
+                      for name, p in zip(class_names, prediction.probabilities, strict=True))
+    return f"{source}\t{'|'.join(findings) or 'none'}\t{listed}"
 
 
 def format_prediction(prediction: Prediction, class_names: list[str], top_k: int) -> str:

@@ -1,0 +1,148 @@
+"""Multi-label metrics from targets (1, 0, or -1 for unknown) and sigmoid probabilities.
+
+Per label, over the images where it is known: AUROC (the rank statistic, ties one
+half), average precision (precision summed at each rank where recall rises, as
+scikit-learn defines it), and sensitivity and specificity at that label's
+threshold. Thresholds are chosen on a validation split by Youden's J (the largest
+TPR - FPR) or by F1, among the scores themselves (an image is positive when its
+probability is at or above the threshold). A label with no positives (or no
+negatives) among its known entries has no AUROC: it is reported with a `status`
+that says so, never as 0 or NaN, and the macro means leave it out and name it.
+Micro means pool every known entry of every label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from training.classification.metrics import roc_auc
+
+THRESHOLD_RULES = ("youden", "f1")
+DEFAULT_THRESHOLD = 0.5
+
+
+def average_precision(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Sum over the distinct scores, best first, of precision times the gain in recall."""
+    n_pos = int(positive.sum())
+    if n_pos == 0:
+        return None
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, hits = scores[order], positive[order].astype(np.float64)
+    true_positives = np.cumsum(hits)
+    # The last index of each run of equal scores: ties are one threshold.
+    last = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(scores) - 1]
+    tp = true_positives[last]
+    precision = tp / (last + 1)
+    recall_gain = np.diff(np.r_[0.0, tp]) / n_pos
+    return float(np.sum(precision * recall_gain))
+
+
+def roc_points(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """(false positive rates, true positive rates, thresholds), from (0, 0) upwards; the
+    first threshold is +inf (nothing positive)."""
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, hits = scores[order], positive[order]
+    last = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(scores) - 1]
+    tp = np.cumsum(hits)[last]
+    fp = (last + 1) - tp
+    n_pos, n_neg = max(int(positive.sum()), 1), max(int((~positive).sum()), 1)
+    return (np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos],
+            np.r_[np.inf, sorted_scores[last]])
+
+
+def choose_threshold(scores: np.ndarray, positive: np.ndarray, rule: str) -> float | None:
+    """The threshold `rule` picks, or None without both positives and negatives."""
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"--threshold_rule={rule!r}; choose one of {', '.join(THRESHOLD_RULES)}")
+    n_pos = int(positive.sum())
+    if n_pos == 0 or n_pos == len(positive):
+        return None
+    fpr, tpr, thresholds = roc_points(scores, positive)
+    fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]
+    if rule == "youden":
+        best = int(np.argmax(tpr - fpr))
+    else:
+        tp = tpr * n_pos
+        fp = fpr * (len(positive) - n_pos)
+        f1 = np.divide(2 * tp, tp + fp + n_pos, out=np.zeros_like(tp), where=tp + fp + n_pos > 0)
+        best = int(np.argmax(f1))
+    return float(thresholds[best])
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else float(numerator / denominator)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    defined = [v for v in values if v is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def choose_thresholds(targets: np.ndarray, probabilities: np.ndarray,
+                      class_names: Sequence[str], rule: str) -> dict[str, float | None]:
+    """Each label's threshold by `rule` over its known entries (None where undefined)."""
+    chosen = {}
+    for index, name in enumerate(class_names):
+        known = targets[:, index] >= 0
+        chosen[name] = choose_threshold(probabilities[known, index],
+                                        targets[known, index] == 1, rule)
+    return chosen
+
+
+def multilabel_report(targets: np.ndarray, probabilities: np.ndarray,
+                      class_names: Sequence[str], thresholds: dict[str, float | None]) -> dict:
+    """The metrics of one split; `thresholds` (label -> value, None for 0.5) come from the
+    validation split."""
+    targets = np.asarray(targets, dtype=np.float64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != targets.shape or probabilities.shape[1] != len(class_names):
+        raise ValueError(f"probabilities of shape {probabilities.shape} for targets of shape "
+                         f"{targets.shape} and {len(class_names)} labels")
+    per_label, no_positives = {}, []
+    pooled_scores, pooled_truth = [], []
+    totals = dict.fromkeys(("tp", "fn", "tn", "fp"), 0)
+    for index, name in enumerate(class_names):
+        known = targets[:, index] >= 0
+        scores, truth = probabilities[known, index], targets[known, index] == 1
+        threshold = thresholds.get(name)
+        used = DEFAULT_THRESHOLD if threshold is None else threshold
+        predicted = scores >= used
+        counts = {"tp": int((predicted & truth).sum()), "fn": int((~predicted & truth).sum()),
+                  "tn": int((~predicted & ~truth).sum()), "fp": int((predicted & ~truth).sum())}
+        for key, value in counts.items():
+            totals[key] += value
+        positives, negatives = int(truth.sum()), int((~truth).sum())
+        status = "ok"
+        if positives == 0:
+            status = "no positives in this split: AUROC, AP and sensitivity are undefined"
+            no_positives.append(name)
+        elif negatives == 0:
+            status = "no negatives in this split: AUROC and specificity are undefined"
+        per_label[name] = {
+            "auroc": roc_auc(scores, truth), "average_precision": average_precision(scores,
+                                                                                  truth),
+            "threshold": used, "threshold_chosen": threshold is not None,
+            "sensitivity": _ratio(counts["tp"], counts["tp"] + counts["fn"]),
+            "specificity": _ratio(counts["tn"], counts["tn"] + counts["fp"]),
+            "positives": positives, "negatives": negatives,
+            "unknown": int((~known).sum()), "status": status,
+        }
+        pooled_scores.append(scores)
+        pooled_truth.append(truth)
+    scores, truth = np.concatenate(pooled_scores), np.concatenate(pooled_truth)
+    return {
+        "num_examples": len(targets),
+        "class_names": list(class_names),
+        "per_label": per_label,
+        "macro_auroc": _mean([row["auroc"] for row in per_label.values()]),
+        "macro_average_precision": _mean([row["average_precision"]
+                                          for row in per_label.values()]),
+        "micro_auroc": roc_auc(scores, truth),
+        "micro_average_precision": average_precision(scores, truth),
+        "micro_sensitivity": _ratio(totals["tp"], totals["tp"] + totals["fn"]),
+        "micro_specificity": _ratio(totals["tn"], totals["tn"] + totals["fp"]),
+        "labels_without_positives": no_positives,
+    }

@@ -1,0 +1,55 @@
+"""Per-label decision thresholds of a multi-label model, kept in its train_dir.
+
+eval_image_classifier chooses them on the validation split and writes
+`thresholds.json`; classify_image and the SavedModel export read it, so a finding
+is reported above the same threshold everywhere. Without the file every label
+uses 0.5, and the tools say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from files.atomic_file import write_atomic
+
+THRESHOLDS_FILE = "thresholds.json"
+DEFAULT = 0.5
+
+
+@dataclass
+class Thresholds:
+    rule: str
+    """youden or f1; 'default' when no eval chose them."""
+    split: str
+    step: int
+    values: dict[str, float | None]
+    """label -> threshold; None where the split could not define one (0.5 is used)."""
+
+    def for_labels(self, class_names: list[str]) -> list[float]:
+        return [DEFAULT if self.values.get(n) is None else float(self.values[n])
+                for n in class_names]
+
+
+def default_thresholds(class_names: list[str]) -> Thresholds:
+    return Thresholds("default", "", 0, dict.fromkeys(class_names, DEFAULT))
+
+
+def write_thresholds(thresholds: Thresholds, directory: str) -> str:
+    path = os.path.join(directory or ".", THRESHOLDS_FILE)
+    write_atomic(path, (json.dumps(asdict(thresholds), indent=2) + "\n").encode())
+    return path
+
+
+def read_thresholds(directory: str) -> Thresholds | None:
+    """The thresholds recorded in `directory` (a train_dir or a SavedModel), or None."""
+    path = os.path.join(directory, THRESHOLDS_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    try:
+        return Thresholds(raw["rule"], raw["split"], int(raw["step"]), dict(raw["values"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a thresholds file ({exc})") from None
