@@ -8,7 +8,8 @@ PY="$ROOT/.venv/bin/python"
 OUT="$ROOT/demo_output"
 export PYTHONPATH="$ROOT"
 mkdir -p "$OUT" && cd "$OUT"
-rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes dicom_results findings
+rm -rf dicom fetched fetched_* tfrecords train saved_model cardiac volumes dicom_results findings \
+  findings_*
 
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
@@ -50,9 +51,10 @@ step "10. classify DICOM files (a truncated one included) with the exported Save
   --dicom_output_dir=dicom_results
 cut -f1-3 prediction_result.txt | sed 's#^dicom/##'
 
-printf '\n== Labels leg\n'
-step "L1. synthesize chest radiographs with planted findings and their ChestX-ray14 and CheXpert tables" \
-  "$PY" -m dicom.synthesize --output_dir findings --num_images 60 --findings --defects=false --seed 1
+printf '\n== Multi-label leg\n'
+step "L1. synthesize 480 chest radiographs with planted findings and their ChestX-ray14 and CheXpert tables" \
+  "$PY" -m dicom.synthesize --output_dir findings --num_images 480 --size 64 --findings \
+  --defects=false --seed 1
 step "L2. ingest them into the same catalog" \
   "$PY" -m dicom.create_database --directory findings --workers 2
 step "L3. import the ChestX-ray14 table (Image Index, Finding Labels) as the label set nih14" \
@@ -62,7 +64,27 @@ step "L4. import the CheXpert table (Path, 14 observations with -1.0 and blanks)
   "$PY" -m dicom.import_labels --table findings/train.csv --label_set chexpert --format chexpert
 step "L5. fetch the chexpert set: images/ and labels.csv (1, 0, -1 or blank per label)" \
   "$PY" -m dicom.fetch_image --label_set chexpert --directory fetched_findings
-head -3 fetched_findings/labels.csv
+head -3 fetched_findings/labels.csv | cut -c1-160
+step "L6. convert to multi-label records: uncertain entries masked out (U-Ignore), splits stratified over every label, no patient in two splits" \
+  "$PY" "$ROOT/tf_convert_data.py" --dataset_dir=fetched_findings --output_dir=findings_records \
+  --need_split=tvt_split --validation_size=0.2 --test_size=0.25 --uncertain=ignore
+step "L7. train a ResNet-18 with the masked sigmoid loss, rare findings weighted (--pos_weight=auto)" \
+  "$PY" "$ROOT/train_image_classifier.py" --train_dir=findings_train \
+  --dataset_dir=findings_records --model_name=resnet_v1_18 --train_image_size=64 \
+  --batch_size=16 --max_number_of_steps=200 --optimizer=adam --opt_epsilon=1e-7 \
+  --learning_rate=0.002 --log_every_n_steps=100 --seed=0 --pos_weight=auto
+step "L8. evaluate: per-label AUROC, AP, sensitivity/specificity at thresholds chosen on validation (Fracture has no pixel signal: near 0.5)" \
+  "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=findings_train \
+  --dataset_split_name=test --eval_dir=findings_eval
+find findings -name '*.dcm' | sort | head -6 > findings_input.txt
+step "L9. classify DICOM files: findings above the thresholds, every probability, one SR each" \
+  "$PY" "$ROOT/classify_image.py" --infile=findings_input.txt \
+  --checkpoint_path=findings_train --outfile=findings_result.txt \
+  --dicom_output_dir=findings_sr
+tail -n +2 findings_result.txt | cut -f1,2 | sed 's#^findings/##'
+step "L10. export the multi-label SavedModel (probabilities and findings; the thresholds travel)" \
+  "$PY" "$ROOT/export_model.py" --checkpoint_path=findings_train \
+  --export_dir=findings_saved_model
 
 printf '\n== Segmentation leg\n'
 step "11. synthesize cardiac MR: 8 patients x 10 slices with i-/o-contours (defects planted)" \
@@ -112,6 +134,8 @@ printf '  records      tfrecords: %s shards, labels.txt, dataset_spec.json, tfds
 printf '  model        train/resnet_v1_18 (checkpoints, TensorBoard), saved_model/\n'
 printf '  evaluation   eval_test/metrics.json, eval_test/confusion_matrix.png\n'
 printf '  predictions  prediction_result.txt, dicom_results/ (SRs, results.json)\n'
+printf '  multi-label  findings_records, findings_train (thresholds.json), findings_eval\n'
+printf '               (metrics.json, roc_curves.png), findings_result.txt, findings_sr/\n'
 printf '  cardiac      cardiac/masks (images, masks, overlays, cardiac.h5, report.json),\n'
 printf '               cardiac/eval_test/metrics.json, cardiac/predicted (masks, overlays),\n'
 printf '               cardiac/dicom_results (one DICOM SEG per MR series)\n'

@@ -166,6 +166,7 @@ def _pair_label_rows(dataset_dir: str, images: dict[str, str],
     names = label_names(dataset_dir)
     patients = read_patient_keys(dataset_dir)
     rows: dict[str, tuple[int | None, ...]] = {}
+    refused: set[str] = set()  # stems whose row is a problem already
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         next(reader)
@@ -178,7 +179,7 @@ def _pair_label_rows(dataset_dir: str, images: dict[str, str],
                                              f"{len(names) + 1}"))
                 continue
             stem = file_stem(row[0].strip())
-            if stem in rows:
+            if stem in rows or stem in refused:
                 problems.append(InputProblem(where, f"a second row for {row[0].strip()!r}"))
                 continue
             try:
@@ -190,12 +191,15 @@ def _pair_label_rows(dataset_dir: str, images: dict[str, str],
                         raise ValueError(f"column {name!r}: {exc}") from None
             except ValueError as exc:
                 problems.append(InputProblem(where, str(exc)))
+                refused.add(stem)
                 continue
             rows[stem] = tuple(values)
     items = []
     for stem, image_path in images.items():
         if stem not in rows:
-            problems.append(InputProblem(image_path, f"image without a row in {LABELS_CSV}"))
+            if stem not in refused:
+                problems.append(InputProblem(image_path,
+                                             f"image without a row in {LABELS_CSV}"))
             continue
         values = rows.pop(stem)
         positives = "|".join(n for n, v in zip(names, values, strict=True) if v == 1)

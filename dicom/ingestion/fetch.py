@@ -132,7 +132,7 @@ def fetch_images(
                 label = "|".join(sorted(k for k, v in values.items() if v == 1))
             before.discard(stem)
             summary.written += 1
-            summary.labels[label] += 1
+            summary.labels[label or ("no positive label" if label_set else "no label")] += 1
             if metadata:
                 rows_out.append(
                     {

@@ -10,12 +10,15 @@ number of labels, so an image with fewer known labels does not weigh more.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from datasets.records.dataset_spec import DatasetSpec
+
+log = logging.getLogger(__name__)
 
 
 def masked_sigmoid_loss(targets: tf.Tensor, logits: tf.Tensor,
@@ -45,20 +48,22 @@ def label_accuracy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
 
 
 def resolve_pos_weight(setting: str | None, spec: DatasetSpec, split: str) -> np.ndarray | None:
-    """None, 'auto' (each label's negatives / positives in the training split) or
-    'w0,w1,...' (one weight per label)."""
+    """None, 'auto' (each label's negatives / positives in the training split; 1 for a
+    label without positives there) or 'w0,w1,...' (one weight per label)."""
     if not setting:
         return None
     names: Sequence[str] = spec.class_names
     if setting == "auto":
         counts = spec.split(split).label_counts
-        weights = []
+        weights, absent = [], []
         for name in names:
             positive, negative = counts[name]["positive"], counts[name]["negative"]
-            if not positive:
-                raise ValueError(f"--pos_weight=auto: split {split!r} has no known positive "
-                                 f"{name!r}; give the weights by hand or drop the label")
-            weights.append(max(negative, 1) / positive)
+            if not positive:  # nothing to weigh: the label only ever learns "absent"
+                absent.append(name)
+            weights.append(max(negative, 1) / positive if positive else 1.0)
+        if absent:
+            log.warning("--pos_weight=auto: split %r has no known positive %s; weight 1",
+                        split, ", ".join(absent))
         return np.array(weights, dtype=np.float32)
     try:
         weights = np.array([float(w) for w in setting.split(",")], dtype=np.float32)

@@ -88,8 +88,8 @@ def define_training_flags() -> None:
                     "train split, or give one weight per class as 'w0,w1,...'.")
     d.DEFINE_string("pos_weight", None, "Multi-label records: weigh each label's positive "
                     "term. 'auto' uses negatives/positives of each label in the train split "
-                    "(rare findings weigh more); or give one weight per label as 'w0,w1,...' "
-                    "in labels.txt order. Unset: 1.")
+                    "(rare findings weigh more; 1 for a label without positives there); or "
+                    "give one weight per label as 'w0,w1,...' in labels.txt order. Unset: 1.")
     d.DEFINE_boolean("mixed_precision", False,
                      "float16 compute with dynamic loss scaling on GPU (bfloat16 on CPU).")
     d.DEFINE_boolean("jit_compile", None,

@@ -15,6 +15,7 @@ Written to a temporary directory and renamed, so a half export never exists.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -32,6 +33,7 @@ from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig
 
 MODEL_INFO = "medcv_model.json"
+log = logging.getLogger(__name__)
 
 
 class ServingModule(tf.Module):
@@ -98,8 +100,12 @@ def export_saved_model(
     config = loaded.config
     thresholds = None
     if config.multilabel:
-        thresholds = (read_thresholds(os.path.dirname(loaded.prefix))
-                      or default_thresholds(config.class_names))
+        thresholds = read_thresholds(os.path.dirname(loaded.prefix))
+        if thresholds is None:
+            log.warning("no thresholds.json beside %s: every finding's threshold is 0.5; run "
+                        "eval_image_classifier first to choose them on the validation split",
+                        loaded.prefix)
+            thresholds = default_thresholds(config.class_names)
     module = ServingModule(loaded.model, config,
                            thresholds.for_labels(config.class_names) if thresholds else None)
     temporary = export_dir.rstrip("/") + ".partial"
