@@ -2,7 +2,8 @@
 
 `images` holds one row per frame: `ID` (the SOP Instance UID, with `-f<N>`
 appended for frame N of a multi-frame file), the canonical body part and its
-raw value, the display-ready image as PNG, core DICOM attributes, the patient
+raw value, the display-ready image as PNG (or, with a pixel store, its blob's URI
+and SHA-256: dicom.ingestion.pixel_store), core DICOM attributes, the patient
 key, the source path and its SHA-256, the ingestion time, and one nullable
 column per configured cleansed attribute (DICOM keyword as column name).
 `rejects` holds one row per rejected path (latest reason), keyed by a hash of
@@ -46,7 +47,9 @@ def core_columns() -> list[sa.Column]:
         sa.Column("body_part", sa.String(32), nullable=False),
         sa.Column("BodyPartExamined", sa.String(64)),
         sa.Column("body_part_source", sa.String(32), nullable=False),
-        sa.Column("image", _BLOB, nullable=False),
+        sa.Column("image", _BLOB),  # NULL when the PNG is in a pixel store
+        sa.Column("image_uri", _TEXT),
+        sa.Column("image_sha256", sa.String(64)),
         sa.Column("channels", sa.SmallInteger, nullable=False),
         sa.Column("bit_depth", sa.SmallInteger, nullable=False),
         sa.Column("frame", sa.Integer, nullable=False),
@@ -188,6 +191,14 @@ class Catalog:
                     f"ALTER TABLE {preparer.quote(IMAGES_TABLE)} "
                     f"ADD COLUMN {preparer.quote(column.name)} {ddl}"
                 )
+
+    def require_store_schema(self) -> None:
+        """A pixel store needs an images table whose `image` may be NULL."""
+        if not self.reflected_images().c.image.nullable:
+            raise DatabaseUnavailable(
+                f"{self.describe()}: table {IMAGES_TABLE} was created before pixel stores "
+                "(its image column is NOT NULL); use --image_store with a new catalog"
+            )
 
     def require_schema(self) -> None:
         if not sa.inspect(self.engine).has_table(IMAGES_TABLE):

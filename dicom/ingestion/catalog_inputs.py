@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.fetch import selection
+from dicom.ingestion.pixel_store import STORE_COLUMNS, stored_png
 
 # Catalog column -> the DICOM keyword it fills in a result's copy of the source.
 HEADER_COLUMNS = {
@@ -40,7 +41,8 @@ def catalog_images(catalog: Catalog, values: Sequence[str] | None, column: str =
     table = catalog.reflected_images()
     where = selection(table, values, column)
     columns = [c for c in HEADER_COLUMNS if c in table.c]
-    query = sa.select(table.c.ID, table.c.image, *(table.c[c] for c in columns)).order_by(
+    stored = [table.c[c] for c in ("image", *STORE_COLUMNS) if c in table.c]
+    query = sa.select(table.c.ID, *stored, *(table.c[c] for c in columns)).order_by(
         table.c.ID)
     if where is not None:
         query = query.where(where)
@@ -49,5 +51,6 @@ def catalog_images(catalog: Catalog, values: Sequence[str] | None, column: str =
             record = row._mapping
             if only is not None and record["ID"] not in only:
                 continue
-            yield CatalogImage(str(record["ID"]), bytes(record["image"]), {
+            image_id = str(record["ID"])
+            yield CatalogImage(image_id, stored_png(record, image_id), {
                 HEADER_COLUMNS[k]: "" if record[k] is None else str(record[k]) for k in columns})

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.pixel_store import stored_png
 from files.atomic_file import write_atomic
 from files.folder_layout import (
     IMAGES_DIR,
@@ -123,7 +124,7 @@ def fetch_images(
                 continue
             stem = names.allocate(image_id, "image")
             label = "" if record[column] is None else str(record[column])
-            write_atomic(os.path.join(images_dir, f"{stem}.png"), record["image"])
+            write_atomic(os.path.join(images_dir, f"{stem}.png"), stored_png(record, image_id))
             if label_set is None:
                 write_atomic(os.path.join(labels_dir, f"{stem}.txt"), f"{label}\n".encode())
             else:

@@ -50,6 +50,9 @@ class IngestSettings:
     compress_level: int = DEFAULT_COMPRESS_LEVEL
     root: str = "."
     limits: ReadLimits = field(default_factory=ReadLimits)
+    image_store: str | None = None
+    """A pixel store URL (dicom.ingestion.pixel_store): PNGs go there, rows keep URI and
+    digest; None keeps them in the catalog."""
     source_prefix: str | None = None
     """Files from a network source (a pull, a receiver) are named in the catalog as this
     prefix plus their name in the spool, e.g. `dicomweb://pacs:8042/dicom-web/<SOP UID>.dcm`,
@@ -81,7 +84,7 @@ class FileOutcome:
 
     @property
     def nbytes(self) -> int:
-        return sum(len(r["image"]) for r in self.rows)
+        return sum(len(r["image"] or b"") for r in self.rows)
 
 
 class FileProcessor:
@@ -99,6 +102,11 @@ class FileProcessor:
         self.mapper = BodyPartMapper(settings.body_part_map)
         self.deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
         self.widths = string_widths(settings.lists)
+        self.store = None
+        if settings.image_store:
+            from dicom.ingestion.pixel_store import PixelStore
+
+            self.store = PixelStore(settings.image_store)
 
     def stored_path(self, path: str) -> str:
         return stored_path(self.settings, path)
@@ -176,13 +184,18 @@ class FileProcessor:
         rows = []
         for index, image in enumerate(display_frames(ds, release=True)):
             png = encode_png(image, self.settings.compress_level)
-            self._check_packet(png)
+            if self.store is None:
+                self._check_packet(png)
+                stored_image = {"image": png}
+            else:  # the blob is in place before its row is committed
+                uri, digest = self.store.put(png)
+                stored_image = {"image": None, "image_uri": uri, "image_sha256": digest}
             rows.append(
                 {
                     **common,
                     "ID": uid if frames == 1 else f"{uid}-f{index + 1}",
                     "frame": index + 1,
-                    "image": png,
+                    **stored_image,
                     "channels": 1 if image.ndim == 2 else 3,
                     "bit_depth": image.dtype.itemsize * 8,
                     "Rows": int(image.shape[0]),

@@ -178,10 +178,7 @@ def ingest_directory(
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"--directory {directory} is not a directory")
     settings = settings or IngestSettings()
-    packet = catalog.max_packet_bytes()
-    settings = dataclasses.replace(
-        settings, max_packet_bytes=packet, root=os.path.abspath(directory)
-    )
+    settings = _prepared(settings, catalog, directory)
     paths = list(iter_files(directory))
     known = catalog.stored_fingerprints()
     workers = max(0, workers if workers is not None else (os.cpu_count() or 1))
@@ -210,6 +207,20 @@ def ingest_directory(
     return summary
 
 
+def _prepared(settings: IngestSettings, catalog: Catalog, root: str) -> IngestSettings:
+    """The settings every worker gets: the server's packet limit (moot with a pixel store,
+    whose PNGs never travel through SQL) and the root that stored paths are relative to."""
+    if settings.image_store:
+        catalog.require_store_schema()
+        from dicom.ingestion.pixel_store import PixelStore
+
+        PixelStore(settings.image_store).check_writable()
+        packet = None
+    else:
+        packet = catalog.max_packet_bytes()
+    return dataclasses.replace(settings, max_packet_bytes=packet, root=os.path.abspath(root))
+
+
 def ingest_stream(
     incoming: queue.Queue,
     root: str,
@@ -224,9 +235,7 @@ def ingest_stream(
     with the same per-file work, workers and commits as a folder; `on_outcomes` sees each
     committed group (a pull or a receiver clears its spool with it); `started` is set once
     the worker processes exist (fork them before the caller starts threads)."""
-    settings = dataclasses.replace(
-        settings, max_packet_bytes=catalog.max_packet_bytes(), root=os.path.abspath(root)
-    )
+    settings = _prepared(settings, catalog, root)
     summary = IngestSummary()
     results = run_in_workers(
         [], settings, catalog.stored_fingerprints(), catalog.url, catalog.lists,

@@ -32,6 +32,15 @@ def define_ingest_flags() -> None:
         "mysql+mysqlconnector://user@host/db with the password in "
         "$MEDCV_DB_PASSWORD or a MySQL option file (~/.my.cnf).",
     )
+    flags.DEFINE_string(
+        "image_store",
+        None,
+        "Keep the PNGs outside the database, in this pixel store: a folder, or any URL "
+        "fsspec opens (s3://, gs://, ...). Each PNG is written once, content-addressed "
+        "(ab/cd/<sha256>.png), before its row; the row keeps image_uri and image_sha256, and "
+        "every reader checks the digest. `python -m dicom.verify_store` checks a store. "
+        "Unset: PNGs in the catalog's image column.",
+    )
     flags.DEFINE_integer(
         "workers",
         os.cpu_count() or 1,
@@ -142,6 +151,7 @@ def settings_from_flags() -> IngestSettings:
         body_part_map=load_body_part_map(FLAGS.body_part_map) if FLAGS.body_part_map else {},
         deid_key=load_key(FLAGS.deid_key) if FLAGS.deidentify else None,
         overwrite=FLAGS.overwrite,
+        image_store=FLAGS.image_store or None,
         limits=ReadLimits(
             FLAGS.max_file_mb, FLAGS.max_frame_mb, FLAGS.max_decoded_mb, FLAGS.max_frames
         ),

@@ -89,7 +89,7 @@ def test_every_planted_finding_is_found_and_the_signal_free_label_is_not(pipelin
     with open(os.path.join(pipeline["train_dir"], "thresholds.json")) as handle:
         thresholds = json.load(handle)
     assert thresholds["split"] == "validation" and thresholds["values"]["Edema"] is None
-    assert all(0 < thresholds["values"][name] < 1 for name in PLANTED)
+    assert all(0 <= thresholds["values"][name] <= 1 for name in PLANTED)
     assert "left out of the macro means (no positives here): Enlarged Cardiomediastinum" in (
         pipeline["eval_out"])
 
@@ -126,16 +126,19 @@ def test_classify_reports_findings_above_the_thresholds_as_text_and_sr(pipeline,
     for path in files:
         findings, probabilities = predicted[path]
         assert len(probabilities) == 14
-        expected = [n for n, p in probabilities.items()
-                    if p >= (thresholds[n] if thresholds[n] is not None else 0.5)]
-        assert findings == ("|".join(expected) or "none")
+        limits = {n: 0.5 if t is None else t for n, t in thresholds.items()}
+        # The text rounds to 4 places: a label that close to its threshold may go either way.
+        close = {n for n, p in probabilities.items() if abs(p - limits[n]) <= 1e-4}
+        expected = [n for n, p in probabilities.items() if p >= limits[n] and n not in close]
+        found = [] if findings == "none" else findings.split("|")
+        assert [n for n in found if n not in close] == expected
         import pydicom
 
         sop = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
         report = hd.sr.srread(srs[sop])
         group = report.content.get_image_measurement_groups()[0]
         coded = [e.name.meaning for e in group.get_qualitative_evaluations()]
-        assert sorted(coded) == sorted(expected), (coded, expected)
+        assert sorted(coded) == sorted(found), (coded, found)
         assert {m.name.meaning: round(float(m.value), 4) for m in group.get_measurements()} == (
             pytest.approx(probabilities, abs=1e-4))
         assert dciodvfy_errors(srs[sop]) == []
@@ -147,7 +150,10 @@ def test_the_saved_model_gives_probabilities_and_findings(pipeline):
         info = json.load(handle)
     assert info["task"] == "multilabel"
     fetched = os.path.join(pipeline["root"], "fetched", "images")
-    pngs = [open(os.path.join(fetched, n), "rb").read() for n in sorted(os.listdir(fetched))[:4]]
+    pngs = []
+    for name in sorted(os.listdir(fetched))[:4]:
+        with open(os.path.join(fetched, name), "rb") as handle:
+            pngs.append(handle.read())
     outputs = tf.saved_model.load(saved).signatures["serving_default"](tf.constant(pngs))
     probabilities = outputs["probabilities"].numpy()
     with open(os.path.join(saved, "thresholds.json")) as handle:

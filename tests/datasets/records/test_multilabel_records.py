@@ -22,8 +22,9 @@ ROWS = {"a": {"Edema": "1", "Nodule": "-1"}, "b": {"Edema": "0", "Nodule": ""},
         "c": {"Edema": "-1.0", "Nodule": "1.0"}, "d": {"Edema": "", "Nodule": "0.0"}}
 
 
-def _convert(root, policy=LabelPolicy(), **options):
+def _convert(root, policy: LabelPolicy | None = None, **options):
     out = str(root / "out")
+    policy = policy or LabelPolicy()
     result = convert(ConversionSettings("dicom", str(root / "in"), out, "ml", progress=False,
                                         label_policy=policy, **options))
     return out, result
@@ -148,5 +149,5 @@ def test_unpaired_rows_and_images_are_problems(tmp_path):
         _convert(tmp_path)
     reasons = sorted(p.reason for p in raised.value.problems)
     assert reasons == ["a second row for 'a.png'", "row 'b' has no image in images/"]
-    out, result = _convert(tmp_path, skip_invalid=True)
+    _, result = _convert(tmp_path, skip_invalid=True)
     assert result.spec.splits["train"].num_examples == 3
