@@ -15,6 +15,9 @@ one column per label holding 1, 0, -1 for uncertain, or blank) converts to
 multi-label records: multi-hot targets plus a mask of the entries that count, with
 --uncertain and --blank deciding the -1 and blank entries, and splits stratified
 over every label at once.
+
+--runner=beam runs the per-image work (the check, then the writing of each shard) as
+Apache Beam pipelines, with the same plan and the same records (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from console.text import printable
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.label_policy import BLANK_POLICIES, UNCERTAIN_POLICIES, LabelPolicy
 from datasets.records.splits import SPLIT_MODES, parse_size
+from pipelines import beam_flags
+from pipelines.beam_flags import define_beam_flags
+from pipelines.beam_runner import pipeline_arguments
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -111,6 +117,8 @@ flags.DEFINE_enum(
     "absent; ignore: left out of the loss and the metrics. Recorded in dataset_spec.json.",
 )
 define_progress_flag()
+define_beam_flags()
+flags.adopt_module_key_flags(beam_flags)
 flags.DEFINE_boolean(
     "tfds_metadata", True, "Write dataset_info.json/features.json for tensorflow-datasets."
 )
@@ -138,6 +146,9 @@ def _settings() -> ConversionSettings:
         tfds_metadata=FLAGS.tfds_metadata,
         max_image_size=FLAGS.max_image_size,
         label_policy=LabelPolicy(FLAGS.uncertain, FLAGS.blank),
+        beam_arguments=(pipeline_arguments(FLAGS.beam_pipeline_options, FLAGS.direct_num_workers)
+                        if FLAGS.runner == "beam" else None),
+        beam_temp_location=FLAGS.beam_temp_location,
     )
 
 

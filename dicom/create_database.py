@@ -10,6 +10,10 @@ limit, not a regular file, one that crashed or stalled its worker) are listed
 with a reason; they never stop the run.
 Exit status: 0 when the run completed (even with rejects), 2 on a fatal error
 such as an unreachable database, 130 when interrupted.
+
+--runner=beam runs the same per-file work and commits as an Apache Beam pipeline
+(docs/scaling.md): locally on the FnApiRunner, or on a cluster through
+--beam_pipeline_options.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from dicom.ingestion.ingest_flags import (
     worker_limits_from_flags,
 )
 from files.atomic_file import write_atomic
+from pipelines import beam_flags
+from pipelines.beam_flags import define_beam_flags
+from pipelines.beam_runner import pipeline_arguments
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -46,7 +53,9 @@ flags.DEFINE_string(
     "Folder to scan recursively for DICOM files (hidden files and folders are skipped).",
 )
 define_ingest_flags()
+define_beam_flags()
 flags.adopt_module_key_flags(ingest_flags)  # --help lists them here
+flags.adopt_module_key_flags(beam_flags)
 define_progress_flag()
 flags.mark_flag_as_required("directory")
 
@@ -58,10 +67,13 @@ def _main() -> int:
     worker_limits = worker_limits_from_flags()
     url = resolve_db_url(FLAGS.db_url)
     catalog = Catalog.open(url, settings.lists)
-    print(
-        f"ingesting {FLAGS.directory} into {describe(url)} with {FLAGS.workers} workers",
-        file=sys.stderr,
-    )
+    beam = None
+    if FLAGS.runner == "beam":
+        beam = pipeline_arguments(FLAGS.beam_pipeline_options, FLAGS.direct_num_workers)
+        how = f"on Beam ({' '.join(beam)})"
+    else:
+        how = f"with {FLAGS.workers} workers"
+    print(f"ingesting {FLAGS.directory} into {describe(url)} {how}", file=sys.stderr)
     try:
         summary = ingest_directory(
             FLAGS.directory,
@@ -71,6 +83,8 @@ def _main() -> int:
             FLAGS.batch_size,
             FLAGS.progress,
             worker_limits,
+            beam_arguments=beam,
+            beam_temp_location=FLAGS.beam_temp_location,
         )
     finally:
         catalog.dispose()

@@ -7,6 +7,10 @@ and shard order and this process appends them to `<shard>.partial` files.
 Only when every shard is complete are they renamed; `dataset_spec.json` is
 written last, so a killed run leaves nothing a reader would mistake for a
 finished conversion, and the next run clears its `.partial` leftovers.
+
+With `beam_arguments` the probe and the shard writing run as Apache Beam
+pipelines instead of the pool (one element per image, then one per shard): the
+same functions, the same plan made here, so the same records and spec.
 """
 
 from __future__ import annotations
@@ -84,6 +88,9 @@ class ConversionSettings:
     """Scale the longer side of larger images down to this once, at conversion."""
     label_policy: LabelPolicy = field(default_factory=LabelPolicy)
     """Multi-label: how uncertain and blank entries become targets and masks."""
+    beam_arguments: list[str] | None = None
+    """Run the per-image work on Apache Beam (pipelines.beam_runner) instead of the pool."""
+    beam_temp_location: str | None = None
 
     @property
     def task(self) -> str:
@@ -193,7 +200,47 @@ def _serialize(task: tuple[SourceItem, int, int, int | None, LabelPolicy]) -> by
 def _map(pool, function, items: list, chunksize: int) -> Iterator:
     if pool is None:
         return map(function, items)
+    if isinstance(pool, _BeamPool):
+        return iter(pool.run(function, items))
     return pool.imap(function, items, chunksize=chunksize)
+
+
+class _InWorker:
+    """`function` with the worker state set first (what the pool's initializer does)."""
+
+    def __init__(self, function, classes: list[SegmentationClass] | None) -> None:
+        self.function, self.classes = function, classes
+
+    def __call__(self, task):
+        _init_worker(self.classes)
+        return self.function(task)
+
+
+@dataclass
+class _BeamPool:
+    arguments: list[str]
+    temp_location: str | None
+    classes: list[SegmentationClass] | None
+
+    def run(self, function, tasks: list) -> list:
+        from pipelines.beam_runner import run_on_beam
+
+        return run_on_beam(_InWorker(function, self.classes), tasks, self.arguments,
+                           self.temp_location, label=function.__name__.strip("_"))
+
+
+def _write_shard(task: tuple[str, list]) -> int:
+    """Serialize a shard's images in order into `path`; returns its bytes (Beam's write)."""
+    import tensorflow as tf
+
+    path, tasks = task
+    num_bytes = 0
+    with tf.io.TFRecordWriter(path) as writer:
+        for one in tasks:
+            record = _serialize(one)
+            writer.write(record)
+            num_bytes += len(record)
+    return num_bytes
 
 
 def convert(settings: ConversionSettings) -> ConversionResult:
@@ -216,7 +263,9 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     classes = find_class_dict(settings.dataset_dir) if task == SEGMENTATION else None
     workers = max(1, settings.num_workers)
     pool = None
-    if workers > 1 and len(items) > 1:
+    if settings.beam_arguments is not None:
+        pool = _BeamPool(settings.beam_arguments, settings.beam_temp_location, classes)
+    elif workers > 1 and len(items) > 1:
         context = multiprocessing.get_context("fork")
         pool = context.Pool(workers, initializer=_init_worker, initargs=(classes,))
     else:
@@ -234,7 +283,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
         layout = _plan(settings, valid, infos)
         spec = _write(settings, task, pool, layout, class_names, infos, preprocessing)
     finally:
-        if pool is not None:
+        if pool is not None and not isinstance(pool, _BeamPool):
             pool.terminate()
             pool.join()
     for problem in problems:
@@ -341,28 +390,39 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
     total = len(tasks)
     bar = tqdm(total=total, unit="image", desc="convert", disable=not settings.progress,
                file=sys.stderr)
-    results = _map(pool, _serialize, tasks, 8)
-    split_specs: dict[str, SplitSpec] = {}
+    shard_bytes: list[int] = []
     with bar:
-        for shard in layout:
-            num_bytes = 0
-            with tf.io.TFRecordWriter(shard.path + PARTIAL) as writer:
-                for _ in shard.items:
-                    record = next(results)
-                    writer.write(record)
-                    num_bytes += len(record)
-                    bar.update(1)
-            split = split_specs.setdefault(shard.split, SplitSpec(0, [], []))
-            split.num_examples += len(shard.items)
-            split.files.append(os.path.basename(shard.path))
-            split.shard_lengths.append(len(shard.items))
-            split.num_bytes += num_bytes
-            if task == MULTILABEL:
-                _add_label_counts(split, class_names, shard.items, settings.label_policy)
-            else:
-                split.class_counts = dict(
-                    Counter(split.class_counts) + Counter(i.label for i in shard.items if i.label)
-                )
+        if isinstance(pool, _BeamPool):  # one element per shard: the workers write them
+            start, shard_tasks = 0, []
+            for shard in layout:
+                shard_tasks.append((shard.path + PARTIAL, tasks[start:start + len(shard.items)]))
+                start += len(shard.items)
+            shard_bytes = pool.run(_write_shard, shard_tasks)
+            bar.update(total)
+        else:
+            results = _map(pool, _serialize, tasks, 8)
+            for shard in layout:
+                num_bytes = 0
+                with tf.io.TFRecordWriter(shard.path + PARTIAL) as writer:
+                    for _ in shard.items:
+                        record = next(results)
+                        writer.write(record)
+                        num_bytes += len(record)
+                        bar.update(1)
+                shard_bytes.append(num_bytes)
+    split_specs: dict[str, SplitSpec] = {}
+    for shard, num_bytes in zip(layout, shard_bytes, strict=True):
+        split = split_specs.setdefault(shard.split, SplitSpec(0, [], []))
+        split.num_examples += len(shard.items)
+        split.files.append(os.path.basename(shard.path))
+        split.shard_lengths.append(len(shard.items))
+        split.num_bytes += num_bytes
+        if task == MULTILABEL:
+            _add_label_counts(split, class_names, shard.items, settings.label_policy)
+        else:
+            split.class_counts = dict(
+                Counter(split.class_counts) + Counter(i.label for i in shard.items if i.label)
+            )
     spec = DatasetSpec(
         dataset_name=settings.dataset_name,
         task=task,

@@ -169,11 +169,15 @@ def ingest_directory(
     batch_files: int = 64,
     progress: bool = True,
     worker_limits: WorkerLimits | None = None,
+    beam_arguments: list[str] | None = None,
+    beam_temp_location: str | None = None,
 ) -> IngestSummary:
     """Ingest every file below `directory`; returns what happened to each.
 
     `workers=0` works in this process: no memory cap, no recovery from a crash
     (for tests and the benchmark's bare work); 1 or more use worker processes.
+    With `beam_arguments` (pipelines.beam_runner.pipeline_arguments) the same work runs
+    as an Apache Beam pipeline instead (dicom.ingestion.beam_ingest).
     """
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"--directory {directory} is not a directory")
@@ -186,7 +190,13 @@ def ingest_directory(
     tasks = [paths[i : i + size] for i in range(0, len(paths), size)]
     summary = IngestSummary()
     with _progress_bar(len(paths), progress) as bar:
-        if workers == 0 or not tasks:
+        if beam_arguments is not None and tasks:
+            from dicom.ingestion.beam_ingest import ingest_tasks_on_beam
+
+            done = ingest_tasks_on_beam(tasks, catalog, settings, known, beam_arguments,
+                                        beam_temp_location)
+            results = (outcomes for outcomes in done)
+        elif workers == 0 or not tasks:
             results = _run_here(tasks, FileProcessor(settings, known), catalog)
         else:
             results = run_in_workers(

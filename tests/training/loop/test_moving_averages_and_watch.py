@@ -25,9 +25,9 @@ def run(tmp_path_factory):
     settings = TrainSettings(
         train_dir=str(root / "train"), dataset_dir=str(root / "out"),
         model_name="mobilenet_v2_035", train_image_size=32, batch_size=4,
-        max_number_of_steps=3, optimizer=OptimizerSettings("sgd"), learning_rate=0.5,
+        max_number_of_steps=3, optimizer=OptimizerSettings("sgd"), learning_rate=0.05,
         moving_average_decay=0.5, save_interval_secs=10**6, save_summaries_secs=10**6,
-        seed=0)  # seeded: three big SGD steps on unseeded weights and augmentation can diverge
+        seed=0)  # 0.5 could diverge: the record order of a shuffled, parallel read varies
     result = train(settings)
     return settings, result
 
@@ -39,7 +39,7 @@ def test_moving_averages_are_saved_beside_the_weights(run):
     weights = reader.get_tensor(checkpoint_key(path))
     averages = reader.get_tensor(checkpoint_key(path, AVERAGES_KEY))
     assert weights.shape == averages.shape
-    assert not np.array_equal(weights, averages)  # decay 0.5 over 3 big SGD steps lags behind
+    assert not np.array_equal(weights, averages)  # decay 0.5 over 3 SGD steps lags behind
 
 
 def test_watch_evaluates_each_new_checkpoint_once(run, tmp_path):

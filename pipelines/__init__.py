@@ -1,0 +1,1 @@
+"""Running per-element work on Apache Beam (ingest, conversion) for many machines."""
