@@ -15,23 +15,27 @@ Prism runner binary from the internet.
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
+import logging
 import os
 import pickle
 import shlex
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 LOCAL_RUNNER = "FnApiRunner"
+_LOG_TAIL = 20
 
 
 def pipeline_arguments(extra: str | Sequence[str] | None, num_workers: int) -> list[str]:
     """Beam's argv: the user's options, with the local runner pinned unless they name one."""
     arguments = shlex.split(extra) if isinstance(extra, str) else list(extra or [])
     if not any(a == "--runner" or a.startswith("--runner=") for a in arguments):
-        arguments.append(f"--runner={LOCAL_RUNNER}")
+        arguments += [f"--runner={LOCAL_RUNNER}", "--default_sdk_harness_log_level=WARNING"]
         if num_workers > 1:
             arguments += [f"--direct_num_workers={num_workers}",
                           "--direct_running_mode=multi_processing"]
@@ -54,20 +58,71 @@ class _Apply:
         return base64.b64encode(payload).decode("ascii")
 
 
+@contextlib.contextmanager
+def _quiet_beam(log_path: str, local_workers: bool) -> Iterator[None]:
+    """Beam's own chatter off the console: its loggers at WARNING, and the local worker
+    processes' start-up lines (they write to the inherited stderr) into `log_path`, whose
+    tail is shown if the run fails."""
+    root = logging.getLogger()
+    level = root.level
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    if not local_workers:
+        try:
+            yield
+        finally:
+            root.setLevel(level)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "wb") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    except BaseException:
+        _restore(saved)
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            tail = log.readlines()[-_LOG_TAIL:]
+        if tail:
+            print("the Beam workers' last lines:\n" + "".join(tail).rstrip(), file=sys.stderr)
+        raise
+    else:
+        _restore(saved)
+    finally:
+        root.setLevel(level)
+
+
+def _restore(saved: tuple[int, int]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for target, duplicate in zip((1, 2), saved, strict=True):
+        os.dup2(duplicate, target)
+        os.close(duplicate)
+
+
 def run_on_beam(function: Callable[[Any], Any], elements: Sequence[Any],
                 arguments: Sequence[str], temp_location: str | None = None,
                 label: str = "work") -> list[Any]:
     """`[function(e) for e in elements]`, computed by a Beam pipeline."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     if not elements:
         return []
+    root = logging.getLogger()
+    root_level = root.level
+    root.setLevel(logging.ERROR)  # Beam's import warns of cloud clients it does not need
+    try:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+    finally:
+        root.setLevel(root_level)
     scratch = tempfile.mkdtemp(prefix="medcv-beam-", dir=temp_location)
+    local_workers = uses_local_runner(arguments) and "--direct_running_mode=multi_processing" in (
+        arguments)
     try:
         prefix = os.path.join(scratch, "results")
         options = PipelineOptions(list(arguments))
-        with beam.Pipeline(options=options) as pipeline:
+        with _quiet_beam(os.path.join(scratch, "workers.log"), local_workers), \
+                beam.Pipeline(options=options) as pipeline:
             _ = (pipeline
                  | f"{label}: elements" >> beam.Create(list(enumerate(elements)),
                                                        reshuffle=len(elements) > 1)

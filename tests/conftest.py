@@ -37,19 +37,29 @@ def mysql_server() -> sa.URL:
     return url
 
 
-@pytest.fixture
-def mysql_url(mysql_server: sa.URL) -> Iterator[str]:
-    """A fresh database on the server for one test, dropped afterwards."""
+def _fresh_database(server: sa.URL) -> Iterator[str]:
     name = f"medcv_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(mysql_server)
+    admin = sa.create_engine(server)
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
-        yield mysql_server.set(database=name).render_as_string(hide_password=False)
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         admin.dispose()
+
+
+@pytest.fixture
+def mysql_url(mysql_server: sa.URL) -> Iterator[str]:
+    """A fresh database on the server for one test, dropped afterwards."""
+    yield from _fresh_database(mysql_server)
+
+
+@pytest.fixture
+def other_mysql_url(mysql_server: sa.URL) -> Iterator[str]:
+    """A second fresh database, for comparing two engines' catalogs."""
+    yield from _fresh_database(mysql_server)
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

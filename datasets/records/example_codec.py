@@ -81,7 +81,9 @@ def segmentation_example(
 
 
 def _serialize(features: dict) -> bytes:
-    return example_pb2.Example(features=feature_pb2.Features(feature=features)).SerializeToString()
+    # deterministic: map keys sorted, so the same image gives the same bytes in any process
+    example = example_pb2.Example(features=feature_pb2.Features(feature=features))
+    return example.SerializeToString(deterministic=True)
 
 
 def parsing_spec(task: str, num_labels: int = 0) -> dict:

@@ -58,7 +58,7 @@ def check_catalog_for_beam(catalog: Catalog, arguments: list[str]) -> None:
                   for a in arguments)
     if several or not uses_local_runner(arguments):
         raise ValueError(f"--runner=beam with several workers needs a MySQL catalog: "
-                         f"{catalog.describe()} is SQLite, which takes one writer at a time; "
+                         f"{catalog.describe()} takes one writer at a time; "
                          "use MySQL (and --image_store), or --direct_num_workers=1")
 
 

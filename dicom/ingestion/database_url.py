@@ -10,6 +10,7 @@ URL works but is discouraged; it is never printed either way.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -58,6 +59,7 @@ def describe(url: URL) -> str:
 
 def create_engine(url: URL) -> Engine:
     """An engine for `url`, tuned per backend; connects lazily."""
+    logging.getLogger("mysql.connector").setLevel(logging.WARNING)  # a line per plugin load
     connect_args: dict[str, Any] = {}
     options: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":

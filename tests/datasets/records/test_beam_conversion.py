@@ -1,0 +1,71 @@
+"""tf_convert_data --runner=beam, in a network namespace that has only loopback: the same
+shards byte for byte, the same dataset_spec.json and tfds metadata as the native pool,
+for single-label and multi-label folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from datasets.records.conversion import ConversionSettings, convert
+from tests.support.cli import ROOT
+from tests.support.folders import classification_folder, multilabel_folder
+from tests.support.pacs_peers import require_tool
+
+pytestmark = pytest.mark.slow
+
+
+def _offline(*command: str) -> subprocess.CompletedProcess[str]:
+    """`command` with no network but loopback (Beam's local workers talk over it)."""
+    unshare = require_tool("unshare")
+    if subprocess.run([unshare, "--net", "true"], capture_output=True).returncode != 0:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("unshare --net is not permitted here")
+        pytest.skip("unshare --net is not permitted here")
+    script = "ip link set lo up && exec " + " ".join(f"'{c}'" for c in command)
+    return subprocess.run([unshare, "--net", "sh", "-c", script], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+
+
+def _files(folder: str) -> dict[str, bytes]:
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as handle:
+            found[name] = handle.read()
+    return found
+
+
+@pytest.mark.parametrize("kind", ["classes", "multilabel"])
+def test_beam_writes_the_records_the_native_pool_writes(tmp_path, kind):
+    source = str(tmp_path / "in")
+    if kind == "classes":
+        classification_folder(source, {"A": 14, "B": 10, "C": 6}, patients=12)
+    else:
+        rng = np.random.default_rng(3)
+        multilabel_folder(source, {f"{i:03d}": {n: str(rng.choice(["1", "0", "-1", ""]))
+                                               for n in ("Edema", "Mass")}
+                                   for i in range(30)}, patients=12)
+    options = ["--need_split=tvt_split", "--validation_size=0.2", "--test_size=0.2",
+               "--num_shards=2", "--progress=false"]
+    native = str(tmp_path / "native")
+    convert(ConversionSettings("dicom", source, native, "dicom", need_split="tvt_split",
+                               validation_size=0.2, test_size=0.2, num_shards=2,
+                               num_workers=2, progress=False))
+    beam = str(tmp_path / "beam")
+    result = _offline(sys.executable, os.path.join(ROOT, "tf_convert_data.py"),
+                      f"--dataset_dir={source}", f"--output_dir={beam}", *options,
+                      "--runner=beam", "--direct_num_workers=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wrote 30" in result.stdout
+    native_files, beam_files = _files(native), _files(beam)
+    assert sorted(beam_files) == sorted(native_files)
+    assert sum(n.endswith(".tfrecord") for n in native_files) == 6
+    for name, data in native_files.items():  # shards, labels.txt, spec, tfds metadata
+        if name == "dataset_info.json":  # it names its own folder
+            data = data.replace(native.encode(), beam.encode())
+        assert beam_files[name] == data, name
