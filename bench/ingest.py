@@ -8,8 +8,12 @@ Peers:
          in one process, no database: the most one core can do.
   naive  the seed's way: sequential, the same per-file work, one INSERT and one
          COMMIT per file, on MySQL.
-Measured: create_database's engine with --workers 2 on SQLite and on MySQL.
-Targets (issue 2): >= 2x naive on MySQL, >= 1.6x bare (2 cores: ideal 2x).
+Measured: create_database's engine with --workers 2 on SQLite and on MySQL, and on
+MySQL with the PNGs in a pixel store (--image_store) instead of the image column.
+Targets (issue 2): >= 2x naive on MySQL, >= 1.6x bare (2 cores: ideal 2x); (issue 21)
+the pixel store >= 1.2x the in-catalog blobs at 2048 x 2048.
+With --runner=beam, also create_database --runner=beam on Beam's local FnApiRunner with
+--workers processes into MySQL; (issue 21) >= 0.5x the native engine on 2 cores.
 Rounds run every peer in turn, so a slow spell of a shared host hits all of
 them; each peer's best round is compared (as timeit does).
 """
@@ -17,6 +21,7 @@ them; each peer's best round is compared (as timeit does).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 
@@ -28,6 +33,7 @@ from dicom.ingestion.database_url import resolve_db_url
 from dicom.ingestion.file_processing import FileProcessor, IngestSettings
 from dicom.ingestion.ingest import ingest_directory, iter_files
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from pipelines.beam_runner import pipeline_arguments
 
 FLAGS = flags.FLAGS
 _WARM_UP = 20
@@ -38,6 +44,9 @@ flags.DEFINE_integer(
     "rounds", 3, "Rounds of every peer, interleaved; each peer's best round is reported."
 )
 flags.DEFINE_string("work_dir", "bench_output", "Where the synthetic files and SQLite go.")
+flags.DEFINE_enum("runner", "native", ["native", "beam"],
+                  "beam: also measure create_database --runner=beam (local FnApiRunner, "
+                  "--workers processes) into MySQL.")
 flags.DEFINE_string(
     "mysql_url",
     os.environ.get("MEDCV_TEST_MYSQL_URL", "mysql+mysqlconnector://root@127.0.0.1:3306/test"),
@@ -81,10 +90,16 @@ def naive(paths: list[str], url: str) -> float:
     return rate
 
 
-def engine_rate(directory: str, url: str, expected: int) -> float:
+def engine_rate(directory: str, url: str, expected: int, store: str | None = None,
+                beam: bool = False) -> float:
     catalog = Catalog.open(resolve_db_url(url))
+    if store:
+        shutil.rmtree(store, ignore_errors=True)
+    settings = IngestSettings(image_store=store)
+    arguments = pipeline_arguments(None, FLAGS.workers) if beam else None
     start = time.perf_counter()
-    summary = ingest_directory(directory, catalog, workers=FLAGS.workers, progress=False)
+    summary = ingest_directory(directory, catalog, settings, workers=FLAGS.workers,
+                               progress=False, beam_arguments=arguments)
     rate = summary.ingested / (time.perf_counter() - start)
     assert summary.ingested == expected == catalog.count(), summary.line()
     catalog.dispose()
@@ -107,6 +122,7 @@ def _drop(admin: sa.Engine, name: str) -> None:
 
 BARE, SQLITE = "bare, 1 process, no DB", "create_database SQLite"
 NAIVE, MYSQL = "naive MySQL (commit per file)", "create_database MySQL"
+STORE, BEAM = "create_database MySQL+pixel store", "Beam FnApiRunner MySQL"
 
 
 def one_round(directory: str, paths: list[str]) -> dict[str, float]:
@@ -118,10 +134,15 @@ def one_round(directory: str, paths: list[str]) -> dict[str, float]:
         if os.path.exists(sqlite_path + suffix):
             os.remove(sqlite_path + suffix)
     rates[SQLITE] = engine_rate(directory, f"sqlite:///{sqlite_path}", n)
-    for label, measure in (
+    store = os.path.join(FLAGS.work_dir, "pixel_store")
+    peers = [
         (NAIVE, lambda url: naive(paths, url)),
         (MYSQL, lambda url: engine_rate(directory, url, n)),
-    ):
+        (STORE, lambda url: engine_rate(directory, url, n, store=store)),
+    ]
+    if FLAGS.runner == "beam":
+        peers.append((BEAM, lambda url: engine_rate(directory, url, n, beam=True)))
+    for label, measure in peers:
         url, admin, name = _scratch_mysql()
         try:
             rates[label] = measure(url)
@@ -153,6 +174,11 @@ def main(argv: list[str]) -> None:
     print(f"ratio MySQL engine / naive MySQL: {best[MYSQL] / best[NAIVE]:.2f}x (target >= 2)")
     print(f"ratio MySQL engine / bare:        {best[MYSQL] / best[BARE]:.2f}x (target >= 1.6)")
     print(f"ratio SQLite engine / bare:       {best[SQLITE] / best[BARE]:.2f}x (target >= 1.6)")
+    print(f"ratio pixel store / blobs in SQL: {best[STORE] / best[MYSQL]:.2f}x (target >= 1.2 "
+          "at 2048 px)")
+    if BEAM in best:
+        print(f"ratio Beam / native engine:       {best[BEAM] / best[MYSQL]:.2f}x (target >= 0.5; "
+              f"{best[BEAM]:.1f} catalog rows/s from Beam workers into MySQL)")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ flags.DEFINE_string("image_store", None, "The pixel store (--image_store of crea
 flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
 flags.DEFINE_string("report", None, "Also write every problem and orphan to this JSON file.")
 flags.DEFINE_boolean("remove_orphans", False,
-                     "Delete the orphans found. Not while an ingest into this store runs: its "
-                     "blobs are written before their rows are committed.")
+                     "Delete the orphans and unfinished writes found. Not while an ingest into "
+                     "this store runs: its blobs are written before their rows are committed.")
 flags.DEFINE_boolean("forget_broken", False,
                      "Delete the catalog rows (every frame of the instance) whose blob is missing "
                      "or changed, so that create_database on their sources ingests them again.")
@@ -72,12 +72,15 @@ def _main() -> int:
     finally:
         catalog.dispose()
     orphans = [uri for uri in store.blobs() if uri not in named]
+    leftovers = list(store.leftovers())
     for line in problems[:_SHOWN]:
         print(printable(line), file=sys.stderr)
     for uri in orphans[:_SHOWN]:
         print(printable(f"orphan {uri}: no catalog row names it"), file=sys.stderr)
+    for path in leftovers[:_SHOWN]:
+        print(printable(f"leftover {path}: a write that never finished"), file=sys.stderr)
     if FLAGS.remove_orphans:
-        for uri in orphans:
+        for uri in orphans + leftovers:
             store.remove(uri)
     shown = len(problems) + len(orphans)
     if shown > 2 * _SHOWN:
@@ -85,13 +88,14 @@ def _main() -> int:
               file=sys.stderr)
     if FLAGS.report:
         write_atomic(FLAGS.report, json.dumps({"store": store.describe(), "checked": checked,
-                                               "problems": problems, "orphans": orphans},
-                                              indent=2).encode())
-    removed = " (removed)" if FLAGS.remove_orphans and orphans else ""
+                                               "problems": problems, "orphans": orphans,
+                                               "leftovers": leftovers}, indent=2).encode())
+    removed = " (removed)" if FLAGS.remove_orphans and (orphans or leftovers) else ""
     forgotten = (f"; forgot the rows of {len(broken)} instance(s): run create_database on "
                  "their sources again" if FLAGS.forget_broken and broken else "")
     print(printable(f"checked {checked} blob(s) in {store.describe()}: {len(problems)} missing "
-                    f"or changed, {len(orphans)} orphan(s){removed}{forgotten}"))
+                    f"or changed, {len(orphans)} orphan(s), {len(leftovers)} unfinished "
+                    f"write(s){removed}{forgotten}"))
     return 1 if problems and not FLAGS.forget_broken else 0
 
 

@@ -97,6 +97,15 @@ class PixelStore:
         else:
             self.fs.rm(uri)
 
+    def leftovers(self) -> Iterator[str]:
+        """Temporary files of writes that never finished (a killed ingest)."""
+        if not self.local:
+            return
+        for base, _, names in os.walk(self.root):
+            for name in sorted(names):
+                if name.endswith(".partial"):
+                    yield os.path.join(base, name)
+
     def blobs(self) -> Iterator[str]:
         """The URI of every blob in the store (for the orphan check)."""
         if self.local:

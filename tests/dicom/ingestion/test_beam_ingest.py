@@ -62,7 +62,7 @@ def test_beam_workers_write_the_catalog_the_native_engine_writes(source, mysql_u
         assert sorted(map(json.dumps, beam[key])) == sorted(map(json.dumps, native[key]))
     assert _catalog(other_mysql_url) == _catalog(mysql_url)
     _, report = _ingest(source, other_mysql_url, str(tmp_path / "again.json"),
-                            "--runner=beam", "--direct_num_workers=2")
+                        "--runner=beam", "--direct_num_workers=2")
     assert report["summary"]["ingested"] == 0
     assert report["summary"]["already_present"] == native["summary"]["ingested"]
     assert _catalog(other_mysql_url) == _catalog(mysql_url)

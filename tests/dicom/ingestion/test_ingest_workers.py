@@ -13,21 +13,7 @@ from dicom.metadata.cleansing import AttributeLists
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import popen_module, run_module
 from tests.support.dicom_files import gradient, image_dataset, to_bytes
-from tests.support.ingest_runs import wait_for_rows
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
+from tests.support.ingest_runs import children, wait_for_rows
 
 
 def test_groups_hold_whole_files_under_the_byte_cap(tmp_path):
@@ -56,7 +42,6 @@ def test_a_database_error_in_a_worker_reaches_the_parent(tmp_path):
         list(results)
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds worker processes in /proc")
 def _count(engine, table: str) -> int:
     try:
         with engine.connect() as connection:
@@ -65,6 +50,7 @@ def _count(engine, table: str) -> int:
         return 0
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds worker processes in /proc")
 def test_killed_workers_cost_their_file_and_the_run_completes(tmp_path):
     source = tmp_path / "dicom"
     synthesize(str(source), SyntheticSpec(num_images=300, seed=5, size=96, defects=False))
@@ -80,7 +66,7 @@ def test_killed_workers_cost_their_file_and_the_run_completes(tmp_path):
         # A worker killed between files (waiting for its commit or its next task) costs no
         # file; kill again (at most 20 times) until one was caught on a file.
         for attempt in range(20):
-            workers = _children(process.pid)
+            workers = children(process.pid)
             if attempt and not workers:
                 break  # the run is done
             assert len(workers) >= 2, "the run finished before its workers could be killed"

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from dicom.ingestion.catalog import build_tables
 from dicom.ingestion.pixel_store import PixelStore, PixelStoreError, read_blob
 from dicom.metadata.cleansing import AttributeLists
-from tests.support.cli import run_module
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from tests.support.cli import popen_module, run_module
+from tests.support.ingest_runs import kill_tree, wait_for_rows
 
 
 def _ingest(source: str, url: str, *extra: str):
@@ -135,3 +137,38 @@ def test_a_catalog_made_before_pixel_stores_and_an_unwritable_store_are_refused(
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith(
         f"error: --image_store {blocked} cannot be written")
+
+
+def test_a_killed_ingest_resumes_with_each_blob_once_and_no_orphans(tmp_path):
+    source = str(tmp_path / "dicom")
+    synthesize(source, SyntheticSpec(num_images=160, seed=9, size=96, defects=False))
+    url, store = f"sqlite:///{tmp_path / 'c.sqlite'}", str(tmp_path / "pixels")
+    process = popen_module("dicom.create_database", f"--directory={source}", f"--db_url={url}",
+                           "--workers=2", "--batch_size=4", "--progress=false",
+                           f"--image_store={store}")
+    engine = sa.create_engine(url)
+    try:
+        seen = wait_for_rows(engine, "images", 30, process)
+        assert process.poll() is None, "the ingest finished before it could be killed"
+        kill_tree(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert 30 <= seen < 160
+    resumed = _ingest(source, url, f"--image_store={store}")
+    assert resumed.returncode == 0, resumed.stderr
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT image_uri FROM images").scalars().all()
+    engine.dispose()
+    assert len(rows) == 160 and len(set(rows)) == 160
+    assert sorted(PixelStore(store).blobs()) == sorted(rows)  # each once, no orphan
+    # A write the kill cut short leaves a temporary file, never a blob under its name.
+    verified = run_module("dicom.verify_store", f"--image_store={store}", f"--db_url={url}",
+                          "--remove_orphans")
+    assert verified.returncode == 0 and "0 missing or changed, 0 orphan(s)" in verified.stdout
+    assert not [n for _, _, names in os.walk(store) for n in names if n.endswith(".partial")]
+    plain = f"sqlite:///{tmp_path / 'plain.sqlite'}"
+    assert _ingest(source, plain).returncode == 0
+    assert _fetch(url, str(tmp_path / "a")).returncode == 0
+    assert _fetch(plain, str(tmp_path / "b")).returncode == 0
+    assert _images(str(tmp_path / "a")) == _images(str(tmp_path / "b"))
