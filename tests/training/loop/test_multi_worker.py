@@ -3,59 +3,27 @@ one writer, resume after a kill, same loss; two shards (by file) and one (by rec
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
 import tensorflow as tf
 
 from datasets.records.conversion import ConversionSettings, convert
-from tests.support.cli import ROOT
 from tests.support.folders import classification_folder
+from tests.support.multi_worker import finish, start_workers
 
 pytestmark = pytest.mark.slow  # three multi-process trainings
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _start(records, train_dir, steps, scratch, workers: int = 2, extra=()):
-    ports = _free_ports(workers)
-    processes = []
-    for index in range(workers):
-        env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(scratch)}
-        if workers > 1:
-            env["TF_CONFIG"] = json.dumps({
-                "cluster": {"worker": [f"localhost:{port}" for port in ports]},
-                "task": {"type": "worker", "index": index}})
-        processes.append(subprocess.Popen(
-            [sys.executable, "train_image_classifier.py", f"--dataset_dir={records}",
-             f"--train_dir={train_dir}", "--model_name=resnet_v1_18", "--train_image_size=32",
-             "--batch_size=16", f"--max_number_of_steps={steps}", "--optimizer=sgd",
-             "--learning_rate=0.01", "--learning_rate_decay_type=fixed", "--seed=0",
-             "--log_every_n_steps=2", *extra],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    return processes
-
-
-def _finish(processes, timeout=240):
-    outputs = [p.communicate(timeout=timeout) for p in processes]
-    for process, (_, err) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, err[-3000:]
-    return outputs
+    return start_workers(
+        [f"--dataset_dir={records}", f"--train_dir={train_dir}", "--model_name=resnet_v1_18",
+         "--train_image_size=32", "--batch_size=16", f"--max_number_of_steps={steps}",
+         "--optimizer=sgd", "--learning_rate=0.01", "--learning_rate_decay_type=fixed",
+         "--seed=0", "--log_every_n_steps=2", *extra], scratch, workers)
 
 
 def _saved_steps(stderr: str) -> list[int]:
@@ -88,7 +56,7 @@ def one_shard(tmp_path_factory):
 def test_with_the_default_flags_only_the_chief_writes(records, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    two = _finish(_start(records, tmp_path / "two", 20, scratch))
+    two = finish(_start(records, tmp_path / "two", 20, scratch))
     written = sorted(os.listdir(tmp_path / "two"))
     assert sum(n.startswith("events.out") for n in written) == 1
     assert {n for n in written if not n.startswith(("events.out", "model.ckpt-"))} == {
@@ -106,8 +74,8 @@ def test_on_the_same_input_the_loss_matches_one_worker(records, tmp_path):
     worker's 16 does. Augmentation is off only here, so both runs see the same pixels."""
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    two = _finish(_start(records, tmp_path / "two", 40, scratch, extra=("--noaugment",)))
-    one = _finish(_start(records, tmp_path / "one", 40, scratch, workers=1,
+    two = finish(_start(records, tmp_path / "two", 40, scratch, extra=("--noaugment",)))
+    one = finish(_start(records, tmp_path / "one", 40, scratch, workers=1,
                          extra=("--noaugment",)))
     # The mean of the last five logged losses (steps 32-40; one batch's loss alone varies
     # run to run).
@@ -146,7 +114,7 @@ def test_killed_workers_resume_from_the_chiefs_last_checkpoint(one_shard, tmp_pa
     latest = tf.train.latest_checkpoint(str(train_dir))
     assert latest, "no checkpoint before the kill"
     last = int(latest.rsplit("-", 1)[1])
-    outputs = _finish(_start(records, train_dir, last + 4, scratch))
+    outputs = finish(_start(records, train_dir, last + 4, scratch))
     assert f"resuming from {train_dir}/model.ckpt-{last} at step {last}" in outputs[0][1]
     assert f"resuming from {train_dir}/model.ckpt-{last} at step {last}" in outputs[1][1]
     assert outputs[0][0].startswith(f"trained resnet_v1_18 to step {last + 4}")
