@@ -55,15 +55,20 @@ printf '\n== Multi-label leg\n'
 step "L1. synthesize 480 chest radiographs with planted findings and their ChestX-ray14 and CheXpert tables" \
   "$PY" -m dicom.synthesize --output_dir findings --num_images 480 --size 64 --findings \
   --defects=false --seed 1
-step "L2. ingest them into the same catalog" \
-  "$PY" -m dicom.create_database --directory findings --workers 2
+# A catalog of their own: ChestX-ray14's file names and CheXpert's relative paths would
+# also match the first leg's images (import_labels reports such keys as ambiguous).
+FINDINGS_DB="sqlite:///findings_catalog.sqlite"
+step "L2. ingest them into a catalog of their own" \
+  "$PY" -m dicom.create_database --directory findings --workers 2 --db_url "$FINDINGS_DB"
 step "L3. import the ChestX-ray14 table (Image Index, Finding Labels) as the label set nih14" \
   "$PY" -m dicom.import_labels --table findings/Data_Entry_2017.csv --label_set nih14 \
-  --format chestxray14 --report labels_report.json
+  --format chestxray14 --report labels_report.json --db_url "$FINDINGS_DB"
 step "L4. import the CheXpert table (Path, 14 observations with -1.0 and blanks) as chexpert" \
-  "$PY" -m dicom.import_labels --table findings/train.csv --label_set chexpert --format chexpert
+  "$PY" -m dicom.import_labels --table findings/train.csv --label_set chexpert --format chexpert \
+  --db_url "$FINDINGS_DB"
 step "L5. fetch the chexpert set: images/ and labels.csv (1, 0, -1 or blank per label)" \
-  "$PY" -m dicom.fetch_image --label_set chexpert --directory fetched_findings
+  "$PY" -m dicom.fetch_image --label_set chexpert --directory fetched_findings \
+  --db_url "$FINDINGS_DB"
 head -3 fetched_findings/labels.csv | cut -c1-160
 step "L6. convert to multi-label records: uncertain entries masked out (U-Ignore), splits stratified over every label, no patient in two splits" \
   "$PY" "$ROOT/tf_convert_data.py" --dataset_dir=fetched_findings --output_dir=findings_records \
