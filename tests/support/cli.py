@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,12 @@ def run_module(
     )
 
 
+def _as_from_a_shell() -> None:
+    """Ctrl-C as a shell delivers it: a test runner's worker (pytest-xdist's) may ignore
+    SIGINT, and a child inherits that, so Python would never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_module(module: str, *args: str) -> subprocess.Popen[str]:
     environment = {**os.environ, "PYTHONPATH": ROOT}
     return subprocess.Popen(
@@ -35,6 +42,7 @@ def popen_module(module: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_shell,
     )
 
 

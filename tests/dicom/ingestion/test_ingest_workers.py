@@ -102,25 +102,27 @@ def test_killed_workers_cost_their_file_and_the_run_completes(tmp_path):
 def test_interrupted_run_with_many_queued_tasks_exits_at_once(tmp_path):
     folder = tmp_path / ("long-folder-name-" * 8)
     folder.mkdir()
-    for index in range(4000):  # not DICOM: quick rejects, and over 64 KiB of queued tasks
+    for index in range(8000):  # not DICOM: quick rejects, and over 64 KiB of queued tasks
         (folder / f"note_{index:05d}.txt").write_text("not an image")
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     args = ("--directory", str(folder), "--db_url", url, "--workers", "2", "--progress=false")
     process = popen_module("dicom.create_database", *args, "--batch_size", "1")
     engine = sa.create_engine(url)
     try:
-        wait_for_rows(engine, "rejects", 5, process)
+        seen = wait_for_rows(engine, "rejects", 1, process)
         process.send_signal(signal.SIGINT)  # Ctrl-C
         _, stderr = process.communicate(timeout=30)  # a parent stuck on its queue times out
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, "the run finished before it could be interrupted"
+    assert process.returncode == 130, (
+        f"the run ended with {process.returncode} after {seen} rejects were seen; SIGINT in "
+        f"this process: {signal.getsignal(signal.SIGINT)}; {stderr[-1500:]}")
     assert stderr.strip().splitlines()[-1] == (
         "error: interrupted. Committed batches are kept; re-run the same command to finish."
     )
     result = run_module("dicom.create_database", *args)
     assert result.returncode == 0, result.stderr
     with engine.connect() as c:
-        assert c.exec_driver_sql("SELECT COUNT(*) FROM rejects").scalar() == 4000
+        assert c.exec_driver_sql("SELECT COUNT(*) FROM rejects").scalar() == 8000
     engine.dispose()
