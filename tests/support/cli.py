@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,37 +44,46 @@ def popen_module(module: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+# Forked from the test process, a child's peak RSS starts at the test process's own (shared
+# pages count until exec), and the peak survives exec: the CLI is started from this small
+# launcher instead, which reports the CLI's own peak (and its waited-for workers').
+_MEASURING_LAUNCHER = """
+import os, resource, signal, sys
+cap, report, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    os.execv(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as handle:
+    handle.write(str(usage.ru_maxrss * 1024))
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.WEXITSTATUS(status))
+"""
+
+
 def run_module_measured(
     module: str, *args: str, address_space_gb: float = 6.0, timeout: float = 300.0
 ) -> tuple[subprocess.CompletedProcess[str], int]:
-    """Run a CLI under an address-space cap; returns the result and its peak RSS in bytes.
-
-    The peak is the largest of the process and the children it waited for
-    (its workers), read from `wait4`, so nothing else this test run started counts.
-    """
+    """Run a CLI under an address-space cap; returns the result and its peak RSS in bytes:
+    the largest of the CLI and the workers it waited for, so nothing else counts."""
     cap = int(address_space_gb * (1 << 30))
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
     environment = {**os.environ, "PYTHONPATH": ROOT}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            cwd=ROOT, env=environment, stdout=out, stderr=err, text=True, preexec_fn=limit,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                raise subprocess.TimeoutExpired(process.args, timeout)
-            time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(),
-                                             err.read())
-    return result, usage.ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as scratch:
+        report = os.path.join(scratch, "peak")
+        command = [sys.executable, "-c", _MEASURING_LAUNCHER, str(cap), report,
+                   sys.executable, "-m", module, *args]
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the launcher and the CLI under it
+            process.communicate()
+            raise
+        result = subprocess.CompletedProcess(command, process.returncode, out, err)
+        with open(report) as handle:
+            peak = int(handle.read())
+    return result, peak
