@@ -136,8 +136,8 @@ def finding_overlay(size: int, findings: set[str], rng: np.random.Generator) -> 
                                    r, r, soft=0.25)
     if "basal_opacity" in findings:
         side = rng.choice((-1, 1))
-        overlay += 0.3 * _ellipse(y, x, rng.uniform(0.3, 0.42), side * rng.uniform(0.3, 0.4),
-                                  rng.uniform(0.16, 0.22), rng.uniform(0.2, 0.26), soft=0.4)
+        overlay += 0.45 * _ellipse(y, x, rng.uniform(0.3, 0.42), side * rng.uniform(0.3, 0.4),
+                                  rng.uniform(0.16, 0.22), rng.uniform(0.2, 0.26), soft=0.3)
     if "cardiomegaly" in findings:
         overlay += 0.22 * _ellipse(y, x, rng.uniform(0.12, 0.22), rng.uniform(0.05, 0.12),
                                    rng.uniform(0.34, 0.4), rng.uniform(0.32, 0.38), soft=0.2)
