@@ -1,14 +1,12 @@
 """Behaviour only a real MySQL/MariaDB server shows."""
 
+import json
 import uuid
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.database_url import resolve_db_url
-from dicom.ingestion.ingest import ingest_directory
 from tests.support.cli import run_module
 from tests.support.dicom_files import image_dataset, to_bytes
 
@@ -23,18 +21,21 @@ def test_image_over_max_allowed_packet_is_a_reject(mysql_url, mysql_server, tmp_
     with admin.connect() as c:
         previous = c.exec_driver_sql("SELECT @@GLOBAL.max_allowed_packet").scalar()
         c.exec_driver_sql("SET GLOBAL max_allowed_packet = 1048576")  # new sessions see 1 MiB
-    try:
-        catalog = Catalog.open(resolve_db_url(mysql_url))
-        summary = ingest_directory(str(folder), catalog, workers=2, progress=False)
-        catalog.dispose()
+    report = tmp_path / "report.json"
+    try:  # as a user runs it: workers forked from a small process, under their memory cap
+        result = run_module("dicom.create_database", f"--directory={folder}",
+                            f"--db_url={mysql_url}", "--workers=2", "--progress=false",
+                            f"--report={report}")
     finally:
         with admin.connect() as c:
             c.exec_driver_sql(f"SET GLOBAL max_allowed_packet = {int(previous)}")
         admin.dispose()
-    assert summary.ingested == 1
-    [reject] = summary.rejects
-    assert reject.path.endswith("big.dcm") and reject.kind == "too-large"
-    assert "max_allowed_packet (1048576 bytes)" in reject.reason
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(report.read_text())
+    assert outcome["summary"]["ingested"] == 1
+    [reject] = outcome["rejects"]
+    assert reject["path"].endswith("big.dcm") and reject["kind"] == "too-large"
+    assert "max_allowed_packet (1048576 bytes)" in reject["reason"]
 
 
 @pytest.fixture
