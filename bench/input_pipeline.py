@@ -14,12 +14,13 @@ Data, made once per work_dir, in two layouts of the same PNG files: `fetched/`
 
 Input pipeline, images/s over the same images: decode, resize to 224x224,
 batch 32, shuffle, no augmentation, no model:
-  ours   datasets.dataset_factory.get_dataset over the converted TFRecords, once
-         with PNG records (the default) and once with --image_format=raw
+  ours   datasets.dataset_factory.get_dataset over the converted TFRecords in each
+         --image_format: planar (the default), png and raw; with each format's disk size
   peer   keras.utils.image_dataset_from_directory over the PNG files
 Conversion, images/s: tf_convert_data (--num_workers 2, tvt_split) against a
 TF-Slim-style converter (one process; read, decode for the size, write).
-Target (issue 3): ours >= 2x the Keras peer.
+Targets: the default format >= 1.5x the Keras peer at 256 px, and >= 5x at 2048 px
+with --max_image_size=512, without raw's disk cost (issue 21).
 """
 
 from __future__ import annotations
@@ -116,7 +117,11 @@ def _fetch_from_dicom(root: str, count: int, size: int) -> None:
         os.link(os.path.join(fetched, "images", name), os.path.join(class_dir, name))
 
 
-def convert_ours(root: str, image_format: str, max_size: int | None = None) -> tuple[str, float]:
+FORMATS = ("planar", "png", "raw")
+
+
+def convert_ours(root: str, image_format: str,
+                 max_size: int | None = None) -> tuple[str, float, int]:
     from datasets.records.conversion import ConversionSettings, convert
 
     out = os.path.join(root, f"records_{image_format}_{max_size or 'full'}")
@@ -129,7 +134,9 @@ def convert_ours(root: str, image_format: str, max_size: int | None = None) -> t
     start = time.perf_counter()
     result = convert(settings)
     elapsed = time.perf_counter() - start
-    return out, sum(s.num_examples for s in result.spec.splits.values()) / elapsed
+    splits = result.spec.splits.values()
+    return (out, sum(s.num_examples for s in splits) / elapsed,
+            sum(s.num_bytes for s in splits))
 
 
 def convert_tf_slim_style(root: str) -> float:
@@ -218,26 +225,27 @@ def main(argv: list[str]) -> None:
     records = {}
     print(f"conversion, {FLAGS.num_images} images:")
     print(f"  TF-Slim-style converter (1 process):        {slim_convert:8.1f} images/s")
-    for image_format in ("png", "raw"):
-        records[image_format], rate = convert_ours(root, image_format)
+    for image_format in FORMATS:
+        records[image_format], rate, size = convert_ours(root, image_format)
         print(f"  tf_convert_data --image_format={image_format} ({FLAGS.workers} workers): "
-              f"{rate:8.1f} images/s  ratio {rate / slim_convert:.2f}x")
+              f"{rate:8.1f} images/s  ratio {rate / slim_convert:.2f}x  "
+              f"{size / FLAGS.num_images / 1024:7.1f} KiB/image on disk")
     if FLAGS.max_image_size:
-        for image_format in ("png", "raw"):
-            records[f"scaled_{image_format}"], rate = convert_ours(
+        for image_format in FORMATS:
+            records[f"scaled_{image_format}"], rate, size = convert_ours(
                 root, image_format, FLAGS.max_image_size)
             print(f"  tf_convert_data --image_format={image_format} --max_image_size="
                   f"{FLAGS.max_image_size} ({FLAGS.workers} workers): {rate:8.1f} images/s  "
-                  f"ratio {rate / slim_convert:.2f}x")
+                  f"ratio {rate / slim_convert:.2f}x  "
+                  f"{size / FLAGS.num_images / 1024:7.1f} KiB/image on disk")
     spec = read_spec(records["png"])
     train_ids = {e.example_id for e in iter_split(spec, "train", records["png"])}
     pipelines = {
         "keras image_dataset_from_directory (PNG files)": pipeline_keras(root, train_ids),
-        "medcv get_dataset, PNG records": pipeline_ours(records["png"]),
-        "medcv get_dataset, raw records": pipeline_ours(records["raw"]),
+        **{f"medcv get_dataset, {f} records": pipeline_ours(records[f]) for f in FORMATS},
     }
     if FLAGS.max_image_size:
-        for image_format in ("png", "raw"):
+        for image_format in FORMATS:
             name = f"medcv get_dataset, {image_format} records at {FLAGS.max_image_size}"
             pipelines[name] = pipeline_ours(records[f"scaled_{image_format}"])
     best = dict.fromkeys(pipelines, 0.0)
@@ -251,8 +259,8 @@ def main(argv: list[str]) -> None:
     for name, rate in best.items():
         print(f"  {name:48s} {rate:8.1f} images/s ({rate / cores:6.1f} per core)  "
               f"ratio {rate / peer:.2f}x")
-    print(f"{os.cpu_count()} cores; target (issue 3): >= 2x the Keras peer; full size with "
-          "--max_image_size (issue 13): >= 10x")
+    print(f"{os.cpu_count()} cores; targets (issue 21): the default (planar) records >= 1.5x "
+          "the Keras peer at 256 px, >= 5x at 2048 px with --max_image_size=512")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ tf.data pipeline (training and eval), classify_image (files, DICOM, records)
 and the SavedModel's serving signature all call it, so a model never sees
 images prepared two ways. In order:
 
-1. decode: PNG (8/16-bit; the depth read from its header), JPEG, or raw record
-   pixels, to [0, 1] levels of the stored bit depth;
+1. decode: PNG (8/16-bit; the depth read from its header), JPEG, or raw or
+   planar record pixels, to [0, 1] levels of the stored bit depth;
 2. the folder preprocessing recorded with the data (`preprocess_image`'s method
    and value: metadata.csv -> dataset_spec.json -> the run config), applied to
    raw inputs only (records converted from a preprocessed folder already hold it),
@@ -110,6 +110,37 @@ def raw_levels(data: tf.Tensor, height, width, channels, bits: int) -> tuple[tf.
     dtype = tf.uint16 if bits == 16 else tf.uint8
     pixels = tf.reshape(tf.io.decode_raw(data, dtype), tf.stack([height, width, channels]))
     return tf.cast(pixels, tf.float32) / float(dtype.max), tf.constant(bits)
+
+
+def planar_levels(data: tf.Tensor, height, width, channels) -> tuple[tf.Tensor, tf.Tensor]:
+    """`planar` record pixels (datasets.records.planar_pixels) -> ([0, 1] float32, bit depth).
+
+    The levels are computed as PNG's are (16-bit value / 65535, 8-bit value * 257 / 65535),
+    so planar and PNG records of the same image give the same floats, bit for bit.
+    The header's lengths are read with a bitcast: little-endian hosts (x86, ARM).
+    """
+    count = tf.cast(height * width * channels, tf.int32)
+    num_planes = tf.io.decode_raw(tf.strings.substr(data, 0, 1), tf.uint8)[0]
+
+    def plane(offset, length):
+        chunk = tf.strings.substr(data, offset, length)
+        stored = tf.cond(length < count, lambda: tf.io.decode_compressed(chunk, "ZLIB"),
+                         lambda: chunk)
+        return tf.cast(tf.io.decode_raw(stored, tf.uint8), tf.float32)
+
+    def sixteen():
+        lengths = tf.bitcast(tf.reshape(
+            tf.io.decode_raw(tf.strings.substr(data, 1, 8), tf.uint8), [2, 4]), tf.int32)
+        high, low = plane(9, lengths[0]), plane(9 + lengths[0], lengths[1])
+        return high * 256.0 + low, tf.constant(16)
+
+    def eight():
+        length = tf.bitcast(tf.io.decode_raw(tf.strings.substr(data, 1, 4), tf.uint8), tf.int32)
+        return plane(5, length) * 257.0, tf.constant(8)
+
+    values, bits = tf.cond(num_planes == 2, sixteen, eight)
+    levels = tf.reshape(values, tf.stack([height, width, channels]))
+    return levels / UINT16_TOP, bits
 
 
 def prepare(image: tf.Tensor, bits: tf.Tensor, spec: InputSpec) -> tf.Tensor:

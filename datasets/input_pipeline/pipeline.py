@@ -18,9 +18,16 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 
 from datasets.input_pipeline.augmentation import AugmentOptions, augment
-from datasets.input_pipeline.model_input import InputSpec, encoded_levels, prepare, raw_levels
+from datasets.input_pipeline.model_input import (
+    InputSpec,
+    encoded_levels,
+    planar_levels,
+    prepare,
+    raw_levels,
+)
 from datasets.records import example_codec
 from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
+from datasets.records.planar_pixels import PLANAR
 from dicom.preprocessing.methods import PixelPreprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -128,7 +135,12 @@ def build_pipeline(
 
     def decode(record: tf.Tensor, element_seed: tf.Tensor):
         example = tf.io.parse_single_example(record, parse_spec)
-        if spec.image_format == "raw":
+        if spec.image_format == PLANAR:
+            levels, bits = planar_levels(example[example_codec.ENCODED],
+                                         example[example_codec.HEIGHT],
+                                         example[example_codec.WIDTH],
+                                         example[example_codec.CHANNELS])
+        elif spec.image_format == "raw":
             levels, bits = raw_levels(example[example_codec.ENCODED],
                                       example[example_codec.HEIGHT],
                                       example[example_codec.WIDTH],

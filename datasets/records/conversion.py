@@ -41,12 +41,13 @@ from datasets.records.dataset_spec import (
     write_spec,
 )
 from datasets.records.label_policy import LabelPolicy, count_labels
+from datasets.records.planar_pixels import PLANAR
 from datasets.records.record_images import (
     UnreadableImage,
     load_record_image,
     scaled_mask,
     scaled_record_image,
-    to_raw,
+    stored_pixels,
 )
 from datasets.records.segmentation_masks import encode_mask, load_mask
 from datasets.records.source_folder import (
@@ -61,7 +62,7 @@ from files.image_limits import scaled_size
 
 PARTIAL = ".partial"
 DEFAULT_SHARD_SIZE_MB = 100.0
-IMAGE_FORMATS = ("png", "raw")
+IMAGE_FORMATS = (PLANAR, "png", "raw")
 log = logging.getLogger(__name__)
 
 
@@ -80,8 +81,9 @@ class ConversionSettings:
     num_workers: int = 1
     skip_invalid: bool = False
     split_name: str = splits.TRAIN
-    image_format: str = "png"
-    """png: images as stored (PNG/JPEG bytes); raw: decoded pixels, faster to read."""
+    image_format: str = PLANAR
+    """planar: decoded pixels as byte planes (compact, quick to read); png: images as
+    stored (PNG/JPEG bytes); raw: decoded pixels uncompressed."""
     progress: bool = True
     tfds_metadata: bool = True
     max_image_size: int | None = None
@@ -177,11 +179,10 @@ def _probe(task: tuple[SourceItem, int | None]) -> _Probe | InputProblem:
     return _Probe(height, width, image.channels, image.bit_depth, size, max_label)
 
 
-def _serialize(task: tuple[SourceItem, int, int, int | None, LabelPolicy]) -> bytes:
-    item, label_index, raw_bit_depth, max_size, policy = task
+def _serialize(task: tuple[SourceItem, int, str, int, int | None, LabelPolicy]) -> bytes:
+    item, label_index, image_format, pixel_bit_depth, max_size, policy = task
     image = scaled_record_image(load_record_image(item.image_path, verify=False), max_size)
-    if raw_bit_depth:
-        image = to_raw(image, raw_bit_depth)
+    image = stored_pixels(image, pixel_bit_depth, image_format)
     if item.findings is not None:
         targets, mask = policy.encode(item.findings)
         return example_codec.multilabel_example(
@@ -380,10 +381,10 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
     index_of = {name: i for i, name in enumerate(class_names)}
     probes = list(infos.values())
     bit_depths = sorted({p.bit_depth for p in probes})
-    raw_bit_depth = max(bit_depths) if settings.image_format == "raw" else 0
+    pixel_bit_depth = max(bit_depths)  # raw and planar records: one depth (8-bit x 257)
     tasks = [
-        (item, index_of.get(item.label or "", -1), raw_bit_depth, settings.max_image_size,
-         settings.label_policy)
+        (item, index_of.get(item.label or "", -1), settings.image_format, pixel_bit_depth,
+         settings.max_image_size, settings.label_policy)
         for shard in layout
         for item in shard.items
     ]
@@ -474,9 +475,7 @@ def _commit(settings: ConversionSettings, layout: list[_Shard], spec: DatasetSpe
         if ours.fullmatch(name) and name not in keep:
             os.remove(os.path.join(out, name))
     write_labels_file(spec.class_names, out)
-    if settings.tfds_metadata and spec.image_format == "raw":
-        log.warning("no tensorflow-datasets metadata: tfds cannot decode raw-pixel records")
-    elif settings.tfds_metadata:
+    if settings.tfds_metadata:
         from datasets.records.tfds_metadata import write_tfds_metadata
 
         write_tfds_metadata(spec, out)

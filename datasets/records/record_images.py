@@ -3,9 +3,10 @@
 PNG in gray (8 or 16 bit) or RGB and baseline JPEG are stored as they are on
 disk, so conversion never re-encodes (and never loses) a pixel; other PNG
 modes (palette, alpha, 1/2/4-bit, 16-bit RGB) become 8/16-bit gray or 8-bit
-RGB PNG. The `raw` record format stores the decoded pixels uncompressed
-instead (little-endian, row-major, H x W x C): larger files, but nothing to
-decode when training reads them. DICOM goes through the same decoding as
+RGB PNG. The pixel record formats store the decoded pixels instead: `planar`
+(the default: byte planes, compressed where it pays; about PNG's size and quick
+to read) and `raw` (uncompressed, little-endian, row-major, H x W x C: nothing
+to decode, twice the disk). DICOM goes through the same decoding as
 ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as 16-bit PNG;
 a multi-frame DICOM is refused, since one record is one image.
 """
@@ -13,11 +14,14 @@ a multi-frame DICOM is refused, since one record is one image.
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from datasets.records.planar_pixels import PLANAR, decode_planes, encode_planes
 from dicom.decoding.display import display_frames, frame_count
 from dicom.decoding.limits import read_image
 from dicom.decoding.reading import NOT_DICOM, RejectedFile
@@ -49,6 +53,29 @@ def load_record_image(path: str, verify: bool = True) -> RecordImage:
     (which catches truncated and corrupted files without inflating them) and a
     full JPEG decode. The conversion's probe pass verifies; its write pass trusts.
     """
+    data = _read(path)
+    if data.startswith(PNG_SIGNATURE) or data.startswith(JPEG_MAGIC):
+        return _from_pillow(data, verify)
+    return _from_dicom(data)
+
+
+def load_frames(path: str) -> tuple[int, Iterator[RecordImage]]:
+    """What a model reads of a file (classify_image): every frame of a multi-frame DICOM
+    file, in order, or the one image of any other; with how many there are."""
+    data = _read(path)
+    if data.startswith(PNG_SIGNATURE) or data.startswith(JPEG_MAGIC):
+        return 1, iter([_from_pillow(data, verify=True)])
+    dataset = _dicom_dataset(data)
+    frames = display_frames(dataset, release=True)
+    try:
+        first = next(frames)  # decodes them all: a damaged file fails here, whole
+    except RejectedFile as exc:
+        raise UnreadableImage(exc.reason) from exc
+    count = frame_count(dataset)
+    return count, (from_array(f) for f in itertools.chain([first], frames))
+
+
+def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -56,9 +83,7 @@ def load_record_image(path: str, verify: bool = True) -> RecordImage:
         raise UnreadableImage(f"cannot read: {exc.strerror or exc}") from exc
     if not data:
         raise UnreadableImage("empty file")
-    if data.startswith(PNG_SIGNATURE) or data.startswith(JPEG_MAGIC):
-        return _from_pillow(data, verify)
-    return _from_dicom(data)
+    return data
 
 
 def _from_pillow(data: bytes, verify: bool) -> RecordImage:
@@ -112,13 +137,48 @@ def to_raw(image: RecordImage, bit_depth: int) -> RecordImage:
     """Decoded pixels at `bit_depth` (8-bit images are scaled by 257 into 16 bits)."""
     if image.format == "raw":
         return image
+    array = _pixels_at(image, bit_depth)
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    return RecordImage(data, "raw", image.height, image.width, image.channels, bit_depth)
+
+
+def to_planar(image: RecordImage, bit_depth: int) -> RecordImage:
+    """Decoded pixels at `bit_depth` as byte planes (datasets.records.planar_pixels)."""
+    if image.format == PLANAR:
+        return image
+    data = encode_planes(_pixels_at(image, bit_depth))
+    return RecordImage(data, PLANAR, image.height, image.width, image.channels, bit_depth)
+
+
+def stored_pixels(image: RecordImage, bit_depth: int, image_format: str) -> RecordImage:
+    """`image` in the record format `image_format` (`png` keeps it as it came)."""
+    if image_format == "raw":
+        return to_raw(image, bit_depth)
+    if image_format == PLANAR:
+        return to_planar(image, bit_depth)
+    return image
+
+
+def _pixels_at(image: RecordImage, bit_depth: int) -> np.ndarray:
     array = decode_png(image.data) if image.format == "png" else _decode_jpeg(image.data)
     if bit_depth == 16 and array.dtype == np.uint8:
         array = array.astype(np.uint16) * 257
     elif bit_depth == 8 and array.dtype == np.uint16:
-        raise ValueError("a 16-bit image cannot be stored as 8-bit raw pixels")
-    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-    return RecordImage(data, "raw", image.height, image.width, image.channels, bit_depth)
+        raise ValueError("a 16-bit image cannot be stored as 8-bit pixels")
+    return array
+
+
+def as_png(data: bytes, image_format: str, height: int, width: int, channels: int) -> bytes:
+    """Stored record bytes as a file would hold them: PNG and JPEG as they are, raw and
+    planar pixels encoded as PNG (lossless) for tools outside TensorFlow."""
+    if image_format == "raw":
+        dtype = "<u2" if len(data) == 2 * height * width * channels else np.uint8
+        pixels = np.frombuffer(data, dtype).reshape(height, width, channels)
+    elif image_format == PLANAR:
+        pixels = decode_planes(data, height, width, channels)
+    else:
+        return data
+    return encode_png(pixels[..., 0] if channels == 1 else pixels)
 
 
 def scaled_record_image(image: RecordImage, max_size: int | None) -> RecordImage:
@@ -163,9 +223,18 @@ def from_array(array: np.ndarray) -> RecordImage:
     )
 
 
-def _from_dicom(data: bytes) -> RecordImage:
+def _dicom_dataset(data: bytes):
     try:
-        dataset = read_image(data)
+        return read_image(data)
+    except RejectedFile as exc:
+        if exc.kind == NOT_DICOM:
+            raise UnreadableImage("not a PNG, JPEG or DICOM image") from exc
+        raise UnreadableImage(exc.reason) from exc
+
+
+def _from_dicom(data: bytes) -> RecordImage:
+    dataset = _dicom_dataset(data)
+    try:
         if frame_count(dataset) > 1:
             raise UnreadableImage(
                 f"multi-frame DICOM ({frame_count(dataset)} frames): one record holds one "
@@ -173,8 +242,6 @@ def _from_dicom(data: bytes) -> RecordImage:
             )
         return from_array(next(display_frames(dataset, release=True)))
     except RejectedFile as exc:
-        if exc.kind == NOT_DICOM:
-            raise UnreadableImage("not a PNG, JPEG or DICOM image") from exc
         raise UnreadableImage(exc.reason) from exc
 
 

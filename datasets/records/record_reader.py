@@ -1,7 +1,8 @@
-"""Iterate the raw contents of a converted split: encoded bytes, no decoding.
+"""Iterate the contents of a converted split as image files would hold them.
 
-For tools that hand the stored images on unchanged (image folders, HDF5
-export); training reads through `datasets.input_pipeline.pipeline` instead.
+For tools that hand the stored images on (image folders, HDF5 export): PNG and
+JPEG records come back unchanged, raw and planar pixels as lossless PNG. Training
+reads through `datasets.input_pipeline.pipeline` instead.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import tensorflow as tf
 from datasets.input_pipeline.pipeline import record_files
 from datasets.records import example_codec
 from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
+from datasets.records.record_images import as_png
 
 
 @dataclass(frozen=True)
 class StoredExample:
     example_id: str
     image: bytes
+    """PNG or JPEG bytes."""
     image_format: str
     label: int | None
     """The class index; None for segmentation and multi-label records."""
@@ -36,10 +39,13 @@ def iter_split(spec: DatasetSpec, split_name: str, dataset_dir: str) -> Iterator
     single = not segmentation and spec.task != MULTILABEL
     records = tf.data.TFRecordDataset(record_files(spec, split_name, dataset_dir))
     for record in records.map(lambda r: tf.io.parse_single_example(r, parse_spec)):
+        stored_format = record[example_codec.FORMAT].numpy().decode("utf-8")
         yield StoredExample(
             example_id=record[example_codec.ID].numpy().decode("utf-8"),
-            image=record[example_codec.ENCODED].numpy(),
-            image_format=record[example_codec.FORMAT].numpy().decode("utf-8"),
+            image=as_png(record[example_codec.ENCODED].numpy(), stored_format,
+                         int(record[example_codec.HEIGHT]), int(record[example_codec.WIDTH]),
+                         int(record[example_codec.CHANNELS])),
+            image_format=stored_format if stored_format == "jpeg" else "png",
             label=int(record[example_codec.LABEL]) if single else None,
             label_text="" if segmentation else record[example_codec.LABEL_TEXT].numpy().decode(),
             mask=record[example_codec.MASK_ENCODED].numpy() if segmentation else None,

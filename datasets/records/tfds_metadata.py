@@ -2,7 +2,10 @@
 
 The feature tree mirrors the record keys: tfds joins nested feature names with
 `/`, so {"image": {"class": {"label": ...}}} reads `image/class/label`.
-Split infos come from the conversion's own counts, so nothing is re-read.
+Split infos come from the conversion's own counts, so nothing is re-read. tfds
+decodes PNG records itself; for raw and planar records it hands `image/encoded`
+on as bytes, which `datasets.records.record_images.as_png` (or the input
+pipeline) decodes.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ def feature_tree(spec: DatasetSpec):
     import tensorflow_datasets as tfds
 
     dtype = np.uint16 if 16 in spec.bit_depths else np.uint8
+    if spec.image_format == "png":
+        encoded = tfds.features.Image(
+            shape=(None, None, spec.channels), dtype=dtype, encoding_format=None)
+    else:  # raw and planar pixels: tfds hands the bytes on (see docs/records.md)
+        encoded = tfds.features.Tensor(shape=(), dtype=np.object_)
     image = {
-        "encoded": tfds.features.Image(
-            shape=(None, None, spec.channels), dtype=dtype, encoding_format=None
-        ),
+        "encoded": encoded,
         "format": tfds.features.Text(),
         "height": tfds.features.Scalar(dtype=np.int64),
         "width": tfds.features.Scalar(dtype=np.int64),

@@ -28,6 +28,20 @@ _BAND_PIXELS = 1 << 20
 _COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
 
 
+class FrameName(str):
+    """The name of one frame of a multi-frame instance as a model input (`<UID>-f2` in the
+    catalog, `file.dcm#f2` for a file), carrying the instance it came from and the frame's
+    1-based number, so a result can point at the frame without parsing the name."""
+
+    source: str
+    frame: int
+
+    def __new__(cls, source: str, frame: int, separator: str = "#f") -> FrameName:
+        name = super().__new__(cls, f"{source}{separator}{frame}")
+        name.source, name.frame = source, frame
+        return name
+
+
 def frame_count(ds: Dataset) -> int:
     try:
         return max(1, int(ds.get("NumberOfFrames") or 1))

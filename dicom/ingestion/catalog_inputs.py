@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from dicom.decoding.display import FrameName
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.fetch import selection
 from dicom.ingestion.pixel_store import STORE_COLUMNS, stored_png
@@ -22,13 +23,15 @@ HEADER_COLUMNS = {
     "PatientAge": "PatientAge", "StudyDescription": "StudyDescription",
     "Rows": "Rows", "Columns": "Columns", "channels": "SamplesPerPixel",
     "PhotometricInterpretation": "PhotometricInterpretation", "BitsStored": "BitsStored",
-    "bit_depth": "BitsAllocated",
+    "bit_depth": "BitsAllocated", "frame_count": "NumberOfFrames",
 }
 
 
 @dataclass(frozen=True)
 class CatalogImage:
     image_id: str
+    """The catalog ID; a frame of a multi-frame instance is a FrameName (`<UID>-f2`) that
+    carries the instance's UID and the frame's number."""
     png: bytes
     attributes: dict[str, str]
     """DICOM keyword -> the catalog's value, for the columns the catalog has."""
@@ -42,8 +45,8 @@ def catalog_images(catalog: Catalog, values: Sequence[str] | None, column: str =
     where = selection(table, values, column)
     columns = [c for c in HEADER_COLUMNS if c in table.c]
     stored = [table.c[c] for c in ("image", *STORE_COLUMNS) if c in table.c]
-    query = sa.select(table.c.ID, *stored, *(table.c[c] for c in columns)).order_by(
-        table.c.ID)
+    query = sa.select(table.c.ID, table.c.frame, *stored,
+                      *(table.c[c] for c in columns)).order_by(table.c.ID)
     if where is not None:
         query = query.where(where)
     with catalog.engine.connect().execution_options(stream_results=True, yield_per=128) as c:
@@ -52,5 +55,7 @@ def catalog_images(catalog: Catalog, values: Sequence[str] | None, column: str =
             if only is not None and record["ID"] not in only:
                 continue
             image_id = str(record["ID"])
+            if int(record.get("frame_count") or 1) > 1:
+                image_id = FrameName(str(record["SOPInstanceUID"]), int(record["frame"]), "-f")
             yield CatalogImage(image_id, stored_png(record, image_id), {
                 HEADER_COLUMNS[k]: "" if record[k] is None else str(record[k]) for k in columns})

@@ -49,3 +49,37 @@ def sr_evaluations(sr_path: str) -> dict[str, list[tuple[str, str]]]:
         out[source] = [(e.name.meaning, e.value.meaning)
                        for e in group.get_qualitative_evaluations()]
     return out
+
+
+def sr_image_references(sr_path: str) -> list[tuple[str, list[int] | None]]:
+    """Each measurement group's source image: (SOP Instance UID, the frame numbers the
+    reference names, or None for the whole instance), through highdicom."""
+    report = hd.sr.srread(sr_path)
+    found = []
+    for group in report.content.get_image_measurement_groups():
+        image = group.source_images[0]
+        frames = image.referenced_frame_numbers
+        found.append((image.referenced_sop_instance_uid,
+                      None if frames is None else [int(f) for f in frames]))
+    return found
+
+
+def multi_frame_source(path: str, frames: int = 3, size: int = 32) -> str:
+    """A Multi-frame Grayscale Word Secondary Capture file (an IOD made for frames) whose
+    frames differ, written to `path`; returns its SOP Instance UID."""
+    import numpy as np
+
+    from tests.support.dicom_files import gradient, image_dataset
+
+    pixels = np.stack([np.roll(gradient(size, size), 5 * i, axis=1) for i in range(frames)])
+    dataset = image_dataset(pixels, bits_stored=12, PatientName="Frames^Multi",
+                            StudyDate="20240102", StudyTime="101010", StudyID="MF1",
+                            AccessionNumber="MF-ACC", SeriesNumber=1, InstanceNumber=1,
+                            PatientBirthDate="", PatientSex="O", ReferringPhysicianName="")
+    dataset.SOPClassUID = MULTI_FRAME_WORD_SC
+    dataset.file_meta.MediaStorageSOPClassUID = MULTI_FRAME_WORD_SC
+    dataset.save_as(path, enforce_file_format=True)
+    return str(dataset.SOPInstanceUID)
+
+
+MULTI_FRAME_WORD_SC = "1.2.840.10008.5.1.4.1.1.7.3"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
+from highdicom._standard_utils import is_multiframe_image
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
@@ -60,6 +61,25 @@ class ImageResult:
     name: str = ""
     """The input's name (a path, a catalog ID such as `<UID>-f2` for a frame): results of
     two frames of one instance are two objects."""
+    frame: int | None = None
+    """The 1-based frame of a multi-frame source the result is of; None: the instance."""
+
+    @property
+    def referenced_frames(self) -> list[int] | None:
+        """The frame numbers the image reference carries: only where the source's IOD is a
+        multi-frame one (a reference to a frame of any other is invalid DICOM)."""
+        if self.frame is None or not is_multiframe_image(self.source):
+            return None
+        return [self.frame]
+
+    def tracking_uid(self, identity: ModelIdentity) -> str:
+        frame = [] if self.frame is None else [f"frame {self.frame}"]
+        return result_uid("tracking", identity.config_hash, str(self.source.SOPInstanceUID),
+                          *frame)
+
+    def tracking_text(self, identity: ModelIdentity) -> str:
+        frame = "" if self.frame is None else f" frame {self.frame}"
+        return f"{identity.model_name} on {self.source.SOPInstanceUID}{frame}"[:64]
 
 
 def result_uid(*parts: str) -> str:
@@ -95,10 +115,10 @@ def _group(result: ImageResult, class_names: Sequence[str], codes_map: ResultCod
         for name, probability in zip(class_names, result.probabilities, strict=True)]
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
-            uid=result_uid("tracking", identity.config_hash, str(source.SOPInstanceUID)),
-            identifier=f"{identity.model_name} on {source.SOPInstanceUID}"[:64]),
+            uid=result.tracking_uid(identity), identifier=result.tracking_text(identity)),
         algorithm_id=algorithm,
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(
+            source, referenced_frame_numbers=result.referenced_frames)],
         qualitative_evaluations=evaluations,
         measurements=measurements)
 

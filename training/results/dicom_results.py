@@ -65,15 +65,17 @@ class ClassificationResults:
     def add(self, source: str, probabilities: np.ndarray,
             catalog_attributes: dict[str, str] | None = None,
             findings: tuple[str, ...] = ()) -> None:
-        """`source` a DICOM file, or a catalog image with its `catalog_attributes`;
-        `findings`, for a multi-label model, the labels at or above their thresholds."""
+        """`source` a DICOM file, or a catalog image with its `catalog_attributes`; a
+        FrameName for one frame of a multi-frame one. `findings`, for a multi-label model,
+        the labels at or above their thresholds."""
+        frame = getattr(source, "frame", None)
         try:
             header = (header_from(catalog_attributes, source) if catalog_attributes is not None
-                      else read_source(source))
+                      else read_source(getattr(source, "source", source)))
         except NotADicomSource as exc:
             self.summary.skipped.append(f"{exc} (a DICOM result needs a DICOM source)")
             return
-        result = ImageResult(header, probabilities, findings, name=source)
+        result = ImageResult(header, probabilities, findings, name=str(source), frame=frame)
         if self.per == PER_IMAGE:
             self._write([result])
         else:

@@ -32,7 +32,6 @@ from training.results.classification_report import (
     ModelIdentity,
     classification_sr,
     report_uid,
-    result_uid,
 )
 from training.results.result_codes import ResultCodes
 
@@ -75,7 +74,8 @@ class ImageReportTemplate:
         try:
             # Multi-label: the findings present are part of the structure (one coded
             # evaluation each), so each set of findings has its own template.
-            key = (*self._copied(result.source), result.findings)
+            key = (*self._copied(result.source), result.findings,
+                   result.referenced_frames is not None)
         except KeyError:  # a SOP class highdicom has no IOD for: build it the long way
             key = None
         if key is None or key not in self._templates:
@@ -104,7 +104,6 @@ class ImageReportTemplate:
         _reference(series.ReferencedSOPSequence[0], source)
         container = next(i for i in dataset.ContentSequence if i.ValueType == "CONTAINER")
         group = container.ContentSequence[0]
-        sop = str(source.SOPInstanceUID)
         numbers = iter(float(p) for p in result.probabilities)
         best = int(np.argmax(result.probabilities))
         measurements = [i for i in group.ContentSequence if i.ValueType == "NUM"]
@@ -117,11 +116,14 @@ class ImageReportTemplate:
                 measured.NumericValue = DS(value, auto_format=True)
                 measured.FloatingPointValue = value
             elif item.ValueType == "IMAGE":
-                _reference(item.ReferencedSOPSequence[0], source)
+                reference = item.ReferencedSOPSequence[0]
+                _reference(reference, source)
+                if result.referenced_frames:
+                    reference.ReferencedFrameNumber = result.referenced_frames
             elif _meaning(item) == _TRACKING_ID:
-                item.TextValue = f"{self.identity.model_name} on {sop}"[:64]
+                item.TextValue = result.tracking_text(self.identity)
             elif _meaning(item) == _TRACKING_UID:
-                item.UID = result_uid("tracking", self.identity.config_hash, sop)
+                item.UID = result.tracking_uid(self.identity)
             elif _meaning(item) == _PREDICTED:
                 item.ConceptCodeSequence = [best_code]
         return dataset

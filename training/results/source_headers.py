@@ -39,7 +39,7 @@ def header_from(attributes: dict[str, str], name: str) -> Dataset:
     """A source header from what a catalog holds of it (keyword -> value)."""
     dataset = Dataset()
     for keyword, value in attributes.items():
-        if value:
+        if value and not (keyword == "NumberOfFrames" and value == "1"):
             setattr(dataset, keyword, int(value) if keyword in _INTEGERS else value)
     # The image pixel description a result's reference needs, from what the catalog stored.
     samples = int(dataset.get("SamplesPerPixel", 1) or 1)

@@ -23,13 +23,16 @@ from console.text import printable
 from datasets.input_pipeline.model_input import (
     InputSpec,
     model_input,
+    planar_levels,
     prepare,
     preprocessing_still_due,
     raw_levels,
 )
 from datasets.records import example_codec
 from datasets.records.dataset_spec import SPEC_FILE, read_spec
-from datasets.records.record_images import UnreadableImage, load_record_image
+from datasets.records.planar_pixels import PLANAR
+from datasets.records.record_images import UnreadableImage, load_frames
+from dicom.decoding.display import FrameName
 from dicom.preprocessing.methods import PixelPreprocessing
 from training.classification.thresholds import (
     Thresholds,
@@ -110,6 +113,9 @@ def to_model_input(data: bytes, image_format: str, spec: InputSpec, height: int 
                    width: int = 0, stored_channels: int = 0) -> np.ndarray:
     """Record or file bytes -> float32 model input through the one input path
     (`model_input`): decode, any folder preprocessing due, channels, size or framing."""
+    if image_format == PLANAR:
+        levels, depth = planar_levels(tf.constant(data), height, width, stored_channels)
+        return prepare(levels, depth, spec).numpy()
     if image_format == "raw":
         pixels = height * width * stored_channels
         bits = 16 if len(data) == 2 * pixels else 8
@@ -138,11 +144,15 @@ def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.
         if not os.path.isfile(path):
             yield path, "missing file" if not os.path.exists(path) else "not a file"
             continue
+        number = 0
         try:
-            image = load_record_image(path, verify=True)
-            yield path, to_model_input(image.data, image.format, spec)
+            count, images = load_frames(path)
+            for number, image in enumerate(images, 1):  # a multi-frame file: each frame
+                name = FrameName(path, number) if count > 1 else path
+                yield name, to_model_input(image.data, image.format, spec)
         except (UnreadableImage, tf.errors.InvalidArgumentError) as exc:
-            yield path, f"unreadable: {' '.join(str(exc).split())[:200]}"
+            name = FrameName(path, number) if number and count > 1 else path
+            yield name, f"unreadable: {' '.join(str(exc).split())[:200]}"
 
 
 def record_files(pattern: str) -> list[str]:

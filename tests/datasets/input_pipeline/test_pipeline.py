@@ -54,29 +54,33 @@ def test_evaluation_batches_hold_the_stored_pixels_as_floats(records):
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_raw_records_read_back_the_same_floats_as_png(tmp_path, channels):
+def test_pixel_records_read_back_the_same_floats_as_png(tmp_path, channels):
     source = tmp_path / "in"
     classification_folder(str(source), {"A": 10, "B": 6}, size=16)
     add_jpeg(str(source), "photo", "B", size=16)
     write_image(str(source / "images" / "eight.png"), textured(3, 16, bits=8))
     (source / "labels" / "eight.txt").write_text("B")  # 8-bit among 16-bit: scaled by 257
-    for image_format in ("png", "raw"):
+    for image_format in ("png", "raw", "planar"):
         convert(ConversionSettings("dicom", str(source), str(tmp_path / image_format), "dicom",
                                    image_format=image_format, progress=False))
     batches = {}
-    for image_format in ("png", "raw"):
+    for image_format in ("png", "raw", "planar"):
         spec, dataset = get_dataset("dicom", "train", str(tmp_path / image_format),
                                     batch_size=18, channels=channels, with_ids=True)
         assert spec.image_format == image_format
         images, labels, ids = next(iter(dataset))
         order = np.argsort(ids.numpy())
         batches[image_format] = (images.numpy()[order], labels.numpy()[order])
-    raw, png = batches["raw"][0], batches["png"][0]
-    np.testing.assert_allclose(raw[:17], png[:17], atol=1e-6)  # PNG: bit-exact
-    # JPEG: PIL and TensorFlow decode with different IDCT/upsampling: a few levels apart
-    np.testing.assert_allclose(raw[17], png[17], atol=4 / 255)
-    assert np.array_equal(batches["raw"][1], batches["png"][1])
-    assert not (tmp_path / "raw" / "dataset_info.json").exists()
+    png = batches["png"][0]
+    for image_format in ("raw", "planar"):
+        pixels = batches[image_format][0]
+        np.testing.assert_allclose(pixels[:17], png[:17], atol=1e-6)  # PNG: bit-exact
+        # JPEG: PIL and TensorFlow decode with different IDCT/upsampling: a few levels apart
+        np.testing.assert_allclose(pixels[17], png[17], atol=4 / 255)
+        assert np.array_equal(batches[image_format][1], batches["png"][1])
+    # planar computes its levels as PNG's are: the same floats, bit for bit
+    assert np.array_equal(batches["planar"][0][:17], png[:17])
+    assert np.array_equal(batches["planar"][0], batches["raw"][0])
 
 
 def test_resize_and_channels_follow_the_model(records):

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 
 from datasets.interchange.folder_export import folder_from_fetched, folder_from_records
 from datasets.records.conversion import ConversionSettings, convert
+from files.png_codec import decode_png
 from tests.support.folders import add_jpeg, classification_folder
 
 
@@ -14,7 +16,7 @@ def test_folder_from_records_holds_the_stored_bytes(tmp_path):
     classification_folder(str(source), {"Chest": 3}, patients=2)
     jpeg = add_jpeg(str(source), "photo", "head")
     convert(ConversionSettings("dicom", str(source), str(tmp_path / "out"), "dicom",
-                               progress=False))
+                               progress=False, image_format="png"))
     folder = tmp_path / "folder"
     assert folder_from_records(str(tmp_path / "out"), "train", str(folder), False) == 4
     with open(folder / "metadata.csv") as handle:
@@ -25,6 +27,17 @@ def test_folder_from_records_holds_the_stored_bytes(tmp_path):
     assert (folder / "photo.jpg").read_bytes() == jpeg
     assert (folder / "000001.png").read_bytes() == (source / "images" / "000001.png").read_bytes()
     assert {r["patient_id"] for r in rows} == {"P000", "P001", ""}
+
+
+def test_folder_from_planar_records_holds_the_same_pixels_as_png(tmp_path):
+    source = tmp_path / "in"
+    pixels = classification_folder(str(source), {"Chest": 3}, patients=2)
+    convert(ConversionSettings("dicom", str(source), str(tmp_path / "out"), "dicom",
+                               progress=False))  # the default: planar
+    folder = tmp_path / "folder"
+    assert folder_from_records(str(tmp_path / "out"), "train", str(folder), False) == 3
+    for stem, image in pixels.items():
+        assert np.array_equal(decode_png((folder / f"{stem}.png").read_bytes()), image)
 
 
 def test_folder_from_fetched_and_refusing_a_non_empty_target(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import io
 import os
 import signal
 import time
@@ -10,10 +11,12 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from datasets.records import example_codec
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.dataset_spec import SPEC_FILE, read_spec
+from datasets.records.planar_pixels import decode_planes
 from datasets.records.record_reader import iter_split
 from datasets.records.segmentation_masks import decode_mask
 from files.png_codec import decode_png
@@ -62,13 +65,15 @@ def test_seed_command_writes_shards_labels_spec(tmp_path):
     assert not patients["validation"] & patients["test"]
 
 
-def test_record_round_trip_is_bit_exact(tmp_path):
+@pytest.mark.parametrize("image_format", ["planar", "png", "raw"])
+def test_record_round_trip_is_bit_exact(tmp_path, image_format):
     source, out = tmp_path / "in", tmp_path / "out"
     pixels = classification_folder(str(source), {"A": 3})
     jpeg = add_jpeg(str(source), "jpeg_one", "b")
     dicom_pixels = add_dicom(str(source), "dicom_one", "b")
-    convert(_settings(source, out))
+    convert(_settings(source, out, image_format=image_format))
     spec = read_spec(str(out))
+    assert spec.image_format == image_format
     assert spec.class_names == ["A", "B"] and list(spec.splits) == ["train"]
     assert spec.splits["train"].files == ["dicom_train-00000-of-00001.tfrecord"]
     examples = {e.example_id: e for e in iter_split(spec, "train", str(out))}
@@ -77,18 +82,25 @@ def test_record_round_trip_is_bit_exact(tmp_path):
         stored = decode_png(examples[stem].image)
         assert stored.dtype == np.uint16 and np.array_equal(stored, image)
         assert examples[stem].label == 0 and examples[stem].label_text == "A"
-    assert examples["jpeg_one"].image == jpeg and examples["jpeg_one"].image_format == "jpeg"
+    if image_format == "png":  # stored as it came
+        assert examples["jpeg_one"].image == jpeg and examples["jpeg_one"].image_format == "jpeg"
+    else:  # decoded once at conversion (by Pillow), handed on as 16-bit PNG (x 257)
+        decoded = np.asarray(Image.open(io.BytesIO(jpeg))).astype(np.uint16) * 257
+        assert examples["jpeg_one"].image_format == "png"
+        assert np.array_equal(decode_png(examples["jpeg_one"].image), decoded)
     dicom_stored = decode_png(examples["dicom_one"].image)
     assert dicom_stored.dtype == np.uint16 and np.array_equal(dicom_stored, dicom_pixels)
     assert dicom_stored.max() > 4095  # 12-bit stored values spread over 16 bits
 
 
-def test_tensorflow_datasets_reads_the_output(tmp_path):
+@pytest.mark.parametrize("image_format", ["png", "planar"])
+def test_tensorflow_datasets_reads_the_output(tmp_path, image_format):
     import tensorflow_datasets as tfds
 
     source, out = tmp_path / "in", tmp_path / "out"
     pixels = classification_folder(str(source), {"A": 6, "B": 4})
-    convert(_settings(source, out, need_split="tt_split", test_size=0.2))
+    convert(_settings(source, out, need_split="tt_split", test_size=0.2,
+                      image_format=image_format))
     builder = tfds.builder_from_directory(str(out))
     assert builder.info.splits["train"].num_examples == 8
     assert builder.info.splits["test"].num_examples == 2
@@ -96,6 +108,9 @@ def test_tensorflow_datasets_reads_the_output(tmp_path):
     for example in builder.as_dataset(split="test"):
         stem = example["image"]["id"].numpy().decode()
         image = example["image"]["encoded"].numpy()
+        if image_format == "planar":  # tfds hands the planes on; the documented decoder
+            image = decode_planes(image, *(int(example["image"][key])
+                                           for key in ("height", "width", "channels")))
         assert image.dtype == np.uint16 and np.array_equal(image[..., 0], pixels[stem])
 
 

@@ -47,7 +47,7 @@ def test_records_hold_images_scaled_once_and_serving_scales_inputs_alike(tmp_pat
     images = _folder(str(tmp_path / "in"))
     out = str(tmp_path / "out")
     convert(ConversionSettings("dicom", str(tmp_path / "in"), out, "dicom", progress=False,
-                               max_image_size=64))
+                               max_image_size=64, image_format="png"))
     spec = read_spec(out)
     assert spec.max_image_size == 64
     assert spec.max_size == (64, 64) and spec.min_size == (24, 30)

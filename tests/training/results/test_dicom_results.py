@@ -19,8 +19,10 @@ from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import run_module
 from tests.support.dicom_results import (
     dciodvfy_errors,
+    multi_frame_source,
     referenced_uids,
     sr_evaluations,
+    sr_image_references,
     sr_measurements,
 )
 from tests.support.folders import classification_folder
@@ -230,6 +232,57 @@ def test_results_stored_to_orthanc_sit_under_the_source_study_and_a_rerun_sends_
                    for d in _orthanc_series_descriptions(orthanc, seg_study))
     finally:
         orthanc.stop()
+
+
+def test_each_frame_of_a_multi_frame_source_gets_an_sr_that_points_at_the_frame(
+        classifier, tmp_path):
+    from pydicom.data.data_manager import DATA_ROOT
+
+    from dicom.ingestion.catalog import Catalog
+    from dicom.ingestion.database_url import resolve_db_url
+    from dicom.ingestion.ingest import ingest_directory
+
+    (tmp_path / "mf").mkdir()
+    framed = str(tmp_path / "mf" / "frames.dcm")
+    uid = multi_frame_source(framed, frames=3)
+    rgb = os.path.join(DATA_ROOT, "test_files", "SC_rgb_rle_2frame.dcm")  # SC: single-frame IOD
+    listing = tmp_path / "input.txt"
+    listing.write_text(f"{framed}\n{rgb}\n")
+    out = tmp_path / "results"
+    result = run_module("classify_image", f"--infile={listing}",
+                        f"--checkpoint_path={classifier['train_dir']}",
+                        f"--dicom_output_dir={out}", f"--outfile={tmp_path / 'out.txt'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    listed = [line.split("\t")[0] for line in (tmp_path / "out.txt").read_text().splitlines()
+              if not line.startswith("#")]
+    assert listed == [f"{framed}#f1", f"{framed}#f2", f"{framed}#f3", f"{rgb}#f1", f"{rgb}#f2"]
+    written = sorted(glob.glob(str(out / "SR_*.dcm")))
+    assert len(written) == 5
+    references = []
+    for path in written:
+        assert dciodvfy_errors(path) == [], path
+        [reference] = sr_image_references(path)
+        references.append(reference)
+    rgb_uid = _uid(rgb)
+    # A multi-frame IOD: each SR names its frame. The SC IOD has no frames to name: both
+    # SRs refer to the instance, and they are still two objects.
+    assert sorted(r for r in references if r[0] == uid) == [(uid, [1]), (uid, [2]), (uid, [3])]
+    assert [r for r in references if r[0] != uid] == [(rgb_uid, None), (rgb_uid, None)]
+    # From the catalog: the rows of the frames give the same references.
+    db_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    catalog = Catalog.open(resolve_db_url(db_url))
+    ingest_directory(str(tmp_path / "mf"), catalog, workers=0, progress=False)
+    catalog.dispose()
+    from_catalog = tmp_path / "from_catalog"
+    result = run_module("classify_image", f"--db_url={db_url}", "--query=all",
+                        f"--checkpoint_path={classifier['train_dir']}",
+                        f"--dicom_output_dir={from_catalog}",
+                        f"--outfile={tmp_path / 'catalog.txt'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted(glob.glob(str(from_catalog / "SR_*.dcm")))
+    assert sorted(sr_image_references(p)[0] for p in written) == [
+        (uid, [1]), (uid, [2]), (uid, [3])]
+    assert all(dciodvfy_errors(p) == [] for p in written)
 
 
 def test_catalog_inputs_give_srs_with_the_catalogs_deidentified_values(classifier, tmp_path):
