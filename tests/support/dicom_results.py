@@ -83,3 +83,18 @@ def multi_frame_source(path: str, frames: int = 3, size: int = 32) -> str:
 
 
 MULTI_FRAME_WORD_SC = "1.2.840.10008.5.1.4.1.1.7.3"
+
+
+def legacy_converted_enhanced_mr(slices: list[str], path: str) -> str:
+    """One multi-frame MR (geometry in its functional groups) made from single-frame MR
+    slices by highdicom's legacy converter, written to `path`; returns its UID."""
+    from pydicom.uid import generate_uid
+
+    datasets = [pydicom.dcmread(p) for p in slices]
+    for dataset in datasets:
+        dataset.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
+    enhanced = hd.legacy.LegacyConvertedEnhancedMRImage(
+        datasets, series_instance_uid=generate_uid(), series_number=50,
+        sop_instance_uid=generate_uid(), instance_number=1)
+    enhanced.save_as(path, enforce_file_format=True)
+    return str(enhanced.SOPInstanceUID)

@@ -37,12 +37,12 @@ def segmentation_object(sources: Sequence[Dataset], masks: Sequence[np.ndarray],
                         identity: ModelIdentity, seg_type: str = BINARY,
                         probabilities: Sequence[np.ndarray] | None = None) -> hd.seg.Segmentation:
     """One SEG over the frames of one series: `masks[i]` (rows, columns) holds class indices
-    for `sources[i]` (class 0 is the background); fractional SEGs take `probabilities[i]`
-    (rows, columns, classes) instead."""
+    for `sources[i]`, or for frame i + 1 of a single multi-frame source (class 0 is the
+    background); fractional SEGs take `probabilities[i]` (rows, columns, classes) instead."""
     if len({str(s.SeriesInstanceUID) for s in sources}) != 1:
         raise ValueError("one SEG covers the frames of one series")
     orientations = {tuple(round(float(v), 4) for v in s.ImageOrientationPatient)
-                    for s in sources}
+                    for s in sources} if len(sources) > 1 else {()}
     if len(orientations) != 1:
         raise NotADicomSource(f"series {sources[0].SeriesInstanceUID}: its images do not share "
                               "one ImageOrientationPatient, which one SEG needs")

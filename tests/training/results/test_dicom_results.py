@@ -19,6 +19,7 @@ from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import run_module
 from tests.support.dicom_results import (
     dciodvfy_errors,
+    legacy_converted_enhanced_mr,
     multi_frame_source,
     referenced_uids,
     sr_evaluations,
@@ -189,6 +190,35 @@ def test_one_seg_per_series_reads_back_to_the_png_masks(segmenter, tmp_path, seg
                 stacked = np.concatenate([background, pixels[index]], axis=-1)
                 agree = (stacked.argmax(axis=-1) == png).mean()
                 assert agree > 0.95
+
+
+def test_a_multi_frame_source_gets_one_seg_over_its_frames(segmenter, tmp_path):
+    import highdicom as hd
+
+    patient = sorted({os.path.dirname(p) for p in segmenter["series"]})[0]
+    slices = [p for p in segmenter["series"] if os.path.dirname(p) == patient]
+    enhanced = str(tmp_path / "enhanced.dcm")
+    uid = legacy_converted_enhanced_mr(slices, enhanced)  # highdicom's converter
+    listing = tmp_path / "input.txt"
+    listing.write_text(enhanced + "\n")
+    out, masks = tmp_path / "results", tmp_path / "masks"
+    result = run_module("classify_image", f"--infile={listing}",
+                        f"--checkpoint_path={segmenter['train_dir']}", f"--output_dir={masks}",
+                        f"--dicom_output_dir={out}", f"--outfile={tmp_path / 'out.txt'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {line.split("\t")[0]: line.split("\t")[1]
+            for line in (tmp_path / "out.txt").read_text().splitlines()[1:]}
+    assert sorted(rows) == [f"{enhanced}#f{n}" for n in range(1, len(slices) + 1)]
+    [written] = glob.glob(str(out / "SEG_*.dcm"))
+    assert dciodvfy_errors(written) == []
+    seg = hd.seg.segread(written)
+    frames = list(range(1, len(slices) + 1))
+    pixels = seg.get_pixels_by_source_frame(
+        source_sop_instance_uid=uid, source_frame_numbers=frames, combine_segments=True,
+        relabel=False)
+    for index, number in enumerate(frames):
+        png = np.asarray(Image.open(rows[f"{enhanced}#f{number}"]))
+        np.testing.assert_array_equal(pixels[index], png)
 
 
 def _orthanc_series_descriptions(orthanc, study_uid: str) -> list[str]:
