@@ -61,7 +61,7 @@ class ImageReportTemplate:
                  series_uid: str, multilabel: bool = False) -> None:
         self.class_names, self.codes, self.identity = list(class_names), codes, identity
         self.series_uid, self.multilabel = series_uid, multilabel
-        self._templates: dict[tuple, Dataset] = {}
+        self._templates: dict[tuple, bytes] = {}
         self._keywords: dict[str, tuple[str, ...]] = {}
 
     def _copied(self, source: Dataset) -> tuple[str, tuple[str, ...]]:
@@ -84,14 +84,14 @@ class ImageReportTemplate:
             if key is not None and len(self._templates) < _MAX_TEMPLATES:
                 buffer = io.BytesIO()
                 sr.save_as(buffer, enforce_file_format=True)
-                self._templates[key] = pydicom.dcmread(io.BytesIO(buffer.getvalue()))
+                self._templates[key] = buffer.getvalue()
             return sr
         return self._patched(self._templates[key], result, instance_number, key[1])
 
-    def _patched(self, template: Dataset, result: ImageResult, instance_number: int,
+    def _patched(self, template: bytes, result: ImageResult, instance_number: int,
                  keywords: tuple[str, ...]) -> Dataset:
         source = result.source
-        dataset = copy.deepcopy(template)
+        dataset = pydicom.dcmread(io.BytesIO(template))  # lazily parsed: only what changes
         uid = report_uid(self.identity, self.series_uid, [result])
         dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = uid
         dataset.InstanceNumber = instance_number

@@ -8,6 +8,7 @@ import numpy as np
 import pydicom
 
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from tests.support.dicom_results import multi_frame_source
 from training.results.classification_report import (
     ImageResult,
     ModelIdentity,
@@ -50,6 +51,27 @@ def test_template_srs_equal_highdicoms_for_every_image(tmp_path):
         assert _differences(_plain(fast), _plain(reference)) == [], path
         assert _plain(fast) == _plain(reference)
     assert templated >= 5  # most came from a template (CR and DX: two of them)
+
+
+def test_template_srs_of_frames_and_findings_equal_highdicoms(tmp_path):
+    path = str(tmp_path / "frames.dcm")
+    multi_frame_source(path, frames=4, size=16)
+    header = read_source(path)
+    codes, identity = ResultCodes.load(), ModelIdentity("net", 7, config_hash("run"))
+    template = ImageReportTemplate(NAMES, codes, identity, "2.25.99", multilabel=True)
+    rng = np.random.default_rng(1)
+    tracking = set()
+    for frame in range(1, 5):
+        findings = ("CHEST",) if frame % 2 else ("CHEST", "MYSTERY")
+        result = ImageResult(header, rng.random(4), findings, name=f"{path}#f{frame}",
+                             frame=frame)
+        fast = template.build(result, frame)
+        reference = classification_sr([result], NAMES, codes, identity, "2.25.99", frame,
+                                      multilabel=True)
+        assert _differences(_plain(fast), _plain(reference)) == [], frame
+        assert _plain(fast) == _plain(reference)
+        tracking.add(result.tracking_uid(identity))
+    assert len(tracking) == 4  # each frame its own tracked result
 
 
 def _differences(a, b, prefix=""):
