@@ -35,11 +35,15 @@ class FrameName(str):
 
     source: str
     frame: int
+    separator: str
 
     def __new__(cls, source: str, frame: int, separator: str = "#f") -> FrameName:
         name = super().__new__(cls, f"{source}{separator}{frame}")
-        name.source, name.frame = source, frame
+        name.source, name.frame, name.separator = source, frame, separator
         return name
+
+    def __reduce__(self):
+        return FrameName, (self.source, self.frame, self.separator)
 
 
 def frame_count(ds: Dataset) -> int:
