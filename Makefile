@@ -22,7 +22,7 @@ test: install
 	bash scripts/ensure_mariadb.sh
 	bash scripts/ensure_pacs_tools.sh
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=30
 
 demo: install
 	bash scripts/demo.sh

@@ -75,3 +75,14 @@ def synthetic_tree(tmp_path_factory) -> tuple[str, SyntheticResult]:
     """24 tiny synthetic images plus the planted defective files (read-only use)."""
     root = str(tmp_path_factory.mktemp("synthetic"))
     return root, synthesize(root, SyntheticSpec(num_images=24, seed=7, size=32))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first (tests/support/run_order.py); a stable sort keeps each
+    module's tests, and the modules within a rank, in their collected order."""
+    from tests.support.run_order import start_rank
+
+    slow_modules = {item.nodeid.split("::")[0] for item in items
+                    if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: start_rank(item.nodeid.split("::")[0],
+                                           item.nodeid.split("::")[0] in slow_modules))

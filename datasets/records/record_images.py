@@ -8,7 +8,8 @@ RGB PNG. The pixel record formats store the decoded pixels instead: `planar`
 to read) and `raw` (uncompressed, little-endian, row-major, H x W x C: nothing
 to decode, twice the disk). DICOM goes through the same decoding as
 ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as 16-bit PNG;
-a multi-frame DICOM is refused, since one record is one image.
+a multi-frame DICOM is refused, since one record is one image (classify_image
+reads each of its frames: `load_frames`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from pydicom.dataset import Dataset
 
 from datasets.records.planar_pixels import PLANAR, decode_planes, encode_planes
 from dicom.decoding.display import display_frames, frame_count
@@ -223,7 +225,7 @@ def from_array(array: np.ndarray) -> RecordImage:
     )
 
 
-def _dicom_dataset(data: bytes):
+def _dicom_dataset(data: bytes) -> Dataset:
     try:
         return read_image(data)
     except RejectedFile as exc:
