@@ -42,8 +42,8 @@ step "8. train a ResNet-18 (v1) on the train split: 300 steps at 64x64 on the CP
 step "9. evaluate on the test split (metrics.json and confusion_matrix.png in eval_test/)" \
   "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=train/resnet_v1_18 \
   --dataset_dir=tfrecords --dataset_split_name=test --eval_dir=eval_test
-{ find dicom -path '*series_chest*' -name '*.dcm' | sort | head -4
-  find dicom -path '*series_abdomen*' -name '*.dcm' | sort | head -4
+{ find dicom -path '*series_chest*' -name '*.dcm' | sort | sed -n '1,4p'
+  find dicom -path '*series_abdomen*' -name '*.dcm' | sort | sed -n '1,4p'
   echo dicom/defective/truncated.dcm; } > classify_input.txt
 step "10. classify DICOM files (a truncated one included) with the exported SavedModel; each result also as a DICOM SR (TID 1500)" \
   "$PY" "$ROOT/classify_image.py" --infile=classify_input.txt --tfrecord=False \
@@ -81,7 +81,7 @@ step "L7. train a ResNet-18 with the masked sigmoid loss, rare findings weighted
 step "L8. evaluate: per-label AUROC, AP, sensitivity/specificity at thresholds chosen on validation (Fracture has no pixel signal: near 0.5)" \
   "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=findings_train \
   --dataset_split_name=test --eval_dir=findings_eval
-find findings -name '*.dcm' | sort | head -6 > findings_input.txt
+find findings -name '*.dcm' | sort | sed -n '1,6p' > findings_input.txt
 step "L9. classify DICOM files: findings above the thresholds, every probability, one SR each" \
   "$PY" "$ROOT/classify_image.py" --infile=findings_input.txt \
   --checkpoint_path=findings_train --outfile=findings_result.txt \
@@ -108,11 +108,11 @@ step "14. train a small UNet (depth 3, 16 filters) for 300 steps" \
 step "15. evaluate: Dice, IoU, pixel accuracy, HD95 on the test split" \
   "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=cardiac/train \
   --dataset_split_name=test --eval_dir=cardiac/eval_test
-ls cardiac/masks/images | head -3 | sed 's#^#cardiac/masks/images/#' > cardiac/segment_input.txt
+ls cardiac/masks/images | sed -n '1,3p' | sed 's#^#cardiac/masks/images/#' > cardiac/segment_input.txt
 step "16. predict masks and overlays for three slices" \
   "$PY" "$ROOT/classify_image.py" --infile=cardiac/segment_input.txt \
   --checkpoint_path=cardiac/train --output_dir=cardiac/predicted --outfile=cardiac/predicted.txt
-find cardiac/raw/dicoms -name '*.dcm' | sort | head -20 > cardiac/dicom_input.txt
+find cardiac/raw/dicoms -name '*.dcm' | sort | sed -n '1,20p' > cardiac/dicom_input.txt
 step "16b. segment the MR series straight from DICOM: masks as PNGs and one DICOM SEG per series" \
   "$PY" "$ROOT/classify_image.py" --infile=cardiac/dicom_input.txt \
   --checkpoint_path=cardiac/train --output_dir=cardiac/predicted_dicom \
