@@ -35,7 +35,9 @@ Inflating a 256x256 plane costs about as much as all the rest of reading a recor
 a plane that barely shrinks (the high bytes of full-range 16-bit noise) is stored as
 it is: reading stays fast, and the disk given up is small."""
 ZLIB_LEVEL = 1
-"""Level 1 compresses a near-constant plane about as well as 9, several times faster."""
+"""Measured on a 512-px 12-bit radiograph: level 1 shrinks the high plane to 0.30 of its
+bytes in 5 ms, level 6 to 0.23 in 32 ms, level 9 to 0.23 in 283 ms; with the low plane
+stored as it is, the record is about 6 % larger at level 1, and conversion much faster."""
 SAMPLE_STRETCHES, SAMPLE_BYTES = 4, 2048
 SAMPLE_MARGIN = 1.1
 """A sample compresses a little worse than its whole plane (less history to match)."""
