@@ -68,9 +68,13 @@ class ImageResult:
     def referenced_frames(self) -> list[int] | None:
         """The frame numbers the image reference carries: only where the source's IOD is a
         multi-frame one (a reference to a frame of any other is invalid DICOM)."""
-        if self.frame is None or not is_multiframe_image(self.source):
+        if self.frame is None:
             return None
-        return [self.frame]
+        try:
+            multiframe = is_multiframe_image(self.source)
+        except KeyError:  # a SOP class highdicom has no IOD for: refer to the instance
+            return None
+        return [self.frame] if multiframe else None
 
     def tracking_uid(self, identity: ModelIdentity) -> str:
         frame = [] if self.frame is None else [f"frame {self.frame}"]

@@ -86,3 +86,15 @@ def _differences(a, b, prefix=""):
         elif element.value != other.value:
             out.append(f"{prefix}{element.keyword}: {element.value!r} != {other.value!r}")
     return out
+
+
+def test_a_frame_is_named_only_where_the_sop_class_has_frames(tmp_path):
+    path = str(tmp_path / "frames.dcm")
+    multi_frame_source(path, frames=2, size=16)
+    header = read_source(path)
+    assert ImageResult(header, np.ones(4) / 4, frame=2).referenced_frames == [2]
+    header.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture: no frames
+    assert ImageResult(header, np.ones(4) / 4, frame=2).referenced_frames is None
+    header.SOPClassUID = "1.2.826.0.1.3680043.9.9999.1"  # a private class highdicom lacks
+    assert ImageResult(header, np.ones(4) / 4, frame=2).referenced_frames is None
+    assert ImageResult(header, np.ones(4) / 4).referenced_frames is None
