@@ -93,10 +93,11 @@ flags.DEFINE_boolean(
 flags.DEFINE_enum(
     "image_format", "planar", ["planar", "png", "raw"],
     "How records hold the pixels, all lossless. planar (default): the decoded pixels as byte "
-    "planes, each zlib-compressed where that pays; about PNG's size (smaller for 12-bit "
-    "data) and about twice as fast for training to read. png: the image as stored (PNG "
+    "planes, each zlib-compressed where that pays; within about 15 % of PNG's size and "
+    "about twice as fast for training to read. png: the image as stored (PNG "
     "8/16-bit or JPEG bytes; DICOM as 16-bit PNG), the format tensorflow-datasets decodes "
-    "itself. raw: the decoded pixels uncompressed, the fastest to read, twice the disk.",
+    "itself. raw: the decoded pixels uncompressed, the fastest to read, a third to a half "
+    "more disk than PNG.",
 )
 flags.DEFINE_integer(
     "max_image_size", None,

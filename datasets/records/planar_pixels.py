@@ -1,12 +1,13 @@
 """The `planar` record format: decoded pixels as byte planes, compressed where it pays.
 
 Why: a 16-bit PNG costs training a full inflate plus unfiltering per image, and
-raw pixels cost twice the disk. Medical images hold 10-12 significant bits in 16,
-so their high bytes are nearly constant and compress to a fraction, while their
-low bytes are close to noise that no codec shrinks much. Storing the two byte
-planes apart, each zlib-compressed only where that saves at least a quarter, keeps
-records about as small as PNG (smaller for 12-bit data), and decoding inflates
-only the small plane. Lossless: the pixels read back are the ones stored.
+raw pixels cost a third to a half more disk than PNG. Medical images hold 10-12
+significant bits in 16, so their high bytes are nearly constant and compress to a
+fraction, while their low bytes are close to noise that no codec shrinks much.
+Storing the two byte planes apart, each zlib-compressed only where that saves at
+least a quarter, keeps records within about 15 % of PNG's size (measured: 0.97x
+PNG at 512 px from 12-bit DICOM, 1.14x at 2048 px), and decoding inflates only the
+plane that shrank. Lossless: the pixels read back are the ones stored.
 
 Layout of `image/encoded` (`image/height`, `image/width`, `image/channels` give
 the shape, row-major H x W x C):

@@ -4,10 +4,11 @@ PNG in gray (8 or 16 bit) or RGB and baseline JPEG are stored as they are on
 disk, so conversion never re-encodes (and never loses) a pixel; other PNG
 modes (palette, alpha, 1/2/4-bit, 16-bit RGB) become 8/16-bit gray or 8-bit
 RGB PNG. The pixel record formats store the decoded pixels instead: `planar`
-(the default: byte planes, compressed where it pays; about PNG's size and quick
-to read) and `raw` (uncompressed, little-endian, row-major, H x W x C: nothing
-to decode, twice the disk). DICOM goes through the same decoding as
-ingestion (Modality LUT, VOI/window, MONOCHROME1) and is stored as 16-bit PNG;
+(the default: byte planes, compressed where it pays; within about 15 % of PNG's
+size and quick to read) and `raw` (uncompressed, little-endian, row-major,
+H x W x C: nothing to decode, a third to a half more disk than PNG). DICOM goes
+through the same decoding as ingestion (Modality LUT, VOI/window, MONOCHROME1)
+and is stored as 16-bit PNG;
 a multi-frame DICOM is refused, since one record is one image (classify_image
 reads each of its frames: `load_frames`).
 """
