@@ -131,8 +131,8 @@ def finding_overlay(size: int, findings: set[str], rng: np.random.Generator) -> 
     overlay = np.zeros((size, size), np.float32)
     if "nodule" in findings:
         side = rng.choice((-1, 1))
-        r = rng.uniform(0.08, 0.11)
-        overlay += 0.4 * _ellipse(y, x, rng.uniform(-0.35, 0.15), side * rng.uniform(0.28, 0.42),
+        r = rng.uniform(0.09, 0.12)
+        overlay += 0.55 * _ellipse(y, x, rng.uniform(-0.35, 0.15), side * rng.uniform(0.28, 0.42),
                                    r, r, soft=0.25)
     if "basal_opacity" in findings:
         side = rng.choice((-1, 1))
