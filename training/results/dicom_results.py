@@ -122,12 +122,14 @@ class ClassificationResults:
                            frame=getattr(source, "frame", None))
 
     def _build(self, results: list[ImageResult], number: int) -> ResultObject:
-        if len(results) == 1:
-            dataset = self.template.build(results[0], number)
-        else:
-            dataset = classification_sr(results, self.class_names, self.codes, self.identity,
-                                        self.series_uid, number, self.multilabel)
         sources = [str(r.source.SOPInstanceUID) for r in results]
+        if len(results) == 1:
+            report = self.template.encode(results[0], number)
+            return self.folder.write_file("SR", report.data, (
+                report.sop_instance_uid, report.series_instance_uid,
+                report.study_instance_uid), sources)
+        dataset = classification_sr(results, self.class_names, self.codes, self.identity,
+                                    self.series_uid, number, self.multilabel)
         return self.folder.write("SR", dataset, sources)
 
     def finish(self) -> ResultSummary:

@@ -44,14 +44,21 @@ class ResultFolder:
 
     def write(self, kind: str, dataset: Dataset, sources: list[str]) -> ResultObject:
         """Save `dataset` as `<KIND>_<SOP Instance UID>.dcm` and list it."""
-        uid = str(dataset.SOPInstanceUID)
-        name = f"{kind}_{uid}.dcm"
         buffer = io.BytesIO()
         dataset.save_as(buffer, enforce_file_format=True)
-        write_atomic(os.path.join(self.directory, name), buffer.getvalue())
+        return self.write_file(kind, buffer.getvalue(), (
+            str(dataset.SOPInstanceUID), str(dataset.SeriesInstanceUID),
+            str(dataset.StudyInstanceUID)), sources)
+
+    def write_file(self, kind: str, data: bytes, uids: tuple[str, str, str],
+                   sources: list[str]) -> ResultObject:
+        """Save an encoded object (`uids`: its SOP Instance, Series and Study Instance
+        UIDs) and list it."""
+        uid = uids[0]
+        name = f"{kind}_{uid}.dcm"
+        write_atomic(os.path.join(self.directory, name), data)
         previous = self.objects.get(uid)
-        entry = ResultObject(kind, name, uid, str(dataset.SeriesInstanceUID),
-                             str(dataset.StudyInstanceUID), sources,
+        entry = ResultObject(kind, name, uid, uids[1], uids[2], sources,
                              previous.stored_to if previous else [])
         self.objects[uid] = entry
         return entry
