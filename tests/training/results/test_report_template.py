@@ -99,3 +99,21 @@ def test_a_frame_is_named_only_where_the_sop_class_has_frames(tmp_path):
     header.SOPClassUID = "1.2.826.0.1.3680043.9.9999.1"  # a private class highdicom lacks
     assert ImageResult(header, np.ones(4) / 4, frame=2).referenced_frames is None
     assert ImageResult(header, np.ones(4) / 4).referenced_frames is None
+
+
+def test_a_source_in_another_character_set_gets_its_own_template(tmp_path):
+    images = synthesize(str(tmp_path), SyntheticSpec(num_images=3, seed=4, size=16,
+                                                     defects=False)).images
+    codes, identity = ResultCodes.load(), ModelIdentity("net", 7, config_hash("run"))
+    template = ImageReportTemplate(NAMES, codes, identity, "2.25.77")
+    charsets = ("ISO_IR 192", "ISO_IR 100", "ISO_IR 100")
+    for number, (path, charset) in enumerate(zip(images, charsets, strict=True), start=1):
+        header = read_source(path)
+        header.SpecificCharacterSet, header.PatientName = charset, "Müller^Zoë"
+        result = ImageResult(header, np.ones(4) / 4, name=path)
+        encoded = template.encode(result, number)
+        assert encoded.templated == (number == 3), number  # the second is a new template
+        fast = pydicom.dcmread(io.BytesIO(encoded.data))
+        assert fast.SpecificCharacterSet == charset and fast.PatientName == "Müller^Zoë"
+        reference = classification_sr([result], NAMES, codes, identity, "2.25.77", number)
+        assert _plain(fast) == _plain(reference)
