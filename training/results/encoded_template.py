@@ -3,9 +3,9 @@
 pydicom spends most of an SR's write walking a few hundred nested elements that are the
 same in every object of a run. Here each element that never changes is encoded once, by
 pydicom; each slot is encoded per object, by pydicom too, from a (tag, VR) and a value;
-sequence and item lengths around the slots are recomputed. What comes out is what
-pydicom writes for the same data set (the tests compare the bytes), Explicit VR Little
-Endian only.
+sequence and item lengths around the slots, and the file meta's group length, are
+recomputed. What comes out is what pydicom writes for the same data set (the tests
+compare the bytes), Explicit VR Little Endian only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian
 
 _ITEM, _PREFIX = b"\xfe\xff\x00\xe0", b"\x00" * 128 + b"DICM"
+_GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000), its value follows
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,24 @@ class EncodedTemplate:
     def __init__(self, dataset: Dataset, slots: Mapping[int, str]) -> None:
         if str(dataset.file_meta.TransferSyntaxUID) != ExplicitVRLittleEndian:
             raise ValueError("only Explicit VR Little Endian data sets are templated")
-        self.file_meta = FileMetaDataset(dataset.file_meta)
-        self.encodings = dataset.get("SpecificCharacterSet")
         self.slots: dict[str, Slot] = {}
+        file_meta = FileMetaDataset(dataset.file_meta)
+        write_file_meta_info(_stream(), file_meta, enforce_standard=True)  # completes it
+        self._meta = self._encode(file_meta, {
+            id(file_meta["MediaStorageSOPInstanceUID"]): "media_storage_sop_instance_uid"},
+            None, skip=(0x00020000,))
+        self.encodings = dataset.get("SpecificCharacterSet")
         self._parts = self._encode(dataset, slots, self.encodings)
-        missing = set(slots.values()) - set(self.slots)
+        missing = set(slots.values()) - set(self.slots)  # the file meta's is always there
         if missing:
             raise ValueError(f"slots not in the data set: {sorted(missing)}")
 
-    def _encode(self, dataset: Dataset, slots: Mapping[int, str], encodings) -> tuple:
+    def _encode(self, dataset: Dataset, slots: Mapping[int, str], encodings,
+                skip: tuple[int, ...] = ()) -> tuple:
         encodings = dataset.get("SpecificCharacterSet", encodings)
         parts: list = []
         for tag in sorted(dataset.keys()):
-            if tag.element == 0 and tag.group > 6:
+            if (tag.element == 0 and tag.group > 6) or tag in skip:
                 continue  # retired group lengths, as pydicom skips them
             element = dataset[tag]
             if id(element) in slots:
@@ -85,15 +91,16 @@ class EncodedTemplate:
     def element(self, name: str, value) -> bytes:
         """The encoded slot `name` holding `value`."""
         slot = self.slots[name]
-        return encode_element(DataElement(slot.tag, slot.vr, value), self.encodings)
+        encodings = None if slot.tag >> 16 == 2 else self.encodings  # file meta: ASCII
+        return encode_element(DataElement(slot.tag, slot.vr, value), encodings)
 
     def render(self, values: Mapping[str, bytes], sop_instance_uid: str) -> bytes:
-        """The Part 10 file: the preamble, the file meta (pydicom's) and the data set with
-        `values` (encoded elements, by slot name) in its slots."""
-        self.file_meta.MediaStorageSOPInstanceUID = sop_instance_uid
-        stream = _stream()
-        write_file_meta_info(stream, self.file_meta, enforce_standard=True)
-        return _PREFIX + stream.getvalue() + _render(self._parts, values)
+        """The Part 10 file: the preamble, the file meta and the data set with `values`
+        (encoded elements, by slot name) in its slots."""
+        meta = _render(self._meta, {"media_storage_sop_instance_uid": self.element(
+            "media_storage_sop_instance_uid", sop_instance_uid)})
+        return b"".join((_PREFIX, _GROUP_LENGTH, struct.pack("<I", len(meta)), meta,
+                         _render(self._parts, values)))
 
 
 def _holds(element: DataElement, slots: Mapping[int, str]) -> bool:

@@ -27,6 +27,7 @@ from highdicom._standard_utils import (
     get_module_attribute_map,
     get_sop_class_iod_map,
 )
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -129,13 +130,15 @@ class ImageReportTemplate:
         self.class_names, self.codes, self.identity = list(class_names), codes, identity
         self.series_uid, self.multilabel = series_uid, multilabel
         self._templates: dict[tuple, _ReportSlots] = {}
-        self._keywords: dict[str, tuple[str, ...]] = {}
+        self._keywords: dict[str, tuple[tuple[str, int], ...]] = {}
 
     def _copied(self, source: Dataset) -> tuple[str, tuple[str, ...]]:
         sop_class = str(source.SOPClassUID)
         if sop_class not in self._keywords:
-            self._keywords[sop_class] = _patient_and_study_keywords(sop_class)
-        return sop_class, tuple(k for k in self._keywords[sop_class] if k in source)
+            self._keywords[sop_class] = tuple(
+                (k, tag_for_keyword(k)) for k in _patient_and_study_keywords(sop_class))
+        present = source.keys()
+        return sop_class, tuple(k for k, tag in self._keywords[sop_class] if tag in present)
 
     def encode(self, result: ImageResult, instance_number: int) -> EncodedReport:
         """The SR of `result` as the bytes of its file."""
