@@ -31,6 +31,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("num_srs", 500, "SRs to build and write.")
 flags.DEFINE_list("seg_frames", ["100", "300"], "Frames of the SEG series.")
 flags.DEFINE_integer("num_dicom", 500, "DICOM inputs of the classify comparison.")
+flags.DEFINE_integer("classify_rounds", 3, "Alternating runs of each classify variant; the "
+                     "best of each is reported.")
 flags.DEFINE_string("results_work_dir", "bench_output/results", "Scratch folder.")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -142,18 +144,20 @@ def bench_classify(folder: str) -> tuple[float, float]:
     with open(listing, "w") as handle:
         handle.write("\n".join(dicoms) + "\n")
     train_dir = checkpoint(folder)
-    rates = []
-    for extra in ([], [f"--dicom_output_dir={os.path.join(folder, 'sr')}"]):
-        shutil.rmtree(os.path.join(folder, "sr"), ignore_errors=True)
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, os.path.join(ROOT, "classify_image.py"), f"--infile={listing}",
-             f"--checkpoint_path={train_dir}", f"--outfile={listing}.out", "--progress=false",
-             *extra], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True,
-            text=True)
-        if result.returncode != 0:
-            sys.exit(result.stderr[-2000:])
-        rates.append(FLAGS.num_dicom / (time.perf_counter() - started))
+    rates: dict[int, float] = {0: 0.0, 1: 0.0}
+    for _ in range(FLAGS.classify_rounds):  # alternating, best of each: this box is noisy
+        for index, extra in enumerate(([], [f"--dicom_output_dir={os.path.join(folder, 'sr')}"])):
+            shutil.rmtree(os.path.join(folder, "sr"), ignore_errors=True)
+            started = time.perf_counter()
+            result = subprocess.run(
+                [sys.executable, os.path.join(ROOT, "classify_image.py"),
+                 f"--infile={listing}", f"--checkpoint_path={train_dir}",
+                 f"--outfile={listing}.out", "--progress=false", *extra], cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.exit(result.stderr[-2000:])
+            rate = FLAGS.num_dicom / (time.perf_counter() - started)
+            rates[index] = max(rates[index], rate)
     return rates[1], rates[0]
 
 
@@ -180,7 +184,8 @@ def main(argv: list[str]) -> None:
               f"{png_seconds:6.2f} s ({png_seconds / seconds:.2f}x)"
               + (" (target < 2 s)" if frames == 100 else ""))
     with_dicom, text_only = bench_classify(folder)
-    print(f"classify_image over {FLAGS.num_dicom} DICOM inputs (whole command):")
+    print(f"classify_image over {FLAGS.num_dicom} DICOM inputs (whole command, best of "
+          f"{FLAGS.classify_rounds}):")
     print(f"  text output only            {text_only:7.1f} images/s  1.00x")
     print(f"  + --dicom_output_dir (SRs)  {with_dicom:7.1f} images/s  "
           f"{with_dicom / text_only:.2f}x (target >= 0.9x)")

@@ -221,6 +221,32 @@ def test_a_multi_frame_source_gets_one_seg_over_its_frames(segmenter, tmp_path):
         np.testing.assert_array_equal(pixels[index], png)
 
 
+def test_a_multi_frame_source_missing_a_frame_is_one_line_and_no_seg(segmenter, tmp_path):
+    from dicom.decoding.display import FrameName
+    from training.results.classification_report import ModelIdentity, config_hash
+    from training.results.dicom_results import SegmentationResults
+    from training.results.result_codes import ResultCodes
+    from training.results.result_folder import ResultFolder
+
+    patient = sorted({os.path.dirname(p) for p in segmenter["series"]})[0]
+    slices = [p for p in segmenter["series"] if os.path.dirname(p) == patient]
+    enhanced = str(tmp_path / "enhanced.dcm")
+    uid = legacy_converted_enhanced_mr(slices, enhanced)
+    header = pydicom.dcmread(enhanced, stop_before_pixels=True)
+    shape = (int(header.Rows), int(header.Columns))
+    folder = ResultFolder(str(tmp_path / "results"))
+    results = SegmentationResults(folder, ["background", "blood_pool", "myocardium"],
+                                  ModelIdentity("unet", 1, config_hash("run")),
+                                  ResultCodes.load())
+    for frame in range(1, len(slices)):  # the last frame failed, say
+        results.add(FrameName(enhanced, frame), np.zeros(shape, np.uint8),
+                    np.zeros((*shape, 3), np.float32))
+    summary = results.finish()
+    assert summary.written == [] and glob.glob(str(tmp_path / "results" / "SEG_*")) == []
+    assert summary.skipped == [f"{uid}: {len(slices) - 1} of its {len(slices)} frames were "
+                               "segmented; its SEG needs every frame"]
+
+
 def _orthanc_series_descriptions(orthanc, study_uid: str) -> list[str]:
     [study] = orthanc.rest("POST", "/tools/find", json={
         "Level": "Study", "Query": {"StudyInstanceUID": study_uid}}).json()
