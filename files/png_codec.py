@@ -3,38 +3,33 @@
 from __future__ import annotations
 
 import io
-import zlib
 
+import imagecodecs
 import numpy as np
 from PIL import Image
 
 from files.image_limits import check_pixels
 
-# Level 1 with zlib's run-length strategy: on the filtered rows of medical
-# images (noise, uniform backgrounds) it encodes 20-45% faster than level 1
-# with the default strategy and 2-3x faster than Pillow's default level 6, at
-# the same size or smaller; only a noiseless synthetic gradient came out ~15%
-# larger. Ingestion speed matters more than catalog size.
+# libpng (through imagecodecs) at zlib level 1 with the Paeth filter on every row and
+# zlib's run-length strategy. Measured on 16-bit radiographs (synthetic, 256 and 2048
+# px) it encodes 3.4-3.7x faster than Pillow did with the same level and strategy (Pillow
+# picks a filter per row by trying all five), and on pydicom's real test files (CT, MR,
+# US, RGB) 2.0-2.5x faster, at 0.7-1.4 % more bytes. Ingestion speed matters more than
+# catalog size: encoding was about 80 % of a 2048 px file's ingest.
 DEFAULT_COMPRESS_LEVEL = 1
 
 
 def encode_png(image: np.ndarray, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
     """Encode uint8/uint16 gray (HxW) or uint8 RGB (HxWx3) losslessly."""
-    if image.ndim == 2 and image.dtype == np.uint16:
-        pil = Image.frombytes(
-            "I;16",
-            (image.shape[1], image.shape[0]),
-            np.ascontiguousarray(image, dtype="<u2").tobytes(),
-        )
-    elif image.dtype == np.uint8 and (image.ndim == 2 or image.shape[-1] == 3):
-        pil = Image.fromarray(image)
-    else:
+    if not ((image.ndim == 2 and image.dtype in (np.uint8, np.uint16))
+            or (image.ndim == 3 and image.shape[-1] == 3 and image.dtype == np.uint8)):
         raise ValueError(f"cannot store a {image.dtype} image of shape {image.shape} as PNG")
-    # Higher levels ask for size: give them zlib's full match search.
-    strategy = zlib.Z_RLE if compress_level <= DEFAULT_COMPRESS_LEVEL else zlib.Z_DEFAULT_STRATEGY
-    buffer = io.BytesIO()
-    pil.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
-    return buffer.getvalue()
+    if compress_level <= DEFAULT_COMPRESS_LEVEL:
+        return imagecodecs.png_encode(np.ascontiguousarray(image), compress_level,
+                                      filter=imagecodecs.PNG.FILTER.PAETH,
+                                      strategy=imagecodecs.PNG.STRATEGY.RLE)
+    # Higher levels ask for size: libpng's filter choice and zlib's full match search.
+    return imagecodecs.png_encode(np.ascontiguousarray(image), compress_level)
 
 
 def decode_png(data: bytes) -> np.ndarray:
