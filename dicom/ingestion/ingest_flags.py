@@ -127,8 +127,9 @@ def define_ingest_flags() -> None:
     flags.DEFINE_integer(
         "worker_memory_mb",
         WorkerLimits().memory_mb,
-        "Memory cap of each worker process (RLIMIT_DATA); a file that exhausts it is rejected "
-        "as too-large, a worker killed anyway costs its one file. 0: no cap.",
+        "Memory each worker process may allocate beyond what it starts with (RLIMIT_DATA "
+        "over its size when forked); a file that exhausts it is rejected as too-large, a "
+        "worker killed anyway costs its one file. 0: no cap.",
         lower_bound=0,
     )
     flags.DEFINE_float(

@@ -299,6 +299,21 @@ class _Pool:
                 self._submit(rest)
 
 
+def inherited_data_bytes() -> int:
+    """This process's data size (VmData) now. A forked worker starts with its parent's
+    mappings, which count against RLIMIT_DATA although they are shared: a parent that
+    holds TensorFlow (a notebook, a test runner) can be past a 4 GiB cap before the
+    worker reads a byte. The cap is what the worker may add to that."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _death_reason(exitcode: int) -> str:
     if exitcode < 0:
         name = signal.Signals(-exitcode).name
@@ -324,7 +339,7 @@ def _worker_main(
     if nice:
         os.nice(nice)
     if memory_mb:
-        cap = memory_mb << 20
+        cap = inherited_data_bytes() + (memory_mb << 20)
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     catalog = Catalog.attach(url, lists)
     lock = threading.Lock()  # the decoding and the commit thread share the pipe

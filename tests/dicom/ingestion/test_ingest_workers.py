@@ -3,12 +3,20 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import resolve_db_url
 from dicom.ingestion.file_processing import FileProcessor, IngestSettings
-from dicom.ingestion.ingest_workers import decoded_groups, run_in_workers
+from dicom.ingestion.ingest import ingest_directory
+from dicom.ingestion.ingest_workers import (
+    WorkerLimits,
+    decoded_groups,
+    inherited_data_bytes,
+    run_in_workers,
+)
 from dicom.metadata.cleansing import AttributeLists
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import popen_module, run_module
@@ -27,6 +35,23 @@ def test_groups_hold_whole_files_under_the_byte_cap(tmp_path):
     groups = list(decoded_groups(paths, processor, max_bytes=2 * one_image))
     assert [[o.path for o in g] for g in groups] == [paths[:2], paths[2:]]
     assert [len(g) for g in decoded_groups(paths, processor)] == [3]
+
+
+def test_the_memory_cap_counts_from_what_a_worker_inherits(tmp_path):
+    """Workers forked from a large process (TensorFlow in a notebook, a test runner) start
+    with its data size; a cap on the total killed them before they read a file."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.dcm").write_bytes(to_bytes(image_dataset(gradient(bits=12), bits_stored=12)))
+    reserved = np.empty(3 << 30, np.uint8)  # 3 GiB of address space, never touched
+    assert inherited_data_bytes() > 3 << 30
+    catalog = Catalog.open(resolve_db_url(f"sqlite:///{tmp_path / 'c.sqlite'}"))
+    summary = ingest_directory(str(folder), catalog, workers=1, progress=False,
+                               worker_limits=WorkerLimits(memory_mb=1024))
+    del reserved
+    assert (summary.ingested, summary.rejects) == (1, [])
+    assert catalog.count() == 1
+    catalog.dispose()
 
 
 def test_a_database_error_in_a_worker_reaches_the_parent(tmp_path):
