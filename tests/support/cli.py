@@ -25,6 +25,25 @@ def run_module(
     )
 
 
+def run_offline(*command: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """`command` in a network namespace with loopback only (Beam's local workers talk
+    over it): whatever tries to reach another host fails. Skips where `unshare --net` is
+    not permitted, except under CI=true, where that fails."""
+    import pytest
+
+    from tests.support.pacs_peers import require_tool
+
+    unshare = require_tool("unshare")
+    if subprocess.run([unshare, "--net", "true"], capture_output=True).returncode != 0:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("unshare --net is not permitted here")
+        pytest.skip("unshare --net is not permitted here")
+    script = "ip link set lo up && exec " + " ".join(f"'{c}'" for c in command)
+    return subprocess.run([unshare, "--net", "sh", "-c", script], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+
+
 def _as_from_a_shell() -> None:
     """Ctrl-C as a shell delivers it: a test runner's worker (pytest-xdist's) may ignore
     SIGINT, and a child inherits that, so Python would never raise KeyboardInterrupt."""

@@ -4,31 +4,16 @@ shards byte for byte, the same dataset_spec.json and tfds metadata as the native
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 from datasets.records.conversion import ConversionSettings, convert
-from tests.support.cli import ROOT
+from tests.support.cli import ROOT, run_offline
 from tests.support.folders import multilabel_folder
-from tests.support.pacs_peers import require_tool
 
 pytestmark = pytest.mark.slow
-
-
-def _offline(*command: str) -> subprocess.CompletedProcess[str]:
-    """`command` with no network but loopback (Beam's local workers talk over it)."""
-    unshare = require_tool("unshare")
-    if subprocess.run([unshare, "--net", "true"], capture_output=True).returncode != 0:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("unshare --net is not permitted here")
-        pytest.skip("unshare --net is not permitted here")
-    script = "ip link set lo up && exec " + " ".join(f"'{c}'" for c in command)
-    return subprocess.run([unshare, "--net", "sh", "-c", script], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300,
-                          env={**os.environ, "PYTHONPATH": ROOT})
 
 
 def _files(folder: str) -> dict[str, bytes]:
@@ -53,7 +38,7 @@ def test_beam_writes_the_records_the_native_pool_writes(tmp_path):
                                validation_size=0.2, test_size=0.2, num_shards=2,
                                num_workers=2, progress=False))
     beam = str(tmp_path / "beam")
-    result = _offline(sys.executable, os.path.join(ROOT, "tf_convert_data.py"),
+    result = run_offline(sys.executable, os.path.join(ROOT, "tf_convert_data.py"),
                       f"--dataset_dir={source}", f"--output_dir={beam}", *options,
                       "--runner=beam", "--direct_num_workers=2")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 
 import pytest
 import sqlalchemy as sa
 
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
-from tests.support.cli import run_module
+from tests.support.cli import run_module, run_offline
 from tests.support.pacs_peers import pydicom_test_files
 
 pytestmark = pytest.mark.slow
@@ -68,15 +69,20 @@ def test_beam_workers_write_the_catalog_the_native_engine_writes(source, mysql_u
     assert _catalog(other_mysql_url) == _catalog(mysql_url)
 
 
-def test_in_process_beam_de_identifies_as_the_native_engine_does(source, tmp_path,
+def test_in_process_beam_offline_de_identifies_as_the_native_engine_does(source, tmp_path,
                                                                   monkeypatch):
     monkeypatch.setenv("MEDCV_DEID_KEY", "a secret kept for the test")
     native_url = f"sqlite:///{tmp_path / 'native.sqlite'}"
     beam_url = f"sqlite:///{tmp_path / 'beam.sqlite'}"
     _, native = _ingest(source, native_url, str(tmp_path / "n.json"), "--deidentify",
                         "--workers=2")
-    _, beam = _ingest(source, beam_url, str(tmp_path / "b.json"), "--deidentify",
-                      "--runner=beam")
+    beam_report = str(tmp_path / "b.json")
+    result = run_offline(sys.executable, "-m", "dicom.create_database", f"--directory={source}",
+                         f"--db_url={beam_url}", "--progress=false", f"--report={beam_report}",
+                         "--deidentify", "--runner=beam")  # no network but loopback
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(beam_report) as handle:
+        beam = json.load(handle)
     assert beam["summary"] == native["summary"]
     assert _catalog(beam_url) == _catalog(native_url)
 
