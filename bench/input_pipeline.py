@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 
 import numpy as np
@@ -69,7 +70,8 @@ def _write_pngs(root: str, count: int, size: int) -> None:
     os.makedirs(fetched_images)
     os.makedirs(fetched_labels)
     rng = np.random.default_rng(5)
-    for index in tqdm(range(count), desc="synthesize", unit="image"):
+    for index in tqdm(range(count), desc="synthesize", unit="image",
+                      disable=not sys.stderr.isatty()):  # no redrawn bar in a log
         label = BODY_PARTS[index % len(BODY_PARTS)]
         image = (radiograph(label, size, rng) * 65535).round().astype(np.uint16)
         stem = f"{index:06d}"
