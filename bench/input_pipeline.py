@@ -100,11 +100,12 @@ def _fetch_from_dicom(root: str, count: int, size: int) -> None:
           f"{time.perf_counter() - start:.0f} s")
     catalog = Catalog.open(make_url(f"sqlite:///{os.path.join(root, 'catalog.sqlite')}"))
     start = time.perf_counter()
-    summary = ingest_directory(dicom_dir, catalog, workers=FLAGS.workers)
+    summary = ingest_directory(dicom_dir, catalog, workers=FLAGS.workers,
+                               progress=sys.stderr.isatty())
     elapsed = time.perf_counter() - start
     print(f"create_database ({FLAGS.workers} workers): {summary.ingested / elapsed:.1f} files/s")
     start = time.perf_counter()
-    fetched_count = fetch_images(catalog, fetched, None).written
+    fetched_count = fetch_images(catalog, fetched, None, progress=sys.stderr.isatty()).written
     print(f"fetch_image: {fetched_count / (time.perf_counter() - start):.1f} images/s")
     catalog.dispose()
     if summary.ingested != count or fetched_count != count:
