@@ -1,6 +1,7 @@
 """create_database --runner=beam against the native engine on the same files (pydicom's
 real test files plus synthetic CR/DX with defects): the same rows, rejects and report;
-a re-run ingests nothing; SQLite with several Beam workers is refused in one line."""
+a re-run ingests nothing; with a pixel store, the same blobs and a clean verify_store;
+SQLite with several Beam workers is refused in one line."""
 
 from __future__ import annotations
 
@@ -67,6 +68,37 @@ def test_beam_workers_write_the_catalog_the_native_engine_writes(source, mysql_u
     assert report["summary"]["ingested"] == 0
     assert report["summary"]["already_present"] == native["summary"]["ingested"]
     assert _catalog(other_mysql_url) == _catalog(mysql_url)
+
+
+def _relative(rows: list, store: str) -> list:
+    """Rows with the store's folder left out of the blob URIs (the two stores differ)."""
+    return [tuple(str(v).replace(store, "STORE") for v in row) for row in rows]
+
+
+def test_beam_workers_write_the_pixel_store_the_native_engine_writes(source, mysql_url,
+                                                                     other_mysql_url, tmp_path):
+    native_store, beam_store = str(tmp_path / "native_store"), str(tmp_path / "beam_store")
+    _, native = _ingest(source, mysql_url, str(tmp_path / "n.json"), "--workers=2",
+                        f"--image_store={native_store}")
+    _, beam = _ingest(source, other_mysql_url, str(tmp_path / "b.json"), "--runner=beam",
+                      "--direct_num_workers=2", f"--image_store={beam_store}")
+    assert beam["summary"] == native["summary"]
+    native_rows, _ = _catalog(mysql_url)
+    beam_rows, _ = _catalog(other_mysql_url)
+    stored = {os.path.relpath(os.path.join(d, f), native_store)
+              for d, _, files in os.walk(native_store) for f in files}
+    assert stored == {os.path.relpath(os.path.join(d, f), beam_store)
+                      for d, _, files in os.walk(beam_store) for f in files}
+    engine = sa.create_engine(other_mysql_url)
+    with engine.connect() as connection:
+        digests = connection.exec_driver_sql(
+            "SELECT COUNT(DISTINCT image_sha256) FROM images").scalar()
+    engine.dispose()
+    assert len(stored) == digests > 40  # one blob per distinct image
+    assert _relative(beam_rows, beam_store) == _relative(native_rows, native_store)
+    check = run_module("dicom.verify_store", f"--db_url={other_mysql_url}",
+                       f"--image_store={beam_store}")
+    assert check.returncode == 0, check.stdout + check.stderr[-2000:]
 
 
 def test_in_process_beam_offline_de_identifies_as_the_native_engine_does(source, tmp_path,
