@@ -163,10 +163,6 @@ class ImageReportTemplate:
                                  str(result.source.StudyInstanceUID), templated=False)
         return self._filled(template, result, instance_number)
 
-    def build(self, result: ImageResult, instance_number: int) -> Dataset:
-        """The SR of `result`, read back from its bytes."""
-        return pydicom.dcmread(io.BytesIO(self.encode(result, instance_number).data))
-
     def _filled(self, template: _ReportSlots, result: ImageResult,
                 instance_number: int) -> EncodedReport:
         source, encoded = result.source, template.encoded

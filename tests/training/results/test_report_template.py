@@ -66,7 +66,9 @@ def test_template_srs_of_frames_and_findings_equal_highdicoms(tmp_path):
         findings = ("CHEST",) if frame % 2 else ("CHEST", "MYSTERY")
         result = ImageResult(header, rng.random(4), findings, name=f"{path}#f{frame}",
                              frame=frame)
-        fast = template.build(result, frame)
+        encoded = template.encode(result, frame)
+        assert encoded.templated == (frame > 2)  # frames 1 and 2: one set of findings each
+        fast = pydicom.dcmread(io.BytesIO(encoded.data))
         reference = classification_sr([result], NAMES, codes, identity, "2.25.99", frame,
                                       multilabel=True)
         assert _differences(_plain(fast), _plain(reference)) == [], frame
