@@ -94,7 +94,7 @@ flags.DEFINE_enum(
     "image_format", "planar", ["planar", "png", "raw"],
     "How records hold the pixels, all lossless. planar (default): the decoded pixels as byte "
     "planes, each zlib-compressed where that pays; within about 15 % of PNG's size and "
-    "about twice as fast for training to read. png: the image as stored (PNG "
+    "two to three times as fast for training to read. png: the image as stored (PNG "
     "8/16-bit or JPEG bytes; DICOM as 16-bit PNG), the format tensorflow-datasets decodes "
     "itself. raw: the decoded pixels uncompressed, the fastest to read, a third to a half "
     "more disk than PNG.",

@@ -6,7 +6,7 @@ significant bits in 16, so their high bytes are nearly constant and compress to 
 fraction, while their low bytes are close to noise that no codec shrinks much.
 Storing the two byte planes apart, each zlib-compressed only where that saves at
 least a quarter, keeps records within about 15 % of PNG's size (measured: 0.97x
-PNG at 512 px from 12-bit DICOM, 1.14x at 2048 px), and decoding inflates only the
+PNG at 512 px from 12-bit DICOM, 1.13x at 2048 px), and decoding inflates only the
 plane that shrank. Lossless: the pixels read back are the ones stored.
 
 Layout of `image/encoded` (`image/height`, `image/width`, `image/channels` give
