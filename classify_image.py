@@ -248,7 +248,7 @@ def _dicom_results(predictor, task: str):
         return None
     import hashlib
 
-    from training.results.dicom_results import ClassificationResults, SegmentationResults
+    from training.results.dicom_results import ClassificationResults
     from training.results.result_codes import ResultCodes
     from training.results.result_folder import ResultFolder
 
@@ -257,6 +257,8 @@ def _dicom_results(predictor, task: str):
     codes = ResultCodes.load(FLAGS.result_codes)
     names = predictor.config.class_names
     if task == "segmentation":
+        from training.results.segmentation_results import SegmentationResults
+
         return SegmentationResults(folder, names, predictor.identity(), codes, FLAGS.seg_type)
     if FLAGS.db_url:
         listed = f"{FLAGS.db_url}|{FLAGS.query}|{FLAGS.column}|{FLAGS.label_set}".encode()

@@ -38,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _identity():
-    from training.results.classification_report import ModelIdentity, config_hash
+    from training.results.result_identity import ModelIdentity, config_hash
 
     return ModelIdentity("resnet_v1_50", 1000, config_hash("bench"))
 
@@ -48,9 +48,10 @@ def bench_sr(source_path: str) -> tuple[float, float]:
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    from training.results.classification_report import ImageResult, result_uid
+    from training.results.classification_report import ImageResult
     from training.results.report_template import ImageReportTemplate
     from training.results.result_codes import ResultCodes
+    from training.results.result_identity import result_uid
     from training.results.source_headers import read_source
 
     header = read_source(source_path)

@@ -9,7 +9,6 @@ highdicom such an item silently disappeared.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,36 +18,20 @@ from highdicom._standard_utils import is_multiframe_image
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
-from pydicom.uid import generate_uid
 
 from training.results.result_codes import LOCAL_SCHEME, ResultCodes
+from training.results.result_identity import MANUFACTURER, ModelIdentity, result_uid
 
 PREDICTED_CLASS = CodedConcept("PREDICTEDCLASS", LOCAL_SCHEME, "Predicted class")
 PRESENT = CodedConcept("52101004", "SCT", "Present")
 PROBABILITY = CodedConcept("{probability}", "UCUM", "probability")
 PROCEDURE = CodedConcept("363679005", "SCT", "Imaging procedure")
-MANUFACTURER = "medcv"
 
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """What made a result: the net, its checkpoint step, a hash of its run config."""
-
-    model_name: str
-    step: int
-    config_hash: str
-
-    @property
-    def version(self) -> str:
-        return f"step {self.step}, config {self.config_hash[:16]}"
-
-    def algorithm(self) -> hd.sr.AlgorithmIdentification:
-        return hd.sr.AlgorithmIdentification(
-            name=f"medcv {self.model_name}", version=self.version,
-            family=codes.cid7162.ArtificialIntelligence)
-
-    def device_uid(self) -> str:
-        return generate_uid(entropy_srcs=["medcv device", self.model_name, self.config_hash])
+def _algorithm(identity: ModelIdentity) -> hd.sr.AlgorithmIdentification:
+    return hd.sr.AlgorithmIdentification(
+        name=f"medcv {identity.model_name}", version=identity.version,
+        family=codes.cid7162.ArtificialIntelligence)
 
 
 @dataclass(frozen=True)
@@ -86,27 +69,17 @@ class ImageResult:
         return f"{identity.model_name} on {self.source.SOPInstanceUID}{frame}"[:64]
 
 
-def result_uid(*parts: str) -> str:
-    """A UID derived from what the result is of: a re-run of the same model on the same
-    sources writes the same objects, so a PACS that has them is not sent them again."""
-    return generate_uid(entropy_srcs=list(parts))
-
-
 def report_uid(identity: ModelIdentity, series_uid: str, results: Sequence[ImageResult]) -> str:
     """The SR's SOP Instance UID: the model, the run's series and the inputs."""
     sources = sorted(r.name or str(r.source.SOPInstanceUID) for r in results)
     return result_uid("sr", identity.config_hash, series_uid, *sources)
 
 
-def config_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _group(result: ImageResult, class_names: Sequence[str], codes_map: ResultCodes,
            identity: ModelIdentity, multilabel: bool
            ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     source = result.source
-    algorithm = identity.algorithm()
+    algorithm = _algorithm(identity)
     if multilabel:
         evaluations = [hd.sr.QualitativeEvaluation(codes_map.for_class(name), PRESENT)
                        for name in result.findings]

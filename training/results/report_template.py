@@ -33,14 +33,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import DS
 
-from training.results.classification_report import (
-    ImageResult,
-    ModelIdentity,
-    classification_sr,
-    report_uid,
-)
+from training.results.classification_report import ImageResult, classification_sr, report_uid
 from training.results.encoded_template import EncodedTemplate, encode_element
 from training.results.result_codes import ResultCodes
+from training.results.result_identity import ModelIdentity
 
 _TRACKING_ID, _TRACKING_UID = "Tracking Identifier", "Tracking Unique Identifier"
 _PREDICTED = "Predicted class"

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from highdicom.sr import CodedConcept
+from pydicom.sr.coding import Code
+
+if TYPE_CHECKING:
+    from highdicom.sr import CodedConcept
 
 LOCAL_SCHEME = "99MEDCV"
 _SCT = "SCT"
@@ -52,13 +56,19 @@ def _key(name: str) -> str:
     return _KEY.sub("_", name.upper()).strip("_")
 
 
-def local_code(name: str) -> CodedConcept:
+def local_code(name: str) -> Code:
     """A private code for a name no map holds: stable, at most 16 characters."""
     value = (_key(name) or "UNNAMED")[:16]
-    return CodedConcept(value, LOCAL_SCHEME, name[:64] or "unnamed")
+    return Code(value, LOCAL_SCHEME, name[:64] or "unnamed")
 
 
-def _concept(entry: object, where: str) -> CodedConcept:
+def _concept(code: Code) -> CodedConcept:
+    from highdicom.sr import CodedConcept  # only where an SR or SEG is built
+
+    return CodedConcept(code.value, code.scheme_designator, code.meaning)
+
+
+def _code(entry: object, where: str) -> Code:
     if isinstance(entry, (list, tuple)) and len(entry) == 3:
         value, scheme, meaning = entry
     elif isinstance(entry, dict):
@@ -68,21 +78,24 @@ def _concept(entry: object, where: str) -> CodedConcept:
         raise ResultCodesError(f"{where}: expected {{value, scheme_designator, meaning}}")
     if not all(isinstance(v, str) and v.strip() for v in (value, scheme, meaning)):
         raise ResultCodesError(f"{where}: value, scheme_designator and meaning must be text")
-    return CodedConcept(value.strip(), scheme.strip(), meaning.strip())
+    return Code(value.strip(), scheme.strip(), meaning.strip())
 
 
 @dataclass
 class ResultCodes:
-    classes: dict[str, CodedConcept]
-    segments: dict[str, tuple[CodedConcept, CodedConcept]]
+    """Plain codes, made coded concepts (highdicom's) only where an object is built: the
+    classifying process checks the map without importing highdicom."""
+
+    classes: dict[str, Code]
+    segments: dict[str, tuple[Code, Code]]
 
     @classmethod
     def load(cls, path: str | None = None) -> ResultCodes:
         """The defaults, overridden by `path`: {"classes": {NAME: code}, "segments":
         {NAME: {"category": code, "type": code}}}, a code being {value,
         scheme_designator, meaning}."""
-        classes = {k: CodedConcept(*v) for k, v in DEFAULT_CLASS_CODES.items()}
-        segments = {k: (CodedConcept(*c), CodedConcept(*t))
+        classes = {k: Code(*v) for k, v in DEFAULT_CLASS_CODES.items()}
+        segments = {k: (Code(*c), Code(*t))
                     for k, (c, t) in DEFAULT_SEGMENT_CODES.items()}
         if path:
             try:
@@ -93,19 +106,20 @@ class ResultCodes:
             if not isinstance(data, dict):
                 raise ResultCodesError(f"--result_codes {path}: expected a JSON object")
             for name, entry in (data.get("classes") or {}).items():
-                classes[_key(name)] = _concept(entry, f"{path}: classes.{name}")
+                classes[_key(name)] = _code(entry, f"{path}: classes.{name}")
             for name, entry in (data.get("segments") or {}).items():
                 if not isinstance(entry, dict):
                     raise ResultCodesError(f"{path}: segments.{name}: expected category, type")
-                segments[_key(name)] = (_concept(entry.get("category"),
-                                                 f"{path}: segments.{name}.category"),
-                                        _concept(entry.get("type"),
-                                                 f"{path}: segments.{name}.type"))
+                segments[_key(name)] = (_code(entry.get("category"),
+                                              f"{path}: segments.{name}.category"),
+                                        _code(entry.get("type"),
+                                              f"{path}: segments.{name}.type"))
         return cls(classes, segments)
 
     def for_class(self, name: str) -> CodedConcept:
-        return self.classes.get(_key(name)) or local_code(name)
+        return _concept(self.classes.get(_key(name)) or local_code(name))
 
     def for_segment(self, name: str) -> tuple[CodedConcept, CodedConcept]:
-        return self.segments.get(_key(name)) or (CodedConcept(*ANATOMICAL_STRUCTURE),
-                                                 local_code(name))
+        category, kind = self.segments.get(_key(name)) or (Code(*ANATOMICAL_STRUCTURE),
+                                                            local_code(name))
+        return _concept(category), _concept(kind)

@@ -13,8 +13,8 @@ import highdicom as hd
 import numpy as np
 from pydicom.dataset import Dataset
 
-from training.results.classification_report import MANUFACTURER, ModelIdentity, result_uid
 from training.results.result_codes import ResultCodes
+from training.results.result_identity import MANUFACTURER, ModelIdentity, result_uid
 from training.results.source_headers import NotADicomSource
 
 GEOMETRY = ("FrameOfReferenceUID", "PixelSpacing", "ImageOrientationPatient",

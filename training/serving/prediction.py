@@ -74,7 +74,7 @@ class Predictor:
 
     def identity(self):
         """What made a result: net, step, a hash of the run config (training.results)."""
-        from training.results.classification_report import ModelIdentity, config_hash
+        from training.results.result_identity import ModelIdentity, config_hash
 
         text = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
         return ModelIdentity(self.config.model_name, self.step, config_hash(text))

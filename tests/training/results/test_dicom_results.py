@@ -223,10 +223,10 @@ def test_a_multi_frame_source_gets_one_seg_over_its_frames(segmenter, tmp_path):
 
 def test_a_multi_frame_source_missing_a_frame_is_one_line_and_no_seg(segmenter, tmp_path):
     from dicom.decoding.display import FrameName
-    from training.results.classification_report import ModelIdentity, config_hash
-    from training.results.dicom_results import SegmentationResults
     from training.results.result_codes import ResultCodes
     from training.results.result_folder import ResultFolder
+    from training.results.result_identity import ModelIdentity, config_hash
+    from training.results.segmentation_results import SegmentationResults
 
     patient = sorted({os.path.dirname(p) for p in segmenter["series"]})[0]
     slices = [p for p in segmenter["series"] if os.path.dirname(p) == patient]

@@ -9,14 +9,10 @@ import pydicom
 
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.dicom_results import multi_frame_source
-from training.results.classification_report import (
-    ImageResult,
-    ModelIdentity,
-    classification_sr,
-    config_hash,
-)
+from training.results.classification_report import ImageResult, classification_sr
 from training.results.report_template import ImageReportTemplate
 from training.results.result_codes import ResultCodes
+from training.results.result_identity import ModelIdentity, config_hash
 from training.results.source_headers import read_source
 
 NAMES = ["CHEST", "ABDOMEN", "HEAD", "MYSTERY"]

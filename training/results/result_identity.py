@@ -1,0 +1,40 @@
+"""Who made a result and what it is of: the model's identity and the UIDs derived from it.
+
+Kept apart from the SR and SEG builders, which need highdicom: the classifying process
+names its results with these and leaves highdicom to the writer processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from pydicom.uid import generate_uid
+
+MANUFACTURER = "medcv"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What made a result: the net, its checkpoint step, a hash of its run config."""
+
+    model_name: str
+    step: int
+    config_hash: str
+
+    @property
+    def version(self) -> str:
+        return f"step {self.step}, config {self.config_hash[:16]}"
+
+    def device_uid(self) -> str:
+        return generate_uid(entropy_srcs=["medcv device", self.model_name, self.config_hash])
+
+
+def result_uid(*parts: str) -> str:
+    """A UID derived from what the result is of: a re-run of the same model on the same
+    sources writes the same objects, so a PACS that has them is not sent them again."""
+    return generate_uid(entropy_srcs=list(parts))
+
+
+def config_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
