@@ -78,6 +78,9 @@ def _code(entry: object, where: str) -> Code:
         raise ResultCodesError(f"{where}: expected {{value, scheme_designator, meaning}}")
     if not all(isinstance(v, str) and v.strip() for v in (value, scheme, meaning)):
         raise ResultCodesError(f"{where}: value, scheme_designator and meaning must be text")
+    if len(meaning.strip()) > 64:  # Code Meaning is an LO
+        raise ResultCodesError(f"{where}: meaning has {len(meaning.strip())} characters; "
+                               "DICOM allows at most 64")
     return Code(value.strip(), scheme.strip(), meaning.strip())
 
 
