@@ -77,13 +77,15 @@ def read_file(path: str, limits: ReadLimits) -> bytes:
         raise RejectedFile(UNREADABLE, f"cannot read: {exc.strerror or exc}") from exc
 
 
-def read_within(data: bytes, limits: ReadLimits, notes: list[str] | None = None) -> Dataset:
+def read_within(data: bytes, limits: ReadLimits, notes: list[str] | None = None,
+                stop_before_pixels: bool = False) -> Dataset:
     """`read_dicom` with the limits on its header (a deflated one's before inflating)."""
     return read_dicom(
         data,
         limits.max_inflated_bytes,
         notes,
         check_header=lambda header: check_declared_size(header, frame_count(header), limits),
+        stop_before_pixels=stop_before_pixels,
     )
 
 

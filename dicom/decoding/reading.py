@@ -89,8 +89,10 @@ def read_dicom(
     max_inflated_bytes: int | None = None,
     notes: list[str] | None = None,
     check_header: Callable[[Dataset], None] | None = None,
+    stop_before_pixels: bool = False,
 ) -> Dataset:
-    """Parse `data` as a DICOM dataset or raise `RejectedFile`.
+    """Parse `data` as a DICOM dataset or raise `RejectedFile` (`stop_before_pixels`:
+    the header only, for a reader that never decodes; a deflated one is parsed whole).
 
     A deflated dataset is inflated here: its first MiB is parsed up to the
     pixel data and handed to `check_header` (which raises to refuse it) before
@@ -103,7 +105,7 @@ def read_dicom(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = _parse(data, max_inflated_bytes, check_header)
+            ds = _parse(data, max_inflated_bytes, check_header, stop_before_pixels)
             uid = _uid_text(ds.get("SOPInstanceUID"))
     except (RejectedFile, MemoryError):
         raise
@@ -130,14 +132,16 @@ def read_dicom(
 
 
 def _parse(
-    data: bytes, max_inflated_bytes: int | None, check_header: Callable[[Dataset], None] | None
+    data: bytes, max_inflated_bytes: int | None, check_header: Callable[[Dataset], None] | None,
+    stop_before_pixels: bool = False,
 ) -> Dataset:
     """pydicom's parse, except that a deflated dataset is inflated here under bounds."""
     buffer = io.BytesIO(data)
     preamble = read_preamble(buffer, True)
     meta = _read_file_meta_info(buffer)
     if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
-        return pydicom.dcmread(io.BytesIO(data), force=True)
+        return pydicom.dcmread(io.BytesIO(data), force=True,
+                               stop_before_pixels=stop_before_pixels)
     compressed = memoryview(data)[buffer.tell() :]
     if check_header is not None:
         head = _inflate(compressed, _DEFLATED_HEAD_BYTES, head_only=True)

@@ -26,10 +26,10 @@ class NotADicomSource(ValueError):
 
 
 def read_source(path: str, limits: ReadLimits | None = None) -> Dataset:
-    """The header of a DICOM file (pixel data dropped), completed for highdicom."""
+    """The header of a DICOM file (pixel data not parsed), completed for highdicom."""
     limits = limits or ReadLimits()
     try:
-        dataset = read_within(read_file(path, limits), limits)
+        dataset = read_within(read_file(path, limits), limits, stop_before_pixels=True)
     except RejectedFile as exc:
         raise NotADicomSource(f"{path}: {exc.reason}") from None
     return complete(dataset, path)

@@ -119,6 +119,19 @@ def test_truncated_pixel_data_is_a_truncated_reject():
     assert "\n" not in info.value.reason
 
 
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian],
+                         ids=lambda s: s.name)
+def test_the_header_alone_leaves_the_pixels_unparsed(syntax):
+    pixels = gradient(bits=12)
+    source = image_dataset(pixels, bits_stored=12)
+    source.PatientID = "P-7"
+    data = to_bytes(encode(source, pixels, syntax))
+    header = reading.read_dicom(data, stop_before_pixels=True)
+    assert header.PatientID == "P-7" and int(header.Rows) == source.Rows
+    # Uncompressed, the pixel data is never read; a deflated set is inflated whole.
+    assert ("PixelData" in header) == (syntax == DeflatedExplicitVRLittleEndian)
+
+
 def test_unknown_encoding_is_an_unsupported_encoding_reject():
     pixels = gradient(bits=8)
     ds = image_dataset(pixels)
