@@ -39,8 +39,8 @@ def test_beam_writes_the_records_the_native_pool_writes(tmp_path):
                                num_workers=2, progress=False))
     beam = str(tmp_path / "beam")
     result = run_offline(sys.executable, os.path.join(ROOT, "tf_convert_data.py"),
-                      f"--dataset_dir={source}", f"--output_dir={beam}", *options,
-                      "--runner=beam", "--direct_num_workers=2")
+                         f"--dataset_dir={source}", f"--output_dir={beam}", *options,
+                         "--runner=beam", "--direct_num_workers=2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote 30" in result.stdout
     native_files, beam_files = _files(native), _files(beam)

@@ -102,7 +102,7 @@ def test_beam_workers_write_the_pixel_store_the_native_engine_writes(source, mys
 
 
 def test_in_process_beam_offline_de_identifies_as_the_native_engine_does(source, tmp_path,
-                                                                  monkeypatch):
+                                                                          monkeypatch):
     monkeypatch.setenv("MEDCV_DEID_KEY", "a secret kept for the test")
     native_url = f"sqlite:///{tmp_path / 'native.sqlite'}"
     beam_url = f"sqlite:///{tmp_path / 'beam.sqlite'}"
