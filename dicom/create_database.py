@@ -73,7 +73,9 @@ def _main() -> int:
         how = f"on Beam ({' '.join(beam)})"
     else:
         how = f"with {FLAGS.workers} workers"
-    print(f"ingesting {FLAGS.directory} into {describe(url)} {how}", file=sys.stderr)
+    # Under --deidentify no folder name is printed or stored: exports name them after patients.
+    shown = "--directory" if FLAGS.deidentify else FLAGS.directory
+    print(printable(f"ingesting {shown} into {describe(url)} {how}"), file=sys.stderr)
     try:
         summary = ingest_directory(
             FLAGS.directory,
@@ -95,7 +97,7 @@ def _main() -> int:
     print(printable(summary.line()))
     if FLAGS.report:
         report = {
-            "directory": os.path.abspath(FLAGS.directory),
+            "directory": None if FLAGS.deidentify else os.path.abspath(FLAGS.directory),
             "database": describe(url),
             **summary.to_json(),
         }

@@ -27,6 +27,8 @@ from dicom.metadata.cleansing import AttributeLists
 
 IMAGES_TABLE = "images"
 REJECTS_TABLE = "rejects"
+SETTINGS_TABLE = "catalog_settings"
+DEIDENTIFICATION_SETTING = "deidentification"
 ID_LENGTH = 80
 _UID_LENGTH = 64
 _MYSQL_TABLE_OPTIONS = {
@@ -67,11 +69,24 @@ def core_columns() -> list[sa.Column]:
         sa.Column("source_path", _TEXT, nullable=False),
         sa.Column("source_sha256", sa.String(64), nullable=False),
         sa.Column("ingested_at", sa.DateTime, nullable=False),
+        # Under --deidentify, what was done to burned-in text (redacted N regions, kept).
+        sa.Column("burned_in", sa.String(64)),
     ]
 
 
 def attribute_column(keyword: str, integer: bool) -> sa.Column:
     return sa.Column(keyword, sa.BigInteger if integer else sa.String(255), nullable=True)
+
+
+def settings_table(metadata: sa.MetaData) -> sa.Table:
+    """How the catalog was built, one JSON value a name (de-identification, ...)."""
+    return sa.Table(
+        SETTINGS_TABLE,
+        metadata,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", _TEXT, nullable=False),
+        **_MYSQL_TABLE_OPTIONS,
+    )
 
 
 def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table, sa.Table]:
@@ -141,6 +156,7 @@ class Catalog:
         self.lists = lists
         self.metadata = sa.MetaData()
         self.images, self.rejects = build_tables(self.metadata, lists)
+        self.settings = settings_table(self.metadata)
 
     @classmethod
     def open(cls, url: URL, lists: AttributeLists | None = None, create: bool = True) -> Catalog:
@@ -315,6 +331,29 @@ class Catalog:
             ) from exc
         finally:
             cursor.close()
+
+    def setting(self, name: str) -> str | None:
+        """The recorded value of a build setting, None when none was recorded."""
+        if not sa.inspect(self.engine).has_table(SETTINGS_TABLE):
+            return None
+        query = sa.select(self.settings.c.value).where(self.settings.c.name == name)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def record_setting(self, name: str, value: str) -> str:
+        """Record `value` unless a value is recorded already; returns the one recorded.
+
+        Two ingests starting at once on a new catalog: the second insert fails on the
+        key and the first one's value is returned, so the caller can compare."""
+        self.settings.create(self.engine, checkfirst=True)
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.insert(self.settings), {"name": name, "value": value})
+        except sa.exc.IntegrityError:
+            pass
+        recorded = self.setting(name)
+        assert recorded is not None
+        return recorded
 
     def count(self, table: sa.Table | None = None) -> int:
         table = self.images if table is None else table

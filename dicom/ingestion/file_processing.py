@@ -22,13 +22,14 @@ from dicom.decoding.fingerprint import instance_sha256
 from dicom.decoding.limits import ReadLimits, check_image, read_file, read_within
 from dicom.ingestion.catalog import RejectRow, string_widths
 from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
+from dicom.metadata.burned_in import BURNED_IN_TEXT, burned_in_reason, find_text, redact
 from dicom.metadata.cleansing import (
     AttributeLists,
     attribute_text,
     cleanse_attributes,
     cleanse_string,
 )
-from dicom.metadata.deidentify import Deidentifier
+from dicom.metadata.deidentify import Deidentifier, DeidOptions
 from files.png_codec import DEFAULT_COMPRESS_LEVEL, encode_png
 from files.safe_names import path_text
 
@@ -45,6 +46,8 @@ class IngestSettings:
     lists: AttributeLists = field(default_factory=AttributeLists)
     body_part_map: Mapping[str, str] = field(default_factory=dict)
     deid_key: bytes | None = None
+    """Set: --deidentify, with `deid_options` (PS3.15 edition, options, --burned_in)."""
+    deid_options: DeidOptions = field(default_factory=DeidOptions)
     overwrite: str = OVERWRITE_NEVER
     max_packet_bytes: int | None = None
     compress_level: int = DEFAULT_COMPRESS_LEVEL
@@ -100,7 +103,8 @@ class FileProcessor:
         self.settings = settings
         self.known = known
         self.mapper = BodyPartMapper(settings.body_part_map)
-        self.deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
+        self.deidentifier = (Deidentifier(settings.deid_key, settings.deid_options)
+                             if settings.deid_key else None)
         self.widths = string_widths(settings.lists)
         self.store = None
         if settings.image_store:
@@ -150,6 +154,7 @@ class FileProcessor:
             )
         check_image(ds, limits)
         frames = frame_count(ds)
+        burned_in = self._burned_in_policy(ds)
 
         raw_body_part = attribute_text(ds, "BodyPartExamined")
         body = self.mapper.resolve(
@@ -159,7 +164,7 @@ class FileProcessor:
         if self.deidentifier:
             patient_key = self.deidentifier.patient_key(ds)
             accession = self.deidentifier.accession_key(accession) if accession else ""
-            self.deidentifier.apply(ds)
+            self.deidentifier.apply(ds, pixels_cleaned=burned_in == "redact")
         else:
             patient_key = cleanse_string(attribute_text(ds, "PatientID"))
             accession = cleanse_string(accession) or ""
@@ -177,12 +182,18 @@ class FileProcessor:
             "patient_key": patient_key,
             "source_path": shown,
             "source_sha256": sha256,
+            "burned_in": None,
             **cleansed.values,
             "AccessionNumber": accession or None,  # a core column, whatever the lists say
         }
         warnings = notes + cleansed.warnings + fit_to_widths(common, self.widths)
         rows = []
+        regions = 0
         for index, image in enumerate(display_frames(ds, release=True)):
+            if burned_in == "redact":
+                boxes = find_text(image)
+                regions += len(boxes)
+                image = redact(image, boxes)
             png = encode_png(image, self.settings.compress_level)
             if self.store is None:
                 self._check_packet(png)
@@ -202,6 +213,11 @@ class FileProcessor:
                     "Columns": int(image.shape[1]),
                 }
             )
+        if burned_in is not None:
+            record = (f"redacted {regions} text regions (OCR)" if burned_in == "redact"
+                      else "kept (--burned_in keep)")
+            for row in rows:
+                row["burned_in"] = record
         return FileOutcome(
             shown,
             NEW,
@@ -214,6 +230,22 @@ class FileProcessor:
             replaces=stored is not None,
             body_part=body.canonical,
         )
+
+    def _burned_in_policy(self, ds: Any) -> str | None:
+        """Under --deidentify, what --burned_in does with an image that may carry burned-in
+        text: None (not suspect, or not de-identifying), 'redact' or 'keep'; rejects it
+        under 'reject'."""
+        if self.deidentifier is None:
+            return None
+        reason = burned_in_reason(ds)
+        if reason is None:
+            return None
+        policy = self.settings.deid_options.burned_in
+        if policy == "reject":
+            raise reading.RejectedFile(
+                BURNED_IN_TEXT, f"{reason}; not ingested under --deidentify "
+                "(--burned_in redact blacks out text OCR finds, keep stores it as it is)")
+        return policy
 
     def _check_packet(self, png: bytes) -> None:
         limit = self.settings.max_packet_bytes
@@ -229,12 +261,13 @@ class FileProcessor:
 
 
 def stored_path(settings: IngestSettings, path: str) -> str:
-    """How the catalog names `path`: absolute, or relative to the root under --deidentify
-    (no host paths); bytes that are not UTF-8 as `\\xNN`."""
+    """How the catalog names `path`: absolute, or under --deidentify the keyed pseudonym of
+    its path below the root (`PATH-...`); bytes that are not UTF-8 as `\\xNN`."""
     if settings.source_prefix is not None:
         return path_text(f"{settings.source_prefix}/{os.path.relpath(path, settings.root)}")
-    if settings.deid_key:
-        return path_text(os.path.relpath(path, settings.root))
+    if settings.deid_key:  # no name of a folder or file: they often name the patient
+        relative = os.path.relpath(path, settings.root)
+        return Deidentifier(settings.deid_key).path_pseudonym(path_text(relative))
     return path_text(os.path.abspath(path))
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from tqdm import tqdm
 
 from dicom.ingestion.catalog import Catalog, RejectRow
+from dicom.ingestion.deidentification_record import require_same_deidentification
 from dicom.ingestion.file_processing import (
     CONFLICT,
     NEW,
@@ -220,6 +221,7 @@ def ingest_directory(
 def _prepared(settings: IngestSettings, catalog: Catalog, root: str) -> IngestSettings:
     """The settings every worker gets: the server's packet limit (moot with a pixel store,
     whose PNGs never travel through SQL) and the root that stored paths are relative to."""
+    require_same_deidentification(catalog, settings)
     if settings.image_store:
         catalog.require_store_schema()
         from dicom.ingestion.pixel_store import PixelStore

@@ -12,13 +12,21 @@ from dicom.ingestion.database_url import DEFAULT_DB_URL
 from dicom.ingestion.file_processing import OVERWRITE_CHOICES, IngestSettings
 from dicom.ingestion.ingest_workers import WorkerLimits
 from dicom.metadata.body_part import load_body_part_map
+from dicom.metadata.burned_in import check_ocr_available
 from dicom.metadata.cleansing import (
     DEFAULT_INT_ATTRIBUTES,
     DEFAULT_STRING_ATTRIBUTES,
     AttributeLists,
     parse_keyword_list,
 )
-from dicom.metadata.deidentify import KEY_ENVIRONMENT_VARIABLE, load_key
+from dicom.metadata.deid_profile import DEFAULT_EDITION, DEFAULT_OPTIONS, EDITIONS, USER_OPTIONS
+from dicom.metadata.deidentify import (
+    BURNED_IN_CHOICES,
+    KEY_ENVIRONMENT_VARIABLE,
+    DeidOptions,
+    load_descriptor_allow_list,
+    load_key,
+)
 
 FLAGS = flags.FLAGS
 
@@ -56,9 +64,39 @@ def define_ingest_flags() -> None:
     flags.DEFINE_bool(
         "deidentify",
         False,
-        "Strip PHI (names, IDs, birth date, addresses, "
-        "physicians, institution, accession number, dates, descriptions) and "
-        "replace patient keys and UIDs with keyed pseudonyms.",
+        "De-identify to DICOM PS3.15's Basic Application Level Confidentiality Profile "
+        "(every attribute of Table E.1-1, inside sequences too; private attributes, "
+        "overlays and curves removed), with keyed pseudonyms for patients, accession "
+        "numbers, UIDs and file paths; catalog columns are taken afterwards. See "
+        "docs/deidentification.md.",
+    )
+    flags.DEFINE_list(
+        "deid_options",
+        list(DEFAULT_OPTIONS),
+        "PS3.15 options under --deidentify, comma-separated (empty: the Basic Profile "
+        f"alone): {', '.join(USER_OPTIONS)}. The catalog records them.",
+    )
+    flags.DEFINE_enum(
+        "deid_profile_edition",
+        DEFAULT_EDITION,
+        sorted(EDITIONS),
+        "Edition of PS3.15 Table E.1-1 applied under --deidentify (from the "
+        "dicom-anonymizer package's copy of the standard's table).",
+    )
+    flags.DEFINE_string(
+        "deid_descriptor_allow",
+        None,
+        "With --deid_options clean_descriptors: a text file of descriptions (one a line, "
+        "case and spacing ignored) kept as they are; every other description is removed.",
+    )
+    flags.DEFINE_enum(
+        "burned_in",
+        "reject",
+        BURNED_IN_CHOICES,
+        "Under --deidentify, an image that may carry text in its pixels (BurnedInAnnotation "
+        "YES, or US, SC, OT, XC, document scans): 'reject' records it as a reject; "
+        "'redact' blacks out the text Tesseract OCR finds (needs tesseract-ocr); 'keep' "
+        "stores it as it is. The row records what was done.",
     )
     flags.DEFINE_string(
         "deid_key",
@@ -146,11 +184,26 @@ def attribute_lists_from_flags() -> AttributeLists:
     )
 
 
+def deid_options_from_flags() -> DeidOptions:
+    """The PS3.15 edition, options and --burned_in policy; ValueError in one line."""
+    options = DeidOptions(
+        edition=FLAGS.deid_profile_edition,
+        options=tuple(FLAGS.deid_options),
+        descriptor_allow=load_descriptor_allow_list(FLAGS.deid_descriptor_allow),
+        burned_in=FLAGS.burned_in,
+    )
+    if FLAGS.deidentify and options.burned_in == "redact":
+        check_ocr_available()
+    return options
+
+
 def settings_from_flags() -> IngestSettings:
+    """The ingest settings the flags ask for; a wrong value is a one-line ValueError."""
     return IngestSettings(
         lists=attribute_lists_from_flags(),
         body_part_map=load_body_part_map(FLAGS.body_part_map) if FLAGS.body_part_map else {},
         deid_key=load_key(FLAGS.deid_key) if FLAGS.deidentify else None,
+        deid_options=deid_options_from_flags(),
         overwrite=FLAGS.overwrite,
         image_store=FLAGS.image_store or None,
         limits=ReadLimits(

@@ -1,85 +1,66 @@
-"""De-identification for the catalog: the DICOM PS3.15 basic-profile subset that matters.
+"""De-identification to DICOM PS3.15's Basic Application Level Confidentiality Profile.
 
-Removed: names (every PN attribute), patient ID and other IDs, birth date,
-addresses and telephone numbers, institution and department, station,
-accession number, study ID, descriptions and comments, and every date and time
-(DA/DT/TM) -- plus all private tags. Kept (the profile's "retain patient
-characteristics" option): PatientSex, PatientAge, imaging parameters.
+Every attribute of Table E.1-1 (`dicom.metadata.deid_profile`) gets its action, at the
+top level and inside every sequence item; private attributes, overlay data and curves
+go. Two rules go beyond the table, for values a hospital export hides outside it: a
+person name (VR PN) the table does not list is emptied, and so is a date (DA, DT).
 
-Keys are *keyed* pseudonyms, HMAC-SHA-256 with a secret: the same patient gets
-the same pseudonym across files and runs, and nobody without the secret can
-recompute a pseudonym from a known MRN or UID (an unsalted hash could be).
-UIDs are remapped into the `2.25.<integer>` form from the same HMAC.
+Identifiers that must still join are *keyed* pseudonyms, HMAC-SHA-256 with a secret:
+the same patient gets the same pseudonym across files and runs, and nobody without
+the secret can recompute one from a known MRN, UID or path (an unsalted hash could
+be). UIDs are remapped into the `2.25.<integer>` form from the same HMAC, wherever
+they occur, so references between objects still hold. Under the Retain Longitudinal
+Temporal Information with Modified Dates option, every date of a patient moves by the
+same keyed number of days, so intervals between studies survive.
+
+What a choice replaces is deterministic: the same file, key and options give the
+same bytes, so a re-run of an export writes the same files.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
+from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicom.metadata.deid_profile import (
+    CLEAN_DESCRIPTORS,
+    CLEAN_PIXEL_DATA,
+    DEFAULT_EDITION,
+    DEFAULT_OPTIONS,
+    OPTION_CODES,
+    PROFILE_NAME,
+    RETAIN_LONGITUDINAL_MODIFIED_DATES,
+    RETAIN_UIDS,
+    basic_profile,
+    descriptor_tags,
+    option_tags,
+    parse_options,
+)
 
 KEY_ENVIRONMENT_VARIABLE = "MEDCV_DEID_KEY"
 _MIN_KEY_LENGTH = 16
+STANDARD_UID_ROOT = "1.2.840.10008."  # classes, transfer syntaxes, coding schemes: not PHI
+BURNED_IN_CHOICES = ("reject", "redact", "keep")
 
-REMOVED_KEYWORDS: frozenset[str] = frozenset(
-    {
-        "PatientID",
-        "IssuerOfPatientID",
-        "OtherPatientIDs",
-        "OtherPatientIDsSequence",
-        "PatientBirthDate",
-        "PatientBirthTime",
-        "PatientAddress",
-        "PatientTelephoneNumbers",
-        "PatientMotherBirthName",
-        "MedicalRecordLocator",
-        "MilitaryRank",
-        "BranchOfService",
-        "EthnicGroup",
-        "Occupation",
-        "CountryOfResidence",
-        "RegionOfResidence",
-        "PatientComments",
-        "AdditionalPatientHistory",
-        "PatientInsurancePlanCodeSequence",
-        "InstitutionName",
-        "InstitutionAddress",
-        "InstitutionalDepartmentName",
-        "InstitutionCodeSequence",
-        "StationName",
-        "DeviceSerialNumber",
-        "AccessionNumber",
-        "StudyID",
-        "RequestAttributesSequence",
-        "ReferringPhysicianAddress",
-        "ReferringPhysicianTelephoneNumbers",
-        "PhysiciansOfRecordIdentificationSequence",
-        "PerformingPhysicianIdentificationSequence",
-        "StudyDescription",
-        "SeriesDescription",
-        "ProtocolName",
-        "ImageComments",
-        "RequestedProcedureDescription",
-        "PerformedProcedureStepDescription",
-        "PerformedProcedureStepID",
-        "ScheduledProcedureStepDescription",
-        "AdmittingDiagnosesDescription",
-        "DerivationDescription",
-        "ResponsibleOrganization",
-    }
-)
-_REMOVED_VRS = frozenset({"PN", "DA", "DT", "TM"})
-_KEPT_UIDS = frozenset(
-    {
-        "SOPClassUID",
-        "TransferSyntaxUID",
-        "MediaStorageSOPClassUID",
-        "ReferencedSOPClassUID",
-        "ImplementationClassUID",
-    }
-)
+_PATIENT_ID, _PATIENT_NAME, _ACCESSION = 0x00100020, 0x00100010, 0x00080050
+_NEVER_SHIFTED = frozenset({0x00100030, 0x00100032})  # birth date and time: always removed
+_DUMMY_TEXT = "ANONYMIZED"
+_DUMMY_BY_VR: dict[str, Any] = {
+    "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D",
+    "DS": "0", "IS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0,
+    "FL": 0.0, "FD": 0.0, "OB": b"", "OW": b"", "OF": b"", "OD": b"", "OL": b"", "OV": b"",
+    "UN": b"", "UR": "",
+}
+_SHIFT_DAYS = (365, 3650)  # a patient's dates move back by one to ten years
 
 
 class DeidentificationKeyError(ValueError):
@@ -100,9 +81,66 @@ def load_key(flag_value: str | None) -> bytes:
     return value.encode("utf-8")
 
 
+def normalized_descriptor(text: str) -> str:
+    """How a descriptor is compared with the allow list: upper case, whitespace collapsed."""
+    return " ".join(text.split()).upper()
+
+
+@dataclass(frozen=True)
+class DeidOptions:
+    """The profile edition and options a catalog or an export is de-identified with."""
+
+    edition: str = DEFAULT_EDITION
+    options: tuple[str, ...] = DEFAULT_OPTIONS
+    descriptor_allow: frozenset[str] = field(default_factory=frozenset)
+    """Descriptions (normalized) the Clean Descriptors option keeps; all others go."""
+    burned_in: str = "reject"
+
+    def __post_init__(self) -> None:
+        basic_profile(self.edition)  # ValueError names the editions
+        object.__setattr__(self, "options", parse_options(self.options))
+        if self.burned_in not in BURNED_IN_CHOICES:
+            raise ValueError(f"--burned_in must be one of {BURNED_IN_CHOICES}, "
+                             f"not {self.burned_in!r}")
+
+    def record(self) -> dict[str, Any]:
+        """What the catalog records: another ingest into it must match this exactly."""
+        allow = "\n".join(sorted(self.descriptor_allow)).encode()
+        return {
+            "profile": PROFILE_NAME,
+            "edition": self.edition,
+            "options": list(self.options),
+            "burned_in": self.burned_in,
+            "descriptor_allow_sha256": hashlib.sha256(allow).hexdigest()
+            if self.descriptor_allow else None,
+        }
+
+
+def load_descriptor_allow_list(path: str | None) -> frozenset[str]:
+    """One description a line (blank lines and `#` comments skipped), normalized."""
+    if not path:
+        return frozenset()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--deid_descriptor_allow {path}: cannot read ({exc})") from exc
+    return frozenset(normalized_descriptor(line) for line in lines
+                     if line.strip() and not line.lstrip().startswith("#"))
+
+
 class Deidentifier:
-    def __init__(self, key: bytes) -> None:
+    """Keyed pseudonyms and the profile's actions on a dataset, for one key and options."""
+
+    def __init__(self, key: bytes, options: DeidOptions | None = None) -> None:
         self._key = key
+        self.options = options or DeidOptions()
+        self._profile = basic_profile(self.options.edition)
+        self._kept = option_tags(self.options.options)
+        self._descriptors = (descriptor_tags() if CLEAN_DESCRIPTORS in self.options.options
+                             else frozenset())
+        self._retain_uids = RETAIN_UIDS in self.options.options
+        self._shift_dates = RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options.options
 
     def _digest(self, kind: str, value: str) -> bytes:
         return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).digest()
@@ -115,11 +153,20 @@ class Deidentifier:
         """A UID in the 2.25 (UUID-derived) arc; at most 44 characters."""
         return "2.25." + str(int.from_bytes(self._digest("uid", uid)[:16], "big"))
 
-    def patient_key(self, ds: Dataset) -> str:
+    def path_pseudonym(self, relative_path: str) -> str:
+        """The keyed pseudonym of a file's path below the ingested root, extension aside,
+        so a label table that names the file (CheXpert's `Path`) still finds it."""
+        stem = os.path.splitext(relative_path.replace("\\", "/").strip("/"))[0]
+        return f"PATH-{self._digest('path', stem).hex()[:24].upper()}"
+
+    @staticmethod
+    def patient_source(ds: Dataset) -> str:
+        """What a patient's pseudonym is made from: PatientID, else name and birth date."""
         source = str(ds.get("PatientID", "") or "").strip()
-        if not source:  # fall back to name + birth date, still never stored in clear
-            source = f"{ds.get('PatientName', '')}|{ds.get('PatientBirthDate', '')}"
-        return self.pseudonym("patient", source)
+        return source or f"{ds.get('PatientName', '')}|{ds.get('PatientBirthDate', '')}"
+
+    def patient_key(self, ds: Dataset) -> str:
+        return self.pseudonym("patient", self.patient_source(ds))
 
     def accession_key(self, accession: str) -> str:
         """The pseudonym of an accession number: a hospital's table of original accession
@@ -131,15 +178,141 @@ class Deidentifier:
         """`patient_key` of a dataset whose PatientID is `patient_id`."""
         return self.pseudonym("patient", patient_id.strip())
 
-    def apply(self, ds: Dataset) -> None:
-        """Strip and remap identifying attributes of `ds` in place (top level)."""
-        ds.remove_private_tags()
+    def date_shift_days(self, patient_source: str) -> int:
+        """The keyed shift of every date of one patient (negative: into the past)."""
+        low, high = _SHIFT_DAYS
+        value = int.from_bytes(self._digest("date-shift", patient_source)[:8], "big")
+        return -(low + value % (high - low + 1))
+
+    def apply(self, ds: Dataset, pixels_cleaned: bool = False) -> None:
+        """De-identify `ds` in place, file meta included, and mark it as de-identified.
+
+        `pixels_cleaned`: burned-in text was redacted (the Clean Pixel Data option)."""
+        source = self.patient_source(ds)
+        replacements = {_PATIENT_ID: self.pseudonym("patient", source),
+                        _PATIENT_NAME: self.pseudonym("patient", source)}
+        accession = str(ds.get("AccessionNumber", "") or "").strip()
+        if accession:
+            replacements[_ACCESSION] = self.accession_key(accession)
+        shift = self.date_shift_days(source) if self._shift_dates else None
+        self._clean(ds, replacements, shift)
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and "MediaStorageSOPInstanceUID" in meta and not self._retain_uids:
+            meta.MediaStorageSOPInstanceUID = self.remap_uid(str(meta.MediaStorageSOPInstanceUID))
+        self._mark(ds, pixels_cleaned)
+
+    def _action(self, element: DataElement) -> str:
+        tag = int(element.tag)
+        if tag in self._kept:
+            return "K"
+        if tag in self._descriptors:
+            return "C"
+        action = self._profile.action(tag)
+        if action is None:  # the table is silent: beyond it, names and dates still go
+            if element.VR == "PN":
+                action = "Z"
+            elif element.VR in ("DA", "DT"):
+                action = "X"
+            elif element.VR == "UI" and not _standard_uids(element.value):
+                action = "U"
+            else:
+                return "K"
+        if self._retain_uids and action == "U":
+            return "K"
+        return action
+
+    def _clean(self, ds: Dataset, replacements: dict[int, str], shift: int | None) -> None:
         for element in list(ds):
-            keyword = element.keyword
-            if keyword in REMOVED_KEYWORDS or element.VR in _REMOVED_VRS:
+            tag = int(element.tag)
+            if element.tag.is_private:
                 del ds[element.tag]
-            elif element.VR == "UI" and keyword not in _KEPT_UIDS and element.value:
-                if element.VM > 1:
-                    element.value = [self.remap_uid(str(v)) for v in element.value]
+                continue
+            action = self._action(element)
+            if action == "K":
+                self._recurse(element, replacements, shift)
+            elif tag in replacements:
+                element.value = replacements[tag]
+            elif action == "C":
+                if element.VR == "SQ" or (
+                        normalized_descriptor(str(element.value or ""))
+                        in self.options.descriptor_allow):
+                    self._recurse(element, replacements, shift)
                 else:
-                    element.value = self.remap_uid(str(element.value))
+                    del ds[element.tag]
+            elif shift is not None and element.VR in ("DA", "DT") and tag not in _NEVER_SHIFTED:
+                if not _shift(element, shift):
+                    del ds[element.tag]
+            elif action == "U" or (action == "X/Z/U*" and element.VR == "UI"):
+                self._remap(element)
+            elif action == "X":
+                del ds[element.tag]
+            elif element.VR == "SQ" and action in ("D", "X/D", "Z/D", "X/Z/U*"):
+                self._recurse(element, replacements, shift)  # items kept, de-identified
+            elif action in ("Z", "X/Z", "X/Z/D", "X/Z/U*"):
+                element.value = empty_value_for_VR(element.VR)
+            else:  # D, X/D, Z/D: a dummy of the element's VR
+                self._dummy(element)
+
+    def _recurse(self, element: DataElement, replacements: dict[int, str],
+                 shift: int | None) -> None:
+        if element.VR == "SQ" and element.value:
+            for item in element.value:
+                self._clean(item, replacements, shift)
+
+    def _remap(self, element: DataElement) -> None:
+        if element.VR == "SQ":
+            return
+        value = element.value
+        if not value:
+            return
+        if element.VM > 1:
+            element.value = [self.remap_uid(str(v)) for v in value]
+        else:
+            element.value = self.remap_uid(str(value))
+
+    def _dummy(self, element: DataElement) -> None:
+        if element.VR == "UI":
+            self._remap(element)
+            return
+        dummy = _DUMMY_BY_VR.get(element.VR, _DUMMY_TEXT)
+        element.value = dummy if element.value not in (None, "", b"") else \
+            empty_value_for_VR(element.VR)
+
+    def _mark(self, ds: Dataset, pixels_cleaned: bool) -> None:
+        ds.PatientIdentityRemoved = "YES"
+        chosen = ["basic_profile", *self.options.options]
+        if pixels_cleaned:
+            chosen.append(CLEAN_PIXEL_DATA)
+        # LO holds 64 characters: the options are in the code sequence.
+        ds.DeidentificationMethod = (f"DICOM PS3.15 {self.options.edition} Basic Profile, "
+                                     f"{len(chosen) - 1} options (medcv)")
+        items = []
+        for option in chosen:
+            code, meaning = OPTION_CODES[option]
+            item = Dataset()
+            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
+            items.append(item)
+        ds.DeidentificationMethodCodeSequence = Sequence(items)
+
+
+def _standard_uids(value: object) -> bool:
+    values = [value] if isinstance(value, str | bytes) or value is None else list(value)
+    return all(str(v).startswith(STANDARD_UID_ROOT) for v in values if v)
+
+
+def _shift(element: DataElement, days: int) -> bool:
+    """Move a DA or DT value by `days`; False when it is not a date that can be moved."""
+    values: Iterable[Any] = element.value if element.VM > 1 else [element.value]
+    moved = []
+    for value in values:
+        text = str(value or "").strip()
+        if not text:
+            moved.append(text)
+            continue
+        try:
+            day = datetime.datetime.strptime(text[:8], "%Y%m%d").date()
+        except ValueError:
+            return False
+        moved.append((day + datetime.timedelta(days=days)).strftime("%Y%m%d") + text[8:])
+    element.value = moved if element.VM > 1 else moved[0]
+    return True

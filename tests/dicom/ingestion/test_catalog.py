@@ -85,5 +85,6 @@ def test_mysql_tables_are_utf8mb4(mysql_url):
     assert {name: coll.split("_")[0] for name, coll in collations} == {
         "images": "utf8mb4",
         "rejects": "utf8mb4",
+        "catalog_settings": "utf8mb4",
     }
     catalog.dispose()

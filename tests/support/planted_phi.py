@@ -1,0 +1,103 @@
+"""Datasets whose every PS3.15 Table E.1-1 attribute carries a unique marker (test helpers).
+
+A marker is a short string (`MK0042`), a unique date or time, or a unique UID, planted
+at the top level, inside a sequence item and in a private block. A test then searches
+every byte a command wrote for every marker: one found is an identifier that leaked.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from dataclasses import dataclass, field
+
+from pydicom import config
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicom.metadata.deid_profile import basic_profile
+from tests.support.dicom_files import gradient, image_dataset
+
+_TEXT_VRS = {"AE", "CS", "SH", "LO", "PN", "ST", "LT", "UT", "UC", "AS"}
+# Attributes the test image needs as they are (its pixels and identity).
+_STRUCTURAL = {"SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID",
+               "MediaStorageSOPInstanceUID", "Modality"}
+
+
+@dataclass
+class Planted:
+    dataset: Dataset
+    markers: dict[str, str] = field(default_factory=dict)
+    """marker -> where it was planted (keyword, 'in sequence', 'private')."""
+    dates: dict[str, str] = field(default_factory=dict)
+    """original date or date-time value -> keyword."""
+
+    def found_in(self, data: bytes, ignore: set[str] = frozenset()) -> list[str]:
+        """The planted markers (and dates) that occur in `data`, with where they were."""
+        text = data.decode("latin-1").upper()
+        found = [f"{m} ({w})" for m, w in self.markers.items()
+                 if w.split(" ")[0] not in ignore and m.upper() in text]
+        return found + [f"{d} ({w})" for d, w in self.dates.items()
+                        if w not in ignore and d in text]
+
+
+def _marker_value(vr: str, number: int) -> str:
+    if vr == "AS":
+        return f"{number % 1000:03d}Y"
+    return f"MK{number:04d}"
+
+
+def planted_dataset(edition: str = "2026c", rows: int = 48, cols: int = 64) -> Planted:
+    """A CR image whose every text, date and UID attribute of Table E.1-1 holds a marker."""
+    config.settings.writing_validation_mode = config.IGNORE
+    ds = image_dataset(gradient(rows, cols, bits=12), bits_stored=12)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+    ds.Modality = "CR"
+    ds.BodyPartExamined = "CHEST"
+    planted = Planted(ds)
+    base = datetime.date(1951, 1, 1)
+    number = 0
+    for tag, _action in sorted(basic_profile(edition).exact.items()):
+        keyword = keyword_for_tag(tag)
+        if not keyword or keyword in _STRUCTURAL or tag >> 16 in (0x0000, 0x0002, 0xFFFE):
+            continue
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            continue
+        number += 1
+        if vr in _TEXT_VRS:
+            value = _marker_value(vr, number)
+            ds.add_new(tag, vr, value)
+            planted.markers[value] = keyword
+        elif vr in ("DA", "DT"):
+            value = (base + datetime.timedelta(days=number * 3)).strftime("%Y%m%d")
+            ds.add_new(tag, vr, value if vr == "DA" else value + "101500")
+            planted.dates[value] = keyword
+        elif vr == "UI":
+            value = f"1.2.826.0.1.3680043.10.1{number:04d}"
+            ds.add_new(tag, vr, value)
+            planted.markers[value] = keyword
+        elif vr == "SQ":
+            item = Dataset()
+            marker = f"MK{number:04d}"
+            item.PatientName = marker
+            item.InstitutionName = f"MQ{number:04d}"
+            item.ReferencedSOPInstanceUID = f"1.2.826.0.1.3680043.10.2{number:04d}"
+            ds.add_new(tag, vr, Sequence([item]))
+            planted.markers[marker] = f"{keyword} in sequence"
+            planted.markers[f"MQ{number:04d}"] = f"{keyword} in sequence"
+            planted.markers[item.ReferencedSOPInstanceUID] = f"{keyword} in sequence"
+    block = ds.private_block(0x0029, "MEDCV PLANTED", create=True)
+    block.add_new(0x10, "LO", "MKPRIVATE1")
+    planted.markers["MKPRIVATE1"] = "private"
+    ds.add_new(0x60003000, "OW", b"MKOVERLAY1")
+    planted.markers["MKOVERLAY1"] = "OverlayData"
+    return planted
+
+
+def dataset_bytes(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
