@@ -29,7 +29,7 @@ from dicom.ingestion.database_url import (
     describe_database_error,
     resolve_db_url,
 )
-from dicom.labels.label_matching import SOURCE_PATH, is_deidentified, match
+from dicom.labels.label_matching import is_deidentified, match
 from dicom.labels.label_store import LabelStore
 from dicom.labels.label_tables import (
     DEFAULT_KEYS,
@@ -89,7 +89,7 @@ def _main() -> int:
     try:
         deidentified = is_deidentified(catalog)
         key_given = FLAGS.deid_key or os.environ.get(KEY_ENVIRONMENT_VARIABLE)
-        if deidentified and not key_given and catalog_column not in (SOURCE_PATH,):
+        if deidentified and not key_given:
             raise LabelTableError(f"{describe(url)} is de-identified: give its key "
                                   f"(${KEY_ENVIRONMENT_VARIABLE} or --deid_key) so the table's "
                                   f"{table_column} values get the same pseudonyms")
@@ -103,12 +103,14 @@ def _main() -> int:
     finally:
         catalog.dispose()
     print(printable(report.line(FLAGS.label_set)))
-    for number, key in report.unmatched_rows[:3]:
-        print(printable(f"  row {number} matched no image: {key}"))
+    for number, key in report.unmatched_rows[:3]:  # a de-identified catalog's keys stay unsaid
+        print(printable(f"  row {number} matched no image" + ("" if deidentified else
+                                                              f": {key}")))
     if FLAGS.report:
         document = {"label_set": FLAGS.label_set, "table": os.path.abspath(FLAGS.table),
                     "format": FLAGS.format, "key": f"{table_column}={catalog_column}",
-                    "labels": table.labels, "database": describe(url), **report.to_json()}
+                    "labels": table.labels, "database": describe(url),
+                    **report.to_json(with_keys=not deidentified)}
         write_atomic(FLAGS.report, json.dumps(document, indent=2).encode("utf-8"))
     return 0
 

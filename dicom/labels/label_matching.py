@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.deidentification_record import catalog_deidentification
 from dicom.labels.label_tables import LabelTable, LabelTableError
 from dicom.metadata.cleansing import cleanse_string
 from dicom.metadata.deidentify import Deidentifier
@@ -45,20 +46,27 @@ class MatchReport:
                 f"{len(self.unlabelled_images)} of {self.catalog_images} catalog images "
                 "left without labels")
 
-    def to_json(self) -> dict:
+    def to_json(self, with_keys: bool = True) -> dict:
+        """The report as JSON; `with_keys=False` leaves out the table's keys (a
+        de-identified catalog's report names rows, not patients or paths)."""
         return {
             "table_rows": self.rows, "images_labelled": self.images_labelled,
             "catalog_images": self.catalog_images,
             "rows_without_image": {"count": len(self.unmatched_rows), "examples": [
-                {"row": r, "key": k} for r, k in self.unmatched_rows[:EXAMPLES]]},
+                {"row": r, **({"key": k} if with_keys else {})}
+                for r, k in self.unmatched_rows[:EXAMPLES]]},
             "keys_matching_several_images": {"count": len(self.several), "examples": [
-                {"row": r, "key": k, "images": n} for r, k, n in self.several[:EXAMPLES]]},
+                {"row": r, **({"key": k} if with_keys else {}), "images": n}
+                for r, k, n in self.several[:EXAMPLES]]},
             "images_without_labels": {"count": len(self.unlabelled_images),
                                       "examples": self.unlabelled_images[:EXAMPLES]},
         }
 
 
 def is_deidentified(catalog: Catalog) -> bool:
+    """Whether the catalog was ingested with --deidentify (its record, else its keys)."""
+    if catalog_deidentification(catalog) is not None:
+        return True
     images = catalog.images
     with catalog.engine.connect() as connection:
         keys = [k for (k,) in connection.execute(
@@ -71,6 +79,15 @@ def _path_tails(path: str) -> list[str]:
     stem = os.path.splitext(path.replace("\\", "/"))[0]
     parts = [p for p in stem.split("/") if p]
     return ["/".join(parts[i:]) for i in range(len(parts) - 1, -1, -1)]
+
+
+def _table_keys(key: str, column: str, deidentifier: Deidentifier | None) -> list[str]:
+    """What a table's key may be stored as, most specific first. A de-identified catalog
+    stores the pseudonym of each path below its root: the table's path, or any end of it,
+    is that path when the table's root is at or above the ingested one."""
+    if column == SOURCE_PATH and deidentifier is not None:
+        return [deidentifier.path_pseudonym(tail) for tail in reversed(_path_tails(key))]
+    return [_table_key(key, column, deidentifier)]
 
 
 def _table_key(key: str, column: str, deidentifier: Deidentifier | None) -> str:
@@ -101,13 +118,15 @@ def match(table: LabelTable, catalog: Catalog, column: str,
             ids.append(image_id)
             if value is None:
                 continue
-            for key in (_path_tails(value) if column == SOURCE_PATH else [str(value)]):
+            plain_path = column == SOURCE_PATH and deidentifier is None
+            for key in (_path_tails(value) if plain_path else [str(value)]):
                 index[key].append(image_id)
     report = MatchReport(rows=len(table.rows), catalog_images=len(ids))
     labelled: dict[str, dict[str, int]] = {}
     origin: dict[str, int] = {}
     for number, key, values in table.rows:
-        found = index.get(_table_key(key, column, deidentifier), [])
+        found = next((index[k] for k in _table_keys(key, column, deidentifier) if k in index),
+                     [])
         if not found:
             report.unmatched_rows.append((number, key))
             continue

@@ -177,6 +177,32 @@ def test_a_deidentified_catalog_matches_a_table_of_original_accession_numbers(
         catalog.dispose()
 
 
+def test_a_deidentified_catalog_matches_a_table_of_paths_through_their_pseudonyms(
+        dicom_tree, tmp_path):
+    root, images = dicom_tree
+    db_url = f"sqlite:///{tmp_path / 'deid.sqlite'}"
+    catalog = _catalog(db_url, root, deid=True)
+    try:
+        with sqlite3.connect(tmp_path / "deid.sqlite") as connection:
+            stored = [p for (p,) in connection.execute("SELECT source_path FROM images")]
+        assert all(p.startswith("PATH-") for p in stored)
+        assert not any(os.path.basename(i)[:-4] in "".join(stored) for i in images)
+        # CheXpert's Path names the file from a folder above the ingested root, as a JPEG.
+        rows = [[_relative(root, images[0], ".jpg"), "1.0"], ["elsewhere/x.jpg", "1.0"]]
+        table = _write(tmp_path / "chexpert.csv", ["Path", "Edema"], rows)
+        result = run_module("dicom.import_labels", f"--db_url={db_url}", f"--table={table}",
+                            "--label_set=cx", "--format=chexpert", "--label_columns=Edema",
+                            env={"MEDCV_DEID_KEY": KEY})
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "1 rows matched no image" in result.stdout
+        assert "elsewhere" not in result.stdout + result.stderr  # keys stay unsaid
+        _, labels = LabelStore(catalog).read("cx")
+        uid = str(pydicom.dcmread(images[0], stop_before_pixels=True).SOPInstanceUID)
+        assert list(labels) == [Deidentifier(KEY.encode()).remap_uid(uid)]
+    finally:
+        catalog.dispose()
+
+
 @pytest.mark.parametrize("name, header, rows, args, words", [
     ("nokey.csv", ["Path", "Cardiomegaly"], [["a/b.jpg", "1.0"]],
      ["--format=chexpert", "--key=Image=source_path"], "no key column 'Image'"),
