@@ -60,6 +60,8 @@ _DUMMY_BY_VR: dict[str, Any] = {
     "FL": 0.0, "FD": 0.0, "OB": b"", "OW": b"", "OF": b"", "OD": b"", "OL": b"", "OV": b"",
     "UN": b"", "UR": "",
 }
+# The values that stand in for removed ones: a catalog column holds NULL for them.
+DUMMY_VALUES = frozenset({_DUMMY_TEXT, "19000101", "19000101000000", "000000"})
 _SHIFT_DAYS = (365, 3650)  # a patient's dates move back by one to ten years
 
 

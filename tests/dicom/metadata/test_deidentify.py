@@ -174,7 +174,7 @@ def test_pseudonyms_are_stable_and_keyed():
 def test_wrong_options_are_one_line_errors():
     with pytest.raises(ValueError, match="unknown --deid_options retain_everything"):
         parse_options(["retain_everything"])
-    with pytest.raises(ValueError, match="unknown PS3.15 edition '1999'"):
+    with pytest.raises(ValueError, match=r"unknown PS3\.15 edition '1999'"):
         DeidOptions(edition="1999")
     with pytest.raises(ValueError, match="--burned_in must be one of"):
         DeidOptions(burned_in="blur")

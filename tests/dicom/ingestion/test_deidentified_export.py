@@ -1,0 +1,168 @@
+"""Planted identifiers through ingest --deidentify, fetch and export_deidentified: none of
+them may reach a byte written, nor the console."""
+
+import csv
+import os
+import shutil
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from dicom.metadata.deid_profile import PATIENT_CHARACTERISTICS
+from tests.support.cli import run_module
+from tests.support.dicom_files import gradient, image_dataset
+from tests.support.planted_phi import dataset_bytes, planted_dataset
+
+KEY = "planted-marker-test-key"
+ENV = {"MEDCV_DEID_KEY": KEY}
+# Attributes a site adds as catalog columns that the profile removes or empties.
+COLUMNS = ("PatientSex,PatientAge,ViewPosition,Manufacturer,StudyDescription,SeriesDescription,"
+           "ProtocolName,StudyDate,ReasonForStudy,RequestingService,DetectorID,InstitutionName,"
+           "OperatorsName,StationName,DeviceSerialNumber,PerformingPhysicianName")
+FOLDER_MARKERS = ("DOE^JOHN_MRNMK9001", "STUDY_MK9002", "MK9003_chest")
+
+
+@pytest.fixture(scope="module")
+def planted_run(tmp_path_factory):
+    """Three planted CR objects and a planted secondary capture in folders named after the
+    patient; ingested with --deidentify, fetched and exported."""
+    base = tmp_path_factory.mktemp("planted")
+    source = base / "export"
+    folder = source / FOLDER_MARKERS[0] / FOLDER_MARKERS[1]
+    folder.mkdir(parents=True)
+    planted = planted_dataset()
+    for number in range(3):
+        ds = planted_dataset().dataset
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+        (folder / f"{FOLDER_MARKERS[2]}_{number}.dcm").write_bytes(dataset_bytes(ds))
+    capture = image_dataset(gradient(bits=8), PatientName="DOE^JOHN", PatientID="MRNMK9004")
+    (folder / "MK9005_screen.dcm").write_bytes(dataset_bytes(capture))
+    db = base / "catalog.sqlite"
+    url = f"sqlite:///{db}"
+    report = base / "report.json"
+    ingest = run_module("dicom.create_database", f"--directory={source}", f"--db_url={url}",
+                        "--deidentify", f"--string_attributes={COLUMNS}", f"--report={report}",
+                        "--workers=1", "--progress=false", env=ENV)
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    fetched = base / "fetched"
+    fetch = run_module("dicom.fetch_image", "--query=all", f"--directory={fetched}",
+                       f"--db_url={url}", "--progress=false")
+    assert fetch.returncode == 0, fetch.stderr[-2000:]
+    exported = base / "shared"
+    export = run_module("dicom.export_deidentified", f"--directory={source}", "--query=all",
+                        f"--output_dir={exported}", f"--db_url={url}", env=ENV)
+    assert export.returncode == 0, export.stderr[-2000:]
+    console = "\n".join(r.stdout + r.stderr for r in (ingest, fetch, export))
+    return planted, base, source, console
+
+
+def _written(base, source):
+    for folder, _, names in os.walk(base):
+        if folder.startswith(str(source)):
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                yield os.path.relpath(path, base), handle.read()
+
+
+def test_no_planted_marker_reaches_any_byte_written_or_the_console(planted_run):
+    planted, base, source, console = planted_run
+    kept_by_design = set(PATIENT_CHARACTERISTICS)  # the default option retains them
+    written = dict(_written(base, source))
+    assert {"catalog.sqlite", "report.json", "fetched/metadata.csv",
+            "shared/manifest.csv"} <= set(written)
+    assert sum(name.endswith(".dcm") for name in written) == 3
+    leaks = {}
+    for name, data in [*written.items(), ("console", console.encode())]:
+        found = planted.found_in(data, ignore=kept_by_design)
+        found += [m for m in (*FOLDER_MARKERS, "MK9004", "MK9005", "DOE^JOHN")
+                  if m.encode() in data or m.encode() in name.encode()]
+        if found:
+            leaks[name] = found
+    assert leaks == {}
+    assert "burned-in-text x1" in console  # the secondary capture: rejected, not stored
+
+
+def test_the_catalog_columns_are_taken_after_deidentification(planted_run):
+    _, base, _, _ = planted_run
+    with open(base / "fetched" / "metadata.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3
+    for row in rows:
+        for column in ("ReasonForStudy", "RequestingService", "DetectorID", "InstitutionName",
+                       "OperatorsName", "StationName", "DeviceSerialNumber", "StudyDescription",
+                       "PerformingPhysicianName", "ProtocolName", "StudyDate"):
+            assert row[column] == "", column
+        assert row["source_path"].startswith("PATH-") and row["patient_key"].startswith("PAT-")
+
+
+def test_exported_objects_are_whole_consistent_and_marked(planted_run):
+    _, base, _, _ = planted_run
+    with open(base / "shared" / "manifest.csv", newline="") as handle:
+        manifest = list(csv.DictReader(handle))
+    with open(base / "fetched" / "metadata.csv", newline="") as handle:
+        catalog = {r["SOPInstanceUID"]: r for r in csv.DictReader(handle)}
+    assert len(manifest) == 3
+    for entry in manifest:
+        ds = pydicom.dcmread(base / "shared" / entry["file"])
+        row = catalog[str(ds.SOPInstanceUID)]  # the catalog's own UIDs and pseudonyms
+        assert (ds.PatientID, ds.StudyInstanceUID) == (row["patient_key"],
+                                                       row["StudyInstanceUID"])
+        assert entry["source"] == row["source_path"]
+        assert ds.PatientIdentityRemoved == "YES"
+        assert ds.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
+        assert ds.pixel_array.shape == (48, 64)
+        assert entry["file"] == (f"{ds.PatientID}/{ds.StudyInstanceUID}/"
+                                 f"{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}.dcm")
+
+
+def test_a_rerun_of_the_export_writes_the_same_bytes(planted_run, tmp_path):
+    _, base, source, _ = planted_run
+    again = tmp_path / "again"
+    result = run_module("dicom.export_deidentified", f"--directory={source}", "--query=all",
+                        f"--output_dir={again}", f"--db_url=sqlite:///{base / 'catalog.sqlite'}",
+                        env=ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first = dict((n[len("shared/"):], d) for n, d in _written(base, source)
+                 if n.startswith("shared/"))
+    second = {str(path.relative_to(again)): path.read_bytes()
+              for path in again.rglob("*") if path.is_file()}
+    assert first == second
+
+
+def test_the_phi_scan_finds_the_markers_in_the_source_and_nothing_in_the_export(planted_run,
+                                                                               tmp_path):
+    planted, base, source, _ = planted_run
+    values = tmp_path / "values.txt"
+    values.write_text("\n".join(m for m, where in planted.markers.items()
+                                if where.split(" ")[0] not in PATIENT_CHARACTERISTICS))
+    clean = run_module("dicom.scan_phi", str(base / "shared"), f"--values={values}",
+                       f"--db_url=sqlite:///{base / 'catalog.sqlite'}")
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    assert clean.stdout.strip().endswith("0 findings")
+    dirty = run_module("dicom.scan_phi", str(source), f"--values={values}",
+                       "--max_findings=100000")
+    assert dirty.returncode == 1
+    assert "PatientName: name 'DOE^JOHN'" in dirty.stdout  # by pattern, not listed
+    assert "private attributes in groups '0029'" in dirty.stdout
+
+
+def test_another_key_or_other_options_are_refused_in_one_line(planted_run, tmp_path):
+    _, base, source, _ = planted_run
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(base / "catalog.sqlite", copy)
+    for args, env in ((["--deidentify"], {"MEDCV_DEID_KEY": "another-key-of-some-length"}),
+                      (["--deidentify", "--deid_options="], ENV),
+                      ([], ENV)):
+        result = run_module("dicom.create_database", f"--directory={source}",
+                            f"--db_url=sqlite:///{copy}", "--workers=1", *args, env=env)
+        assert result.returncode == 2
+        error = result.stderr.strip().splitlines()[-1]
+        assert error.startswith("error: ") and "was built with --deidentify" in error
+    wrong = run_module("dicom.export_deidentified", f"--directory={source}", "--query=all",
+                       f"--output_dir={tmp_path / 'x'}", f"--db_url=sqlite:///{copy}",
+                       env={"MEDCV_DEID_KEY": "another-key-of-some-length"})
+    assert wrong.returncode == 2 and "is not the key" in wrong.stderr
