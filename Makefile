@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 test: install
 	bash scripts/ensure_mariadb.sh
 	bash scripts/ensure_pacs_tools.sh
+	bash scripts/ensure_ocr.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=30
 

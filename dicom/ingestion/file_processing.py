@@ -29,7 +29,7 @@ from dicom.metadata.cleansing import (
     cleanse_attributes,
     cleanse_string,
 )
-from dicom.metadata.deidentify import DUMMY_VALUES, Deidentifier, DeidOptions
+from dicom.metadata.deidentify import Deidentifier, DeidOptions
 from files.png_codec import DEFAULT_COMPRESS_LEVEL, encode_png
 from files.safe_names import path_text
 
@@ -169,9 +169,6 @@ class FileProcessor:
             patient_key = cleanse_string(attribute_text(ds, "PatientID"))
             accession = cleanse_string(accession) or ""
         cleansed = cleanse_attributes(ds, self.settings.lists)
-        if self.deidentifier:  # a column of a removed attribute is empty, not a stand-in
-            cleansed.values = {k: None if v in DUMMY_VALUES else v
-                               for k, v in cleansed.values.items()}
         common = {
             "body_part": body.canonical,
             "BodyPartExamined": (raw_body_part or "").strip() or None,

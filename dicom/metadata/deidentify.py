@@ -13,7 +13,9 @@ they occur, so references between objects still hold. Under the Retain Longitudi
 Temporal Information with Modified Dates option, every date of a patient moves by the
 same keyed number of days, so intervals between studies survive.
 
-What a choice replaces is deterministic: the same file, key and options give the
+Where the table lets an action choose (X/Z, Z/D, ...), the attribute is removed or
+emptied, as Orthanc's /anonymize does, never given a made-up value. What is replaced is
+deterministic: the same file, key and options give the
 same bytes, so a re-run of an export writes the same files.
 """
 
@@ -53,15 +55,6 @@ BURNED_IN_CHOICES = ("reject", "redact", "keep")
 
 _PATIENT_ID, _PATIENT_NAME, _ACCESSION = 0x00100020, 0x00100010, 0x00080050
 _NEVER_SHIFTED = frozenset({0x00100030, 0x00100032})  # birth date and time: always removed
-_DUMMY_TEXT = "ANONYMIZED"
-_DUMMY_BY_VR: dict[str, Any] = {
-    "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D",
-    "DS": "0", "IS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0,
-    "FL": 0.0, "FD": 0.0, "OB": b"", "OW": b"", "OF": b"", "OD": b"", "OL": b"", "OV": b"",
-    "UN": b"", "UR": "",
-}
-# The values that stand in for removed ones: a catalog column holds NULL for them.
-DUMMY_VALUES = frozenset({_DUMMY_TEXT, "19000101", "19000101000000", "000000"})
 _SHIFT_DAYS = (365, 3650)  # a patient's dates move back by one to ten years
 
 
@@ -246,14 +239,14 @@ class Deidentifier:
                     del ds[element.tag]
             elif action == "U" or (action == "X/Z/U*" and element.VR == "UI"):
                 self._remap(element)
-            elif action == "X":
+            elif action in ("X", "X/D"):  # where the table allows it, removed, not replaced
                 del ds[element.tag]
-            elif element.VR == "SQ" and action in ("D", "X/D", "Z/D", "X/Z/U*"):
-                self._recurse(element, replacements, shift)  # items kept, de-identified
-            elif action in ("Z", "X/Z", "X/Z/D", "X/Z/U*"):
+            elif element.VR == "SQ" and action == "X/Z/U*":
+                self._recurse(element, replacements, shift)  # references kept, remapped
+            elif element.VR == "UI":  # D on a UID: a consistent replacement
+                self._remap(element)
+            else:  # Z, X/Z, X/Z/D, Z/D, and D: emptied, as Orthanc does (a sequence too)
                 element.value = empty_value_for_VR(element.VR)
-            else:  # D, X/D, Z/D: a dummy of the element's VR
-                self._dummy(element)
 
     def _recurse(self, element: DataElement, replacements: dict[int, str],
                  shift: int | None) -> None:
@@ -271,14 +264,6 @@ class Deidentifier:
             element.value = [self.remap_uid(str(v)) for v in value]
         else:
             element.value = self.remap_uid(str(value))
-
-    def _dummy(self, element: DataElement) -> None:
-        if element.VR == "UI":
-            self._remap(element)
-            return
-        dummy = _DUMMY_BY_VR.get(element.VR, _DUMMY_TEXT)
-        element.value = dummy if element.value not in (None, "", b"") else \
-            empty_value_for_VR(element.VR)
 
     def _mark(self, ds: Dataset, pixels_cleaned: bool) -> None:
         ds.PatientIdentityRemoved = "YES"

@@ -33,8 +33,6 @@ _DICOM_DATE = re.compile(r"(?<![0-9.])(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9
 _ID_KEYWORDS = frozenset({"PatientID", "OtherPatientIDs", "AccessionNumber", "StudyID",
                           "IssuerOfPatientID", "MedicalRecordLocator"})
 _MAX_TEXT_BYTES = 256 << 20
-# What de-identification writes in place of a value: not anybody's.
-_DUMMIES = frozenset({"19000101", "19000101000000", "ANONYMIZED"})
 _MIN_VALUE_LENGTH = 3
 
 
@@ -83,7 +81,7 @@ class PhiScanner:
             if element.VR == "SQ" or element.value in (None, "", b""):
                 return
             text = str(element.value).strip()
-            if not text or _PSEUDONYM.match(text) or text in _DUMMIES:
+            if not text or _PSEUDONYM.match(text):
                 return
             if element.VR == "PN":
                 found.append(Finding(place, "name", text))

@@ -14,7 +14,8 @@ def dciodvfy_errors(path: str) -> list[str]:
     """dciodvfy's Error lines for `path` (its warnings, e.g. on our private code scheme,
     are not errors)."""
     tool = require_tool("dciodvfy")
-    result = subprocess.run([tool, path], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([tool, path], capture_output=True, text=True, errors="replace",
+                            timeout=60)
     return [line for line in (result.stdout + result.stderr).splitlines()
             if line.startswith("Error")]
 

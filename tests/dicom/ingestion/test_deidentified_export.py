@@ -10,8 +10,10 @@ import pytest
 from pydicom.uid import generate_uid
 
 from dicom.metadata.deid_profile import PATIENT_CHARACTERISTICS
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import run_module
 from tests.support.dicom_files import gradient, image_dataset
+from tests.support.dicom_results import dciodvfy_errors
 from tests.support.planted_phi import dataset_bytes, planted_dataset
 
 KEY = "planted-marker-test-key"
@@ -166,3 +168,20 @@ def test_another_key_or_other_options_are_refused_in_one_line(planted_run, tmp_p
                        f"--output_dir={tmp_path / 'x'}", f"--db_url=sqlite:///{copy}",
                        env={"MEDCV_DEID_KEY": "another-key-of-some-length"})
     assert wrong.returncode == 2 and "is not the key" in wrong.stderr
+
+
+def test_dciodvfy_finds_no_error_in_an_export_that_its_source_did_not_have(tmp_path):
+    source = tmp_path / "source"
+    made = synthesize(str(source), SyntheticSpec(num_images=2, seed=5, size=32, defects=False))
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    ingest = run_module("dicom.create_database", f"--directory={source}", f"--db_url={url}",
+                        "--deidentify", "--workers=1", env=ENV)
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    export = run_module("dicom.export_deidentified", f"--directory={source}", "--query=all",
+                        f"--output_dir={tmp_path / 'out'}", f"--db_url={url}", env=ENV)
+    assert export.returncode == 0, export.stderr[-2000:]
+    exported = sorted((tmp_path / "out").rglob("*.dcm"))
+    assert len(exported) == 2
+    before = {line.split(" - ")[-1] for path in made.images for line in dciodvfy_errors(path)}
+    after = {line.split(" - ")[-1] for path in exported for line in dciodvfy_errors(str(path))}
+    assert after - before == set()
