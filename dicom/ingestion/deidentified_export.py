@@ -33,7 +33,7 @@ from dicom.ingestion.catalog import DEIDENTIFICATION_SETTING, Catalog
 from dicom.ingestion.deidentification_record import catalog_deidentification
 from dicom.ingestion.fetch import selection
 from dicom.ingestion.ingest import iter_files
-from dicom.metadata.burned_in import check_ocr_available, find_text
+from dicom.metadata.burned_in import check_ocr_available, redact_text
 from dicom.metadata.deidentify import Deidentifier, DeidOptions
 from files.atomic_file import write_atomic
 from files.safe_names import path_text
@@ -172,7 +172,7 @@ def redact_stored_pixels(ds: Dataset) -> int:
     black = high if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1" else low
     regions = 0
     for index, image in enumerate(display_frames(ds)):
-        for box in find_text(image):
+        for box in redact_text(image)[1]:
             frames[index, max(0, box.top - 3):box.bottom + 3,
                    max(0, box.left - 3):box.right + 3] = black
             regions += 1

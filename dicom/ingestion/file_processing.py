@@ -22,7 +22,7 @@ from dicom.decoding.fingerprint import instance_sha256
 from dicom.decoding.limits import ReadLimits, check_image, read_file, read_within
 from dicom.ingestion.catalog import RejectRow, string_widths
 from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
-from dicom.metadata.burned_in import BURNED_IN_TEXT, burned_in_reason, find_text, redact
+from dicom.metadata.burned_in import BURNED_IN_TEXT, burned_in_reason, redact_text
 from dicom.metadata.cleansing import (
     AttributeLists,
     attribute_text,
@@ -191,9 +191,8 @@ class FileProcessor:
         regions = 0
         for index, image in enumerate(display_frames(ds, release=True)):
             if burned_in == "redact":
-                boxes = find_text(image)
+                image, boxes = redact_text(image)
                 regions += len(boxes)
-                image = redact(image, boxes)
             png = encode_png(image, self.settings.compress_level)
             if self.store is None:
                 self._check_packet(png)

@@ -110,3 +110,16 @@ def redact(image: np.ndarray, boxes: list[TextBox]) -> np.ndarray:
         out[max(0, box.top - _MARGIN):min(rows, box.bottom + _MARGIN),
             max(0, box.left - _MARGIN):min(cols, box.right + _MARGIN)] = 0
     return out
+
+
+def redact_text(image: np.ndarray, passes: int = 3) -> tuple[np.ndarray, list[TextBox]]:
+    """Black out what OCR reads, and read again: a word next to a redacted one is often read
+    only once its neighbour is gone. Stops when a pass finds nothing (at most `passes`)."""
+    found: list[TextBox] = []
+    for _ in range(passes):
+        boxes = find_text(image)
+        if not boxes:
+            break
+        image = redact(image, boxes)
+        found += boxes
+    return image, found
