@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
 .PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-classify \
-	bench-pacs bench-results bench-labels bench-volumes synthetic-volumes constraints figures clean
+	bench-pacs bench-results bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ bench-results: install
 bench-labels: install
 	bash scripts/ensure_mariadb.sh
 	$(PY) -m bench.labels --rows 100000
+
+bench-deid: install
+	bash scripts/ensure_ocr.sh
+	$(PY) -m bench.deidentify
 
 bench-train: install
 	$(PY) -m bench.train_step
