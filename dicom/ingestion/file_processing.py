@@ -139,7 +139,7 @@ class FileProcessor:
         ds = read_within(data, limits, notes)
         del data
         source_uid = str(ds.SOPInstanceUID).strip()
-        uid = self.deidentifier.remap_uid(source_uid) if self.deidentifier else source_uid
+        uid = self.deidentifier.stored_uid(source_uid) if self.deidentifier else source_uid
         stored = self.known.get(uid)
         if stored == sha256:
             return FileOutcome(shown, PRESENT, sop_uid=uid, sha256=sha256)

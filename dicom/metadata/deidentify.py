@@ -148,6 +148,11 @@ class Deidentifier:
         """A UID in the 2.25 (UUID-derived) arc; at most 44 characters."""
         return "2.25." + str(int.from_bytes(self._digest("uid", uid)[:16], "big"))
 
+    def stored_uid(self, uid: str) -> str:
+        """The UID as a de-identified object carries it: remapped, or as it is under the
+        Retain UIDs option."""
+        return uid if self._retain_uids else self.remap_uid(uid)
+
     def path_pseudonym(self, relative_path: str) -> str:
         """The keyed pseudonym of a file's path below the ingested root, extension aside,
         so a label table that names the file (CheXpert's `Path`) still finds it."""

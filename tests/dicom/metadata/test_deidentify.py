@@ -119,8 +119,9 @@ def test_clean_descriptors_keeps_only_the_allow_list():
 def test_retain_uids_keeps_them():
     ds = _phi_dataset()
     uid = ds.SOPInstanceUID
-    Deidentifier(KEY, DeidOptions(options=("retain_uids",))).apply(ds)
-    assert ds.SOPInstanceUID == uid
+    deidentifier = Deidentifier(KEY, DeidOptions(options=("retain_uids",)))
+    deidentifier.apply(ds)
+    assert ds.SOPInstanceUID == uid == deidentifier.stored_uid(uid)  # the catalog's ID too
 
 
 def test_longitudinal_option_keeps_intervals_and_no_original_date():
