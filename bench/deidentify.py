@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 from absl import app, flags
-from PIL import Image, ImageDraw, ImageFont
 
 from dicom.ingestion.file_processing import FileProcessor, IngestSettings
 from dicom.ingestion.ingest import iter_files
 from dicom.metadata.burned_in import redact_text
+from dicom.synthetic.burned_in_text import text_frame
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 
 FLAGS = flags.FLAGS
@@ -48,16 +47,6 @@ def _rate(paths: list[str], settings: IngestSettings) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
-def _text_image(size: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    picture = Image.fromarray((rng.random((size, size)) * 60 + 40).astype(np.uint8))
-    draw = ImageDraw.Draw(picture)
-    font = ImageFont.load_default(size=max(14, size // 24))
-    draw.text((size // 20, size // 20), f"DOE JOHN {seed}", fill=255, font=font)
-    draw.text((size // 2, size - size // 8), "MRN 4711 2025-01-01", fill=255, font=font)
-    return np.asarray(picture)
-
-
 def main(argv: list[str]) -> None:
     del argv
     paths = _files()
@@ -73,7 +62,8 @@ def main(argv: list[str]) -> None:
           f"--deidentify {best['deidentify']:.1f} files/s, ratio "
           f"{best['deidentify'] / best['plain']:.2f}x (target 0.9x)")
     for size in (512, 1024):
-        images = [_text_image(size, seed) for seed in range(FLAGS.ocr_images)]
+        images = [text_frame(size, (f"DOE JOHN {seed}", "MRN 4711 2025-01-01"), seed)
+                  for seed in range(FLAGS.ocr_images)]
         start = time.perf_counter()
         regions = sum(len(redact_text(image)[1]) for image in images)
         elapsed = time.perf_counter() - start

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dicom.ingestion.catalog import DEIDENTIFICATION_SETTING, Catalog
 from dicom.ingestion.file_processing import IngestSettings
-from dicom.metadata.deidentify import Deidentifier
+from dicom.metadata.deidentify import key_check
 
 NOT_DEIDENTIFIED = "none"
 
@@ -30,7 +30,7 @@ def wanted_record(settings: IngestSettings) -> str:
     if not settings.deid_key:
         return NOT_DEIDENTIFIED
     record: dict[str, Any] = settings.deid_options.record()
-    record["key_check"] = Deidentifier(settings.deid_key).pseudonym("key-check", "medcv")
+    record["key_check"] = key_check(settings.deid_key)
     return json.dumps(record, sort_keys=True)
 
 

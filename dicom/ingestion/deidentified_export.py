@@ -29,12 +29,12 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dicom.decoding.display import display_frames
 from dicom.decoding.limits import ReadLimits, read_file, read_within
-from dicom.ingestion.catalog import DEIDENTIFICATION_SETTING, Catalog
+from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.deidentification_record import catalog_deidentification
 from dicom.ingestion.fetch import selection
 from dicom.ingestion.ingest import iter_files
-from dicom.metadata.burned_in import check_ocr_available, redact_text
-from dicom.metadata.deidentify import Deidentifier, DeidOptions
+from dicom.metadata.burned_in import check_ocr_available, redact, redact_text
+from dicom.metadata.deidentify import Deidentifier, DeidOptions, key_check
 from files.atomic_file import write_atomic
 from files.safe_names import path_text
 
@@ -70,7 +70,7 @@ def export_options(catalog: Catalog, key: bytes, descriptor_allow: frozenset[str
                           "--deidentify first): nothing is exported from a plain catalog")
     options = DeidOptions(edition=record["edition"], options=tuple(record["options"]),
                           descriptor_allow=descriptor_allow, burned_in=record["burned_in"])
-    if Deidentifier(key).pseudonym("key-check", "medcv") != record["key_check"]:
+    if key_check(key) != record["key_check"]:
         raise ExportError(f"the key given is not the key {catalog.describe()} was built with")
     if options.record()["descriptor_allow_sha256"] != record.get("descriptor_allow_sha256"):
         raise ExportError("--deid_descriptor_allow differs from the list the catalog was "
@@ -96,8 +96,6 @@ def export_deidentified(catalog: Catalog, directory: str, out_dir: str, key: byt
                         descriptor_allow: frozenset[str] = frozenset(),
                         limits: ReadLimits | None = None) -> ExportSummary:
     """Write every selected image's source object, de-identified, below `out_dir`."""
-    if catalog.setting(DEIDENTIFICATION_SETTING) is None:
-        raise ExportError(f"{catalog.describe()} records no de-identification")
     options = export_options(catalog, key, descriptor_allow)
     if not os.path.isdir(directory):
         raise ExportError(f"--directory {directory} is not a directory")
@@ -172,10 +170,9 @@ def redact_stored_pixels(ds: Dataset) -> int:
     black = high if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1" else low
     regions = 0
     for index, image in enumerate(display_frames(ds)):
-        for box in redact_text(image)[1]:
-            frames[index, max(0, box.top - 3):box.bottom + 3,
-                   max(0, box.left - 3):box.right + 3] = black
-            regions += 1
+        boxes = redact_text(image)[1]
+        frames[index] = redact(frames[index], boxes, fill=black)
+        regions += len(boxes)
     ds.PixelData = np.ascontiguousarray(frames if stored.ndim == frames.ndim else frames[0]
                                         ).tobytes()
     if ds.file_meta.TransferSyntaxUID.is_compressed:

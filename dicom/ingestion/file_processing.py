@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom import config
+from pydicom.dataset import Dataset
 
 from dicom.decoding import reading
 from dicom.decoding.display import display_frames, frame_count
@@ -29,7 +30,7 @@ from dicom.metadata.cleansing import (
     cleanse_attributes,
     cleanse_string,
 )
-from dicom.metadata.deidentify import Deidentifier, DeidOptions
+from dicom.metadata.deidentify import Deidentifier, DeidOptions, path_pseudonym
 from files.png_codec import DEFAULT_COMPRESS_LEVEL, encode_png
 from files.safe_names import path_text
 
@@ -230,7 +231,7 @@ class FileProcessor:
             body_part=body.canonical,
         )
 
-    def _burned_in_policy(self, ds: Any) -> str | None:
+    def _burned_in_policy(self, ds: Dataset) -> str | None:
         """Under --deidentify, what --burned_in does with an image that may carry burned-in
         text: None (not suspect, or not de-identifying), 'redact' or 'keep'; rejects it
         under 'reject'."""
@@ -266,7 +267,7 @@ def stored_path(settings: IngestSettings, path: str) -> str:
         return path_text(f"{settings.source_prefix}/{os.path.relpath(path, settings.root)}")
     if settings.deid_key:  # no name of a folder or file: they often name the patient
         relative = os.path.relpath(path, settings.root)
-        return Deidentifier(settings.deid_key).path_pseudonym(path_text(relative))
+        return path_pseudonym(settings.deid_key, path_text(relative))
     return path_text(os.path.abspath(path))
 
 

@@ -102,13 +102,14 @@ def find_text(image: np.ndarray) -> list[TextBox]:
     return boxes
 
 
-def redact(image: np.ndarray, boxes: list[TextBox]) -> np.ndarray:
-    """A copy of `image` with every box, grown by a small margin, set to black."""
+def redact(image: np.ndarray, boxes: list[TextBox], fill: int = 0) -> np.ndarray:
+    """A copy of `image` with every box, grown by a small margin, set to `fill` (black in
+    a display image; a stored MONOCHROME1 or signed image has its own black)."""
     out = image.copy()
     rows, cols = image.shape[:2]
     for box in boxes:
         out[max(0, box.top - _MARGIN):min(rows, box.bottom + _MARGIN),
-            max(0, box.left - _MARGIN):min(cols, box.right + _MARGIN)] = 0
+            max(0, box.left - _MARGIN):min(cols, box.right + _MARGIN)] = fill
     return out
 
 

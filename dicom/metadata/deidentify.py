@@ -124,6 +124,22 @@ def load_descriptor_allow_list(path: str | None) -> frozenset[str]:
                      if line.strip() and not line.lstrip().startswith("#"))
 
 
+def _keyed_digest(key: bytes, kind: str, value: str) -> bytes:
+    return hmac.new(key, f"{kind}\x00{value}".encode(), hashlib.sha256).digest()
+
+
+def path_pseudonym(key: bytes, relative_path: str) -> str:
+    """The keyed pseudonym of a file's path below the ingested root, extension aside,
+    so a label table that names the file (CheXpert's `Path`) still finds it."""
+    stem = os.path.splitext(relative_path.replace("\\", "/").strip("/"))[0]
+    return f"PATH-{_keyed_digest(key, 'path', stem).hex()[:24].upper()}"
+
+
+def key_check(key: bytes) -> str:
+    """A keyed check value of the key: tells two keys apart and reveals nothing of either."""
+    return f"KEY-{_keyed_digest(key, 'key-check', 'medcv').hex()[:20].upper()}"
+
+
 class Deidentifier:
     """Keyed pseudonyms and the profile's actions on a dataset, for one key and options."""
 
@@ -138,7 +154,7 @@ class Deidentifier:
         self._shift_dates = RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options.options
 
     def _digest(self, kind: str, value: str) -> bytes:
-        return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).digest()
+        return _keyed_digest(self._key, kind, value)
 
     def pseudonym(self, kind: str, value: str) -> str:
         """Stable short token, e.g. patient 'MRN123' -> 'PAT-3F9A...'."""
@@ -154,10 +170,8 @@ class Deidentifier:
         return uid if self._retain_uids else self.remap_uid(uid)
 
     def path_pseudonym(self, relative_path: str) -> str:
-        """The keyed pseudonym of a file's path below the ingested root, extension aside,
-        so a label table that names the file (CheXpert's `Path`) still finds it."""
-        stem = os.path.splitext(relative_path.replace("\\", "/").strip("/"))[0]
-        return f"PATH-{self._digest('path', stem).hex()[:24].upper()}"
+        """`path_pseudonym` with this de-identifier's key."""
+        return path_pseudonym(self._key, relative_path)
 
     @staticmethod
     def patient_source(ds: Dataset) -> str:

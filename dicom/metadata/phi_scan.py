@@ -61,8 +61,7 @@ class PhiScanner:
             found += [Finding(where, "listed value", m.group(0))
                       for m in self._listed.finditer(text)]
         if patterns:
-            found += [Finding(where, "name", m.group(0)) for m in _NAME.finditer(text)
-                      if "^" in m.group(0) and not m.group(0).endswith("^")]
+            found += [Finding(where, "name", m.group(0)) for m in _NAME.finditer(text)]
             found += [Finding(where, "record number", m.group(0))
                       for m in _RECORD_NUMBER.finditer(text)]
             found += [Finding(where, "date", m.group(0)) for m in _DICOM_DATE.finditer(text)]

@@ -7,10 +7,15 @@ every byte a command wrote for every marker: one found is an identifier that lea
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from pydicom import config
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
@@ -48,9 +53,24 @@ def _marker_value(vr: str, number: int) -> str:
     return f"MK{number:04d}"
 
 
+@contextlib.contextmanager
+def _lenient_writing() -> Iterator[None]:
+    """Markers need not be valid values; the setting is pydicom's global, so it is put back."""
+    previous = config.settings.writing_validation_mode
+    config.settings.writing_validation_mode = config.IGNORE
+    try:
+        yield
+    finally:
+        config.settings.writing_validation_mode = previous
+
+
 def planted_dataset(edition: str = "2026c", rows: int = 48, cols: int = 64) -> Planted:
     """A CR image whose every text, date and UID attribute of Table E.1-1 holds a marker."""
-    config.settings.writing_validation_mode = config.IGNORE
+    with _lenient_writing():
+        return _planted(edition, rows, cols)
+
+
+def _planted(edition: str, rows: int, cols: int) -> Planted:
     ds = image_dataset(gradient(rows, cols, bits=12), bits_stored=12)
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
     ds.Modality = "CR"
@@ -97,7 +117,17 @@ def planted_dataset(edition: str = "2026c", rows: int = 48, cols: int = 64) -> P
     return planted
 
 
+def require_tesseract() -> None:
+    """Skip without Tesseract (fail under CI=true, where scripts/ensure_ocr.sh installs it)."""
+    if shutil.which("tesseract") is None:
+        message = "tesseract is not installed (bash scripts/ensure_ocr.sh installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def dataset_bytes(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
+    with _lenient_writing():
+        ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

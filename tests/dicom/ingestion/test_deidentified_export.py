@@ -7,14 +7,23 @@ import shutil
 
 import pydicom
 import pytest
+import sqlalchemy as sa
 from pydicom.uid import generate_uid
 
+from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.database_url import resolve_db_url
+from dicom.ingestion.file_processing import IngestSettings
+from dicom.ingestion.ingest import ingest_directory
+from dicom.metadata.burned_in import find_text
 from dicom.metadata.deid_profile import PATIENT_CHARACTERISTICS
+from dicom.metadata.deidentify import DeidOptions
+from dicom.synthetic.burned_in_text import text_frame
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from files.png_codec import decode_png
 from tests.support.cli import run_module
-from tests.support.dicom_files import gradient, image_dataset
+from tests.support.dicom_files import gradient, image_dataset, to_bytes
 from tests.support.dicom_results import dciodvfy_errors
-from tests.support.planted_phi import dataset_bytes, planted_dataset
+from tests.support.planted_phi import dataset_bytes, planted_dataset, require_tesseract
 
 KEY = "planted-marker-test-key"
 ENV = {"MEDCV_DEID_KEY": KEY}
@@ -185,3 +194,36 @@ def test_dciodvfy_finds_no_error_in_an_export_that_its_source_did_not_have(tmp_p
     before = {line.split(" - ")[-1] for path in made.images for line in dciodvfy_errors(path)}
     after = {line.split(" - ")[-1] for path in exported for line in dciodvfy_errors(str(path))}
     assert after - before == set()
+
+
+def test_burned_in_text_is_rejected_redacted_or_kept_and_an_export_stays_redacted(tmp_path):
+    require_tesseract()
+    folder = tmp_path / "us"
+    folder.mkdir()
+    ds = image_dataset(text_frame(512), Modality="US", PatientName="DOE^JOHN")
+    (folder / "us.dcm").write_bytes(to_bytes(ds))
+    outcomes = {}
+    for policy in ("reject", "redact", "keep"):
+        url = f"sqlite:///{tmp_path / policy}.sqlite"
+        catalog = Catalog.open(resolve_db_url(url))
+        settings = IngestSettings(deid_key=KEY.encode(), deid_options=DeidOptions(
+            burned_in=policy))
+        summary = ingest_directory(str(folder), catalog, settings, workers=0, progress=False)
+        with catalog.engine.connect() as c:
+            rows = c.execute(sa.select(catalog.images.c.image, catalog.images.c.burned_in)).all()
+        catalog.dispose()
+        outcomes[policy] = (summary.reject_counts(), rows)
+    assert outcomes["reject"] == ([("burned-in-text", 1)], [])
+    (_, [(png, note)]) = outcomes["redact"]
+    assert note.startswith("redacted ") and note != "redacted 0 text regions (OCR)"
+    assert find_text(decode_png(png)) == []
+    assert outcomes["keep"][1][0][1] == "kept (--burned_in keep)"
+    export = run_module("dicom.export_deidentified", f"--directory={folder}", "--query=all",
+                        f"--output_dir={tmp_path / 'out'}",
+                        f"--db_url=sqlite:///{tmp_path / 'redact.sqlite'}", env=ENV)
+    assert export.returncode == 0, export.stderr[-2000:]
+    [exported] = (tmp_path / "out").rglob("*.dcm")
+    shared = pydicom.dcmread(exported)
+    assert find_text(shared.pixel_array) == []  # the object's own pixels, not just the PNG
+    assert "113101" in {i.CodeValue for i in shared.DeidentificationMethodCodeSequence}
+
