@@ -69,7 +69,8 @@ def test_tf_convert_data_and_classify_image_report_it_in_one_line(tmp_path):
     (tmp_path / "in" / "images" / "bomb.png").write_bytes(png_bomb())
     (tmp_path / "in" / "labels" / "bomb.txt").write_text("A\n")
     flags = ["--dataset_name=dicom", f"--dataset_dir={tmp_path / 'in'}", "--need_split=None"]
-    refused = run_module("tf_convert_data", *flags, f"--output_dir={tmp_path / 'r1'}")
+    refused = run_module("tf_convert_data", *flags, f"--output_dir={tmp_path / 'r1'}",
+                         fresh=True)  # a fresh interpreter: its start-up is checked
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "bomb.png: unreadable image: too large: 30000x30000" in refused.stderr
     assert "cuInit" not in refused.stderr and "oneDNN" not in refused.stderr  # quiet start

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 
+from tests.support.warm_start import WARM_MODULES, WarmStarter
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_STARTER: list[WarmStarter] = []
+
+
+def _warm_starter() -> WarmStarter:
+    """This test process's warm starter, made on first use and closed at exit."""
+    if not _STARTER:
+        _STARTER.append(WarmStarter(ROOT))
+        atexit.register(_STARTER[0].close)
+    return _STARTER[0]
 
 
 def run_module(
-    module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` from the repository root, as a user runs it. A TensorFlow
+    command runs warm (tests/support/warm_start.py) unless `fresh`: a test of what the
+    console shows at start-up needs a fresh interpreter."""
     environment = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    if module in WARM_MODULES and not fresh:
+        return _warm_starter().run(module, list(args), environment, timeout)
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
