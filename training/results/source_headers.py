@@ -16,6 +16,7 @@ from dicom.decoding.reading import RejectedFile
 
 REQUIRED_EMPTY = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyDate",
                   "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+_PATIENT_SEX = {"M", "F", "O", ""}  # the defined terms of Patient's Sex
 _INTEGERS = {"Rows", "Columns", "SamplesPerPixel", "BitsStored", "BitsAllocated"}
 IDENTITY = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
@@ -62,6 +63,10 @@ def complete(dataset: Dataset, name: str) -> Dataset:
     for keyword in REQUIRED_EMPTY:
         if keyword not in dataset:
             setattr(dataset, keyword, "")
+    if str(dataset.PatientSex or "").strip().upper() not in _PATIENT_SEX:
+        # Sources hold "W", "U", "unknown"; highdicom refuses anything but the defined terms,
+        # and the value is type 2, so one odd source would have failed a whole run.
+        dataset.PatientSex = ""
     return dataset
 
 

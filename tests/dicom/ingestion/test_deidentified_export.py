@@ -1,5 +1,6 @@
-"""Planted identifiers through ingest --deidentify, fetch and export_deidentified: none of
-them may reach a byte written, nor the console."""
+"""Planted identifiers through ingest --deidentify, fetch, conversion to records,
+classification with SRs from the catalog and export_deidentified: none of them may reach
+a byte written, nor the console."""
 
 import csv
 import os
@@ -23,6 +24,7 @@ from files.png_codec import decode_png
 from tests.support.cli import run_module
 from tests.support.dicom_files import gradient, image_dataset, to_bytes
 from tests.support.dicom_results import dciodvfy_errors
+from tests.support.folders import classification_folder
 from tests.support.planted_phi import dataset_bytes, planted_dataset, require_tesseract
 
 KEY = "planted-marker-test-key"
@@ -65,8 +67,32 @@ def planted_run(tmp_path_factory):
     export = run_module("dicom.export_deidentified", f"--directory={source}", "--query=all",
                         f"--output_dir={exported}", f"--db_url={url}", env=ENV)
     assert export.returncode == 0, export.stderr[-2000:]
-    console = "\n".join(r.stdout + r.stderr for r in (ingest, fetch, export))
+    records = run_module("tf_convert_data", f"--dataset_dir={fetched}",
+                         f"--output_dir={base / 'records'}", "--progress=false")
+    assert records.returncode == 0, records.stderr[-2000:]
+    classify = _classify_with_srs(base, url)
+    console = "\n".join(r.stdout + r.stderr for r in (ingest, fetch, export, records, classify))
     return planted, base, source, console
+
+
+def _classify_with_srs(base, url: str):
+    """A tiny two-class model (trained on other images) classifies the catalog's images and
+    writes an SR for each, from the catalog's values."""
+    classification_folder(str(base / "model_in"), {"A": 4, "B": 4}, size=32)
+    converted = run_module("tf_convert_data", f"--dataset_dir={base / 'model_in'}",
+                           f"--output_dir={base / 'model_records'}", "--progress=false")
+    assert converted.returncode == 0, converted.stderr[-2000:]
+    trained = run_module("train_image_classifier", f"--train_dir={base / 'model'}",
+                         f"--dataset_dir={base / 'model_records'}", "--max_number_of_steps=1",
+                         "--model_name=mobilenet_v2_035", "--train_image_size=32",
+                         "--batch_size=4")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    classify = run_module("classify_image", f"--db_url={url}", "--query=all",
+                          f"--checkpoint_path={base / 'model'}",
+                          f"--dicom_output_dir={base / 'srs'}",
+                          f"--outfile={base / 'classified.txt'}")
+    assert classify.returncode == 0, classify.stderr[-2000:]
+    return classify
 
 
 def _written(base, source):
@@ -83,9 +109,11 @@ def test_no_planted_marker_reaches_any_byte_written_or_the_console(planted_run):
     planted, base, source, console = planted_run
     kept_by_design = set(PATIENT_CHARACTERISTICS)  # the default option retains them
     written = dict(_written(base, source))
-    assert {"catalog.sqlite", "report.json", "fetched/metadata.csv",
-            "shared/manifest.csv"} <= set(written)
-    assert sum(name.endswith(".dcm") for name in written) == 3
+    assert {"catalog.sqlite", "report.json", "fetched/metadata.csv", "shared/manifest.csv",
+            "classified.txt", "records/dataset_spec.json"} <= set(written)
+    assert sum(n.startswith("shared/") and n.endswith(".dcm") for n in written) == 3
+    assert sum(n.startswith("srs/") and n.endswith(".dcm") for n in written) == 3
+    assert any(n.startswith("records/") and ".tfrecord" in n for n in written)
     leaks = {}
     for name, data in [*written.items(), ("console", console.encode())]:
         found = planted.found_in(data, ignore=kept_by_design)
