@@ -26,7 +26,7 @@ from dicom.ingestion.deidentified_export import export_deidentified
 from dicom.ingestion.fetch import parse_query
 from dicom.metadata.deidentify import (
     KEY_ENVIRONMENT_VARIABLE,
-    load_descriptor_allow_list,
+    DeidLists,
     load_key,
 )
 
@@ -43,6 +43,9 @@ flags.DEFINE_string("deid_key", None,
                     f"The catalog's --deidentify secret (prefer ${KEY_ENVIRONMENT_VARIABLE}).")
 flags.DEFINE_string("deid_descriptor_allow", None,
                     "The allow list the catalog was built with (clean_descriptors), if any.")
+flags.DEFINE_string("deid_safe_private", None,
+                    "The safe private list the catalog was built with (retain_safe_private), "
+                    "if any.")
 flags.mark_flags_as_required(["directory", "output_dir", "query"])
 
 
@@ -53,7 +56,7 @@ def _main() -> int:
     try:
         summary = export_deidentified(
             catalog, FLAGS.directory, FLAGS.output_dir, key, values, FLAGS.column,
-            load_descriptor_allow_list(FLAGS.deid_descriptor_allow))
+            DeidLists.load(FLAGS.deid_descriptor_allow, FLAGS.deid_safe_private))
     finally:
         catalog.dispose()
     for pseudonym, reason in summary.failed[:5]:

@@ -59,7 +59,8 @@ def require_same_deidentification(catalog: Catalog, settings: IngestSettings) ->
     raise DeidentificationMismatch(
         f"{catalog.describe()} was built {_describe(recorded)}, but this ingest asks for "
         f"{_describe(wanted)}: use the same --deidentify, --deid_key, --deid_options, "
-        "--deid_profile_edition, --deid_descriptor_allow and --burned_in, or a new catalog")
+        "--deid_profile_edition, --deid_descriptor_allow, --deid_safe_private and --burned_in, "
+        "or a new catalog")
 
 
 def _pseudonymized(catalog: Catalog) -> bool:
@@ -77,5 +78,6 @@ def _describe(record: str) -> str:
     values = json.loads(record)
     options = ",".join(values["options"]) or "no options"
     allow = " with a descriptor allow list" if values.get("descriptor_allow_sha256") else ""
+    allow += " with a safe private list" if values.get("safe_private_sha256") else ""
     return (f"with --deidentify (edition {values['edition']}, {options}{allow}, "
             f"--burned_in {values['burned_in']}, key check {values['key_check'][-6:]})")

@@ -34,7 +34,7 @@ from dicom.ingestion.deidentification_record import catalog_deidentification
 from dicom.ingestion.fetch import selection
 from dicom.ingestion.ingest import iter_files
 from dicom.metadata.burned_in import check_ocr_available, redact, redact_text
-from dicom.metadata.deidentify import Deidentifier, DeidOptions, key_check
+from dicom.metadata.deidentify import Deidentifier, DeidLists, DeidOptions, key_check
 from files.atomic_file import write_atomic
 from files.safe_names import path_text
 
@@ -62,19 +62,24 @@ class ExportSummary:
         return text
 
 
-def export_options(catalog: Catalog, key: bytes, descriptor_allow: frozenset[str]) -> DeidOptions:
-    """The catalog's own edition and options, checked against the key given."""
+def export_options(catalog: Catalog, key: bytes, lists: DeidLists) -> DeidOptions:
+    """The catalog's own edition and options with the lists given, checked against the
+    key and the lists the catalog was built with."""
     record = catalog_deidentification(catalog)
     if record is None:
         raise ExportError(f"{catalog.describe()} is not a de-identified catalog (ingest with "
                           "--deidentify first): nothing is exported from a plain catalog")
-    options = DeidOptions(edition=record["edition"], options=tuple(record["options"]),
-                          descriptor_allow=descriptor_allow, burned_in=record["burned_in"])
     if key_check(key) != record["key_check"]:
         raise ExportError(f"the key given is not the key {catalog.describe()} was built with")
-    if options.record()["descriptor_allow_sha256"] != record.get("descriptor_allow_sha256"):
-        raise ExportError("--deid_descriptor_allow differs from the list the catalog was "
-                          "built with")
+    try:
+        options = DeidOptions(edition=record["edition"], options=tuple(record["options"]),
+                              burned_in=record["burned_in"], descriptor_allow=lists.descriptors,
+                              safe_private=lists.safe_private)
+    except ValueError as exc:
+        raise ExportError(f"{catalog.describe()}: {exc}") from exc
+    if options.record() != {k: v for k, v in record.items() if k != "key_check"}:
+        raise ExportError("--deid_descriptor_allow or --deid_safe_private differs from the "
+                          "list the catalog was built with")
     return options
 
 
@@ -93,10 +98,10 @@ def selected_sources(catalog: Catalog, values: Sequence[str] | None,
 
 def export_deidentified(catalog: Catalog, directory: str, out_dir: str, key: bytes,
                         values: Sequence[str] | None, column: str = "body_part",
-                        descriptor_allow: frozenset[str] = frozenset(),
+                        lists: DeidLists | None = None,
                         limits: ReadLimits | None = None) -> ExportSummary:
     """Write every selected image's source object, de-identified, below `out_dir`."""
-    options = export_options(catalog, key, descriptor_allow)
+    options = export_options(catalog, key, lists or DeidLists())
     if not os.path.isdir(directory):
         raise ExportError(f"--directory {directory} is not a directory")
     wanted = selected_sources(catalog, values, column)

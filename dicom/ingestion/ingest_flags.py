@@ -23,8 +23,8 @@ from dicom.metadata.deid_profile import DEFAULT_EDITION, DEFAULT_OPTIONS, EDITIO
 from dicom.metadata.deidentify import (
     BURNED_IN_CHOICES,
     KEY_ENVIRONMENT_VARIABLE,
+    DeidLists,
     DeidOptions,
-    load_descriptor_allow_list,
     load_key,
 )
 
@@ -88,6 +88,14 @@ def define_ingest_flags() -> None:
         None,
         "With --deid_options clean_descriptors: a text file of descriptions (one a line, "
         "case and spacing ignored) kept as they are; every other description is removed.",
+    )
+    flags.DEFINE_string(
+        "deid_safe_private",
+        None,
+        "With --deid_options retain_safe_private: a JSON list of the private attributes "
+        'kept, e.g. [{"group": "0029", "creator": "SIEMENS CSA HEADER", "elements": '
+        '["08", "09"]}] (your copy of PS3.15 Table E.3.10-1, or a vetted subset); every other '
+        "private attribute is removed.",
     )
     flags.DEFINE_enum(
         "burned_in",
@@ -186,11 +194,13 @@ def attribute_lists_from_flags() -> AttributeLists:
 
 def deid_options_from_flags() -> DeidOptions:
     """The PS3.15 edition, options and --burned_in policy; ValueError in one line."""
+    lists = DeidLists.load(FLAGS.deid_descriptor_allow, FLAGS.deid_safe_private)
     options = DeidOptions(
         edition=FLAGS.deid_profile_edition,
         options=tuple(FLAGS.deid_options),
-        descriptor_allow=load_descriptor_allow_list(FLAGS.deid_descriptor_allow),
+        descriptor_allow=lists.descriptors,
         burned_in=FLAGS.burned_in,
+        safe_private=lists.safe_private,
     )
     if FLAGS.deidentify and options.burned_in == "redact":
         check_ocr_available()

@@ -48,6 +48,7 @@ RETAIN_DEVICE_IDENTITY = "retain_device_identity"
 RETAIN_INSTITUTION_IDENTITY = "retain_institution_identity"
 CLEAN_DESCRIPTORS = "clean_descriptors"
 RETAIN_UIDS = "retain_uids"
+RETAIN_SAFE_PRIVATE = "retain_safe_private"
 CLEAN_PIXEL_DATA = "clean_pixel_data"  # recorded when burned-in text is redacted
 
 OPTION_CODES: Mapping[str, tuple[str, str]] = {
@@ -59,6 +60,7 @@ OPTION_CODES: Mapping[str, tuple[str, str]] = {
     RETAIN_PATIENT_CHARACTERISTICS: ("113108", "Retain Patient Characteristics Option"),
     RETAIN_DEVICE_IDENTITY: ("113109", "Retain Device Identity Option"),
     RETAIN_UIDS: ("113110", "Retain UIDs Option"),
+    RETAIN_SAFE_PRIVATE: ("113111", "Retain Safe Private Option"),
     RETAIN_INSTITUTION_IDENTITY: ("113112", "Retain Institution Identity Option"),
 }
 USER_OPTIONS: tuple[str, ...] = (
@@ -68,6 +70,7 @@ USER_OPTIONS: tuple[str, ...] = (
     RETAIN_INSTITUTION_IDENTITY,
     CLEAN_DESCRIPTORS,
     RETAIN_UIDS,
+    RETAIN_SAFE_PRIVATE,
 )
 DEFAULT_OPTIONS: tuple[str, ...] = (RETAIN_PATIENT_CHARACTERISTICS,)
 

@@ -1,9 +1,10 @@
 """De-identification to DICOM PS3.15's Basic Application Level Confidentiality Profile.
 
 Every attribute of Table E.1-1 (`dicom.metadata.deid_profile`) gets its action, at the
-top level and inside every sequence item; private attributes, overlay data and curves
-go. Two rules go beyond the table, for values a hospital export hides outside it: a
-person name (VR PN) the table does not list is emptied, and so is a date (DA, DT).
+top level and inside every sequence item; private attributes (but those the Retain Safe
+Private option names), overlay data and curves go. Two rules go beyond the table, for
+values a hospital export hides outside it: a person name (VR PN) the table does not list
+is emptied, and a date (DA, DT) is removed.
 
 Identifiers that must still join are *keyed* pseudonyms, HMAC-SHA-256 with a secret:
 the same patient gets the same pseudonym across files and runs, and nobody without
@@ -24,6 +25,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from dicom.metadata.deid_profile import (
     OPTION_CODES,
     PROFILE_NAME,
     RETAIN_LONGITUDINAL_MODIFIED_DATES,
+    RETAIN_SAFE_PRIVATE,
     RETAIN_UIDS,
     basic_profile,
     descriptor_tags,
@@ -82,6 +85,20 @@ def normalized_descriptor(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class DeidLists:
+    """The lists a user gives the options (files named by flags), read and normalized."""
+
+    descriptors: frozenset[str] = field(default_factory=frozenset)
+    safe_private: frozenset[tuple[int, str, int]] = field(default_factory=frozenset)
+
+    @classmethod
+    def load(cls, descriptor_allow: str | None, safe_private: str | None) -> DeidLists:
+        """--deid_descriptor_allow and --deid_safe_private; ValueError names a bad file."""
+        return cls(load_descriptor_allow_list(descriptor_allow),
+                   load_safe_private_list(safe_private))
+
+
+@dataclass(frozen=True)
 class DeidOptions:
     """The profile edition and options a catalog or an export is de-identified with."""
 
@@ -90,10 +107,15 @@ class DeidOptions:
     descriptor_allow: frozenset[str] = field(default_factory=frozenset)
     """Descriptions (normalized) the Clean Descriptors option keeps; all others go."""
     burned_in: str = "reject"
+    safe_private: frozenset[tuple[int, str, int]] = field(default_factory=frozenset)
+    """(group, private creator, element offset) the Retain Safe Private option keeps."""
 
     def __post_init__(self) -> None:
         basic_profile(self.edition)  # ValueError names the editions
         object.__setattr__(self, "options", parse_options(self.options))
+        if RETAIN_SAFE_PRIVATE in self.options and not self.safe_private:
+            raise ValueError("--deid_options retain_safe_private needs the safe list: "
+                             "--deid_safe_private FILE")
         if self.burned_in not in BURNED_IN_CHOICES:
             raise ValueError(f"--burned_in must be one of {BURNED_IN_CHOICES}, "
                              f"not {self.burned_in!r}")
@@ -108,7 +130,36 @@ class DeidOptions:
             "burned_in": self.burned_in,
             "descriptor_allow_sha256": hashlib.sha256(allow).hexdigest()
             if self.descriptor_allow else None,
+            "safe_private_sha256": hashlib.sha256(
+                json.dumps(sorted(self.safe_private)).encode()).hexdigest()
+            if self.safe_private else None,
         }
+
+
+def load_safe_private_list(path: str | None) -> frozenset[tuple[int, str, int]]:
+    """The private attributes the Retain Safe Private option keeps, from a JSON list of
+    `{"group": "0029", "creator": "SIEMENS CSA HEADER", "elements": ["08", "09"]}`
+    (hexadecimal; an element is its offset in the creator's block, as PS3.15 Table
+    E.3.10-1 lists them). ValueError names the file and what is wrong."""
+    if not path:
+        return frozenset()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            entries = json.load(handle)
+        safe = set()
+        for entry in entries:
+            group = int(str(entry["group"]), 16)
+            if group % 2 == 0:
+                raise ValueError(f"group {entry['group']} is not a private (odd) group")
+            for element in entry["elements"]:
+                offset = int(str(element), 16)
+                if not 0 <= offset <= 0xFF:
+                    raise ValueError(f"element {element} is not an offset 00-FF in a block")
+                safe.add((group, str(entry["creator"]).strip(), offset))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+            ValueError) as exc:
+        raise ValueError(f"--deid_safe_private {path}: {exc}") from exc
+    return frozenset(safe)
 
 
 def load_descriptor_allow_list(path: str | None) -> frozenset[str]:
@@ -151,6 +202,9 @@ class Deidentifier:
         self._descriptors = (descriptor_tags() if CLEAN_DESCRIPTORS in self.options.options
                              else frozenset())
         self._retain_uids = RETAIN_UIDS in self.options.options
+        self._safe_private = (self.options.safe_private
+                              if RETAIN_SAFE_PRIVATE in self.options.options else frozenset())
+        self._safe_creators = {(group, creator) for group, creator, _ in self._safe_private}
         self._shift_dates = RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options.options
 
     def _digest(self, kind: str, value: str) -> bytes:
@@ -239,7 +293,10 @@ class Deidentifier:
         for element in list(ds):
             tag = int(element.tag)
             if element.tag.is_private:
-                del ds[element.tag]
+                if self._is_safe_private(ds, element):
+                    self._recurse(element, replacements, shift)
+                else:
+                    del ds[element.tag]
                 continue
             action = self._action(element)
             if action == "K":
@@ -266,6 +323,18 @@ class Deidentifier:
                 self._remap(element)
             else:  # Z, X/Z, X/Z/D, Z/D, and D: emptied, as Orthanc does (a sequence too)
                 element.value = empty_value_for_VR(element.VR)
+
+    def _is_safe_private(self, ds: Dataset, element: DataElement) -> bool:
+        """On the safe list: a listed creator's reservation, or an element of its block at a
+        listed offset (creators come first in tag order, so an unsafe one is gone already)."""
+        if not self._safe_private:
+            return False
+        group, number = element.tag.group, element.tag.element
+        if 0x0010 <= number <= 0x00FF:
+            return (group, str(element.value).strip()) in self._safe_creators
+        creator = ds.get((group << 16) | (number >> 8))
+        return creator is not None and (
+            group, str(creator.value).strip(), number & 0xFF) in self._safe_private
 
     def _recurse(self, element: DataElement, replacements: dict[int, str],
                  shift: int | None) -> None:

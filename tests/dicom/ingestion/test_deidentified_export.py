@@ -201,6 +201,12 @@ def test_another_key_or_other_options_are_refused_in_one_line(planted_run, tmp_p
         assert result.returncode == 2
         error = result.stderr.strip().splitlines()[-1]
         assert error.startswith("error: ") and "was built with --deidentify" in error
+    no_list = run_module("dicom.create_database", f"--directory={source}",
+                         f"--db_url=sqlite:///{tmp_path / 'new.sqlite'}", "--deidentify",
+                         "--deid_options=retain_safe_private", env=ENV)
+    assert no_list.returncode == 2
+    assert no_list.stderr.strip().splitlines()[-1] == (
+        "error: --deid_options retain_safe_private needs the safe list: --deid_safe_private FILE")
     wrong = run_module("dicom.export_deidentified", f"--directory={source}", "--query=all",
                        f"--output_dir={tmp_path / 'x'}", f"--db_url=sqlite:///{copy}",
                        env={"MEDCV_DEID_KEY": "another-key-of-some-length"})

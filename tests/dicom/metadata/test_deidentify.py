@@ -14,6 +14,7 @@ from dicom.metadata.deid_profile import (
 from dicom.metadata.deidentify import (
     DeidentificationKeyError,
     Deidentifier,
+    DeidLists,
     DeidOptions,
     load_key,
 )
@@ -200,3 +201,30 @@ def test_a_real_file_of_pydicoms_keeps_its_pixels():
     back = pydicom.dcmread(__import__("io").BytesIO(dataset_bytes(ds)))
     assert (back.pixel_array == pixels).all()
     assert name not in dataset_bytes(ds).decode("latin-1")
+
+
+def test_retain_safe_private_keeps_only_the_listed_elements_of_the_listed_creator(tmp_path):
+    listing = tmp_path / "safe.json"
+    listing.write_text('[{"group": "0029", "creator": "ACME 1.0", "elements": ["10"]}]')
+    safe = DeidLists.load(None, str(listing)).safe_private
+    assert safe == {(0x0029, "ACME 1.0", 0x10)}
+    ds = _phi_dataset()
+    kept = ds.private_block(0x0029, "ACME 1.0", create=True)
+    kept.add_new(0x10, "DS", "1.5")
+    kept.add_new(0x11, "LO", "DOE^JANE")  # same creator, not listed
+    ds.private_block(0x0031, "ACME 1.0", create=True).add_new(0x10, "LO", "X")  # other group
+    ds.private_block(0x0029, "OTHER", create=True).add_new(0x10, "LO", "MRN4711")
+    options = DeidOptions(options=("retain_safe_private",), safe_private=safe)
+    Deidentifier(KEY, options).apply(ds)
+    private = {(e.tag.group, e.tag.element, str(e.value)) for e in ds if e.tag.is_private}
+    assert private == {(0x0029, 0x0010, "ACME 1.0"), (0x0029, 0x1010, "1.5")}
+    assert "113111" in [i.CodeValue for i in ds.DeidentificationMethodCodeSequence]
+
+
+def test_retain_safe_private_needs_a_list_and_a_good_one(tmp_path):
+    with pytest.raises(ValueError, match="needs the safe list: --deid_safe_private"):
+        DeidOptions(options=("retain_safe_private",))
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"group": "0028", "creator": "X", "elements": ["10"]}]')
+    with pytest.raises(ValueError, match=r"bad.json: group 0028 is not a private \(odd\) group"):
+        DeidLists.load(None, str(bad))
