@@ -354,20 +354,29 @@ class Deidentifier:
             element.value = self.remap_uid(str(value))
 
     def _mark(self, ds: Dataset, pixels_cleaned: bool) -> None:
-        ds.PatientIdentityRemoved = "YES"
-        chosen = ["basic_profile", *self.options.options]
-        if pixels_cleaned:
-            chosen.append(CLEAN_PIXEL_DATA)
-        # LO holds 64 characters: the options are in the code sequence.
-        ds.DeidentificationMethod = (f"DICOM PS3.15 {self.options.edition} Basic Profile, "
-                                     f"{len(chosen) - 1} options (medcv)")
-        items = []
-        for option in chosen:
-            code, meaning = OPTION_CODES[option]
-            item = Dataset()
-            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
-            items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        for keyword, value in deidentification_marks(
+                self.options.edition, self.options.options, pixels_cleaned).items():
+            setattr(ds, keyword, value)
+
+
+def deidentification_marks(edition: str, options: Iterable[str],
+                           pixels_cleaned: bool = False) -> dict[str, Any]:
+    """What says an object was de-identified, and how: PatientIdentityRemoved,
+    DeidentificationMethod and its code sequence (CID 7050), new objects each call. The
+    objects de-identification writes carry them, and so do results made from a
+    de-identified catalog's values."""
+    chosen = ["basic_profile", *options] + ([CLEAN_PIXEL_DATA] if pixels_cleaned else [])
+    items = []
+    for option in chosen:
+        code, meaning = OPTION_CODES[option]
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
+        items.append(item)
+    # LO holds 64 characters: the options are in the code sequence.
+    return {"PatientIdentityRemoved": "YES",
+            "DeidentificationMethod": (f"DICOM PS3.15 {edition} Basic Profile, "
+                                       f"{len(chosen) - 1} options (medcv)"),
+            "DeidentificationMethodCodeSequence": Sequence(items)}
 
 
 def _standard_uids(value: object) -> bool:

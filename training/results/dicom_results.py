@@ -13,9 +13,10 @@ import logging
 import multiprocessing
 import os
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class ClassificationResults:
         self._pending.extend(self._writer.submit(_prepare_writer) for _ in range(count))
 
     def add(self, source: str, probabilities: np.ndarray,
-            catalog_attributes: dict[str, str] | None = None,
+            catalog_attributes: Mapping[str, Any] | None = None,
             findings: tuple[str, ...] = ()) -> None:
         """`source` a DICOM file, or a catalog image with its `catalog_attributes`; a
         FrameName for one frame of a multi-frame one. `findings`, for a multi-label model,
@@ -141,7 +142,7 @@ class ClassificationResults:
         self.summary.written.append(outcome)
 
     def _result(self, source: str, probabilities: np.ndarray,
-                catalog_attributes: dict[str, str] | None,
+                catalog_attributes: Mapping[str, Any] | None,
                 findings: tuple[str, ...]) -> ImageResult | str:
         from training.results.classification_report import ImageResult
 

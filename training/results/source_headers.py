@@ -8,6 +8,9 @@ StudyID and AccessionNumber being there, if empty (type 2 in DICOM).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pydicom
 from pydicom.dataset import Dataset
 
@@ -36,8 +39,9 @@ def read_source(path: str, limits: ReadLimits | None = None) -> Dataset:
     return complete(dataset, path)
 
 
-def header_from(attributes: dict[str, str], name: str) -> Dataset:
-    """A source header from what a catalog holds of it (keyword -> value)."""
+def header_from(attributes: Mapping[str, Any], name: str) -> Dataset:
+    """A source header from what a catalog holds of it (keyword -> value: text, or a
+    sequence such as the de-identification method's codes)."""
     dataset = Dataset()
     for keyword, value in attributes.items():
         if value and not (keyword == "NumberOfFrames" and value == "1"):

@@ -125,6 +125,20 @@ def test_no_planted_marker_reaches_any_byte_written_or_the_console(planted_run):
     assert "burned-in-text x1" in console  # the secondary capture: rejected, not stored
 
 
+def test_srs_from_the_catalog_say_they_are_de_identified_and_dciodvfy_accepts_them(
+        planted_run):
+    _, base, _, _ = planted_run
+    srs = sorted((base / "srs").glob("*.dcm"))
+    assert len(srs) == 3
+    for path in srs:
+        sr = pydicom.dcmread(path)
+        assert sr.PatientIdentityRemoved == "YES" and "2026c" in sr.DeidentificationMethod
+        assert [i.CodeValue for i in sr.DeidentificationMethodCodeSequence] == [
+            "113100", "113108"]
+        assert str(sr.PatientID).startswith("PAT-")
+        assert dciodvfy_errors(str(path)) == []
+
+
 def test_the_catalog_columns_are_taken_after_deidentification(planted_run):
     _, base, _, _ = planted_run
     with open(base / "fetched" / "metadata.csv", newline="") as handle:

@@ -185,11 +185,13 @@ def test_one_seg_per_series_reads_back_to_the_png_masks(segmenter, tmp_path, seg
             png = np.asarray(Image.open(rows[by_uid[uid]]))
             if seg_type == "binary":
                 np.testing.assert_array_equal(pixels[index], png)
-            else:  # the class with the largest stored probability is the PNG's class
+            else:  # the PNG's class has the largest stored probability, up to the rounding
+                # of the stored fractions (an untrained model's classes nearly tie)
                 background = 1.0 - pixels[index].sum(axis=-1, keepdims=True)
                 stacked = np.concatenate([background, pixels[index]], axis=-1)
-                agree = (stacked.argmax(axis=-1) == png).mean()
-                assert agree > 0.95
+                chosen = np.take_along_axis(stacked, png[..., np.newaxis].astype(int), -1)
+                step = stacked.shape[-1] / float(seg.MaximumFractionalValue)
+                assert (stacked.max(axis=-1) - chosen[..., 0] <= step).all()
 
 
 def test_a_multi_frame_source_gets_one_seg_over_its_frames(segmenter, tmp_path):
