@@ -109,15 +109,16 @@ def pull(source: Source, query: InstanceQuery, catalog: Catalog, settings: Inges
     found = source.search(query)
     summary.matched = len(found)
     name_for = Spool.namer(settings.deid_key)
-    # The catalog holds UIDs as --deidentify remapped them.
-    deidentifier = Deidentifier(settings.deid_key) if settings.deid_key else None
+    # The catalog holds UIDs as --deidentify stored them (remapped, unless retain_uids).
+    deidentifier = (Deidentifier(settings.deid_key, settings.deid_options)
+                    if settings.deid_key else None)
     stored = catalog.stored_fingerprints()
     rejected = catalog.rejected_paths(prefix + "/")
     spool.clear_temporary()
     waiting = {os.path.basename(p) for p in spool.waiting()}
     todo: list[RemoteInstance] = []
     for instance in found:
-        uid = deidentifier.remap_uid(instance.sop_uid) if deidentifier else instance.sop_uid
+        uid = deidentifier.stored_uid(instance.sop_uid) if deidentifier else instance.sop_uid
         name = name_for(instance.sop_uid)
         if uid in stored:
             summary.in_catalog += 1

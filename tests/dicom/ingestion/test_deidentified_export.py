@@ -27,6 +27,8 @@ from tests.support.dicom_results import dciodvfy_errors
 from tests.support.folders import classification_folder
 from tests.support.planted_phi import dataset_bytes, planted_dataset, require_tesseract
 
+pytestmark = pytest.mark.slow  # ingests, converts, trains a tiny model, classifies, exports
+
 KEY = "planted-marker-test-key"
 ENV = {"MEDCV_DEID_KEY": KEY}
 # Attributes a site adds as catalog columns that the profile removes or empties.

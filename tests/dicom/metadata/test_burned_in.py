@@ -25,6 +25,7 @@ def test_which_images_are_suspect(attributes, reason):
     assert (found is None) if reason is None else (reason in found)
 
 
+@pytest.mark.slow  # OCR: a few seconds
 @pytest.mark.parametrize("size", [512])  # 1024 px: make bench-deid
 def test_redaction_leaves_no_readable_text_and_the_rest_unchanged(size):
     require_tesseract()

@@ -10,6 +10,8 @@ import pytest
 from dicom.metadata.deidentify import Deidentifier, DeidOptions
 from tests.support.pacs_peers import pydicom_test_files, start_orthanc
 
+pytestmark = pytest.mark.slow  # starts an Orthanc
+
 KEY = b"orthanc-comparison-key"
 # Where we keep a value that Orthanc empties, and why (docs/deidentification.md says so too).
 DOCUMENTED = {
