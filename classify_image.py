@@ -27,7 +27,12 @@ from tqdm import tqdm
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.flags import define_progress_flag
 from dicom.network.client_flags import define_pacs_client_flags
-from training.serving.model_flags import define_model_flags, define_serving_flags
+from training.serving.model_flags import (
+    chosen_checkpoint,
+    define_checkpoint_choice_flag,
+    define_model_flags,
+    define_serving_flags,
+)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("infile", None, "Text file of image paths, or TFRecord file/glob.")
@@ -36,6 +41,7 @@ flags.DEFINE_string("outfile", None, "Where the predictions go (default: stdout)
 define_model_flags("Checkpoint prefix, a train_dir (latest checkpoint), a SavedModel dir, or "
                    "TF-Slim's: a zoo .ckpt file or folder, a TF-Slim train_dir or "
                    "model.ckpt-N (net and classes are read from it).")
+define_checkpoint_choice_flag()
 flags.DEFINE_integer("num_classes", None, "Number of classes; checked against the checkpoint.")
 flags.DEFINE_string("dataset_dir", None,
                     "A tf_convert_data output whose class names to use when the checkpoint "
@@ -110,7 +116,8 @@ def main(argv: list[str]) -> int:
             from datasets.records.dataset_spec import read_spec
 
             class_names = read_spec(FLAGS.dataset_dir).class_names
-        predictor = Predictor.load(FLAGS.checkpoint_path, FLAGS.model_name, FLAGS.num_classes,
+        checkpoint_path = chosen_checkpoint(FLAGS.checkpoint_path, FLAGS.checkpoint)
+        predictor = Predictor.load(checkpoint_path, FLAGS.model_name, FLAGS.num_classes,
                                    FLAGS.image_size, FLAGS.channels or None, class_names,
                                    FLAGS.preprocessing_name, FLAGS.labels_offset,
                                    FLAGS.labels_file, FLAGS.moving_average_decay)

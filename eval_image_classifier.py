@@ -35,11 +35,16 @@ from absl import app, flags
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from nets.conv_blocks import PREPROCESSING_NAMES
 from training.classification.multilabel_metrics import THRESHOLD_RULES
-from training.serving.model_flags import define_model_flags
+from training.serving.model_flags import (
+    chosen_checkpoint,
+    define_checkpoint_choice_flag,
+    define_model_flags,
+)
 
 FLAGS = flags.FLAGS
 define_model_flags("Checkpoint prefix, or a train_dir whose latest checkpoint is evaluated, "
                    "or a TF-Slim checkpoint.", checkpoint_default="/tmp/tfmodel/")
+define_checkpoint_choice_flag()
 flags.DEFINE_string("eval_dir", None, "Where metrics, the confusion matrix PNG and summaries "
                     "go (default: CHECKPOINT_DIR/eval_SPLIT).")
 flags.DEFINE_string("dataset_name", None, "Checked against --dataset_dir's spec when given.")
@@ -79,17 +84,18 @@ def main(argv: list[str]) -> int:
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
+        checkpoint_path = chosen_checkpoint(FLAGS.checkpoint_path, FLAGS.checkpoint)
         dataset_dir = FLAGS.dataset_dir
         if not dataset_dir:
-            config = find_run_config(FLAGS.checkpoint_path)
+            config = find_run_config(checkpoint_path)
             if config is None or not config.dataset_dir:
                 raise ValueError("--dataset_dir is required (the checkpoint does not record "
                                  "the dataset it was trained on)")
             dataset_dir = config.dataset_dir
-        base = FLAGS.checkpoint_path if os.path.isdir(FLAGS.checkpoint_path) else (
-            os.path.dirname(FLAGS.checkpoint_path))
+        base = checkpoint_path if os.path.isdir(checkpoint_path) else (
+            os.path.dirname(checkpoint_path))
         settings = EvalSettings(
-            checkpoint_path=FLAGS.checkpoint_path, dataset_dir=dataset_dir,
+            checkpoint_path=checkpoint_path, dataset_dir=dataset_dir,
             eval_dir=FLAGS.eval_dir or os.path.join(base, f"eval_{FLAGS.dataset_split_name}"),
             dataset_name=FLAGS.dataset_name, dataset_split_name=FLAGS.dataset_split_name,
             model_name=FLAGS.model_name, batch_size=FLAGS.batch_size,
@@ -106,6 +112,8 @@ def main(argv: list[str]) -> int:
         report = evaluate(settings)
         print(summary_text(report))
         where = f"metrics in {settings.eval_dir}/metrics.json"
+        if report.get("task") != "segmentation":
+            where += f", predictions in {settings.eval_dir}/predictions.csv"
         if report.get("task") == "multilabel":
             where += (f", ROC curves in {settings.eval_dir}/roc_curves.png, thresholds in "
                       f"{os.path.join(base, 'thresholds.json')}")

@@ -14,7 +14,12 @@ import logging
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
-from training.serving.model_flags import define_model_flags, define_serving_flags
+from training.serving.model_flags import (
+    chosen_checkpoint,
+    define_checkpoint_choice_flag,
+    define_model_flags,
+    define_serving_flags,
+)
 
 FLAGS = flags.FLAGS
 define_model_flags("Checkpoint prefix or train_dir (latest), or a TF-Slim checkpoint.")
@@ -24,6 +29,7 @@ flags.DEFINE_string("dataset_dir", None, "Class names from this dataset when the
 flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
 flags.DEFINE_boolean("use_moving_averages", True, "Export moving averages when present.")
 define_serving_flags()
+define_checkpoint_choice_flag()
 
 
 def main(argv: list[str]) -> int:
@@ -41,7 +47,8 @@ def main(argv: list[str]) -> int:
             from datasets.records.dataset_spec import read_spec
 
             spec = read_spec(FLAGS.dataset_dir)
-        config = export_saved_model(FLAGS.checkpoint_path, FLAGS.export_dir, FLAGS.model_name,
+        checkpoint_path = chosen_checkpoint(FLAGS.checkpoint_path, FLAGS.checkpoint)
+        config = export_saved_model(checkpoint_path, FLAGS.export_dir, FLAGS.model_name,
                                     spec, FLAGS.image_size, FLAGS.channels or None,
                                     FLAGS.use_moving_averages, FLAGS.preprocessing_name,
                                     FLAGS.labels_offset, FLAGS.labels_file,

@@ -18,6 +18,9 @@ over every label at once.
 
 --runner=beam runs the per-image work (the check, then the writing of each shard) as
 Apache Beam pipelines, with the same plan and the same records (docs/scaling.md).
+
+--need_split=kfold writes patient-grouped folds for cross_validate.py
+(docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from console.flags import define_progress_flag
 from console.text import printable
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.label_policy import BLANK_POLICIES, UNCERTAIN_POLICIES, LabelPolicy
-from datasets.records.splits import SPLIT_MODES, parse_size
+from datasets.records.splits import DEFAULT_NUM_FOLDS, SPLIT_MODES, parse_size
 from pipelines import beam_flags
 from pipelines.beam_flags import define_beam_flags
 from pipelines.beam_runner import pipeline_arguments
@@ -61,8 +64,20 @@ flags.DEFINE_string(
 flags.DEFINE_enum(
     "need_split", "None", list(SPLIT_MODES),
     "None: one output named <output_name>-NNNNN-of-NNNNN.tfrecord holding the split "
-    "--split_name; tt_split: train/test; tvt_split: train/validation/test. Splits are "
-    "stratified by label, reproducible with --seed, and never split one patient.",
+    "--split_name; tt_split: train/test; tvt_split: train/validation/test; kfold: "
+    "--num_folds folds fold1..foldK for cross-validation (cross_validate.py), after an "
+    "optional --fold_test_size test split. Splits are stratified by label, reproducible "
+    "with --seed, and never split one patient.",
+)
+flags.DEFINE_integer(
+    "num_folds", DEFAULT_NUM_FOLDS,
+    "kfold: how many folds. Run K trains on every fold but K (split train_foldK) and "
+    "validates on fold K (split validation_foldK).", lower_bound=2,
+)
+flags.DEFINE_string(
+    "fold_test_size", "0",
+    "kfold: a test split held out before the folds are dealt, a fraction of the images "
+    "below 1 (0.2) or a count (50); 0: none.",
 )
 flags.DEFINE_string(
     "validation_size", "0.1",
@@ -138,6 +153,8 @@ def _settings() -> ConversionSettings:
         need_split=FLAGS.need_split,
         validation_size=parse_size(FLAGS.validation_size, "validation_size"),
         test_size=parse_size(FLAGS.test_size, "test_size"),
+        num_folds=FLAGS.num_folds,
+        fold_test_size=parse_size(FLAGS.fold_test_size, "fold_test_size"),
         seed=FLAGS.seed,
         num_shards=FLAGS.num_shards or None,
         shard_size_mb=FLAGS.shard_size_mb,

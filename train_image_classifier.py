@@ -37,6 +37,10 @@ def main(argv: list[str]) -> int:
             return 0
         print(f"trained {FLAGS.model_name} to step {result.step}: loss {result.loss:.4f}; "
               f"checkpoint {result.checkpoint}")
+        if result.best is not None and result.best.step is not None:
+            print(f"best {result.best.metric} {result.best.value:.4f} at step "
+                  f"{result.best.step}{' (stopped early)' if result.stopped_early else ''}; "
+                  "use it with --checkpoint=best")
         if FLAGS.export_dir:
             from training.serving.export import export_saved_model
 

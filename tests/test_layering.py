@@ -15,7 +15,7 @@ from tests.support.cli import ROOT
 LAYERS = {"files": 0, "console": 0, "pipelines": 0, "dicom": 1, "datasets": 2, "nets": 2,
           "training": 3}
 CATALOG_STACK = "dicom.ingestion"
-SCRIPTS = ["train_image_classifier", "eval_image_classifier", "classify_image",
+SCRIPTS = ["train_image_classifier", "eval_image_classifier", "classify_image", "cross_validate",
            "export_model", "tf_convert_data", "dicom_main"]
 
 

@@ -56,6 +56,8 @@ class PipelineOptions:
     synthetic: bool = False
     with_ids: bool = False
     """Yield (image, target, id) instead of (image, target)."""
+    with_patients: bool = False
+    """With `with_ids`: yield (image, target, id, patient id)."""
     eval_framing: str | None = None
     """Classification outside training: frame images with this TF-Slim preprocessing's
     eval geometry (datasets/eval_framing.py) instead of resizing them whole."""
@@ -164,6 +166,9 @@ def build_pipeline(
                                        example[example_codec.LABEL_MASK])
         else:
             target = example[example_codec.LABEL]
+        if options.with_ids and options.with_patients:
+            return (image, target, example[example_codec.ID],
+                    example[example_codec.PATIENT_ID])
         if options.with_ids:
             return image, target, example[example_codec.ID]
         return image, target

@@ -75,6 +75,10 @@ class ConversionSettings:
     need_split: str = "None"
     validation_size: float = 0.1
     test_size: float = 0.1
+    num_folds: int = splits.DEFAULT_NUM_FOLDS
+    """kfold: how many patient-grouped folds."""
+    fold_test_size: float = 0.0
+    """kfold: a test split held out before the folds are dealt (0: none)."""
     seed: int = 0
     num_shards: int | None = None
     shard_size_mb: float = DEFAULT_SHARD_SIZE_MB
@@ -323,27 +327,8 @@ class _Shard:
 
 
 def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[_Shard]:
-    held_out = splits.SPLIT_MODES[settings.need_split]
-    sizes = {
-        name: settings.validation_size if name == splits.VALIDATION else settings.test_size
-        for name in held_out
-    }
-    sizes = {name: size for name, size in sizes.items() if size > 0}
-    if sizes and valid[0].findings is not None:
-        positives = [_positives(item, settings.label_policy) for item in valid]
-        assignment = splits.assign_multilabel_splits(
-            positives, [i.group for i in valid], sizes, settings.seed
-        )
-    elif sizes:
-        assignment = splits.assign_splits(
-            [i.label for i in valid], [i.group for i in valid], sizes, settings.seed
-        )
-    if sizes:
-        order = [splits.TRAIN, splits.VALIDATION, splits.TEST]
-        names = [n for n in order if n == splits.TRAIN or n in sizes]
-    else:
-        assignment = [settings.split_name] * len(valid)
-        names = [settings.split_name]
+    assignment, names = _assignment(settings, valid)
+    named_by_split = names != [settings.split_name]
     rng = np.random.default_rng(settings.seed)
     shards: list[_Shard] = []
     for name in names:
@@ -351,7 +336,7 @@ def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[
         if not members:
             raise ValueError(
                 f"split {name!r} would be empty with {len(valid)} images; lower "
-                "--validation_size/--test_size or add images"
+                "--validation_size/--test_size/--num_folds or add images"
             )
         members = [members[i] for i in rng.permutation(len(members))]
         total_bytes = sum(infos[i.example_id].file_bytes for i in members)
@@ -359,11 +344,42 @@ def _plan(settings: ConversionSettings, valid: list[SourceItem], infos) -> list[
         count = max(1, min(count, len(members)))
         bounds = np.linspace(0, len(members), count + 1).round().astype(int)
         for index in range(count):
-            prefix = settings.output_name if not sizes else f"{settings.output_name}_{name}"
+            prefix = (f"{settings.output_name}_{name}" if named_by_split
+                      else settings.output_name)
             filename = f"{prefix}-{index:05d}-of-{count:05d}.tfrecord"
             path = os.path.join(settings.output_dir, filename)
             shards.append(_Shard(name, path, members[bounds[index] : bounds[index + 1]]))
     return shards
+
+
+def _assignment(settings: ConversionSettings, valid: list[SourceItem]
+                ) -> tuple[list[str], list[str]]:
+    """Each item's split, and the split names in the order they are written."""
+    multilabel = valid[0].findings is not None
+    positives = ([_positives(item, settings.label_policy) for item in valid] if multilabel
+                 else None)
+    labels = [i.label for i in valid]
+    groups = [i.group for i in valid]
+    if settings.need_split == splits.KFOLD:
+        assignment = splits.assign_folds(None if multilabel else labels, positives, groups,
+                                         settings.num_folds, settings.fold_test_size,
+                                         settings.seed)
+        folds = [splits.fold_name(k) for k in range(1, settings.num_folds + 1)]
+        return assignment, [*([splits.TEST] if settings.fold_test_size > 0 else []), *folds]
+    held_out = splits.SPLIT_MODES[settings.need_split]
+    sizes = {
+        name: settings.validation_size if name == splits.VALIDATION else settings.test_size
+        for name in held_out
+    }
+    sizes = {name: size for name, size in sizes.items() if size > 0}
+    if not sizes:
+        return [settings.split_name] * len(valid), [settings.split_name]
+    if positives is not None:
+        assignment = splits.assign_multilabel_splits(positives, groups, sizes, settings.seed)
+    else:
+        assignment = splits.assign_splits(labels, groups, sizes, settings.seed)
+    order = [splits.TRAIN, splits.VALIDATION, splits.TEST]
+    return assignment, [n for n in order if n == splits.TRAIN or n in sizes]
 
 
 def _positives(item: SourceItem, policy: LabelPolicy) -> list[int]:
@@ -441,6 +457,7 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
                              else {"method": preprocessing[0], "value": preprocessing[1]}),
         max_image_size=settings.max_image_size,
         label_policy=settings.label_policy.to_dict() if task == MULTILABEL else None,
+        num_folds=settings.num_folds if settings.need_split == splits.KFOLD else None,
     )
     _commit(settings, layout, spec)
     return spec
@@ -470,7 +487,8 @@ def _commit(settings: ConversionSettings, layout: list[_Shard], spec: DatasetSpe
     for shard in layout:
         os.replace(shard.path + PARTIAL, shard.path)
     keep = {os.path.basename(shard.path) for shard in layout}
-    ours = re.compile(rf"{re.escape(settings.output_name)}(_[a-z]+)?-\d{{5}}-of-\d{{5}}\.tfrecord")
+    ours = re.compile(
+        rf"{re.escape(settings.output_name)}(_[a-z]+\d*)?-\d{{5}}-of-\d{{5}}\.tfrecord")
     for name in os.listdir(out):
         if ours.fullmatch(name) and name not in keep:
             os.remove(os.path.join(out, name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 
 from files.atomic_file import write_atomic
@@ -19,6 +20,7 @@ CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
 MULTILABEL = "multilabel"
 TASKS = (CLASSIFICATION, SEGMENTATION, MULTILABEL)
+_FOLD_VIEW = re.compile(r"(train|validation)_fold(\d+)")
 
 
 @dataclass
@@ -58,6 +60,9 @@ class DatasetSpec:
     label_policy: dict | None = None
     """Multi-label: {uncertain, blank}, how uncertain and blank table entries became
     targets and masks (datasets.records.label_policy)."""
+    num_folds: int | None = None
+    """tf_convert_data --need_split=kfold: the records hold splits fold1..foldK (and test
+    when one was held out); `train_foldK` reads every fold but K, `validation_foldK` fold K."""
     version: int = SPEC_VERSION
 
     @property
@@ -65,11 +70,29 @@ class DatasetSpec:
         return len(self.class_names)
 
     def split(self, name: str) -> SplitSpec:
-        if name not in self.splits:
-            raise ValueError(
-                f"split {name!r} is not in this dataset; it has: {', '.join(self.splits)}"
-            )
-        return self.splits[name]
+        """A stored split, or with folds the view `train_foldK` / `validation_foldK`: its
+        files, lengths and counts, summed over the folds it takes."""
+        if name in self.splits:
+            return self.splits[name]
+        view = _FOLD_VIEW.fullmatch(name)
+        if view and self.num_folds and 1 <= int(view.group(2)) <= self.num_folds:
+            held = f"fold{int(view.group(2))}"
+            parts = [held] if view.group(1) == "validation" else [
+                f"fold{k}" for k in range(1, self.num_folds + 1) if f"fold{k}" != held]
+            return _merged([self.splits[p] for p in parts])
+        views = (f", and train_foldK or validation_foldK for K in 1..{self.num_folds}"
+                 if self.num_folds else "")
+        raise ValueError(
+            f"split {name!r} is not in this dataset; it has: {', '.join(self.splits)}{views}"
+        )
+
+    def validation_split_for(self, train_split: str) -> str | None:
+        """The split that validates training on `train_split`: validation_foldK for
+        train_foldK, else `validation`; None when the records have none."""
+        view = _FOLD_VIEW.fullmatch(train_split)
+        if view and view.group(1) == "train":
+            return f"validation_fold{view.group(2)}"
+        return "validation" if "validation" in self.splits else None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
@@ -86,6 +109,22 @@ class DatasetSpec:
         raw["min_size"] = tuple(raw["min_size"])
         raw["max_size"] = tuple(raw["max_size"])
         return cls(**raw)
+
+
+def _merged(parts: list[SplitSpec]) -> SplitSpec:
+    merged = SplitSpec(0, [], [])
+    for part in parts:
+        merged.num_examples += part.num_examples
+        merged.files += part.files
+        merged.shard_lengths += part.shard_lengths
+        merged.num_bytes += part.num_bytes
+        for name, count in part.class_counts.items():
+            merged.class_counts[name] = merged.class_counts.get(name, 0) + count
+        for name, counts in part.label_counts.items():
+            total = merged.label_counts.setdefault(name, dict.fromkeys(counts, 0))
+            for key, value in counts.items():
+                total[key] = total.get(key, 0) + value
+    return merged
 
 
 def write_spec(spec: DatasetSpec, directory: str) -> str:

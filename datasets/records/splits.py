@@ -19,7 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
-SPLIT_MODES = {"None": (), "tt_split": (TEST,), "tvt_split": (VALIDATION, TEST)}
+KFOLD = "kfold"
+SPLIT_MODES = {"None": (), "tt_split": (TEST,), "tvt_split": (VALIDATION, TEST), KFOLD: ()}
+DEFAULT_NUM_FOLDS = 5
 
 
 def parse_size(text: str | float, flag: str) -> float:
@@ -148,3 +150,88 @@ def assign_multilabel_splits(
         for i in members[group]:
             assignment[i] = split
     return assignment
+
+
+def fold_name(fold: int) -> str:
+    """The split that holds fold `fold` (1-based): fold1, fold2, ..."""
+    return f"fold{fold}"
+
+
+def assign_folds(
+    labels: Sequence[str | None] | None,
+    positives: Sequence[Sequence[str]] | None,
+    groups: Sequence[str],
+    num_folds: int,
+    test_size: float,
+    seed: int,
+) -> list[str]:
+    """The split of each image for k-fold cross-validation: `test` first when `test_size`
+    holds one out, then `num_folds` folds (fold1..foldK) of equal size over the rest.
+
+    Folds are dealt as the other splits are: whole patient groups, stratified over the
+    single label (`labels`) or over every label at once (`positives`, multi-label), and
+    the same `seed` gives the same folds. Fold k is the validation split of run k, and
+    the other folds its training split (`DatasetSpec.split("train_fold3")`).
+    """
+    if num_folds < 2:
+        raise ValueError(f"--num_folds={num_folds}: cross-validation needs 2 folds or more")
+    total = len(groups)
+    if len(set(groups)) < num_folds:
+        raise ValueError(f"{len(set(groups))} patient group(s) cannot fill {num_folds} folds: "
+                         "lower --num_folds or add images")
+    assignment = [TRAIN] * total
+    rest = list(range(total))
+    if test_size > 0:
+        held = _assign(labels, positives, groups, {TEST: test_size}, seed, range(total))
+        assignment = held
+        rest = [i for i, split in enumerate(held) if split == TRAIN]
+    names = [fold_name(k) for k in range(1, num_folds + 1)]
+    if positives is not None:
+        sizes = {name: 1.0 / num_folds for name in names[1:]}
+        dealt = assign_multilabel_splits([positives[i] for i in rest],
+                                         [groups[i] for i in rest], sizes, seed)
+        dealt = [names[0] if split == TRAIN else split for split in dealt]
+    else:
+        assert labels is not None
+        dealt = _deal_folds([labels[i] for i in rest], [groups[i] for i in rest], names, seed)
+    for index, split in zip(rest, dealt, strict=True):
+        assignment[index] = split
+    return assignment
+
+
+def _deal_folds(labels: Sequence[str | None], groups: Sequence[str], names: list[str],
+                seed: int) -> list[str]:
+    """Each stratum's groups, largest first (seeded order among equals), go to the fold
+    holding the fewest images of that stratum, then the fewest images: every fold gets
+    its share of each label to within about one patient."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for group, indices in members.items():
+        counts = Counter(labels[i] or "" for i in indices)
+        strata[min(counts, key=lambda label: (-counts[label], label))].append(group)
+    rng = np.random.default_rng(seed)
+    tie_break = dict(zip(names, rng.permutation(len(names)), strict=True))
+    held = {name: Counter() for name in names}
+    size = dict.fromkeys(names, 0)
+    assignment = [names[0]] * len(labels)
+    for stratum in sorted(strata):
+        shuffled = [strata[stratum][i] for i in rng.permutation(len(strata[stratum]))]
+        for group in sorted(shuffled, key=lambda g: -len(members[g])):
+            fold = min(names, key=lambda n: (held[n][stratum], size[n], tie_break[n]))
+            held[fold][stratum] += len(members[group])
+            size[fold] += len(members[group])
+            for index in members[group]:
+                assignment[index] = fold
+    return assignment
+
+
+def _assign(labels, positives, groups, sizes: dict[str, float], seed: int,
+            subset: Sequence[int]) -> list[str]:
+    picked_groups = [groups[i] for i in subset]
+    if positives is not None:
+        return assign_multilabel_splits([positives[i] for i in subset], picked_groups, sizes,
+                                        seed)
+    assert labels is not None
+    return assign_splits([labels[i] for i in subset], picked_groups, sizes, seed)

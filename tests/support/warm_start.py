@@ -24,7 +24,7 @@ import time
 # The commands that import TensorFlow (the top-level scripts), and the catalog commands the
 # tests run most (a fresh interpreter costs them about a second each).
 WARM_MODULES = frozenset({"train_image_classifier", "eval_image_classifier", "classify_image",
-                          "export_model", "tf_convert_data", "dicom_main",
+                          "export_model", "tf_convert_data", "dicom_main", "cross_validate",
                           "dicom.create_database", "dicom.fetch_image", "dicom.import_labels",
                           "dicom.verify_store", "dicom.export_deidentified", "dicom.scan_phi"})
 

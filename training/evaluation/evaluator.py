@@ -11,6 +11,8 @@ new checkpoint once, so evaluation runs beside training.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
@@ -37,6 +39,7 @@ from training.loop.run_config import RunConfig
 from training.segmentation.metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
+PREDICTIONS_FILE = "predictions.csv"
 
 
 @dataclass
@@ -60,7 +63,8 @@ class EvalSettings:
 
 
 def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
-                   framing: str | None = None, split_name: str | None = None):
+                   framing: str | None = None, split_name: str | None = None,
+                   with_keys: bool = False):
     """The evaluated split as (images, targets) batches, `max_num_batches` at most, with
     the model's folder preprocessing applied when the records hold raw pixels."""
     due = preprocessing_still_due(config.folder_preprocessing,
@@ -69,24 +73,40 @@ def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
                              settings.dataset_dir, batch_size=settings.batch_size,
                              image_size=(config.image_size, config.image_size),
                              channels=config.channels, eval_framing=framing,
-                             pixel_preprocessing=due, max_image_size=config.max_image_size)
+                             pixel_preprocessing=due, max_image_size=config.max_image_size,
+                             with_ids=with_keys, with_patients=with_keys)
     return dataset.take(settings.max_num_batches) if settings.max_num_batches else dataset
 
 
+@dataclass
+class SplitPredictions:
+    """One row per evaluated example: its record ID, patient key, targets (class index, or
+    per label 1/0 and -1 where unknown) and probabilities."""
+
+    ids: list[str]
+    patients: list[str]
+    targets: np.ndarray
+    probabilities: np.ndarray
+
+
 def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
-                   config: RunConfig, split_name: str | None = None):
-    dataset = _split_batches(settings, spec, config, config.preprocessing, split_name)
+                   config: RunConfig, split_name: str | None = None) -> SplitPredictions:
+    dataset = _split_batches(settings, spec, config, config.preprocessing, split_name,
+                             with_keys=True)
     activation = tf.nn.sigmoid if spec.task == MULTILABEL else tf.nn.softmax
     forward = tf.function(lambda images: activation(
         tf.cast(model(images, training=False)["logits"], tf.float32)))
-    labels, probabilities = [], []
-    for images, batch_labels in dataset:
+    labels, probabilities, ids, patients = [], [], [], []
+    for images, batch_labels, batch_ids, batch_patients in dataset:
         probabilities.append(forward(images).numpy())
         labels.append(batch_labels.numpy())
+        ids += [i.decode("utf-8", "replace") for i in batch_ids.numpy()]
+        patients += [p.decode("utf-8", "replace") for p in batch_patients.numpy()]
     if not labels:
         raise ValueError(f"split {split_name or settings.dataset_split_name!r} yielded no "
                          "examples")
-    return np.concatenate(labels), np.concatenate(probabilities)
+    return SplitPredictions(ids, patients, np.concatenate(labels),
+                            np.concatenate(probabilities))
 
 
 def _segment_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
@@ -116,10 +136,12 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
     curves = None
+    predictions = None
     if spec.task == SEGMENTATION:
         report = _segment_split(model, settings, spec, config)
     elif spec.task == MULTILABEL:
-        targets, probabilities = _predict_split(model, settings, spec, config)
+        predictions = _predict_split(model, settings, spec, config)
+        targets, probabilities = predictions.targets, predictions.probabilities
         chosen = _chosen_thresholds(model, settings, spec, config, prefix, targets,
                                     probabilities)
         report = multilabel_report(targets, probabilities, spec.class_names, chosen.values)
@@ -127,12 +149,16 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
                       label_policy=spec.label_policy)
         curves = (targets, probabilities)
     else:
-        labels, probabilities = _predict_split(model, settings, spec, config)
-        report = classification_report(labels, probabilities, spec.class_names)
+        predictions = _predict_split(model, settings, spec, config)
+        report = classification_report(predictions.targets, predictions.probabilities,
+                                       spec.class_names)
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name,
                   preprocessing=config.preprocessing, restored=loaded.restore.summary())
     _save(report, settings.eval_dir, curves)
+    if predictions is not None:
+        write_predictions(predictions, spec, settings.dataset_split_name,
+                          os.path.join(settings.eval_dir, PREDICTIONS_FILE))
     return report
 
 
@@ -144,7 +170,8 @@ def _chosen_thresholds(model, settings: EvalSettings, spec: DatasetSpec, config:
     if "validation" in spec.splits:
         split = "validation"
         if split != settings.dataset_split_name:
-            targets, probabilities = _predict_split(model, settings, spec, config, split)
+            validation = _predict_split(model, settings, spec, config, split)
+            targets, probabilities = validation.targets, validation.probabilities
     else:
         split = settings.dataset_split_name
         log.warning("thresholds are chosen on split %r itself: the records have no "
@@ -155,6 +182,35 @@ def _chosen_thresholds(model, settings: EvalSettings, spec: DatasetSpec, config:
     chosen = Thresholds(settings.threshold_rule, split, checkpoint_step(prefix), values)
     write_thresholds(chosen, os.path.dirname(prefix))
     return chosen
+
+
+def write_predictions(predictions: SplitPredictions, spec: DatasetSpec, split: str,
+                      path: str) -> None:
+    """`predictions.csv`: id, patient_key, split, then the targets (`label` for one class
+    per image; `label:NAME` per label, 1/0/-1 unknown, for multi-label) and one
+    `p:NAME` probability per class or label."""
+    names = spec.class_names
+    multilabel = spec.task == MULTILABEL
+    header = ["id", "patient_key", "split",
+              *([f"label:{n}" for n in names] if multilabel else ["label"]),
+              *(f"p:{n}" for n in names)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row, (example, patient) in enumerate(zip(predictions.ids, predictions.patients,
+                                                 strict=True)):
+        target = predictions.targets[row]
+        targets = ([str(int(v)) for v in target] if multilabel else [names[int(target)]])
+        writer.writerow([example, patient, split, *targets,
+                         *(f"{p:.6f}" for p in predictions.probabilities[row])])
+    write_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+def read_predictions(path: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a `predictions.csv`."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
 
 
 def _save(report: dict, eval_dir: str, curves=None) -> None:

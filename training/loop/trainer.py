@@ -30,7 +30,7 @@ from training.classification.multilabel_loss import (
     masked_sigmoid_loss,
     resolve_pos_weight,
 )
-from training.loop.checkpoints import TrainingState, open_checkpoint, restore
+from training.loop.checkpoints import CHECKPOINT_NAME, TrainingState, open_checkpoint, restore
 from training.loop.distribution import (
     any_worker,
     choose_strategy,
@@ -43,6 +43,14 @@ from training.loop.distribution import (
 from training.loop.learning_rate import build_schedule, current_learning_rate
 from training.loop.optimizers import OptimizerSettings, build_optimizer
 from training.loop.run_config import RunConfig, find_run_config, write_run_config
+from training.loop.validation import (
+    BestKeeper,
+    BestState,
+    best_directory,
+    check_monitor,
+    make_validator,
+    validation_dataset,
+)
 from training.segmentation.losses import segmentation_loss
 
 AUX_LOSS_WEIGHT = 0.4
@@ -94,6 +102,14 @@ class TrainSettings:
     """XLA-compile the forward and backward pass; None: where a GPU is visible."""
     steps_per_execution: int = 1
     """Steps per compiled call: fewer host round trips when steps are short."""
+    keep_best_on: str | None = None
+    """Validate inside training and keep the best checkpoint on this metric
+    (training.loop.validation.LOWER_IS_BETTER) in TRAIN_DIR/best."""
+    early_stopping_patience: int | None = None
+    """Stop after this many validations without improvement of the monitored metric."""
+    eval_every_n_steps: int | None = None
+    """Steps between validations; None: once per epoch of the training split."""
+    eval_batch_size: int = 100
 
 
 @dataclass
@@ -103,6 +119,9 @@ class TrainResult:
     loss: float
     examples_per_sec: float
     spec: DatasetSpec
+    stopped_early: bool = False
+    best: BestState | None = None
+    """With validation inside training: the best metric value and its step."""
 
 
 def resolve_class_weights(setting: str | None, spec: DatasetSpec, split: str) -> np.ndarray | None:
@@ -176,6 +195,16 @@ def train(
     if settings.steps_per_execution < 1:
         raise ValueError(f"--steps_per_execution={settings.steps_per_execution}: give 1 or "
                          "more")
+    if _monitoring(settings):
+        check_monitor(settings.keep_best_on, spec.task)
+        if spec.validation_split_for(settings.dataset_split_name) is None:
+            raise ValueError(f"--keep_best_on/--early_stopping_patience validate inside "
+                             f"training, but {settings.dataset_dir} has no validation split: "
+                             "convert with --need_split=tvt_split or kfold")
+        if worker_count() > 1:
+            raise ValueError("--keep_best_on/--early_stopping_patience run on one worker; "
+                             "with several, evaluate beside training (eval_image_classifier "
+                             "--watch)")
     size = settings.train_image_size or net.default_size
     channels = _input_channels(settings, spec)
     strategy = choose_strategy(settings.num_clones)  # first: it may split the CPU
@@ -246,7 +275,32 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
     writer = (tf.summary.create_file_writer(settings.train_dir) if chief
               else tf.summary.create_noop_writer())
     save_due = _agreed_saves(strategy)
-    return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step, save_due)
+    keeper = None
+    if _monitoring(settings):
+        keeper = _best_keeper(settings, spec, model, size, channels, losses[0], state, writer,
+                              train_size)
+    return _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step, save_due,
+                 keeper)
+
+
+def _monitoring(settings: TrainSettings) -> bool:
+    return bool(settings.keep_best_on or settings.early_stopping_patience)
+
+
+def _best_keeper(settings, spec, model, size, channels, per_example_loss, state, writer,
+                 train_size: int) -> BestKeeper:
+    split = spec.validation_split_for(settings.dataset_split_name)
+    framing = find_run_config(settings.train_dir).preprocessing
+    dataset = validation_dataset(spec, split, settings.dataset_dir, settings.dataset_name,
+                                 size, channels, settings.eval_batch_size, framing)
+    every = settings.eval_every_n_steps or max(1, math.ceil(train_size / settings.batch_size))
+    best = tf.train.CheckpointManager(state.checkpoint(), best_directory(settings.train_dir),
+                                      max_to_keep=1, checkpoint_name=CHECKPOINT_NAME)
+    log.info("validating on split %s every %d steps; the best on %s goes to %s", split, every,
+             check_monitor(settings.keep_best_on, spec.task), best_directory(settings.train_dir))
+    return BestKeeper(settings.train_dir, check_monitor(settings.keep_best_on, spec.task),
+                      settings.early_stopping_patience, every,
+                      make_validator(model, spec, dataset, per_example_loss), best, writer)
 
 
 def _input_channels(settings: TrainSettings, spec: DatasetSpec) -> int:
@@ -473,13 +527,21 @@ def _crossed(before: int, after: int, every: int) -> bool:
 
 
 def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step,
-          save_due) -> TrainResult:
+          save_due, keeper: BestKeeper | None = None) -> TrainResult:
     start_step = int(state.step.numpy())
     limit = settings.max_number_of_steps
+    best = keeper.state if keeper else None
     if limit is not None and start_step >= limit:
         log.info("%s is already at step %d >= --max_number_of_steps=%d; nothing to do",
                  settings.train_dir, start_step, limit)
-        return TrainResult(start_step, manager.latest_checkpoint or "", math.nan, 0.0, spec)
+        return TrainResult(start_step, manager.latest_checkpoint or "", math.nan, 0.0, spec,
+                           best=best)
+    if best is not None and best.stopped_early:
+        log.info("%s stopped early at step %d (%s did not improve on step %s); nothing to do",
+                 settings.train_dir, start_step, best.metric, best.step)
+        return TrainResult(start_step, manager.latest_checkpoint or "", math.nan, 0.0, spec,
+                           stopped_early=True, best=best)
+    stopped_early = False
     last_save = last_summary = last_log_time = time.monotonic()
     last_log_step = start_step
     loss_value, rate = math.nan, 0.0
@@ -514,6 +576,10 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step,
                 last_save = now
             if on_step is not None:
                 on_step(step, loss)
+            validate = keeper is not None and (keeper.due(before, step) or step == limit)
+            if validate and keeper.evaluate(step):
+                stopped_early = True
+                break
     except KeyboardInterrupt:
         interrupted = True
     step = int(state.step.numpy())
@@ -525,7 +591,8 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step,
     writer.flush()
     if interrupted:
         raise KeyboardInterrupt
-    return TrainResult(step, manager.latest_checkpoint, loss_value, rate, spec)
+    return TrainResult(step, manager.latest_checkpoint, loss_value, rate, spec, stopped_early,
+                       best)
 
 
 def _write_summaries(writer, step, loss, accuracy, optimizer, images) -> None:

@@ -10,6 +10,7 @@ from nets.scopes import parse_scopes
 from training.loop.learning_rate import DECAY_TYPES
 from training.loop.optimizers import OPTIMIZERS, OptimizerSettings
 from training.loop.trainer import TrainSettings
+from training.loop.validation import LOWER_IS_BETTER
 from training.segmentation.losses import LOSSES
 from training.serving.model_flags import define_model_flags
 
@@ -82,6 +83,21 @@ def define_training_flags() -> None:
     d.DEFINE_integer("save_interval_secs", 600, "Seconds between checkpoints (and at the end).")
     d.DEFINE_integer("save_summaries_secs", 600, "Seconds between TensorBoard summaries.")
     d.DEFINE_integer("log_every_n_steps", 10, "Steps between log lines.", lower_bound=1)
+    d.DEFINE_integer("keep_checkpoints", 5, "How many of the latest checkpoints the "
+                     "train_dir keeps (the best one, with --keep_best_on, is kept besides).",
+                     lower_bound=1)
+    d.DEFINE_enum("keep_best_on", None, list(LOWER_IS_BETTER),
+                  "Validate inside training (split validation, or validation_foldK when "
+                  "training on train_foldK) and keep the checkpoint that does best on this "
+                  "metric in TRAIN_DIR/best; eval, classify and export take it with "
+                  "--checkpoint=best.")
+    d.DEFINE_integer("early_stopping_patience", None,
+                     "Stop after this many validations without improvement of --keep_best_on "
+                     "(validation_loss when unset); implies validation inside training.",
+                     lower_bound=1)
+    d.DEFINE_integer("eval_every_n_steps", None,
+                     "Steps between validations inside training; unset: once per epoch of "
+                     "the training split.", lower_bound=1)
     d.DEFINE_integer("num_clones", 1, "Replicas: >1 uses MirroredStrategy over GPUs "
                      "(or logical CPUs); TF_CONFIG with workers uses MultiWorkerMirrored.")
     d.DEFINE_string("class_weights", None, "'auto' weights classes by N/(K*n_c) from the "
@@ -170,4 +186,8 @@ def settings_from_flags(values) -> TrainSettings:
         seed=values.seed,
         segmentation_loss=values.segmentation_loss,
         model_options=parse_model_options(values.model_options),
+        max_checkpoints_to_keep=values.keep_checkpoints,
+        keep_best_on=values.keep_best_on,
+        early_stopping_patience=values.early_stopping_patience,
+        eval_every_n_steps=values.eval_every_n_steps,
     )

@@ -21,6 +21,34 @@ def define_model_flags(checkpoint_help: str, checkpoint_default: str | None = No
     define_channels_flag(channels_default)
 
 
+CHECKPOINT_CHOICES = ("latest", "best")
+
+
+def define_checkpoint_choice_flag() -> None:
+    """--checkpoint: which checkpoint of a train_dir the command reads."""
+    flags.DEFINE_enum(
+        "checkpoint", "latest", list(CHECKPOINT_CHOICES),
+        "With a train_dir as --checkpoint_path: latest (its newest checkpoint) or best (the "
+        "one training kept in TRAIN_DIR/best with --keep_best_on).")
+
+
+def chosen_checkpoint(path: str, choice: str) -> str:
+    """`path` itself for `latest`; for `best`, the train_dir's best/ folder (one line of
+    error when training kept none)."""
+    import os
+
+    if choice != "best":
+        return path
+    train_dir = path if os.path.isdir(path) else os.path.dirname(path)
+    if os.path.basename(os.path.normpath(train_dir)) == "best":
+        return train_dir
+    best = os.path.join(train_dir, "best")
+    if not os.path.isfile(os.path.join(best, "checkpoint")):
+        raise FileNotFoundError(f"{train_dir} has no best checkpoint: train with "
+                                "--keep_best_on (or --early_stopping_patience) to keep one")
+    return best
+
+
 def define_serving_flags() -> None:
     flags.DEFINE_enum(
         "preprocessing_name", None, list(PREPROCESSING_NAMES),
