@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-classify \
+.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-classify \
 	bench-pacs bench-results bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
@@ -65,6 +65,9 @@ bench-deid: install
 
 bench-train: install
 	$(PY) -m bench.train_step
+
+bench-validation: install
+	$(PY) -m bench.validation_in_training
 
 bench-classify: install
 	$(PY) -m bench.classify

@@ -38,6 +38,7 @@ from console.text import printable
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.label_policy import BLANK_POLICIES, UNCERTAIN_POLICIES, LabelPolicy
 from datasets.records.splits import DEFAULT_NUM_FOLDS, SPLIT_MODES, parse_size
+from dicom.decoding.intensity_window import PRESETS, parse_window
 from pipelines import beam_flags
 from pipelines.beam_flags import define_beam_flags
 from pipelines.beam_runner import pipeline_arguments
@@ -123,6 +124,14 @@ flags.DEFINE_integer(
     "decodes small images instead of 5-megapixel ones. Unset: images as they are.",
     lower_bound=1,
 )
+flags.DEFINE_string(
+    "window", None,
+    "CT intensity window for DICOM inputs, in Hounsfield units after the rescale: a preset "
+    f"({', '.join(f'{n} {c:g},{w:g}' for n, (c, w) in PRESETS.items())}) or center,width "
+    "(e.g. -600,1500). Replaces each file's own window; recorded in dataset_spec.json, and "
+    "a model trained on the records applies it to the DICOM files it classifies. A file "
+    "without Hounsfield units (not CT, no RescaleType HU) stops the run with one line.",
+)
 flags.DEFINE_enum(
     "uncertain", "ignore", list(UNCERTAIN_POLICIES),
     "Multi-label: what an uncertain (-1) entry of labels.csv means, as in the CheXpert "
@@ -165,6 +174,7 @@ def _settings() -> ConversionSettings:
         progress=FLAGS.progress,
         tfds_metadata=FLAGS.tfds_metadata,
         max_image_size=FLAGS.max_image_size,
+        intensity_window=parse_window(FLAGS.window),
         label_policy=LabelPolicy(FLAGS.uncertain, FLAGS.blank),
         beam_arguments=(pipeline_arguments(FLAGS.beam_pipeline_options, FLAGS.direct_num_workers)
                         if FLAGS.runner == "beam" else None),

@@ -57,6 +57,7 @@ from datasets.records.source_folder import (
     scan_source,
     source_task,
 )
+from dicom.decoding.intensity_window import IntensityWindow
 from files.folder_layout import SegmentationClass, find_class_dict, folder_preprocessing
 from files.image_limits import scaled_size
 
@@ -92,6 +93,8 @@ class ConversionSettings:
     tfds_metadata: bool = True
     max_image_size: int | None = None
     """Scale the longer side of larger images down to this once, at conversion."""
+    intensity_window: IntensityWindow | None = None
+    """A CT window (Hounsfield units) instead of each DICOM file's own VOI window."""
     label_policy: LabelPolicy = field(default_factory=LabelPolicy)
     """Multi-label: how uncertain and blank entries become targets and masks."""
     beam_arguments: list[str] | None = None
@@ -157,10 +160,12 @@ def _init_worker(classes: list[SegmentationClass] | None) -> None:
     _classes = classes
 
 
-def _probe(task: tuple[SourceItem, int | None]) -> _Probe | InputProblem:
-    item, max_size = task
+def _probe(task: tuple[SourceItem, int | None, IntensityWindow | None]
+           ) -> _Probe | InputProblem:
+    item, max_size, intensity_window = task
     try:
-        image = load_record_image(item.image_path, verify=True)
+        image = load_record_image(item.image_path, verify=True,
+                                  intensity_window=intensity_window)
     except UnreadableImage as exc:
         return InputProblem(item.image_path, f"unreadable image: {exc}")
     max_label = 0
@@ -183,9 +188,11 @@ def _probe(task: tuple[SourceItem, int | None]) -> _Probe | InputProblem:
     return _Probe(height, width, image.channels, image.bit_depth, size, max_label)
 
 
-def _serialize(task: tuple[SourceItem, int, str, int, int | None, LabelPolicy]) -> bytes:
-    item, label_index, image_format, pixel_bit_depth, max_size, policy = task
-    image = scaled_record_image(load_record_image(item.image_path, verify=False), max_size)
+def _serialize(task: tuple[SourceItem, int, str, int, int | None, LabelPolicy,
+                           IntensityWindow | None]) -> bytes:
+    item, label_index, image_format, pixel_bit_depth, max_size, policy, intensity_window = task
+    image = scaled_record_image(load_record_image(item.image_path, verify=False,
+                                                  intensity_window=intensity_window), max_size)
     image = stored_pixels(image, pixel_bit_depth, image_format)
     if item.findings is not None:
         targets, mask = policy.encode(item.findings)
@@ -276,7 +283,8 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     else:
         _init_worker(classes)
     try:
-        probes = _probe_all(pool, items, settings.max_image_size, settings.progress)
+        probes = _probe_all(pool, items, settings.max_image_size, settings.progress,
+                            settings.intensity_window)
         problems += [p for p in probes.values() if isinstance(p, InputProblem)]
         if problems and not settings.skip_invalid:
             raise InvalidInput(problems)
@@ -297,11 +305,12 @@ def convert(settings: ConversionSettings) -> ConversionResult:
 
 
 def _probe_all(
-    pool, items: list[SourceItem], max_size: int | None, progress: bool
+    pool, items: list[SourceItem], max_size: int | None, progress: bool,
+    intensity_window: IntensityWindow | None = None,
 ) -> dict[str, _Probe | InputProblem]:
     bar = tqdm(total=len(items), unit="image", desc="check", disable=not progress, file=sys.stderr)
     results: dict[str, _Probe | InputProblem] = {}
-    tasks = [(item, max_size) for item in items]
+    tasks = [(item, max_size, intensity_window) for item in items]
     with bar:
         for item, result in zip(items, _map(pool, _probe, tasks, 8), strict=True):
             results[item.example_id] = result
@@ -400,7 +409,7 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
     pixel_bit_depth = max(bit_depths)  # raw and planar records: one depth (8-bit x 257)
     tasks = [
         (item, index_of.get(item.label or "", -1), settings.image_format, pixel_bit_depth,
-         settings.max_image_size, settings.label_policy)
+         settings.max_image_size, settings.label_policy, settings.intensity_window)
         for shard in layout
         for item in shard.items
     ]
@@ -456,6 +465,8 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
         pixel_preprocessing=(None if preprocessing is None
                              else {"method": preprocessing[0], "value": preprocessing[1]}),
         max_image_size=settings.max_image_size,
+        intensity_window=(settings.intensity_window.to_dict() if settings.intensity_window
+                          else None),
         label_policy=settings.label_policy.to_dict() if task == MULTILABEL else None,
         num_folds=settings.num_folds if settings.need_split == splits.KFOLD else None,
     )

@@ -57,6 +57,10 @@ class DatasetSpec:
     max_image_size: int | None = None
     """tf_convert_data's --max_image_size: larger images were scaled down to it; a model
     trained on these records scales larger inputs the same way."""
+    intensity_window: dict | None = None
+    """tf_convert_data's --window: {center, width, name} in Hounsfield units, applied to the
+    DICOM inputs instead of their own VOI window; a model trained on these records applies
+    it to DICOM inputs the same way."""
     label_policy: dict | None = None
     """Multi-label: {uncertain, blank}, how uncertain and blank table entries became
     targets and masks (datasets.records.label_policy)."""

@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset
 
 from datasets.records.planar_pixels import PLANAR, decode_planes, encode_planes
 from dicom.decoding.display import display_frames, frame_count
+from dicom.decoding.intensity_window import IntensityWindow, WindowNotApplicable
 from dicom.decoding.limits import read_image
 from dicom.decoding.reading import NOT_DICOM, RejectedFile
 from files.image_limits import PNG_SIGNATURE, ImageTooLarge, check_pixels
@@ -49,7 +50,8 @@ class RecordImage:
     bit_depth: int
 
 
-def load_record_image(path: str, verify: bool = True) -> RecordImage:
+def load_record_image(path: str, verify: bool = True,
+                      intensity_window: IntensityWindow | None = None) -> RecordImage:
     """Read `path` into record bytes.
 
     `verify=True` checks that the pixel data is whole: every PNG chunk's CRC
@@ -58,22 +60,31 @@ def load_record_image(path: str, verify: bool = True) -> RecordImage:
     """
     data = _read(path)
     if data.startswith(PNG_SIGNATURE) or data.startswith(JPEG_MAGIC):
+        if intensity_window is not None:
+            raise WindowNotApplicable(f"{path}: --window applies to DICOM files in "
+                                      "Hounsfield units; this is a PNG or JPEG image")
         return _from_pillow(data, verify)
-    return _from_dicom(data)
+    return _from_dicom(data, intensity_window, path)
 
 
-def load_frames(path: str) -> tuple[int, Iterator[RecordImage]]:
+def load_frames(path: str, intensity_window: IntensityWindow | None = None
+                ) -> tuple[int, Iterator[RecordImage]]:
     """What a model reads of a file (classify_image): every frame of a multi-frame DICOM
-    file, in order, or the one image of any other; with how many there are."""
+    file, in order, or the one image of any other; with how many there are. A model
+    trained on windowed records applies its `intensity_window` to DICOM files (PNG and
+    JPEG images are display images already and are read as they are)."""
     data = _read(path)
     if data.startswith(PNG_SIGNATURE) or data.startswith(JPEG_MAGIC):
         return 1, iter([_from_pillow(data, verify=True)])
     dataset = _dicom_dataset(data)
-    frames = display_frames(dataset, release=True)
+    frames = display_frames(dataset, release=True, intensity_window=intensity_window,
+                            source=path)
     try:
         first = next(frames)  # decodes them all: a damaged file fails here, whole
     except RejectedFile as exc:
         raise UnreadableImage(exc.reason) from exc
+    except WindowNotApplicable as exc:
+        raise UnreadableImage(str(exc).removeprefix(f"{path}: ")) from exc
     count = frame_count(dataset)
     return count, (from_array(f) for f in itertools.chain([first], frames))
 
@@ -235,7 +246,8 @@ def _dicom_dataset(data: bytes) -> Dataset:
         raise UnreadableImage(exc.reason) from exc
 
 
-def _from_dicom(data: bytes) -> RecordImage:
+def _from_dicom(data: bytes, intensity_window: IntensityWindow | None = None,
+                source: str = "the image") -> RecordImage:
     dataset = _dicom_dataset(data)
     try:
         if frame_count(dataset) > 1:
@@ -243,7 +255,9 @@ def _from_dicom(data: bytes) -> RecordImage:
                 f"multi-frame DICOM ({frame_count(dataset)} frames): one record holds one "
                 "image; ingest it and fetch the frames as PNGs"
             )
-        return from_array(next(display_frames(dataset, release=True)))
+        return from_array(next(display_frames(dataset, release=True,
+                                              intensity_window=intensity_window,
+                                              source=source)))
     except RejectedFile as exc:
         raise UnreadableImage(exc.reason) from exc
 

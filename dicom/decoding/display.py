@@ -21,6 +21,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel_array
 
+from dicom.decoding.intensity_window import IntensityWindow, check_hounsfield
 from dicom.decoding.reading import INVALID_IMAGE, RejectedFile, classify_decode_error
 
 GRAY_MAX = 65535
@@ -69,23 +70,31 @@ def decode_frames(ds: Dataset) -> np.ndarray:
     return arr
 
 
-def display_frames(ds: Dataset, release: bool = False) -> Iterator[np.ndarray]:
+def display_frames(ds: Dataset, release: bool = False,
+                   intensity_window: IntensityWindow | None = None,
+                   source: str = "the image") -> Iterator[np.ndarray]:
     """Yield one display-ready image per frame (uint16 gray or uint8 RGB).
 
     `release` deletes the encoded PixelData from `ds` once decoded, so a large
     image is not held twice (encoded and decoded) while its frames are made.
+    `intensity_window` replaces the file's VOI window (Hounsfield units only:
+    `WindowNotApplicable` naming `source` otherwise).
     """
+    if intensity_window is not None:
+        check_hounsfield(ds, source)
     frames = decode_frames(ds)
     if release:
         del ds.PixelData
     for frame in frames:
-        yield to_display(frame, ds)
+        yield to_display(frame, ds, intensity_window)
 
 
-def to_display(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+def to_display(stored: np.ndarray, ds: Dataset,
+               intensity_window: IntensityWindow | None = None) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     if photometric in ("MONOCHROME1", "MONOCHROME2"):
-        return _grayscale(stored, ds, invert=photometric == "MONOCHROME1")
+        return _grayscale(stored, ds, invert=photometric == "MONOCHROME1",
+                          intensity_window=intensity_window)
     if photometric == "PALETTE COLOR":
         rgb = apply_color_lut(stored, ds)
         return _to_uint8(rgb, 16 if rgb.dtype.itemsize > 1 else 8)
@@ -95,20 +104,26 @@ def to_display(stored: np.ndarray, ds: Dataset) -> np.ndarray:
     raise RejectedFile(INVALID_IMAGE, f"unsupported photometric interpretation {photometric!r}")
 
 
-def _grayscale(stored: np.ndarray, ds: Dataset, invert: bool) -> np.ndarray:
+def _grayscale(stored: np.ndarray, ds: Dataset, invert: bool,
+               intensity_window: IntensityWindow | None = None) -> np.ndarray:
     """Through the LUTs in bands of rows: float64 temporaries stay a few MiB per band."""
     if stored.ndim != 2:
         raise RejectedFile(INVALID_IMAGE, f"grayscale image with shape {stored.shape}")
     out = np.empty(stored.shape, dtype=np.uint16)
     band = max(1, _BAND_PIXELS // max(1, stored.shape[1]))
     for top in range(0, stored.shape[0], band):
-        out[top : top + band] = _grayscale_band(stored[top : top + band], ds, invert)
+        out[top : top + band] = _grayscale_band(stored[top : top + band], ds, invert,
+                                                intensity_window)
     return out
 
 
-def _grayscale_band(stored: np.ndarray, ds: Dataset, invert: bool) -> np.ndarray:
+def _grayscale_band(stored: np.ndarray, ds: Dataset, invert: bool,
+                    intensity_window: IntensityWindow | None = None) -> np.ndarray:
     values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
-    unit = _voi(values, ds)
+    if intensity_window is not None:
+        unit = window(values, intensity_window.center, intensity_window.width)
+    else:
+        unit = _voi(values, ds)
     if unit is None:
         low, high = modality_range(ds)
         unit = (values - low) / (high - low) if high > low else np.zeros_like(values)

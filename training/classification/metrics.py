@@ -4,8 +4,8 @@ Conventions: rows of the confusion matrix are true classes, columns predicted.
 Precision of a class never predicted, recall of a class absent from the labels,
 and F1 when both are undefined, are reported as null, not 0, so they are not
 mistaken for measured failures; macro means average the defined values. ROC AUC
-is one-vs-rest from the rank statistic (ties count one half), null for a class
-that has no positives or no negatives in the labels.
+is one-vs-rest (scikit-learn's `roc_auc_score`: ties count one half), null for a
+class that has no positives or no negatives in the labels.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -22,23 +23,13 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """Area under the ROC curve of `scores` for the boolean `positive` (Mann-Whitney U)."""
+    """Area under the ROC curve of `scores` for the boolean `positive` (scikit-learn's,
+    ties counting one half); None without both positives and negatives."""
+    positive = np.asarray(positive, dtype=bool)
     n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_pos == len(positive):
         return None
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    start = 0
-    while start < len(scores):  # average ranks over ties
-        end = start
-        while end + 1 < len(scores) and sorted_scores[end + 1] == sorted_scores[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    return float(roc_auc_score(positive, scores))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

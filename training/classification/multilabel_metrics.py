@@ -1,8 +1,7 @@
 """Multi-label metrics from targets (1, 0, or -1 for unknown) and sigmoid probabilities.
 
-Per label, over the images where it is known: AUROC (the rank statistic, ties one
-half), average precision (precision summed at each rank where recall rises, as
-scikit-learn defines it), and sensitivity and specificity at that label's
+Per label, over the images where it is known: AUROC and average precision
+(scikit-learn's), and sensitivity and specificity at that label's
 threshold. Thresholds are chosen on a validation split by Youden's J (the largest
 TPR - FPR) or by F1, among the scores themselves (an image is positive when its
 probability is at or above the threshold). A label with no positives (or no
@@ -16,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.metrics import average_precision_score, roc_curve
 
 from training.classification.metrics import roc_auc
 
@@ -24,33 +24,30 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def average_precision(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """Sum over the distinct scores, best first, of precision times the gain in recall."""
-    n_pos = int(positive.sum())
-    if n_pos == 0:
+    """scikit-learn's average precision (precision times the gain in recall at each
+    distinct score, best first); None without positives."""
+    positive = np.asarray(positive, dtype=bool)
+    if not positive.any():
         return None
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores, hits = scores[order], positive[order].astype(np.float64)
-    true_positives = np.cumsum(hits)
-    # The last index of each run of equal scores: ties are one threshold.
-    last = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(scores) - 1]
-    tp = true_positives[last]
-    precision = tp / (last + 1)
-    recall_gain = np.diff(np.r_[0.0, tp]) / n_pos
-    return float(np.sum(precision * recall_gain))
+    return float(average_precision_score(positive, scores))
 
 
 def roc_points(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                    np.ndarray]:
-    """(false positive rates, true positive rates, thresholds), from (0, 0) upwards; the
-    first threshold is +inf (nothing positive)."""
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores, hits = scores[order], positive[order]
-    last = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(scores) - 1]
-    tp = np.cumsum(hits)[last]
-    fp = (last + 1) - tp
-    n_pos, n_neg = max(int(positive.sum()), 1), max(int((~positive).sum()), 1)
-    return (np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos],
-            np.r_[np.inf, sorted_scores[last]])
+    """(false positive rates, true positive rates, thresholds), from (0, 0) upwards, one
+    point per distinct score (scikit-learn's `roc_curve`); the first threshold is +inf
+    (nothing positive)."""
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():  # one class: roc_curve is undefined here
+        order = np.argsort(-scores, kind="mergesort")
+        ranked = scores[order]
+        last = np.r_[np.nonzero(np.diff(ranked))[0], len(scores) - 1]
+        seen = (last + 1) / len(scores)
+        zeros = np.zeros(len(last))
+        tpr, fpr = (seen, zeros) if positive.any() else (zeros, seen)
+        return np.r_[0.0, fpr], np.r_[0.0, tpr], np.r_[np.inf, ranked[last]]
+    fpr, tpr, thresholds = roc_curve(positive, scores, drop_intermediate=False)
+    return fpr, tpr, thresholds
 
 
 def choose_threshold(scores: np.ndarray, positive: np.ndarray, rule: str) -> float | None:

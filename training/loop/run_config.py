@@ -47,6 +47,9 @@ class RunConfig:
     """Multi-label: {uncertain, blank} of the records trained on (from the dataset spec)."""
     pos_weight: list[float] | None = None
     """Multi-label: the positive-term weight of each label (--pos_weight), if any."""
+    intensity_window: dict | None = None
+    """The records' CT window ({center, width, name}, from the dataset spec): DICOM inputs
+    are displayed through it, as the records' DICOM inputs were."""
 
     @property
     def multilabel(self) -> bool:

@@ -327,6 +327,7 @@ def _record_run_config(settings, size: int, channels: int, spec: DatasetSpec,
                        spec.pixel_preprocessing, spec.max_image_size, spec.label_policy,
                        None if pos_weight is None else [round(float(w), 6)
                                                         for w in pos_weight])
+    config.intensity_window = spec.intensity_window
     config.preprocessing_name = config.preprocessing  # the net's default, written out
     existing = find_run_config(settings.train_dir)
     if existing is not None and (existing.model_name, existing.class_names,

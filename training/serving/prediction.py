@@ -33,6 +33,7 @@ from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.planar_pixels import PLANAR
 from datasets.records.record_images import UnreadableImage, load_frames
 from dicom.decoding.display import FrameName
+from dicom.decoding.intensity_window import IntensityWindow
 from dicom.preprocessing.methods import PixelPreprocessing
 from training.classification.thresholds import (
     Thresholds,
@@ -140,13 +141,14 @@ def read_image_list(path: str) -> list[str]:
 
 def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
     spec = config.input_spec()  # files are raw: the recorded folder preprocessing is due
+    window = IntensityWindow.from_dict(config.intensity_window)
     for path in paths:
         if not os.path.isfile(path):
             yield path, "missing file" if not os.path.exists(path) else "not a file"
             continue
         number = 0
         try:
-            count, images = load_frames(path)
+            count, images = load_frames(path, window)
             for number, image in enumerate(images, 1):  # a multi-frame file: each frame
                 name = FrameName(path, number) if count > 1 else path
                 yield name, to_model_input(image.data, image.format, spec)

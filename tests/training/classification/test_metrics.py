@@ -50,3 +50,13 @@ def test_top5_recall_with_seven_classes():
 def test_auc_counts_ties_as_half():
     assert roc_auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
     assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])) == 0.75
+
+
+def test_roc_auc_is_the_mann_whitney_statistic_with_ties_one_half():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.random(200), 1)  # many ties
+    positive = rng.random(200) < 0.3
+    pos, neg = scores[positive], scores[~positive]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert roc_auc(scores, positive) == pytest.approx(wins / (len(pos) * len(neg)))
+    assert roc_auc(scores, np.zeros(200, bool)) is None

@@ -65,3 +65,28 @@ def test_scores_average_per_image_then_over_foreground_classes():
     assert report["per_class"]["b"]["dice"] == pytest.approx(1.0)  # absent+absent counts 1
     assert report["mean_dice"] == pytest.approx((0.5 + 1.0) / 2)
     assert report["pixel_accuracy"] == pytest.approx((1.0 + 15 / 16) / 2)
+
+
+def _hd95_from_the_definition(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """Every boundary pixel against every other, by brute force."""
+    def boundary(mask):
+        points = []
+        for y, x in zip(*np.nonzero(mask), strict=True):
+            neighbours = [(y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)]
+            if any(not (0 <= ny < mask.shape[0] and 0 <= nx < mask.shape[1]) or not mask[ny, nx]
+                   for ny, nx in neighbours):
+                points.append((y, x))
+        return np.array(points, dtype=np.float64)
+
+    a, b = boundary(truth), boundary(prediction)
+    pairwise = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+    return float(np.percentile(np.r_[pairwise.min(1), pairwise.min(0)], 95))
+
+
+def test_hd95_matches_the_definition_on_irregular_masks():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        truth = rng.random((40, 48)) < 0.3
+        prediction = np.roll(truth, (2, -3), axis=(0, 1)) | (rng.random((40, 48)) < 0.05)
+        assert hausdorff95(truth, prediction) == pytest.approx(
+            _hd95_from_the_definition(truth, prediction))
