@@ -94,6 +94,10 @@ def _main() -> int:
         example = next(r for r in summary.rejects if r.kind == kind)
         print(printable(f"  rejected {kind} x{count}, e.g. {example.path}: {example.reason}"),
               file=sys.stderr)
+    for kind, count in summary.warning_kinds():
+        where = "--report" if FLAGS.report else "--report FILE"
+        print(printable(f"  {count} file{'s' if count > 1 else ''}: {kind} (each in {where}, "
+                        "and with --verbosity=1)"), file=sys.stderr)
     print(printable(summary.line()))
     if FLAGS.report:
         report = {

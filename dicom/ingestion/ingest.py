@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -46,6 +47,13 @@ from dicom.ingestion.ingest_workers import (
 from dicom.metadata.body_part import UNKNOWN
 
 log = logging.getLogger(__name__)
+_QUOTED = re.compile(r"\s*(\'[^\']*\'|\"[^\"]*\")")
+_NUMBER = re.compile(r"\d+")
+
+
+def warning_kind(message: str) -> str:
+    """A per-file warning without the values it quotes or counts."""
+    return _NUMBER.sub("N", _QUOTED.sub("", message)).strip()
 # Tasks per worker at least, so that the last tasks balance the workers.
 _TASKS_PER_WORKER = 4
 
@@ -97,10 +105,20 @@ class IngestSummary:
                 self.unknown_body_part.append(outcome.path)
         for message in outcome.warnings:
             self.warnings.append({"path": outcome.path, "message": message})
-            log.warning("%s: %s", outcome.path, message)
+            log.debug("%s: %s", outcome.path, message)  # --verbosity=1; always in the report
 
     def reject_counts(self) -> list[tuple[str, int]]:
         return collections.Counter(r.kind for r in self.rejects).most_common()
+
+    def warning_kinds(self) -> list[tuple[str, int]]:
+        """Per-file warnings by kind, commonest first: (kind, files). A kind is the message
+        without its values ("AcquisitionNumber is not an integer; stored NULL"), so an
+        archive's thousands of warnings read as a few lines, and no value is echoed."""
+        files: dict[str, set[str]] = collections.defaultdict(set)
+        for warning in self.warnings:
+            files[warning_kind(warning["message"])].add(warning["path"])
+        return sorted(((kind, len(paths)) for kind, paths in files.items()),
+                      key=lambda item: (-item[1], item[0]))
 
     def line(self) -> str:
         rejected = f"rejected {len(self.rejects)}"

@@ -278,6 +278,13 @@ def test_cli_report_and_summary(tmp_path, synthetic_tree):
         "truncated.dcm",
     }
     assert all(r["reason"] and "\n" not in r["reason"] for r in data["rejects"])
+    # Per-file warnings: one console line per kind, no value echoed; each in the report.
+    odd = [w for w in data["warnings"] if "AcquisitionNumber" in w["message"]]
+    assert odd and all(w["message"].startswith("AcquisitionNumber '1A'") for w in odd)
+    kind_lines = [ln for ln in result.stderr.splitlines() if "AcquisitionNumber" in ln]
+    assert kind_lines == [f"  {len(odd)} file{'s' if len(odd) > 1 else ''}: AcquisitionNumber "
+                          "is not an integer; stored NULL (each in --report, and with "
+                          "--verbosity=1)"]
 
 
 def test_cli_fatal_errors_are_one_line(tmp_path):
