@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,3 +120,25 @@ def record_folder_preprocessing(folder: str, method: str, value: int,
     for row in rows:
         row[PREPROCESSING_COLUMNS[0]], row[PREPROCESSING_COLUMNS[1]] = method, str(value)
     write_metadata_csv(os.path.join(folder, METADATA_FILE), header, rows)
+
+
+WINDOW_FILE = "intensity_window.json"
+"""A folder whose images were displayed through a CT window (fetch_image from a catalog
+ingested with --window) records it here: {center, width, name}."""
+
+
+def folder_window(folder: str) -> dict | None:
+    """The CT window the folder's images went through, or None."""
+    path = os.path.join(folder, WINDOW_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    return {"center": float(raw["center"]), "width": float(raw["width"]),
+            "name": str(raw.get("name", ""))}
+
+
+def record_folder_window(folder: str, window: dict) -> None:
+    """Write the CT window the folder's images went through (see `folder_window`)."""
+    write_atomic(os.path.join(folder, WINDOW_FILE),
+                 (json.dumps(window, sort_keys=True) + "\n").encode())

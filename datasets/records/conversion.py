@@ -58,7 +58,13 @@ from datasets.records.source_folder import (
     source_task,
 )
 from dicom.decoding.intensity_window import IntensityWindow
-from files.folder_layout import SegmentationClass, find_class_dict, folder_preprocessing
+from files.folder_layout import (
+    WINDOW_FILE,
+    SegmentationClass,
+    find_class_dict,
+    folder_preprocessing,
+    folder_window,
+)
 from files.image_limits import scaled_size
 
 PARTIAL = ".partial"
@@ -271,6 +277,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
             f"--need_split={settings.need_split!r}; choose one of {', '.join(splits.SPLIT_MODES)}"
         )
     preprocessing = folder_preprocessing(settings.dataset_dir)  # mixed: an error, up front
+    settings, recorded_window = _window_settings(settings)
     items, problems = scan_source(settings.dataset_dir, task)
     classes = find_class_dict(settings.dataset_dir) if task == SEGMENTATION else None
     workers = max(1, settings.num_workers)
@@ -294,7 +301,8 @@ def convert(settings: ConversionSettings) -> ConversionResult:
         infos = {i.example_id: probes[i.example_id] for i in valid}
         class_names = _class_names(task, valid, infos, classes, settings.dataset_dir)
         layout = _plan(settings, valid, infos)
-        spec = _write(settings, task, pool, layout, class_names, infos, preprocessing)
+        spec = _write(settings, task, pool, layout, class_names, infos, preprocessing,
+                      recorded_window)
     finally:
         if pool is not None and not isinstance(pool, _BeamPool):
             pool.terminate()
@@ -397,8 +405,27 @@ def _positives(item: SourceItem, policy: LabelPolicy) -> list[int]:
     return [i for i, (t, m) in enumerate(zip(targets, mask, strict=True)) if t and m]
 
 
+def _window_settings(settings: ConversionSettings
+                     ) -> tuple[ConversionSettings, dict | None]:
+    """The window to apply while loading, and the one to record: a folder that fetch_image
+    wrote from a windowed catalog holds windowed images already (nothing to apply; its
+    window is recorded); otherwise --window applies to the DICOM inputs."""
+    from dataclasses import replace
+
+    held = folder_window(settings.dataset_dir)
+    asked = settings.intensity_window
+    if held is None:
+        return settings, asked.to_dict() if asked else None
+    if asked is not None and asked.to_dict() != held:
+        raise ValueError(f"{settings.dataset_dir} holds images displayed through the window "
+                         f"{IntensityWindow.from_dict(held).describe()} (its {WINDOW_FILE}); "
+                         f"--window {asked.describe()} cannot apply on top")
+    return replace(settings, intensity_window=None), held
+
+
 def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
-           preprocessing: tuple[str, int] | None) -> DatasetSpec:
+           preprocessing: tuple[str, int] | None,
+           recorded_window: dict | None = None) -> DatasetSpec:
     import tensorflow as tf
 
     os.makedirs(settings.output_dir, exist_ok=True)
@@ -465,8 +492,7 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
         pixel_preprocessing=(None if preprocessing is None
                              else {"method": preprocessing[0], "value": preprocessing[1]}),
         max_image_size=settings.max_image_size,
-        intensity_window=(settings.intensity_window.to_dict() if settings.intensity_window
-                          else None),
+        intensity_window=recorded_window,
         label_policy=settings.label_policy.to_dict() if task == MULTILABEL else None,
         num_folds=settings.num_folds if settings.need_split == splits.KFOLD else None,
     )

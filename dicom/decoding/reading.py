@@ -37,6 +37,8 @@ TOO_LARGE = "too-large"
 NOT_REGULAR = "not-a-regular-file"
 WORKER_DIED = "worker-died"
 TIMED_OUT = "timed-out"
+NO_HOUNSFIELD = "no-hounsfield"
+"""--window asked for, but the image's values are not Hounsfield units."""
 
 MIB = 1 << 20
 _DEFLATED_HEAD_BYTES = MIB  # enough for any header; pixels come last

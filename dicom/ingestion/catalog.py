@@ -29,6 +29,7 @@ IMAGES_TABLE = "images"
 REJECTS_TABLE = "rejects"
 SETTINGS_TABLE = "catalog_settings"
 DEIDENTIFICATION_SETTING = "deidentification"
+WINDOW_SETTING = "intensity_window"
 ID_LENGTH = 80
 _UID_LENGTH = 64
 _MYSQL_TABLE_OPTIONS = {

@@ -24,12 +24,14 @@ from tqdm import tqdm
 
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.pixel_store import stored_png
+from dicom.ingestion.window_record import catalog_window
 from files.atomic_file import write_atomic
 from files.folder_layout import (
     IMAGES_DIR,
     LABELS_CSV,
     LABELS_DIR,
     METADATA_FILE,
+    record_folder_window,
     write_metadata_csv,
 )
 from files.safe_names import NameAllocator
@@ -100,6 +102,9 @@ def fetch_images(
     where = selection(table, values, column)
     images_dir, labels_dir = os.path.join(out_dir, IMAGES_DIR), os.path.join(out_dir, LABELS_DIR)
     os.makedirs(images_dir, exist_ok=True)
+    window = catalog_window(catalog)
+    if window is not None:  # the folder says so, and tf_convert_data records it
+        record_folder_window(out_dir, window)
     if label_set is None:
         os.makedirs(labels_dir, exist_ok=True)
     label_rows: list[dict[str, object]] = []

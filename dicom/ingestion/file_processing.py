@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from dicom.decoding import reading
 from dicom.decoding.display import display_frames, frame_count
 from dicom.decoding.fingerprint import instance_sha256
+from dicom.decoding.intensity_window import IntensityWindow, WindowNotApplicable
 from dicom.decoding.limits import ReadLimits, check_image, read_file, read_within
 from dicom.ingestion.catalog import RejectRow, string_widths
 from dicom.metadata.body_part import DESCRIPTION_FIELDS, BodyPartMapper
@@ -57,6 +58,9 @@ class IngestSettings:
     image_store: str | None = None
     """A pixel store URL (dicom.ingestion.pixel_store): PNGs go there, rows keep URI and
     digest; None keeps them in the catalog."""
+    intensity_window: IntensityWindow | None = None
+    """--window: every image displayed through this CT window (Hounsfield units); an image
+    without Hounsfield units is rejected (no-hounsfield)."""
     source_prefix: str | None = None
     """Files from a network source (a pull, a receiver) are named in the catalog as this
     prefix plus their name in the spool, e.g. `dicomweb://pacs:8042/dicom-web/<SOP UID>.dcm`,
@@ -122,6 +126,10 @@ class FileProcessor:
             return self._process(path, shown)
         except reading.RejectedFile as exc:
             return FileOutcome(shown, REJECTED, reject=RejectRow(shown, exc.kind, exc.reason))
+        except WindowNotApplicable as exc:
+            reason = str(exc).removeprefix(f"{shown}: ")
+            return FileOutcome(shown, REJECTED,
+                               reject=RejectRow(shown, reading.NO_HOUNSFIELD, reason))
         except MemoryError:
             reason = "ran out of memory while decoding (worker memory cap --worker_memory_mb)"
             return FileOutcome(shown, REJECTED, reject=RejectRow(shown, reading.TOO_LARGE, reason))
@@ -190,7 +198,10 @@ class FileProcessor:
         warnings = notes + cleansed.warnings + fit_to_widths(common, self.widths)
         rows = []
         regions = 0
-        for index, image in enumerate(display_frames(ds, release=True)):
+        frames_shown = display_frames(ds, release=True,
+                                      intensity_window=self.settings.intensity_window,
+                                      source=shown)
+        for index, image in enumerate(frames_shown):
             if burned_in == "redact":
                 image, boxes = redact_text(image)
                 regions += len(boxes)

@@ -44,6 +44,7 @@ from dicom.ingestion.ingest_workers import (
     decoded_groups,
     run_in_workers,
 )
+from dicom.ingestion.window_record import require_same_window
 from dicom.metadata.body_part import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def _prepared(settings: IngestSettings, catalog: Catalog, root: str) -> IngestSe
     """The settings every worker gets: the server's packet limit (moot with a pixel store,
     whose PNGs never travel through SQL) and the root that stored paths are relative to."""
     require_same_deidentification(catalog, settings)
+    require_same_window(catalog, settings.intensity_window)
     if settings.image_store:
         catalog.require_store_schema()
         from dicom.ingestion.pixel_store import PixelStore

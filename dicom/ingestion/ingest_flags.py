@@ -7,6 +7,7 @@ import os
 
 from absl import flags
 
+from dicom.decoding.intensity_window import parse_window
 from dicom.decoding.limits import ReadLimits
 from dicom.ingestion.database_url import DEFAULT_DB_URL
 from dicom.ingestion.file_processing import OVERWRITE_CHOICES, IngestSettings
@@ -122,6 +123,15 @@ def define_ingest_flags() -> None:
         "reports the file; 'if_changed' replaces it.",
     )
     flags.DEFINE_string(
+        "window",
+        None,
+        "Display every image through this CT window, in Hounsfield units after the rescale, "
+        "instead of its own VOI window: a preset (lung, mediastinum, bone, brain) or "
+        "center,width. An image without Hounsfield units (not CT, no RescaleType HU) is "
+        "rejected as no-hounsfield. Recorded in the catalog (one window a catalog) and "
+        "handed on by fetch_image (docs/experiments.md).",
+    )
+    flags.DEFINE_string(
         "report",
         None,
         "Write the summary, every reject (path, reason), conflicts and warnings as JSON to "
@@ -216,6 +226,7 @@ def settings_from_flags() -> IngestSettings:
         deid_options=deid_options_from_flags(),
         overwrite=FLAGS.overwrite,
         image_store=FLAGS.image_store or None,
+        intensity_window=parse_window(FLAGS.window),
         limits=ReadLimits(
             FLAGS.max_file_mb, FLAGS.max_frame_mb, FLAGS.max_decoded_mb, FLAGS.max_frames
         ),
