@@ -10,6 +10,7 @@ workers busy to the end.
 from __future__ import annotations
 
 LONGEST_FIRST = (
+    "tests/training/experiments/test_cross_validation.py",
     "tests/training/test_multilabel_scripts.py",
     "tests/training/loop/test_multi_worker.py",
     "tests/training/loop/test_tf_slim_checkpoints.py",
@@ -17,6 +18,7 @@ LONGEST_FIRST = (
     "tests/training/test_scripts.py",
     "tests/training/loop/test_multilabel_training.py",
     "tests/training/test_one_input_path.py",
+    "tests/training/loop/test_best_checkpoint.py",
 )
 
 

@@ -1,5 +1,6 @@
-"""cross_validate.py end to end: five patient-grouped folds, a kill -9 in fold 3 and a
-re-run that does not retrain folds 1 and 2, and a summary that matches the folds."""
+"""cross_validate.py end to end on the synthetic findings set, as a user runs it: catalog,
+label table, fetched folder, five patient-grouped folds; a kill -9 in fold 3 and a re-run
+that does not retrain folds 1 and 2; a summary that matches the folds' metrics."""
 
 from __future__ import annotations
 
@@ -19,17 +20,40 @@ from datasets.records.conversion import ConversionSettings, convert
 from tests.support.cli import ROOT, run_module
 from tests.support.experiments import learnable_folder
 
-pytestmark = pytest.mark.slow  # trains five models, twice in part
+pytestmark = pytest.mark.slow  # builds a catalog and trains five models, one twice in part
 
 NET = ["--model_name=resnet_v1_18", "--train_image_size=32", "--batch_size=16",
        "--max_number_of_steps=30", "--save_interval_secs=1", "--log_every_n_steps=5"]
 
 
-def _kill_during_fold_3(arguments: list[str]) -> None:
+def _run(*args: str) -> str:
+    result = run_module(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _findings_folds(root) -> str:
+    """The synthetic findings set through the catalog, converted to five folds."""
+    dicom, db = str(root / "dicom"), f"sqlite:///{root / 'catalog.sqlite'}"
+    _run("dicom.synthesize", f"--output_dir={dicom}", "--num_images=120", "--findings",
+         "--defects=false", "--seed=2", "--size=32")
+    _run("dicom.create_database", f"--directory={dicom}", f"--db_url={db}", "--workers=2",
+         "--progress=false")
+    _run("dicom.import_labels", f"--table={dicom}/train.csv", "--label_set=chexpert",
+         "--format=chexpert", f"--db_url={db}")
+    fetched, records = str(root / "fetched"), str(root / "records")
+    _run("dicom.fetch_image", "--label_set=chexpert", f"--directory={fetched}",
+         f"--db_url={db}", "--progress=false")
+    out = _run("tf_convert_data", f"--dataset_dir={fetched}", f"--output_dir={records}",
+               "--need_split=kfold", "--progress=false")
+    assert "fold1" in out and "fold5" in out and "multilabel" in out
+    return records
+
+
+def _kill_during_fold_3(arguments: list[str], train_dir: str) -> None:
     process = subprocess.Popen([sys.executable, "cross_validate.py", *arguments], cwd=ROOT,
                                env={**os.environ, "PYTHONPATH": ROOT},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    train_dir = arguments[1].split("=", 1)[1]
     deadline = time.monotonic() + 600
     while not glob.glob(os.path.join(train_dir, "fold3", "model.ckpt-*.index")):
         assert process.poll() is None, process.stderr.read().decode()[-3000:]
@@ -41,16 +65,11 @@ def _kill_during_fold_3(arguments: list[str]) -> None:
 
 
 def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
-    learnable_folder(str(tmp_path / "in"), per_class=50, patients=30)
-    records = str(tmp_path / "records")
-    result = run_module("tf_convert_data", f"--dataset_dir={tmp_path / 'in'}",
-                        f"--output_dir={records}", "--need_split=kfold")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "fold1" in result.stdout and "fold5" in result.stdout
+    records = _findings_folds(tmp_path)
     train_dir = str(tmp_path / "cv")
     arguments = [f"--dataset_dir={records}", f"--train_dir={train_dir}", *NET]
 
-    _kill_during_fold_3(arguments)
+    _kill_during_fold_3(arguments, train_dir)
     finished = {k: os.path.getmtime(os.path.join(train_dir, f"fold{k}", "fold_done.json"))
                 for k in (1, 2)}
 
@@ -65,31 +84,38 @@ def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     with open(os.path.join(train_dir, "cv_summary.json")) as handle:
         summary = json.load(handle)
     assert summary["num_folds"] == 5 and summary["folds"] == [1, 2, 3, 4, 5]
+    assert summary["task"] == "multilabel"
     per_fold = []
     for k in range(1, 6):
         with open(os.path.join(train_dir, f"fold{k}", "eval", "metrics.json")) as handle:
             report = json.load(handle)
         assert report["split"] == f"validation_fold{k}" and report["step"] == 30
         per_fold.append(report)
-    for metric in ("accuracy", "macro_roc_auc", "macro_f1", "num_examples"):
+    for metric in ("macro_auroc", "micro_auroc", "macro_average_precision", "num_examples"):
         values = [report[metric] for report in per_fold]
         row = summary["summary"][metric]
         assert row["values"] == pytest.approx(values)
         assert row["mean"] == pytest.approx(np.mean(values))
         assert row["std"] == pytest.approx(np.std(values, ddof=1))
+    label = "Cardiomegaly"
+    values = [r["per_label"][label]["auroc"] for r in per_fold]
+    assert summary["summary"][f"auroc:{label}"]["values"] == pytest.approx(values)
     with open(os.path.join(train_dir, "cv_summary.md")) as handle:
         table = handle.read()
-    assert "| macro_roc_auc |" in table and "| fold 5 | mean | sd |" in table
+    assert "| macro_auroc |" in table and "| fold 5 | mean | sd |" in table
 
     with open(os.path.join(train_dir, "oof_predictions.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 100 == len({row["id"] for row in rows})  # every image, once
+    total = sum(r["num_examples"] for r in per_fold)
+    assert len(rows) == total == len({row["id"] for row in rows})  # every image, once
+    assert f"p:{label}" in rows[0] and f"label:{label}" in rows[0]
     patients_by_fold: dict[str, set[str]] = {}
     for row in rows:
         patients_by_fold.setdefault(row["fold"], set()).add(row["patient_key"])
     folds = list(patients_by_fold.values())
+    assert len(folds) == 5 and all(folds)
     assert all(not a & b for i, a in enumerate(folds) for b in folds[i + 1:])
-    assert summary["pooled_out_of_fold"]["num_examples"] == 100
+    assert summary["pooled_out_of_fold"]["num_examples"] == total
     assert "summary in" in result.stdout
 
 
