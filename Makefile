@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-classify \
+.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-bootstrap bench-classify \
 	bench-pacs bench-results bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
@@ -68,6 +68,9 @@ bench-train: install
 
 bench-validation: install
 	$(PY) -m bench.validation_in_training
+
+bench-bootstrap: install
+	$(PY) -m bench.bootstrap
 
 bench-classify: install
 	$(PY) -m bench.classify

@@ -67,6 +67,12 @@ flags.DEFINE_enum("threshold_rule", "youden", list(THRESHOLD_RULES),
                   "Multi-label: how each label's threshold is chosen on the validation split "
                   "(youden: the largest sensitivity + specificity - 1; f1: the largest F1). "
                   "Written to the train_dir as thresholds.json.")
+flags.DEFINE_integer("bootstrap", 1000,
+                     "Replicates of the patient-level cluster bootstrap behind the 95 % "
+                     "intervals in metrics.json (percentile and BCa; a patient's images are "
+                     "resampled together); 0: no intervals.", lower_bound=0)
+flags.DEFINE_integer("bootstrap_seed", 0, "Seed of the bootstrap: the same seed gives the "
+                     "same intervals.")
 flags.DEFINE_integer("eval_interval_secs", None,
                      "Watch --checkpoint_path (a train_dir) and evaluate every new checkpoint.")
 flags.DEFINE_integer("eval_timeout_secs", None,
@@ -103,6 +109,7 @@ def main(argv: list[str]) -> int:
             channels=FLAGS.channels or None, use_moving_averages=FLAGS.use_moving_averages,
             moving_average_decay=FLAGS.moving_average_decay,
             preprocessing_name=FLAGS.preprocessing_name, threshold_rule=FLAGS.threshold_rule,
+            bootstrap=FLAGS.bootstrap, bootstrap_seed=FLAGS.bootstrap_seed,
         )
         if FLAGS.eval_interval_secs:
             count = watch(settings, FLAGS.eval_interval_secs, FLAGS.eval_timeout_secs,

@@ -33,6 +33,16 @@ from training.classification.metrics import classification_report, format_confus
 from training.classification.multilabel_metrics import choose_thresholds, multilabel_report
 from training.classification.roc_image import render_roc_curves
 from training.classification.thresholds import Thresholds, write_thresholds
+from training.evaluation.statistics import (
+    DEFAULT_REPLICATES,
+    Column,
+    bootstrap_intervals,
+    calibration,
+    cluster_ids,
+    delong_interval,
+    expected_calibration_error,
+    metric_set,
+)
 from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig
@@ -60,6 +70,9 @@ class EvalSettings:
     preprocessing_name: str | None = None
     threshold_rule: str = "youden"
     """Multi-label: how each label's threshold is chosen on the validation split."""
+    bootstrap: int = DEFAULT_REPLICATES
+    """Patient-level cluster bootstrap replicates for the intervals (0: none)."""
+    bootstrap_seed: int = 0
 
 
 def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
@@ -155,6 +168,10 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name,
                   preprocessing=config.preprocessing, restored=loaded.restore.summary())
+    if predictions is not None:
+        thresholds = chosen.values if spec.task == MULTILABEL else None
+        report.update(evidence(predictions, spec, thresholds, settings.bootstrap,
+                               settings.bootstrap_seed))
     _save(report, settings.eval_dir, curves)
     if predictions is not None:
         write_predictions(predictions, spec, settings.dataset_split_name,
@@ -182,6 +199,55 @@ def _chosen_thresholds(model, settings: EvalSettings, spec: DatasetSpec, config:
     chosen = Thresholds(settings.threshold_rule, split, checkpoint_step(prefix), values)
     write_thresholds(chosen, os.path.dirname(prefix))
     return chosen
+
+
+def _columns(predictions: SplitPredictions, spec: DatasetSpec,
+             thresholds: dict[str, float | None] | None) -> tuple[list[Column], np.ndarray | None]:
+    """One column per class (one-vs-rest, decided by argmax) or per label (over its known
+    entries, decided by its threshold); and, single-label, whether each image is right."""
+    targets, probabilities = predictions.targets, predictions.probabilities
+    if spec.task == MULTILABEL:
+        columns = []
+        for index, name in enumerate(spec.class_names):
+            known = targets[:, index] >= 0
+            limit = (thresholds or {}).get(name)
+            limit = 0.5 if limit is None else limit
+            scores = probabilities[known, index]
+            columns.append(Column(name, known, targets[known, index] == 1, scores,
+                                  scores >= limit))
+        return columns, None
+    labels = targets.astype(np.int64)
+    predicted = probabilities.argmax(axis=1)
+    everywhere = np.ones(len(labels), dtype=bool)
+    return [Column(name, everywhere, labels == index, probabilities[:, index],
+                   predicted == index) for index, name in enumerate(spec.class_names)], (
+        predicted == labels)
+
+
+def evidence(predictions: SplitPredictions, spec: DatasetSpec,
+             thresholds: dict[str, float | None] | None, replicates: int,
+             seed: int) -> dict:
+    """Intervals (patient-level cluster bootstrap; DeLong's for AUROC beside them) and
+    calibration (ECE, Brier, reliability) of one evaluated split, for metrics.json."""
+    columns, correct = _columns(predictions, spec, thresholds)
+    clusters = cluster_ids(predictions.patients, predictions.ids)
+    out: dict = {"calibration": {}, "delong": {}}
+    for column in columns:
+        if 0 < column.positive.sum() < len(column.positive):
+            out["calibration"][column.name] = calibration(column.positive, column.scores)
+            out["delong"][column.name] = delong_interval(column.scores, column.positive)
+    if correct is not None:
+        confidence = predictions.probabilities.max(axis=1)
+        out["calibration"]["top_label_ece"] = expected_calibration_error(correct, confidence)
+    if replicates > 0:
+        intervals = bootstrap_intervals(metric_set(columns, correct, clusters), clusters,
+                                        replicates, seed)
+        out["intervals"] = {name: interval.to_dict() for name, interval in intervals.items()}
+        out["bootstrap"] = {"replicates": replicates, "seed": seed,
+                            "clusters": int(clusters.max()) + 1,
+                            "resampled": "patients (an image without one: itself)",
+                            "confidence": 0.95}
+    return out
 
 
 def write_predictions(predictions: SplitPredictions, spec: DatasetSpec, split: str,
@@ -275,6 +341,7 @@ def summary_text(report: dict) -> str:
         lines[0] += f", top-5 recall {report['top5_recall']:.4f}"
     if report.get("macro_roc_auc") is not None:
         lines[0] += f", macro ROC AUC {report['macro_roc_auc']:.4f}"
+    lines += _interval_lines(report, ("accuracy", "macro_auroc"))
     lines.append(f"{'class':16s} {'precision':>9s} {'recall':>9s} {'f1':>9s} {'auc':>9s} "
                  f"{'support':>8s}")
     fmt = lambda v: "      n/a" if v is None else f"{v:9.4f}"  # noqa: E731
@@ -285,6 +352,19 @@ def summary_text(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _interval_lines(report: dict, names: tuple[str, ...]) -> list[str]:
+    """'95 % intervals (patient bootstrap, N replicates): macro_auroc 0.91 [0.85, 0.95] ...'."""
+    intervals = report.get("intervals") or {}
+    shown = [f"{name} {intervals[name]['estimate']:.4f} "
+             f"[{intervals[name]['percentile'][0]:.4f}, {intervals[name]['percentile'][1]:.4f}]"
+             for name in names if name in intervals]
+    if not shown:
+        return []
+    replicates = report["bootstrap"]["replicates"]
+    return [f"95 % intervals (patient-level bootstrap, {replicates} replicates, percentile; "
+            f"BCa and DeLong in metrics.json): " + ", ".join(shown)]
+
+
 def _multilabel_text(report: dict) -> str:
     fmt = lambda v: "      n/a" if v is None else f"{v:9.4f}"  # noqa: E731
     lines = [f"{report['checkpoint']} on split {report['split']} ({report['num_examples']} "
@@ -292,6 +372,8 @@ def _multilabel_text(report: dict) -> str:
              f"{fmt(report['macro_average_precision']).strip()}, micro AUROC "
              f"{fmt(report['micro_auroc']).strip()}, micro AP "
              f"{fmt(report['micro_average_precision']).strip()}",
+             *_interval_lines(report, ("macro_auroc", "macro_average_precision",
+                                       "micro_auroc")),
              f"thresholds: {report['threshold_rule']} on split {report['threshold_split']}",
              f"{'label':20s} {'auroc':>9s} {'ap':>9s} {'thresh':>9s} {'sens':>9s} {'spec':>9s} "
              f"{'pos':>6s} {'neg':>6s} {'unknown':>7s}"]
