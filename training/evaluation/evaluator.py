@@ -50,6 +50,9 @@ from training.segmentation.metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "predictions.csv"
+MAX_CLASSES_WITH_EVIDENCE = 50
+"""Single-label records with more classes get intervals and calibration for accuracy and
+the top label only."""
 
 
 @dataclass
@@ -232,6 +235,12 @@ def evidence(predictions: SplitPredictions, spec: DatasetSpec,
     columns, correct = _columns(predictions, spec, thresholds)
     clusters = cluster_ids(predictions.patients, predictions.ids)
     out: dict = {"calibration": {}, "delong": {}}
+    if correct is not None and len(columns) > MAX_CLASSES_WITH_EVIDENCE:
+        # e.g. a 1001-class zoo net: per-class figures would dwarf the rest; accuracy and
+        # top-label calibration stay
+        out["per_class_evidence"] = (f"left out: more than {MAX_CLASSES_WITH_EVIDENCE} "
+                                     "classes")
+        columns = []
     for column in columns:
         if 0 < column.positive.sum() < len(column.positive):
             out["calibration"][column.name] = calibration(column.positive, column.scores)

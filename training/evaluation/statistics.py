@@ -161,7 +161,7 @@ def metric_set(columns: list[Column], correct: np.ndarray | None,
                          _counts(truth, member, count), _counts(~decided & ~truth, member, count),
                          _counts(~truth, member, count)))
     pooled = None
-    if correct is None:
+    if correct is None and columns:
         member = np.concatenate([clusters[c.known] for c in columns])
         truth = np.concatenate([c.positive for c in columns])
         decided = np.concatenate([c.decided for c in columns])

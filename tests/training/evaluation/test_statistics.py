@@ -108,3 +108,20 @@ def test_independent_images_give_about_95_percent_coverage():
 def test_clusters_group_by_patient_and_leave_unkeyed_images_alone():
     clusters = cluster_ids(["P1", "", "P1", "P2", ""], ["a", "b", "c", "d", "e"])
     assert clusters[0] == clusters[2] and len(set(clusters.tolist())) == 4
+
+
+def test_a_zoo_sized_label_space_keeps_accuracy_and_top_label_evidence_only():
+    from datasets.records.dataset_spec import CLASSIFICATION, DatasetSpec
+    from training.evaluation.evaluator import SplitPredictions, evidence
+
+    rng = np.random.default_rng(2)
+    names = [f"class{k}" for k in range(60)]
+    probabilities = rng.dirichlet(np.ones(60), size=300)
+    targets = rng.integers(0, 60, 300)
+    spec = DatasetSpec("zoo", CLASSIFICATION, "zoo", names, {}, 3, (8, 8), (8, 8), [8])
+    predictions = SplitPredictions([str(i) for i in range(300)], [""] * 300, targets,
+                                   probabilities)
+    out = evidence(predictions, spec, None, 200, 0)
+    assert set(out["intervals"]) == {"accuracy"}
+    assert set(out["calibration"]) == {"top_label_ece"}
+    assert out["per_class_evidence"].startswith("left out: more than 50")
