@@ -44,13 +44,7 @@ def assign_splits(
     """The split name of each image; `sizes` maps held-out splits to a fraction or count."""
     total = len(labels)
     _check_sizes(sizes, total)
-    members: dict[str, list[int]] = defaultdict(list)
-    for index, group in enumerate(groups):
-        members[group].append(index)
-    strata: dict[str, list[str]] = defaultdict(list)
-    for group, indices in members.items():
-        counts = Counter(labels[i] or "" for i in indices)
-        strata[min(counts, key=lambda label: (-counts[label], label))].append(group)
+    members, strata = _patient_strata(labels, groups)
     rng = np.random.default_rng(seed)
     sequence: list[tuple[float, str, str]] = []
     for stratum in sorted(strata):
@@ -80,6 +74,20 @@ def assign_splits(
         for i in members[group]:
             assignment[i] = split
     return assignment
+
+
+def _patient_strata(labels: Sequence[str | None], groups: Sequence[str]
+                    ) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
+    """Each group's image indices, and the groups of each stratum (a group's commonest
+    label, the first by name among equals)."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for group, indices in members.items():
+        counts = Counter(labels[i] or "" for i in indices)
+        strata[min(counts, key=lambda label: (-counts[label], label))].append(group)
+    return members, strata
 
 
 def _check_sizes(sizes: dict[str, float], total: int) -> None:
@@ -204,13 +212,7 @@ def _deal_folds(labels: Sequence[str | None], groups: Sequence[str], names: list
     """Each stratum's groups, largest first (seeded order among equals), go to the fold
     holding the fewest images of that stratum, then the fewest images: every fold gets
     its share of each label to within about one patient."""
-    members: dict[str, list[int]] = defaultdict(list)
-    for index, group in enumerate(groups):
-        members[group].append(index)
-    strata: dict[str, list[str]] = defaultdict(list)
-    for group, indices in members.items():
-        counts = Counter(labels[i] or "" for i in indices)
-        strata[min(counts, key=lambda label: (-counts[label], label))].append(group)
+    members, strata = _patient_strata(labels, groups)
     rng = np.random.default_rng(seed)
     tie_break = dict(zip(names, rng.permutation(len(names)), strict=True))
     held = {name: Counter() for name in names}

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tests.support.cli import run_module
 from tests.support.dicom_results import dciodvfy_errors
+from tests.support.findings_catalog import fetched_findings
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +33,8 @@ def _run(*args: str) -> str:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("multilabel")
-    dicom, db = str(root / "dicom"), f"sqlite:///{root / 'catalog.sqlite'}"
-    _run("dicom.synthesize", f"--output_dir={dicom}", "--num_images=480", "--findings",
-         "--defects=false", "--seed=1", "--size=64")
-    _run("dicom.create_database", f"--directory={dicom}", f"--db_url={db}", "--workers=2",
-         "--progress=false")
-    _run("dicom.import_labels", f"--table={dicom}/train.csv", "--label_set=chexpert",
-         "--format=chexpert", f"--db_url={db}")
-    fetched, records = str(root / "fetched"), str(root / "records")
-    _run("dicom.fetch_image", "--label_set=chexpert", f"--directory={fetched}",
-         f"--db_url={db}", "--progress=false")
+    dicom = str(root / "dicom")
+    fetched, records = fetched_findings(root, 480, 64, seed=1), str(root / "records")
     _run("tf_convert_data", f"--dataset_dir={fetched}", f"--output_dir={records}",
          "--need_split=tvt_split", "--validation_size=0.2", "--test_size=0.25",
          "--progress=false")

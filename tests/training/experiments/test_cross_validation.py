@@ -19,6 +19,7 @@ import pytest
 from datasets.records.conversion import ConversionSettings, convert
 from tests.support.cli import ROOT, run_module
 from tests.support.experiments import learnable_folder
+from tests.support.findings_catalog import fetched_findings, run
 
 pytestmark = pytest.mark.slow  # builds a catalog and trains five models, one twice in part
 
@@ -26,26 +27,11 @@ NET = ["--model_name=resnet_v1_18", "--train_image_size=32", "--batch_size=16",
        "--max_number_of_steps=30", "--save_interval_secs=1", "--log_every_n_steps=5"]
 
 
-def _run(*args: str) -> str:
-    result = run_module(*args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 def _findings_folds(root) -> str:
     """The synthetic findings set through the catalog, converted to five folds."""
-    dicom, db = str(root / "dicom"), f"sqlite:///{root / 'catalog.sqlite'}"
-    _run("dicom.synthesize", f"--output_dir={dicom}", "--num_images=120", "--findings",
-         "--defects=false", "--seed=2", "--size=32")
-    _run("dicom.create_database", f"--directory={dicom}", f"--db_url={db}", "--workers=2",
-         "--progress=false")
-    _run("dicom.import_labels", f"--table={dicom}/train.csv", "--label_set=chexpert",
-         "--format=chexpert", f"--db_url={db}")
-    fetched, records = str(root / "fetched"), str(root / "records")
-    _run("dicom.fetch_image", "--label_set=chexpert", f"--directory={fetched}",
-         f"--db_url={db}", "--progress=false")
-    out = _run("tf_convert_data", f"--dataset_dir={fetched}", f"--output_dir={records}",
-               "--need_split=kfold", "--progress=false")
+    records = str(root / "records")
+    out = run("tf_convert_data", f"--dataset_dir={fetched_findings(root, 120, 32, seed=2)}",
+              f"--output_dir={records}", "--need_split=kfold", "--progress=false")
     assert "fold1" in out and "fold5" in out and "multilabel" in out
     return records
 
