@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-bootstrap bench-classify \
+.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-bootstrap bench-report bench-classify \
 	bench-pacs bench-results bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
@@ -22,6 +22,7 @@ test: install
 	bash scripts/ensure_mariadb.sh
 	bash scripts/ensure_pacs_tools.sh
 	bash scripts/ensure_ocr.sh
+	bash scripts/ensure_chromium.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=30
 
@@ -71,6 +72,9 @@ bench-validation: install
 
 bench-bootstrap: install
 	$(PY) -m bench.bootstrap
+
+bench-report: install
+	$(PY) -m bench.report
 
 bench-classify: install
 	$(PY) -m bench.classify

@@ -13,6 +13,11 @@ A multi-label model writes, per input: input, its findings (the labels at or
 above the thresholds eval_image_classifier chose on the validation split and
 recorded in the train_dir, '|'-joined, or 'none'), then every label's
 probability; the header line lists the thresholds and where they came from.
+
+When eval_image_classifier fitted a calibration (calibration.json beside the
+checkpoint: temperature scaling, or Platt scaling per label), every probability
+written here, in the SavedModel and in the DICOM SRs is the calibrated one, and
+the header line (and the SR's algorithm version) says so.
 """
 
 from __future__ import annotations
@@ -133,7 +138,9 @@ def main(argv: list[str]) -> int:
             out = (stack.enter_context(open(FLAGS.outfile, "w", encoding="utf-8"))
                    if FLAGS.outfile else sys.stdout)
             multilabel = predictor.config.multilabel
-            print(multilabel_header(predictor.thresholds) if multilabel else HEADER, file=out)
+            header = multilabel_header(predictor.thresholds) if multilabel else HEADER
+            note = predictor.calibration_note()
+            print(header + (f"; {note}" if note else ""), file=out)
             results = predict(predictor, _inputs(inputs_for, predictor.config),
                               FLAGS.batch_size)
             for result in tqdm(results, unit="image", desc="classify", file=sys.stderr,

@@ -24,6 +24,14 @@ micro means. Each label's threshold is chosen on the validation split with
 classify_image and the SavedModel use. Entries masked out in the records (U-Ignore,
 ignored blanks) count nowhere; a label without positives in a split is reported as
 such and left out of the macro means. ROC curves go to EVAL_DIR/roc_curves.png.
+
+Evidence for a study (docs/evaluation.md): 95 % intervals from a patient-level
+cluster bootstrap (--bootstrap), calibration with temperature or Platt scaling
+fitted on the validation split and saved as calibration.json (--calibrate),
+every metric per subgroup of a catalog attribute (--subgroups), a paired
+comparison with another model (--compare_with), the most confident errors, and
+the data's make-up: in metrics.json, predictions.csv, a self-contained
+report.html and model_card.md.
 """
 
 from __future__ import annotations
@@ -73,6 +81,31 @@ flags.DEFINE_integer("bootstrap", 1000,
                      "resampled together); 0: no intervals.", lower_bound=0)
 flags.DEFINE_integer("bootstrap_seed", 0, "Seed of the bootstrap: the same seed gives the "
                      "same intervals.")
+flags.DEFINE_list("subgroups", [],
+                  "Catalog attributes the records carry (tf_convert_data --attributes; "
+                  "default set: Manufacturer, ManufacturerModelName, PatientSex, age_band, "
+                  "ViewPosition, site, study_year): every metric with its interval per value, "
+                  "and the largest gap between values, e.g. "
+                  "--subgroups=Manufacturer,PatientSex,age_band,ViewPosition,site.")
+flags.DEFINE_integer("min_subgroup_size", 30,
+                     "Subgroups with fewer images are reported as too small, not computed.",
+                     lower_bound=1)
+flags.DEFINE_string("compare_with", None,
+                    "Another model on the same split: its predictions.csv (from its eval), or "
+                    "a checkpoint (prefix or train_dir) evaluated here. Gives DeLong's paired "
+                    "test and a paired patient-level bootstrap of the AUROC difference, per "
+                    "class or label.")
+flags.DEFINE_boolean("calibrate", True,
+                     "Fit temperature scaling (single-label) or per-label Platt scaling "
+                     "(multi-label) on the validation split, save it beside the checkpoint as "
+                     "calibration.json (classify_image, the SavedModel and the SRs apply it) "
+                     "and report calibration before and after.")
+flags.DEFINE_boolean("report", True,
+                     "Write report.html (self-contained: intervals, calibration, subgroups, "
+                     "failures, data make-up) and model_card.md to --eval_dir.")
+flags.DEFINE_integer("failures_per_class", 4,
+                     "Most confident errors shown per class or label (thumbnails and their "
+                     "catalog attributes); 0: none.", lower_bound=0)
 flags.DEFINE_integer("eval_interval_secs", None,
                      "Watch --checkpoint_path (a train_dir) and evaluate every new checkpoint.")
 flags.DEFINE_integer("eval_timeout_secs", None,
@@ -110,6 +143,9 @@ def main(argv: list[str]) -> int:
             moving_average_decay=FLAGS.moving_average_decay,
             preprocessing_name=FLAGS.preprocessing_name, threshold_rule=FLAGS.threshold_rule,
             bootstrap=FLAGS.bootstrap, bootstrap_seed=FLAGS.bootstrap_seed,
+            subgroups=tuple(FLAGS.subgroups), min_subgroup_size=FLAGS.min_subgroup_size,
+            compare_with=FLAGS.compare_with, calibrate=FLAGS.calibrate, report=FLAGS.report,
+            failures_per_class=FLAGS.failures_per_class,
         )
         if FLAGS.eval_interval_secs:
             count = watch(settings, FLAGS.eval_interval_secs, FLAGS.eval_timeout_secs,
@@ -119,6 +155,11 @@ def main(argv: list[str]) -> int:
         report = evaluate(settings)
         print(summary_text(report))
         where = f"metrics in {settings.eval_dir}/metrics.json"
+        if settings.report:
+            where += (f", report in {settings.eval_dir}/report.html, model card in "
+                      f"{settings.eval_dir}/model_card.md")
+        if report.get("calibration_scaling"):
+            where += f", calibration in {os.path.join(base, 'calibration.json')}"
         if report.get("task") != "segmentation":
             where += f", predictions in {settings.eval_dir}/predictions.csv"
         if report.get("task") == "multilabel":

@@ -35,6 +35,7 @@ import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
 from console.text import printable
+from datasets.records.catalog_attributes import DEFAULT_ATTRIBUTES, parse_attribute_names
 from datasets.records.conversion import ConversionSettings, InvalidInput, convert
 from datasets.records.label_policy import BLANK_POLICIES, UNCERTAIN_POLICIES, LabelPolicy
 from datasets.records.splits import DEFAULT_NUM_FOLDS, SPLIT_MODES, parse_size
@@ -143,6 +144,15 @@ flags.DEFINE_enum(
     "Multi-label: what a blank (not mentioned) entry of labels.csv means. negative: "
     "absent; ignore: left out of the loss and the metrics. Recorded in dataset_spec.json.",
 )
+flags.DEFINE_string(
+    "attributes", None,
+    "Catalog attributes copied from the folder's metadata.csv into each record, beside the "
+    "image (never model input), for eval_image_classifier --subgroups and the report's data "
+    "make-up: comma-separated metadata.csv columns, or age_band (decades of PatientAge), "
+    "study_year (of StudyDate) and site (the catalog's site: InstitutionName, a keyed "
+    f"pseudonym under --deidentify). Default: {','.join(DEFAULT_ATTRIBUTES)}, those the "
+    "folder has; named here, a missing one is an error. Empty: none.",
+)
 define_progress_flag()
 define_beam_flags()
 flags.adopt_module_key_flags(beam_flags)
@@ -179,6 +189,9 @@ def _settings() -> ConversionSettings:
         beam_arguments=(pipeline_arguments(FLAGS.beam_pipeline_options, FLAGS.direct_num_workers)
                         if FLAGS.runner == "beam" else None),
         beam_temp_location=FLAGS.beam_temp_location,
+        **({} if FLAGS.attributes is None else {
+            "attributes": parse_attribute_names(FLAGS.attributes),
+            "attributes_required": True}),
     )
 
 

@@ -142,3 +142,24 @@ def record_folder_window(folder: str, window: dict) -> None:
     """Write the CT window the folder's images went through (see `folder_window`)."""
     write_atomic(os.path.join(folder, WINDOW_FILE),
                  (json.dumps(window, sort_keys=True) + "\n").encode())
+
+
+DEIDENTIFICATION_FILE = "deidentification.json"
+"""What fetch_image's catalog records of its de-identification (PS3.15 edition, options,
+burned-in policy; {"deidentified": false} for a plain catalog); tf_convert_data copies it
+into dataset_spec.json and the evaluation's model card states it."""
+
+
+def folder_deidentification(folder: str) -> dict | None:
+    """The folder's de-identification record, or None when it has none."""
+    path = os.path.join(folder, DEIDENTIFICATION_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    return raw if isinstance(raw, dict) else None
+
+
+def record_folder_deidentification(folder: str, record: dict) -> None:
+    write_atomic(os.path.join(folder, DEIDENTIFICATION_FILE),
+                 (json.dumps(record, sort_keys=True) + "\n").encode())

@@ -24,12 +24,18 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from tqdm import tqdm
 
 from datasets.records import example_codec, splits
+from datasets.records.catalog_attributes import (
+    DEFAULT_ATTRIBUTES,
+    UNKNOWN,
+    FolderAttributes,
+    read_folder_attributes,
+)
 from datasets.records.class_names import class_names_from, write_labels_file
 from datasets.records.dataset_spec import (
     CLASSIFICATION,
@@ -51,8 +57,10 @@ from datasets.records.record_images import (
 )
 from datasets.records.segmentation_masks import encode_mask, load_mask
 from datasets.records.source_folder import (
+    ID_COLUMNS,
     InputProblem,
     SourceItem,
+    file_stem,
     label_names,
     scan_source,
     source_task,
@@ -62,6 +70,7 @@ from files.folder_layout import (
     WINDOW_FILE,
     SegmentationClass,
     find_class_dict,
+    folder_deidentification,
     folder_preprocessing,
     folder_window,
 )
@@ -106,6 +115,10 @@ class ConversionSettings:
     beam_arguments: list[str] | None = None
     """Run the per-image work on Apache Beam (pipelines.beam_runner) instead of the pool."""
     beam_temp_location: str | None = None
+    attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
+    """Catalog attributes from metadata.csv copied into each record (evaluation's
+    subgroups); those the folder lacks are left out, unless `attributes_required`."""
+    attributes_required: bool = False
 
     @property
     def task(self) -> str:
@@ -203,16 +216,15 @@ def _serialize(task: tuple[SourceItem, int, str, int, int | None, LabelPolicy,
     if item.findings is not None:
         targets, mask = policy.encode(item.findings)
         return example_codec.multilabel_example(
-            image, targets, mask, item.label or "", item.example_id, item.patient_id
-        )
+            image, targets, mask, item.label or "", item.example_id, item.patient_id,
+            item.attributes)
     if item.mask_path is not None:
         mask = encode_mask(scaled_mask(load_mask(item.mask_path, _classes), max_size))
         return example_codec.segmentation_example(
-            image, mask, item.example_id, item.patient_id
-        )
+            image, mask, item.example_id, item.patient_id, item.attributes)
     return example_codec.classification_example(
-        image, label_index, item.label or "", item.example_id, item.patient_id
-    )
+        image, label_index, item.label or "", item.example_id, item.patient_id,
+        item.attributes)
 
 
 def _map(pool, function, items: list, chunksize: int) -> Iterator:
@@ -279,6 +291,9 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     preprocessing = folder_preprocessing(settings.dataset_dir)  # mixed: an error, up front
     settings, recorded_window = _window_settings(settings)
     items, problems = scan_source(settings.dataset_dir, task)
+    attributes = read_folder_attributes(settings.dataset_dir, settings.attributes, file_stem,
+                                        ID_COLUMNS, settings.attributes_required)
+    items = _with_attributes(items, attributes)
     classes = find_class_dict(settings.dataset_dir) if task == SEGMENTATION else None
     workers = max(1, settings.num_workers)
     pool = None
@@ -302,7 +317,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
         class_names = _class_names(task, valid, infos, classes, settings.dataset_dir)
         layout = _plan(settings, valid, infos)
         spec = _write(settings, task, pool, layout, class_names, infos, preprocessing,
-                      recorded_window)
+                      recorded_window, attributes.names)
     finally:
         if pool is not None and not isinstance(pool, _BeamPool):
             pool.terminate()
@@ -310,6 +325,16 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     for problem in problems:
         log.warning("skipped %s", problem.line())
     return ConversionResult(spec, problems)
+
+
+def _with_attributes(items: list[SourceItem], attributes: FolderAttributes
+                     ) -> list[SourceItem]:
+    if not attributes.names:
+        return items
+    blank = ("",) * len(attributes.names)
+    return [replace(item, attributes=tuple(zip(
+        attributes.names, attributes.values.get(item.example_id, blank), strict=True)),
+        study=attributes.studies.get(item.example_id, "")) for item in items]
 
 
 def _probe_all(
@@ -425,7 +450,8 @@ def _window_settings(settings: ConversionSettings
 
 def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
            preprocessing: tuple[str, int] | None,
-           recorded_window: dict | None = None) -> DatasetSpec:
+           recorded_window: dict | None = None,
+           attribute_names: tuple[str, ...] = ()) -> DatasetSpec:
     import tensorflow as tf
 
     os.makedirs(settings.output_dir, exist_ok=True)
@@ -470,6 +496,7 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
         split.files.append(os.path.basename(shard.path))
         split.shard_lengths.append(len(shard.items))
         split.num_bytes += num_bytes
+        _add_make_up(split, shard.items)
         if task == MULTILABEL:
             _add_label_counts(split, class_names, shard.items, settings.label_policy)
         else:
@@ -495,9 +522,24 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
         intensity_window=recorded_window,
         label_policy=settings.label_policy.to_dict() if task == MULTILABEL else None,
         num_folds=settings.num_folds if settings.need_split == splits.KFOLD else None,
+        attributes=list(attribute_names),
+        deidentification=folder_deidentification(settings.dataset_dir),
     )
     _commit(settings, layout, spec)
     return spec
+
+
+def _add_make_up(split: SplitSpec, items: list[SourceItem]) -> None:
+    """Patients, studies and each attribute's values, counted per split (the make-up an
+    evaluation report shows). A split's shards hold whole patients, so per-shard patient
+    counts add up."""
+    split.patients += len({i.patient_id for i in items if i.patient_id})
+    split.studies += len({i.study for i in items if i.study})
+    for item in items:
+        for name, value in item.attributes:
+            counts = split.attribute_counts.setdefault(name, {})
+            key = value or UNKNOWN
+            counts[key] = counts.get(key, 0) + 1
 
 
 def _add_label_counts(split: SplitSpec, class_names: list[str], items: list[SourceItem],

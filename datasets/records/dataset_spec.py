@@ -32,6 +32,11 @@ class SplitSpec:
     class_counts: dict[str, int] = field(default_factory=dict)
     label_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """Multi-label: per label, its positive, negative and unknown (masked-out) entries."""
+    patients: int = 0
+    studies: int = 0
+    attribute_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per catalog attribute the records carry, its values' image counts ('unknown':
+    the catalog had none)."""
 
 
 @dataclass
@@ -67,6 +72,12 @@ class DatasetSpec:
     num_folds: int | None = None
     """tf_convert_data --need_split=kfold: the records hold splits fold1..foldK (and test
     when one was held out); `train_foldK` reads every fold but K, `validation_foldK` fold K."""
+    deidentification: dict | None = None
+    """The folder's de-identification record (fetch_image's deidentification.json:
+    profile, edition, options), stated in the evaluation's model card."""
+    attributes: list[str] | None = None
+    """The catalog attributes each record carries as `attribute/NAME` (evaluation's
+    subgroups), from the folder's metadata.csv."""
     version: int = SPEC_VERSION
 
     @property
@@ -122,6 +133,12 @@ def _merged(parts: list[SplitSpec]) -> SplitSpec:
         merged.files += part.files
         merged.shard_lengths += part.shard_lengths
         merged.num_bytes += part.num_bytes
+        merged.patients += part.patients
+        merged.studies += part.studies
+        for name, counts in part.attribute_counts.items():
+            total = merged.attribute_counts.setdefault(name, {})
+            for value, count in counts.items():
+                total[value] = total.get(value, 0) + count
         for name, count in part.class_counts.items():
             merged.class_counts[name] = merged.class_counts.get(name, 0) + count
         for name, counts in part.label_counts.items():

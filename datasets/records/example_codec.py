@@ -38,7 +38,14 @@ def _ints(values: list[int]) -> feature_pb2.Feature:
     return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=values))
 
 
-def _image_features(image: RecordImage, example_id: str, patient_id: str) -> dict:
+Attributes = tuple[tuple[str, str], ...]
+"""(name, value) pairs of catalog attributes, stored as `attribute/NAME` (evaluation
+slices by them; the model never reads them)."""
+ATTRIBUTE_PREFIX = "attribute/"
+
+
+def _image_features(image: RecordImage, example_id: str, patient_id: str,
+                    attributes: Attributes = ()) -> dict:
     return {
         ENCODED: _bytes(image.data),
         FORMAT: _bytes(image.format),
@@ -47,13 +54,15 @@ def _image_features(image: RecordImage, example_id: str, patient_id: str) -> dic
         CHANNELS: _int(image.channels),
         ID: _bytes(example_id),
         PATIENT_ID: _bytes(patient_id),
+        **{ATTRIBUTE_PREFIX + name: _bytes(value) for name, value in attributes},
     }
 
 
 def classification_example(
-    image: RecordImage, label: int, label_text: str, example_id: str, patient_id: str
+    image: RecordImage, label: int, label_text: str, example_id: str, patient_id: str,
+    attributes: Attributes = (),
 ) -> bytes:
-    features = _image_features(image, example_id, patient_id)
+    features = _image_features(image, example_id, patient_id, attributes)
     features[LABEL] = _int(label)
     features[LABEL_TEXT] = _bytes(label_text)
     return _serialize(features)
@@ -61,10 +70,10 @@ def classification_example(
 
 def multilabel_example(
     image: RecordImage, targets: list[int], mask: list[int], label_text: str,
-    example_id: str, patient_id: str,
+    example_id: str, patient_id: str, attributes: Attributes = (),
 ) -> bytes:
     """Multi-hot targets and a mask (1: known, 0: left out of the loss), one per label."""
-    features = _image_features(image, example_id, patient_id)
+    features = _image_features(image, example_id, patient_id, attributes)
     features[MULTI_HOT] = _ints(targets)
     features[LABEL_MASK] = _ints(mask)
     features[LABEL_TEXT] = _bytes(label_text)
@@ -72,9 +81,10 @@ def multilabel_example(
 
 
 def segmentation_example(
-    image: RecordImage, mask_png: bytes, example_id: str, patient_id: str
+    image: RecordImage, mask_png: bytes, example_id: str, patient_id: str,
+    attributes: Attributes = (),
 ) -> bytes:
-    features = _image_features(image, example_id, patient_id)
+    features = _image_features(image, example_id, patient_id, attributes)
     features[MASK_ENCODED] = _bytes(mask_png)
     features[MASK_FORMAT] = _bytes("png")
     return _serialize(features)

@@ -46,6 +46,9 @@ class SourceItem:
     patient_id: str = ""
     findings: tuple[int | None, ...] | None = None
     """Multi-label: each label's cell, 1, 0, -1 (uncertain) or None (blank)."""
+    attributes: tuple[tuple[str, str], ...] = ()
+    """Catalog attributes from metadata.csv, carried beside the image (evaluation's)."""
+    study: str = ""
 
     @property
     def group(self) -> str:

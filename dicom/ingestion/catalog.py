@@ -67,6 +67,9 @@ def core_columns() -> list[sa.Column]:
         sa.Column("patient_key", sa.String(64)),
         # Label tables of a hospital are keyed by it; a keyed pseudonym under --deidentify.
         sa.Column("AccessionNumber", sa.String(64)),
+        # The institution an image comes from (InstitutionName; its keyed pseudonym under
+        # --deidentify): evaluation's `site` subgroup.
+        sa.Column("site", sa.String(64)),
         sa.Column("source_path", _TEXT, nullable=False),
         sa.Column("source_sha256", sa.String(64), nullable=False),
         sa.Column("ingested_at", sa.DateTime, nullable=False),

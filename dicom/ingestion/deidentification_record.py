@@ -43,6 +43,20 @@ def catalog_deidentification(catalog: Catalog) -> dict[str, Any] | None:
     return json.loads(recorded)
 
 
+def deidentification_summary(catalog: Catalog) -> dict[str, Any]:
+    """What a folder fetched from the catalog says of its de-identification (the model
+    card's): profile, edition, options and burned-in policy; the key's check value is
+    left out. A catalog that records nothing says `recorded: false`."""
+    recorded = catalog.setting(DEIDENTIFICATION_SETTING)
+    if recorded is None:
+        return {"deidentified": None, "recorded": False}
+    if recorded == NOT_DEIDENTIFIED:
+        return {"deidentified": False}
+    record = json.loads(recorded)
+    return {"deidentified": True, **{k: record.get(k) for k in
+                                     ("profile", "edition", "options", "burned_in")}}
+
+
 def require_same_deidentification(catalog: Catalog, settings: IngestSettings) -> None:
     """Record this ingest's de-identification in a new catalog, or check it against the
     recorded one; DeidentificationMismatch says what differs."""

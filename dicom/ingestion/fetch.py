@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.deidentification_record import deidentification_summary
 from dicom.ingestion.pixel_store import stored_png
 from dicom.ingestion.window_record import catalog_window
 from files.atomic_file import write_atomic
@@ -31,6 +32,7 @@ from files.folder_layout import (
     LABELS_CSV,
     LABELS_DIR,
     METADATA_FILE,
+    record_folder_deidentification,
     record_folder_window,
     write_metadata_csv,
 )
@@ -105,6 +107,7 @@ def fetch_images(
     window = catalog_window(catalog)
     if window is not None:  # the folder says so, and tf_convert_data records it
         record_folder_window(out_dir, window)
+    record_folder_deidentification(out_dir, deidentification_summary(catalog))
     if label_set is None:
         os.makedirs(labels_dir, exist_ok=True)
     label_rows: list[dict[str, object]] = []

@@ -170,11 +170,14 @@ class FileProcessor:
             raw_body_part, {k: attribute_text(ds, k) for k in DESCRIPTION_FIELDS}
         )
         accession = (attribute_text(ds, "AccessionNumber") or "").strip()
+        institution = attribute_text(ds, "InstitutionName") or ""
         if self.deidentifier:
+            site = self.deidentifier.site_key(institution)
             patient_key = self.deidentifier.patient_key(ds)
             accession = self.deidentifier.accession_key(accession) if accession else ""
             self.deidentifier.apply(ds, pixels_cleaned=burned_in == "redact")
         else:
+            site = cleanse_string(institution) or ""
             patient_key = cleanse_string(attribute_text(ds, "PatientID"))
             accession = cleanse_string(accession) or ""
         cleansed = cleanse_attributes(ds, self.settings.lists)
@@ -189,6 +192,7 @@ class FileProcessor:
             "StudyInstanceUID": _uid_or_none(ds.get("StudyInstanceUID")),
             "SeriesInstanceUID": _uid_or_none(ds.get("SeriesInstanceUID")),
             "patient_key": patient_key,
+            "site": site[:64] or None,
             "source_path": shown,
             "source_sha256": sha256,
             "burned_in": None,

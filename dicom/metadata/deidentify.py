@@ -42,6 +42,7 @@ from dicom.metadata.deid_profile import (
     DEFAULT_OPTIONS,
     OPTION_CODES,
     PROFILE_NAME,
+    RETAIN_INSTITUTION_IDENTITY,
     RETAIN_LONGITUDINAL_MODIFIED_DATES,
     RETAIN_SAFE_PRIVATE,
     RETAIN_UIDS,
@@ -235,6 +236,16 @@ class Deidentifier:
 
     def patient_key(self, ds: Dataset) -> str:
         return self.pseudonym("patient", self.patient_source(ds))
+
+    def site_key(self, institution: str) -> str:
+        """The site an image comes from, as the catalog keeps it: the institution's keyed
+        pseudonym, or its name under the Retain Institution Identity option."""
+        institution = institution.strip()
+        if not institution:
+            return ""
+        if RETAIN_INSTITUTION_IDENTITY in self.options.options:
+            return institution[:64]
+        return self.pseudonym("site", institution)
 
     def accession_key(self, accession: str) -> str:
         """The pseudonym of an accession number: a hospital's table of original accession

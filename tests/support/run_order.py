@@ -19,6 +19,7 @@ LONGEST_FIRST = (
     "tests/training/loop/test_multilabel_training.py",
     "tests/training/test_one_input_path.py",
     "tests/training/loop/test_best_checkpoint.py",
+    "tests/training/evaluation/test_subgroup_report.py",
 )
 
 

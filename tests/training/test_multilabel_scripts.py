@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import highdicom as hd
 import numpy as np
@@ -17,6 +18,7 @@ import tensorflow as tf
 from tests.support.cli import run_module
 from tests.support.dicom_results import dciodvfy_errors
 from tests.support.findings_catalog import fetched_findings
+from training.classification.probability_scaling import read_scaling
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +89,39 @@ def test_every_planted_finding_is_found_and_the_signal_free_label_is_not(pipelin
         pipeline["eval_out"])
 
 
+def test_eval_writes_the_report_the_model_card_and_a_fitted_calibration(pipeline):
+    """The evidence a user gets from eval's default flags on multi-label records."""
+    eval_dir = os.path.join(pipeline["root"], "eval")
+    with open(os.path.join(eval_dir, "metrics.json")) as handle:
+        report = json.load(handle)
+    scaling = report["calibration_scaling"]
+    assert scaling["scaling"]["method"] == "platt" and scaling["scaling"]["split"] == "validation"
+    for name in PLANTED:  # before and after, per label, on the test split
+        assert 0 <= scaling["before"][name]["ece"] <= 1
+        assert 0 <= scaling["after"][name]["ece"] <= 1
+    assert {"train", "validation", "test"} <= set(report["data_make_up"])
+    test = report["data_make_up"]["test"]
+    assert test["images"] == report["num_examples"] and 0 < test["patients"] <= test["images"]
+    assert test["prevalence"]["Cardiomegaly"] > 0
+    assert {f["class"] for f in report["failures"]} <= set(report["class_names"])
+    html = Path(eval_dir, "report.html").read_text(encoding="utf-8")
+    assert "Platt scaling per label" in html and "data:image/png;base64," in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    card = Path(eval_dir, "model_card.md").read_text(encoding="utf-8")
+    assert "## Intended use" in card and "to be completed by the model's owner" in card
+    assert "macro_auroc: " in card
+
+
+def _text_values(dataset) -> list[str]:
+    """Every TEXT content item's value, however deep (an SR's algorithm version is one)."""
+    found = []
+    for item in getattr(dataset, "ContentSequence", []):
+        if item.ValueType == "TEXT":
+            found.append(str(item.TextValue))
+        found += _text_values(item)
+    return found
+
+
 def _predictions(path: str) -> dict[str, tuple[str, dict[str, float]]]:
     out = {}
     with open(path, encoding="utf-8") as handle:
@@ -106,10 +141,13 @@ def test_classify_reports_findings_above_the_thresholds_as_text_and_sr(pipeline,
     out, results = tmp_path / "predictions.txt", tmp_path / "sr"
     _run("classify_image", f"--infile={listing}", f"--checkpoint_path={pipeline['train_dir']}",
          f"--outfile={out}", f"--dicom_output_dir={results}")
-    with open(os.path.join(pipeline["train_dir"], "thresholds.json")) as handle:
-        thresholds = json.load(handle)["values"]
     header = out.read_text().splitlines()[0]
     assert "thresholds chosen by youden on split validation" in header
+    assert "; probabilities calibrated by Platt scaling per label" in header
+    # the thresholds as the header states them: on the calibrated scale
+    listed = header.split(" at step ", 1)[1].split(": ", 1)[1].split("; probabilities")[0]
+    thresholds = {name: float(value) for name, value in (
+        item.rsplit(":", 1) for item in listed.split(","))}
     predicted = _predictions(str(out))
     assert predicted[str(tmp_path / "missing.dcm")][0] == "ERROR"
     with open(results / "results.json") as handle:
@@ -119,9 +157,9 @@ def test_classify_reports_findings_above_the_thresholds_as_text_and_sr(pipeline,
     for path in files:
         findings, probabilities = predicted[path]
         assert len(probabilities) == 14
-        limits = {n: 0.5 if t is None else t for n, t in thresholds.items()}
+        limits = thresholds
         # The text rounds to 4 places: a label that close to its threshold may go either way.
-        close = {n for n, p in probabilities.items() if abs(p - limits[n]) <= 1e-4}
+        close = {n for n, p in probabilities.items() if abs(p - limits[n]) <= 2e-4}
         expected = [n for n, p in probabilities.items() if p >= limits[n] and n not in close]
         found = [] if findings == "none" else findings.split("|")
         assert [n for n in found if n not in close] == expected
@@ -129,6 +167,8 @@ def test_classify_reports_findings_above_the_thresholds_as_text_and_sr(pipeline,
 
         sop = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
         report = hd.sr.srread(srs[sop])
+        texts = _text_values(report)  # the algorithm version says how the model was applied
+        assert any(v.endswith(", calibrated Platt") for v in texts), texts
         group = report.content.get_image_measurement_groups()[0]
         coded = [e.name.meaning for e in group.get_qualitative_evaluations()
                  if e.value.meaning == "Present"]
@@ -155,7 +195,17 @@ def test_the_saved_model_gives_probabilities_and_findings(pipeline):
     with open(os.path.join(saved, "thresholds.json")) as handle:
         chosen = json.load(handle)
     with open(os.path.join(pipeline["train_dir"], "thresholds.json")) as handle:
-        assert chosen == json.load(handle)
+        raw = json.load(handle)
+    # eval's Platt scaling is in the graph, its record beside it, and the thresholds moved
+    # onto the calibrated scale: a finding is flagged where the raw probability was
+    scaling = read_scaling(saved)
+    assert scaling is not None and scaling.method == "platt"
+    assert scaling == read_scaling(pipeline["train_dir"])
+    assert set(scaling.platt) >= set(PLANTED)
+    for name, value in raw["values"].items():
+        moved = chosen["values"][name]
+        assert (moved is None) if value is None else moved == pytest.approx(
+            scaling.threshold(name, value))
     values = chosen["values"]
     limits = np.array([0.5 if values[n] is None else values[n] for n in info["class_names"]])
     assert probabilities.shape == (4, 14)

@@ -11,8 +11,7 @@ new checkpoint once, so evaluation runs beside training.
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
 import logging
 import os
@@ -25,17 +24,33 @@ import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.model_input import preprocessing_still_due
+from datasets.input_pipeline.pipeline import record_files
+from datasets.records.catalog_attributes import UNKNOWN, read_split_attributes
 from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec, read_spec
 from dicom.preprocessing.methods import PixelPreprocessing
 from files.atomic_file import write_atomic
 from training.classification.confusion_image import render_confusion_matrix
 from training.classification.metrics import classification_report, format_confusion_matrix
 from training.classification.multilabel_metrics import choose_thresholds, multilabel_report
+from training.classification.probability_scaling import write_scaling
 from training.classification.roc_image import render_roc_curves
 from training.classification.thresholds import Thresholds, write_thresholds
+from training.evaluation.calibration_fit import before_and_after, fit_scaling
+from training.evaluation.comparison import compare_models
+from training.evaluation.failures import DEFAULT_PER_CLASS, most_confident_errors
+from training.evaluation.failures import thumbnails as failure_thumbnails
+from training.evaluation.make_up import data_make_up
+from training.evaluation.report.html_report import REPORT_FILE, render_report
+from training.evaluation.report.model_card import MODEL_CARD_FILE, render_model_card
+from training.evaluation.split_predictions import (
+    PREDICTIONS_FILE,
+    SplitPredictions,
+    load_predictions,
+    score_columns,
+    write_predictions,
+)
 from training.evaluation.statistics import (
     DEFAULT_REPLICATES,
-    Column,
     bootstrap_intervals,
     calibration,
     cluster_ids,
@@ -43,13 +58,13 @@ from training.evaluation.statistics import (
     expected_calibration_error,
     metric_set,
 )
+from training.evaluation.subgroups import DEFAULT_MIN_SUBGROUP_SIZE, subgroup_evidence
 from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig
 from training.segmentation.metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
-PREDICTIONS_FILE = "predictions.csv"
 MAX_CLASSES_WITH_EVIDENCE = 50
 """Single-label records with more classes get intervals and calibration for accuracy and
 the top label only."""
@@ -76,6 +91,16 @@ class EvalSettings:
     bootstrap: int = DEFAULT_REPLICATES
     """Patient-level cluster bootstrap replicates for the intervals (0: none)."""
     bootstrap_seed: int = 0
+    subgroups: tuple[str, ...] = ()
+    """Catalog attributes the records carry, each of whose values gets every metric."""
+    min_subgroup_size: int = DEFAULT_MIN_SUBGROUP_SIZE
+    compare_with: str | None = None
+    """Another model's predictions.csv, or a checkpoint evaluated on the same split."""
+    calibrate: bool = True
+    """Fit temperature / Platt scaling on the validation split; save it with the model."""
+    report: bool = True
+    """Write report.html and model_card.md beside metrics.json."""
+    failures_per_class: int = DEFAULT_PER_CLASS
 
 
 def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
@@ -94,19 +119,9 @@ def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
     return dataset.take(settings.max_num_batches) if settings.max_num_batches else dataset
 
 
-@dataclass
-class SplitPredictions:
-    """One row per evaluated example: its record ID, patient key, targets (class index, or
-    per label 1/0 and -1 where unknown) and probabilities."""
-
-    ids: list[str]
-    patients: list[str]
-    targets: np.ndarray
-    probabilities: np.ndarray
-
-
 def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
                    config: RunConfig, split_name: str | None = None) -> SplitPredictions:
+    split_name = split_name or settings.dataset_split_name
     dataset = _split_batches(settings, spec, config, config.preprocessing, split_name,
                              with_keys=True)
     activation = tf.nn.sigmoid if spec.task == MULTILABEL else tf.nn.softmax
@@ -119,10 +134,17 @@ def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
         ids += [i.decode("utf-8", "replace") for i in batch_ids.numpy()]
         patients += [p.decode("utf-8", "replace") for p in batch_patients.numpy()]
     if not labels:
-        raise ValueError(f"split {split_name or settings.dataset_split_name!r} yielded no "
-                         "examples")
+        raise ValueError(f"split {split_name!r} yielded no examples")
+    attributes: dict[str, list[str]] = {}
+    if spec.attributes:  # read beside the images, never through the model's input path
+        names = tuple(spec.attributes)
+        found = read_split_attributes(record_files(spec, split_name, settings.dataset_dir),
+                                      names)
+        blank = dict.fromkeys(names, UNKNOWN)
+        rows = [found.get(i, blank) for i in ids]
+        attributes = {name: [row[name] for row in rows] for name in names}
     return SplitPredictions(ids, patients, np.concatenate(labels),
-                            np.concatenate(probabilities))
+                            np.concatenate(probabilities), attributes)
 
 
 def _segment_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
@@ -152,79 +174,136 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
     curves = None
-    predictions = None
+    predictions = validation = None
     if spec.task == SEGMENTATION:
         report = _segment_split(model, settings, spec, config)
-    elif spec.task == MULTILABEL:
+    else:
         predictions = _predict_split(model, settings, spec, config)
+        validation = _validation_predictions(model, settings, spec, config, predictions)
+    if spec.task == MULTILABEL:
         targets, probabilities = predictions.targets, predictions.probabilities
-        chosen = _chosen_thresholds(model, settings, spec, config, prefix, targets,
-                                    probabilities)
+        chosen = _chosen_thresholds(settings, spec, prefix, validation or predictions)
         report = multilabel_report(targets, probabilities, spec.class_names, chosen.values)
         report.update(threshold_rule=chosen.rule, threshold_split=chosen.split,
                       label_policy=spec.label_policy)
         curves = (targets, probabilities)
-    else:
-        predictions = _predict_split(model, settings, spec, config)
+    elif predictions is not None:
         report = classification_report(predictions.targets, predictions.probabilities,
                                        spec.class_names)
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name,
                   preprocessing=config.preprocessing, restored=loaded.restore.summary())
+    thumbnails: dict[str, bytes] = {}
     if predictions is not None:
         thresholds = chosen.values if spec.task == MULTILABEL else None
         report.update(evidence(predictions, spec, thresholds, settings.bootstrap,
                                settings.bootstrap_seed))
+        report.update(_further_evidence(settings, spec, prefix, predictions, validation,
+                                        thresholds))
+        if settings.report and report.get("failures"):
+            thumbnails = failure_thumbnails(
+                record_files(spec, settings.dataset_split_name, settings.dataset_dir),
+                {f["id"] for f in report["failures"]})
+    report["data_make_up"] = data_make_up(spec)
     _save(report, settings.eval_dir, curves)
     if predictions is not None:
         write_predictions(predictions, spec, settings.dataset_split_name,
                           os.path.join(settings.eval_dir, PREDICTIONS_FILE))
+    if settings.report:
+        write_report(report, spec, dataclasses.asdict(config), settings.eval_dir, thumbnails)
     return report
 
 
-def _chosen_thresholds(model, settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
-                       prefix: str, targets: np.ndarray, probabilities: np.ndarray
-                       ) -> Thresholds:
+def _validation_predictions(model, settings: EvalSettings, spec: DatasetSpec,
+                            config: RunConfig, evaluated: SplitPredictions
+                            ) -> SplitPredictions | None:
+    """The validation split's predictions, which thresholds and the calibration are
+    fitted on; None when the records have no validation split."""
+    if "validation" not in spec.splits:
+        return None
+    if settings.dataset_split_name == "validation":
+        return evaluated
+    if spec.task != MULTILABEL and not settings.calibrate:
+        return None
+    return _predict_split(model, settings, spec, config, "validation")
+
+
+def _further_evidence(settings: EvalSettings, spec: DatasetSpec, prefix: str,
+                      predictions: SplitPredictions, validation: SplitPredictions | None,
+                      thresholds: dict[str, float | None] | None) -> dict:
+    """Calibration scaling (fitted on validation, saved with the model), subgroups, the
+    comparison with another model, and the most confident errors."""
+    out: dict = {}
+    names, task = spec.class_names, spec.task
+    if settings.calibrate and validation is None:
+        out["calibration_scaling_note"] = ("no scaling fitted: the records have no "
+                                           "validation split to fit it on")
+    elif settings.calibrate and validation is not None:
+        scaling = fit_scaling(validation, task, names, "validation", checkpoint_step(prefix))
+        write_scaling(scaling, os.path.dirname(prefix))
+        out["calibration_scaling"] = before_and_after(predictions, scaling, task, names)
+        if settings.dataset_split_name == "validation":
+            out["calibration_scaling_note"] = ("fitted and judged on the validation split "
+                                               "itself: the 'after' figures are optimistic")
+    if settings.subgroups:
+        out["subgroups"] = subgroup_evidence(
+            predictions, task, names, thresholds, list(settings.subgroups),
+            settings.min_subgroup_size, settings.bootstrap, settings.bootstrap_seed)
+    if settings.compare_with:
+        compared = _compared_predictions(settings, spec)
+        out["comparison"] = compare_models(predictions, compared, task, names, thresholds,
+                                           settings.bootstrap, settings.bootstrap_seed,
+                                           settings.compare_with)
+    if settings.failures_per_class > 0:
+        out["failures"] = most_confident_errors(predictions, task, names, thresholds,
+                                                settings.failures_per_class)
+    return out
+
+
+def _compared_predictions(settings: EvalSettings, spec: DatasetSpec) -> SplitPredictions:
+    """--compare_with: a predictions.csv as it is, or a checkpoint evaluated here on the
+    same split."""
+    path = settings.compare_with or ""
+    if os.path.isfile(path) and path.endswith(".csv"):
+        return load_predictions(path, spec)
+    other = resolve_checkpoint(path)
+    loaded = load_model(other, None, spec.num_classes, settings.eval_image_size,
+                        settings.channels, spec.class_names, None,
+                        use_moving_averages=settings.use_moving_averages)
+    return _predict_split(loaded.model, settings, spec, loaded.config)
+
+
+def write_report(report: dict, spec: DatasetSpec, run_config: dict, eval_dir: str,
+                 thumbnails: dict[str, bytes]) -> None:
+    """report.html (figures embedded) and model_card.md beside metrics.json."""
+    figures = {}
+    for name in ("confusion_matrix.png", "roc_curves.png"):
+        path = os.path.join(eval_dir, name)
+        if os.path.exists(path):
+            with open(path, "rb") as handle:
+                figures[name] = handle.read()
+    write_atomic(os.path.join(eval_dir, REPORT_FILE),
+                 render_report(report, figures, thumbnails).encode("utf-8"))
+    write_atomic(os.path.join(eval_dir, MODEL_CARD_FILE),
+                 render_model_card(report, spec, run_config).encode("utf-8"))
+
+
+def _chosen_thresholds(settings: EvalSettings, spec: DatasetSpec, prefix: str,
+                       fitted_on: SplitPredictions) -> Thresholds:
     """Thresholds chosen on the validation split (on the evaluated one when the records have
     none, which the report says), written beside the checkpoint."""
     if "validation" in spec.splits:
         split = "validation"
-        if split != settings.dataset_split_name:
-            validation = _predict_split(model, settings, spec, config, split)
-            targets, probabilities = validation.targets, validation.probabilities
     else:
         split = settings.dataset_split_name
         log.warning("thresholds are chosen on split %r itself: the records have no "
                     "validation split, so its sensitivity and specificity are optimistic",
                     split)
-    values = choose_thresholds(targets, probabilities, spec.class_names,
+    values = choose_thresholds(fitted_on.targets, fitted_on.probabilities, spec.class_names,
                                settings.threshold_rule)
     chosen = Thresholds(settings.threshold_rule, split, checkpoint_step(prefix), values)
     write_thresholds(chosen, os.path.dirname(prefix))
     return chosen
-
-
-def _columns(predictions: SplitPredictions, spec: DatasetSpec,
-             thresholds: dict[str, float | None] | None) -> tuple[list[Column], np.ndarray | None]:
-    """One column per class (one-vs-rest, decided by argmax) or per label (over its known
-    entries, decided by its threshold); and, single-label, whether each image is right."""
-    targets, probabilities = predictions.targets, predictions.probabilities
-    if spec.task == MULTILABEL:
-        columns = []
-        for index, name in enumerate(spec.class_names):
-            known = targets[:, index] >= 0
-            limit = (thresholds or {}).get(name)
-            limit = 0.5 if limit is None else limit
-            scores = probabilities[known, index]
-            columns.append(Column(name, known, targets[known, index] == 1, scores,
-                                  scores >= limit))
-        return columns, None
-    labels = targets.astype(np.int64)
-    predicted = probabilities.argmax(axis=1)
-    everywhere = np.ones(len(labels), dtype=bool)
-    return [Column(name, everywhere, labels == index, probabilities[:, index],
-                   predicted == index) for index, name in enumerate(spec.class_names)], (
-        predicted == labels)
 
 
 def evidence(predictions: SplitPredictions, spec: DatasetSpec,
@@ -232,7 +311,7 @@ def evidence(predictions: SplitPredictions, spec: DatasetSpec,
              seed: int) -> dict:
     """Intervals (patient-level cluster bootstrap; DeLong's for AUROC beside them) and
     calibration (ECE, Brier, reliability) of one evaluated split, for metrics.json."""
-    columns, correct = _columns(predictions, spec, thresholds)
+    columns, correct = score_columns(predictions, spec.task, spec.class_names, thresholds)
     clusters = cluster_ids(predictions.patients, predictions.ids)
     out: dict = {"calibration": {}, "delong": {}}
     if correct is not None and len(columns) > MAX_CLASSES_WITH_EVIDENCE:
@@ -257,35 +336,6 @@ def evidence(predictions: SplitPredictions, spec: DatasetSpec,
                             "resampled": "patients (an image without one: itself)",
                             "confidence": 0.95}
     return out
-
-
-def write_predictions(predictions: SplitPredictions, spec: DatasetSpec, split: str,
-                      path: str) -> None:
-    """`predictions.csv`: id, patient_key, split, then the targets (`label` for one class
-    per image; `label:NAME` per label, 1/0/-1 unknown, for multi-label) and one
-    `p:NAME` probability per class or label."""
-    names = spec.class_names
-    multilabel = spec.task == MULTILABEL
-    header = ["id", "patient_key", "split",
-              *([f"label:{n}" for n in names] if multilabel else ["label"]),
-              *(f"p:{n}" for n in names)]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row, (example, patient) in enumerate(zip(predictions.ids, predictions.patients,
-                                                 strict=True)):
-        target = predictions.targets[row]
-        targets = ([str(int(v)) for v in target] if multilabel else [names[int(target)]])
-        writer.writerow([example, patient, split, *targets,
-                         *(f"{p:.6f}" for p in predictions.probabilities[row])])
-    write_atomic(path, buffer.getvalue().encode("utf-8"))
-
-
-def read_predictions(path: str) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and rows of a `predictions.csv`."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
 
 
 def _save(report: dict, eval_dir: str, curves=None) -> None:
@@ -351,6 +401,7 @@ def summary_text(report: dict) -> str:
     if report.get("macro_roc_auc") is not None:
         lines[0] += f", macro ROC AUC {report['macro_roc_auc']:.4f}"
     lines += _interval_lines(report, ("accuracy", "macro_auroc"))
+    lines += _evidence_lines(report)
     lines.append(f"{'class':16s} {'precision':>9s} {'recall':>9s} {'f1':>9s} {'auc':>9s} "
                  f"{'support':>8s}")
     fmt = lambda v: "      n/a" if v is None else f"{v:9.4f}"  # noqa: E731
@@ -359,6 +410,25 @@ def summary_text(report: dict) -> str:
                      f"{fmt(row['f1'])} {fmt(row['roc_auc'])} {row['support']:8d}")
     lines.append(format_confusion_matrix(report["confusion_matrix"], report["class_names"]))
     return "\n".join(lines)
+
+
+def _evidence_lines(report: dict) -> list[str]:
+    """The subgroup gap and the calibration, a line each, when eval computed them."""
+    lines = []
+    gap = (report.get("subgroups") or {}).get("largest_gap")
+    if gap:
+        shown = (f" [{gap['interval'][0]:.4f}, {gap['interval'][1]:.4f}]"
+                 if gap.get("interval") else "")
+        lines.append(f"largest subgroup gap: {gap['metric']} of {gap['attribute']}, "
+                     f"{gap['higher']} minus {gap['lower']} = {gap['difference']:.4f}{shown}")
+    scaling = report.get("calibration_scaling")
+    if scaling and "top_label_ece" in scaling["before"]:
+        lines.append(f"calibration: {scaling['described']}; top-label ECE "
+                     f"{scaling['before']['top_label_ece']:.4f} -> "
+                     f"{scaling['after']['top_label_ece']:.4f}")
+    elif scaling:
+        lines.append(f"calibration: {scaling['described']}")
+    return lines
 
 
 def _interval_lines(report: dict, names: tuple[str, ...]) -> list[str]:
@@ -383,6 +453,7 @@ def _multilabel_text(report: dict) -> str:
              f"{fmt(report['micro_average_precision']).strip()}",
              *_interval_lines(report, ("macro_auroc", "macro_average_precision",
                                        "micro_auroc")),
+             *_evidence_lines(report),
              f"thresholds: {report['threshold_rule']} on split {report['threshold_split']}",
              f"{'label':20s} {'auroc':>9s} {'ap':>9s} {'thresh':>9s} {'sens':>9s} {'spec':>9s} "
              f"{'pos':>6s} {'neg':>6s} {'unknown':>7s}"]

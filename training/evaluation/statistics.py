@@ -233,36 +233,88 @@ def _bca(estimate: float, replicates: np.ndarray, jackknife: np.ndarray,
     return ends[0], ends[1]
 
 
+@dataclass
+class Replicates:
+    """A cluster bootstrap's raw material: each metric's estimate, its value in every
+    replicate and in every grouped-jackknife replicate (for BCa)."""
+
+    estimates: dict[str, float]
+    draws: dict[str, np.ndarray]
+    jackknife: dict[str, np.ndarray]
+
+
+def bootstrap_replicates(computes: Sequence[MetricSet], clusters: np.ndarray,
+                         replicates: int = DEFAULT_REPLICATES, seed: int = 0
+                         ) -> list[Replicates]:
+    """Every metric of each of `computes` (from `metric_set`, all over the same `clusters`)
+    on the same `replicates` cluster draws (seeded): two models scored on the same images
+    are compared replicate by replicate (a paired bootstrap)."""
+    count = int(clusters.max()) + 1
+    rng = np.random.default_rng(seed)
+    drawn = rng.multinomial(count, np.full(count, 1.0 / count), size=replicates)
+    width = max(count, len(clusters))
+    groups = min(JACKKNIFE_GROUPS, count)
+    membership = np.random.default_rng(seed + 1).permutation(count) % groups
+    out = []
+    for compute in computes:
+        estimates = {name: float(v[0]) for name, v in compute(np.ones((1, count))).items()}
+        draws = _in_chunks(compute, lambda a, b: drawn[a:b].astype(np.float64), replicates,
+                           width)
+        jackknife = _in_chunks(
+            compute, lambda a, b: (membership[None, :] != np.arange(a, b)[:, None]).astype(
+                np.float64), groups, width)
+        out.append(Replicates(estimates, draws, jackknife))
+    return out
+
+
+def interval_of(estimate: float, draws: np.ndarray, jackknife: np.ndarray | None = None,
+                confidence: float = CONFIDENCE) -> Interval | None:
+    """Percentile (and, given the jackknife values, BCa) interval of one metric; None when
+    the estimate or every replicate is undefined."""
+    if not math.isfinite(estimate):
+        return None
+    values = draws[np.isfinite(draws)]
+    if len(values) == 0:
+        return None
+    alpha = (1 - confidence) / 2
+    percentile = (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
+    bca = None if jackknife is None else _bca(estimate, values, jackknife, confidence)
+    return Interval(estimate, percentile, bca, len(values))
+
+
+def intervals_of(replicates: Replicates, confidence: float = CONFIDENCE) -> dict[str, Interval]:
+    """Percentile and BCa intervals of every metric of one bootstrap."""
+    intervals = {}
+    for name, estimate in replicates.estimates.items():
+        interval = interval_of(estimate, replicates.draws[name], replicates.jackknife[name],
+                               confidence)
+        if interval is not None:
+            intervals[name] = interval
+    return intervals
+
+
+def difference_interval(first: Replicates, second: Replicates, name: str,
+                        confidence: float = CONFIDENCE) -> Interval | None:
+    """The interval of `name`'s difference, first minus second: paired when both came from
+    one `bootstrap_replicates` call (same draws; BCa too), else from two independent
+    bootstraps of disjoint groups (percentile only)."""
+    if name not in first.estimates or name not in second.estimates:
+        return None
+    estimate = first.estimates[name] - second.estimates[name]
+    paired = first.draws[name].shape == second.draws[name].shape and (
+        first.jackknife[name].shape == second.jackknife[name].shape)
+    draws = first.draws[name] - second.draws[name][:len(first.draws[name])]
+    jackknife = (first.jackknife[name] - second.jackknife[name]) if paired else None
+    return interval_of(estimate, draws, jackknife, confidence)
+
+
 def bootstrap_intervals(compute: MetricSet, clusters: np.ndarray,
                         replicates: int = DEFAULT_REPLICATES, seed: int = 0,
                         confidence: float = CONFIDENCE) -> dict[str, Interval]:
     """Percentile and BCa intervals of every metric `compute` (from `metric_set`, over the
     same `clusters`) gives, from a cluster bootstrap of `replicates` draws (seeded)."""
-    count = int(clusters.max()) + 1
-    estimates = {name: float(v[0]) for name, v in compute(np.ones((1, count))).items()}
-    rng = np.random.default_rng(seed)
-    drawn = rng.multinomial(count, np.full(count, 1.0 / count), size=replicates)
-    width = max(count, len(clusters))
-    draws = _in_chunks(compute, lambda a, b: drawn[a:b].astype(np.float64), replicates,
-                       width)
-    groups = min(JACKKNIFE_GROUPS, count)
-    membership = np.random.default_rng(seed + 1).permutation(count) % groups
-    jackknife = _in_chunks(
-        compute, lambda a, b: (membership[None, :] != np.arange(a, b)[:, None]).astype(
-            np.float64), groups, width)
-    alpha = (1 - confidence) / 2
-    intervals: dict[str, Interval] = {}
-    for name, estimate in estimates.items():
-        if not math.isfinite(estimate):
-            continue
-        values = draws[name][np.isfinite(draws[name])]
-        if len(values) == 0:
-            continue
-        percentile = (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
-        intervals[name] = Interval(estimate, percentile,
-                                   _bca(estimate, values, jackknife[name], confidence),
-                                   len(values))
-    return intervals
+    (bootstrap,) = bootstrap_replicates([compute], clusters, replicates, seed)
+    return intervals_of(bootstrap, confidence)
 
 
 def delong(scores: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
@@ -290,6 +342,38 @@ def delong_interval(scores: np.ndarray, positive: np.ndarray,
     half = stats.norm.ppf(1 - (1 - confidence) / 2) * math.sqrt(max(variance, 0.0))
     return {"auroc": auc, "variance": variance,
             "interval": [max(0.0, auc - half), min(1.0, auc + half)]}
+
+
+def _structural(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    positives, negatives = scores[positive], scores[~positive]
+    m, n = len(positives), len(negatives)
+    all_ranks = stats.rankdata(np.r_[positives, negatives])
+    v10 = (all_ranks[:m] - stats.rankdata(positives)) / n
+    v01 = 1.0 - (all_ranks[m:] - stats.rankdata(negatives)) / m
+    return v10, v01
+
+
+def delong_paired(first: np.ndarray, second: np.ndarray, positive: np.ndarray,
+                  confidence: float = CONFIDENCE) -> dict | None:
+    """DeLong's test of two correlated AUROCs (two models' scores for the same images):
+    the difference first minus second, its variance, interval and two-sided p-value;
+    None when the images hold fewer than two positives or negatives."""
+    positive = positive.astype(bool)
+    m, n = int(positive.sum()), int((~positive).sum())
+    if m < 2 or n < 2:
+        return None
+    (a10, a01), (b10, b01) = _structural(first, positive), _structural(second, positive)
+    s10, s01 = np.cov(np.vstack([a10, b10])), np.cov(np.vstack([a01, b01]))
+    variance = float((s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m
+                     + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n)
+    difference = float(a10.mean() - b10.mean())
+    spread = math.sqrt(max(variance, 0.0))
+    half = stats.norm.ppf(1 - (1 - confidence) / 2) * spread
+    p_value = (float(2 * stats.norm.sf(abs(difference) / spread)) if spread > 0
+               else (1.0 if difference == 0 else 0.0))
+    return {"auroc": float(a10.mean()), "auroc_compared": float(b10.mean()),
+            "difference": difference, "variance": variance,
+            "interval": [difference - half, difference + half], "p_value": p_value}
 
 
 def expected_calibration_error(positive: np.ndarray, probabilities: np.ndarray,

@@ -31,12 +31,8 @@ from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec,
 from files.atomic_file import write_atomic
 from training.classification.metrics import classification_report
 from training.classification.multilabel_metrics import multilabel_report
-from training.evaluation.evaluator import (
-    PREDICTIONS_FILE,
-    EvalSettings,
-    evaluate,
-    read_predictions,
-)
+from training.evaluation.evaluator import EvalSettings, evaluate
+from training.evaluation.split_predictions import PREDICTIONS_FILE, read_predictions
 from training.loop.trainer import TrainSettings, train
 from training.loop.validation import best_directory
 

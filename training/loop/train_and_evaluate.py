@@ -56,7 +56,9 @@ def train_and_evaluate(
                 checkpoint_path=trained.checkpoint, dataset_dir=settings.dataset_dir,
                 eval_dir=f"{settings.train_dir.rstrip('/')}/eval_{eval_split}",
                 dataset_split_name=eval_split, model_name=settings.model_name,
-                batch_size=eval_batch_size))
+                batch_size=eval_batch_size,
+                # a progress check each epoch: the full evidence is eval_image_classifier's
+                calibrate=False, report=False))
             log.info("epoch %.1f:\n%s", result.epochs, summary_text(report))
             result.report = report
             result.reports.append(report)

@@ -16,15 +16,19 @@ MANUFACTURER = "medcv"
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """What made a result: the net, its checkpoint step, a hash of its run config."""
+    """What made a result: the net, its checkpoint step, a hash of its run config (and of
+    its calibration), and the calibration's short name ('' when uncalibrated)."""
 
     model_name: str
     step: int
     config_hash: str
+    calibration: str = ""
 
     @property
     def version(self) -> str:
-        return f"step {self.step}, config {self.config_hash[:16]}"
+        """The SR's algorithm version (a DICOM LO: at most 64 characters)."""
+        calibrated = f", calibrated {self.calibration}" if self.calibration else ""
+        return f"step {self.step}, config {self.config_hash[:16]}{calibrated}"[:64]
 
     def device_uid(self) -> str:
         return generate_uid(entropy_srcs=["medcv device", self.model_name, self.config_hash])

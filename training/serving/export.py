@@ -8,12 +8,16 @@ folder preprocessing the model was trained on, channels, TF-Slim's framing);
 `predict_images` takes float32 images already so prepared (classify_image.py
 prepares DICOM and records with the same function in Python). The net's
 value-range preprocessing is inside the model, so both apply it. `medcv_model.json`
-beside the SavedModel records the net, size, channels and class names.
+beside the SavedModel records the net, size, channels and class names. When eval
+fitted a calibration (`calibration.json` beside the checkpoint), the graph applies
+it to the logits, its thresholds are moved onto the calibrated scale, and the
+record is copied beside the SavedModel, which classify_image reads to say so.
 Written to a temporary directory and renamed, so a half export never exists.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,6 +28,11 @@ import tensorflow as tf
 
 from datasets.input_pipeline.model_input import model_input
 from datasets.records.dataset_spec import DatasetSpec
+from training.classification.probability_scaling import (
+    ProbabilityScaling,
+    read_scaling,
+    write_scaling,
+)
 from training.classification.thresholds import (
     default_thresholds,
     read_thresholds,
@@ -38,11 +47,17 @@ log = logging.getLogger(__name__)
 
 class ServingModule(tf.Module):
     def __init__(self, model: keras.Model, config: RunConfig,
-                 thresholds: list[float] | None = None) -> None:
+                 thresholds: list[float] | None = None,
+                 scaling: ProbabilityScaling | None = None) -> None:
         super().__init__()
         self.model = model
         self.multilabel = config.multilabel
         self.thresholds = tf.constant(thresholds or [0.5] * config.num_classes, tf.float32)
+        # calibrated logits = scale * logits + shift (1 and 0: the model's own)
+        scale, shift = (scaling.logit_scale_and_shift(config.class_names) if scaling
+                        else ([1.0] * config.num_classes, [0.0] * config.num_classes))
+        self.logit_scale = tf.constant(scale, tf.float32)
+        self.logit_shift = tf.constant(shift, tf.float32)
         self.size = config.image_size
         self.channels = config.channels
         self.input_spec = config.input_spec()  # raw images: the folder preprocessing is due
@@ -56,6 +71,7 @@ class ServingModule(tf.Module):
 
     def _outputs(self, images):
         logits = tf.cast(self.model(images, training=False)["logits"], tf.float32)
+        logits = logits * self.logit_scale + self.logit_shift
         if self.multilabel:  # every label's probability, and which reach their thresholds
             probabilities = tf.nn.sigmoid(logits)
             return {"probabilities": probabilities,
@@ -106,8 +122,15 @@ def export_saved_model(
                         "eval_image_classifier first to choose them on the validation split",
                         loaded.prefix)
             thresholds = default_thresholds(config.class_names)
+    scaling = (None if config.task == "segmentation"
+               else read_scaling(os.path.dirname(loaded.prefix)))
+    if thresholds is not None and scaling is not None:  # onto the calibrated scale
+        thresholds = dataclasses.replace(thresholds, values={
+            name: None if value is None else scaling.threshold(name, value)
+            for name, value in thresholds.values.items()})
     module = ServingModule(loaded.model, config,
-                           thresholds.for_labels(config.class_names) if thresholds else None)
+                           thresholds.for_labels(config.class_names) if thresholds else None,
+                           scaling)
     temporary = export_dir.rstrip("/") + ".partial"
     shutil.rmtree(temporary, ignore_errors=True)
     tf.saved_model.save(module, temporary, signatures={
@@ -125,6 +148,9 @@ def export_saved_model(
                   indent=2)
     if thresholds is not None:
         write_thresholds(thresholds, temporary)
+    if scaling is not None:  # applied in the graph; recorded so its users can say so
+        write_scaling(scaling, temporary)
+        log.info("the export applies %s", scaling.describe())
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)
     os.replace(temporary, export_dir)

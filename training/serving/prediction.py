@@ -35,6 +35,7 @@ from datasets.records.record_images import UnreadableImage, load_frames
 from dicom.decoding.display import FrameName
 from dicom.decoding.intensity_window import IntensityWindow
 from dicom.preprocessing.methods import PixelPreprocessing
+from training.classification.probability_scaling import ProbabilityScaling, read_scaling
 from training.classification.thresholds import (
     Thresholds,
     default_thresholds,
@@ -57,15 +58,31 @@ class Predictor:
     """Probabilities for float32 image batches in [0, 1] at the model's size."""
 
     def __init__(self, config: RunConfig, forward, step: int = 0,
-                 thresholds: Thresholds | None = None) -> None:
+                 thresholds: Thresholds | None = None,
+                 scaling: ProbabilityScaling | None = None,
+                 scaling_in_graph: bool = False) -> None:
         self.config = config
         self._forward = forward
         self.step = step
         """The checkpoint's global step (0 for a SavedModel, which does not record it)."""
+        self.scaling = scaling
+        """The calibration eval fitted (calibration.json), applied to every probability;
+        a SavedModel applies it in its graph (`scaling_in_graph`)."""
+        self._scale_here = scaling is not None and not scaling_in_graph
         self.thresholds = thresholds
-        """Multi-label: each label's threshold (eval's thresholds.json, else 0.5 each)."""
+        """Multi-label: each label's threshold (eval's thresholds.json, else 0.5 each), on
+        the scale of the probabilities given out (calibrated, when they are)."""
         if config.multilabel and thresholds is None:
             self.thresholds = default_thresholds(config.class_names)
+        elif self.thresholds is not None and self._scale_here:
+            self.thresholds = dataclasses.replace(self.thresholds, values={
+                name: None if value is None else scaling.threshold(name, value)
+                for name, value in self.thresholds.values.items()})
+
+    def calibration_note(self) -> str:
+        """'probabilities calibrated by ...', or '' when they are the model's own."""
+        return ("" if self.scaling is None
+                else f"probabilities calibrated by {self.scaling.describe()}")
 
     def findings(self, probabilities: np.ndarray) -> tuple[str, ...]:
         """Multi-label: the labels at or above their thresholds."""
@@ -77,8 +94,12 @@ class Predictor:
         """What made a result: net, step, a hash of the run config (training.results)."""
         from training.results.result_identity import ModelIdentity, config_hash
 
-        text = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
-        return ModelIdentity(self.config.model_name, self.step, config_hash(text))
+        made = dataclasses.asdict(self.config)
+        if self.scaling is not None:  # other probabilities: other results
+            made["calibration"] = self.scaling.to_dict()
+        text = json.dumps(made, sort_keys=True, default=str)
+        return ModelIdentity(self.config.model_name, self.step, config_hash(text),
+                             self.scaling.short() if self.scaling else "")
 
     @classmethod
     def load(cls, path: str, model_name: str | None = None, num_classes: int | None = None,
@@ -92,8 +113,10 @@ class Predictor:
             config = reconcile(config, model_name, num_classes, None, channels, None,
                                preprocessing_name)
             signature = tf.saved_model.load(path).signatures["predict_images"]
+            # an export applies the calibration in its graph and keeps its record beside it
             return cls(config, lambda images: signature(images)["probabilities"].numpy(),
-                       thresholds=read_thresholds(path) if config.multilabel else None)
+                       thresholds=read_thresholds(path) if config.multilabel else None,
+                       scaling=read_scaling(path), scaling_in_graph=True)
         loaded = load_model(path, model_name, num_classes, image_size, channels, class_names,
                             preprocessing_name, labels_offset, labels_file,
                             moving_average_decay=moving_average_decay)
@@ -102,12 +125,17 @@ class Predictor:
         activation = tf.nn.sigmoid if multilabel else tf.nn.softmax
         forward = tf.function(lambda images: activation(
             tf.cast(model(images, training=False)["logits"], tf.float32)))
-        thresholds = read_thresholds(os.path.dirname(loaded.prefix)) if multilabel else None
+        train_dir = os.path.dirname(loaded.prefix)
+        thresholds = read_thresholds(train_dir) if multilabel else None
+        scaling = None if loaded.config.task == "segmentation" else read_scaling(train_dir)
         return cls(loaded.config, lambda images: forward(images).numpy(),
-                   checkpoint_step(loaded.prefix), thresholds)
+                   checkpoint_step(loaded.prefix), thresholds, scaling)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        return self._forward(tf.constant(images, tf.float32))
+        probabilities = self._forward(tf.constant(images, tf.float32))
+        if self._scale_here:
+            return self.scaling.apply(probabilities, self.config.class_names)
+        return probabilities
 
 
 def to_model_input(data: bytes, image_format: str, spec: InputSpec, height: int = 0,

@@ -112,7 +112,8 @@ def test_clusters_group_by_patient_and_leave_unkeyed_images_alone():
 
 def test_a_zoo_sized_label_space_keeps_accuracy_and_top_label_evidence_only():
     from datasets.records.dataset_spec import CLASSIFICATION, DatasetSpec
-    from training.evaluation.evaluator import SplitPredictions, evidence
+    from training.evaluation.evaluator import evidence
+    from training.evaluation.split_predictions import SplitPredictions
 
     rng = np.random.default_rng(2)
     names = [f"class{k}" for k in range(60)]

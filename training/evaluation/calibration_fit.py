@@ -1,0 +1,51 @@
+"""Fitting the calibration eval saves with the model, and its effect on the evaluated split.
+
+Temperature scaling for one class per image, Platt scaling per label for multi-label,
+both fitted on the validation split's predictions (never on the split they are judged
+on); the report shows each column's ECE, Brier score and reliability before and after.
+"""
+
+from __future__ import annotations
+
+from datasets.records.dataset_spec import MULTILABEL
+from training.classification.probability_scaling import (
+    PLATT,
+    TEMPERATURE,
+    ProbabilityScaling,
+    fit_platt,
+    fit_temperature,
+)
+from training.evaluation.split_predictions import SplitPredictions, score_columns
+from training.evaluation.statistics import calibration, expected_calibration_error
+
+
+def fit_scaling(validation: SplitPredictions, task: str, class_names: list[str], split: str,
+                step: int) -> ProbabilityScaling:
+    if task == MULTILABEL:
+        return ProbabilityScaling(PLATT, split, step,
+                                  platt=fit_platt(validation.targets, validation.probabilities,
+                                                  class_names))
+    return ProbabilityScaling(TEMPERATURE, split, step,
+                              temperature=fit_temperature(validation.targets,
+                                                          validation.probabilities))
+
+
+def _calibration_of(predictions: SplitPredictions, task: str, class_names: list[str]) -> dict:
+    columns, correct = score_columns(predictions, task, class_names, None)
+    out = {c.name: calibration(c.positive, c.scores) for c in columns
+           if 0 < c.positive.sum() < len(c.positive)}
+    if correct is not None:
+        out["top_label_ece"] = expected_calibration_error(
+            correct, predictions.probabilities.max(axis=1))
+    return out
+
+
+def before_and_after(predictions: SplitPredictions, scaling: ProbabilityScaling, task: str,
+                     class_names: list[str]) -> dict:
+    """metrics.json's `calibration_scaling`: the scaling, and the split's calibration with
+    the model's own probabilities and with the scaled ones."""
+    scaled = SplitPredictions(predictions.ids, predictions.patients, predictions.targets,
+                              scaling.apply(predictions.probabilities, class_names))
+    return {"scaling": scaling.to_dict(), "described": scaling.describe(),
+            "before": _calibration_of(predictions, task, class_names),
+            "after": _calibration_of(scaled, task, class_names)}
