@@ -46,7 +46,8 @@ def pipeline(tmp_path_factory) -> dict[str, str]:
          "--max_number_of_steps=200", "--optimizer=adam", "--opt_epsilon=1e-7",
          "--learning_rate=0.002", "--log_every_n_steps=100", "--seed=0", "--pos_weight=auto")
     eval_out = _run("eval_image_classifier", f"--checkpoint_path={train_dir}",
-                    "--dataset_split_name=test", f"--eval_dir={root / 'eval'}")
+                    "--dataset_split_name=test", f"--eval_dir={root / 'eval'}",
+                    "--subgroups=PatientSex,ViewPosition,site", "--min_subgroup_size=15")
     _run("export_model", f"--checkpoint_path={train_dir}",  # after eval: with its thresholds
          f"--export_dir={root / 'saved_model'}")
     return {"root": str(root), "dicom": dicom, "records": records, "train_dir": train_dir,
@@ -107,9 +108,18 @@ def test_eval_writes_the_report_the_model_card_and_a_fitted_calibration(pipeline
     html = Path(eval_dir, "report.html").read_text(encoding="utf-8")
     assert "Platt scaling per label" in html and "data:image/png;base64," in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    subgroups = report["subgroups"]["by_attribute"]  # from the catalog, through the records
+    assert {"F", "M"} <= set(subgroups["PatientSex"]["groups"])
+    assert {"PA", "AP", "LL"} <= set(subgroups["ViewPosition"]["groups"])
+    assert list(subgroups["site"]["groups"]) == ["SPRINGFIELD GENERAL HOSPITAL"]
+    for group in subgroups["PatientSex"]["groups"].values():
+        if group["status"] == "ok":
+            assert "macro_auroc" in group["intervals"] and group["patients"] > 0
+    assert report["subgroups"]["largest_gap"]["attribute"] in ("PatientSex", "ViewPosition")
+    assert "largest subgroup gap: macro_auroc of" in pipeline["eval_out"]
     card = Path(eval_dir, "model_card.md").read_text(encoding="utf-8")
     assert "## Intended use" in card and "to be completed by the model's owner" in card
-    assert "macro_auroc: " in card
+    assert "macro_auroc: " in card and "None: the catalog was ingested without" in card
 
 
 def _text_values(dataset) -> list[str]:

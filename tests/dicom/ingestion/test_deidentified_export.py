@@ -3,6 +3,7 @@ classification with SRs from the catalog and export_deidentified: none of them m
 a byte written, nor the console."""
 
 import csv
+import json
 import os
 import shutil
 
@@ -152,6 +153,13 @@ def test_the_catalog_columns_are_taken_after_deidentification(planted_run):
                        "PerformingPhysicianName", "ProtocolName", "StudyDate"):
             assert row[column] == "", column
         assert row["source_path"].startswith("PATH-") and row["patient_key"].startswith("PAT-")
+        # the site evaluation slices by: the institution's keyed pseudonym, one for all three
+        assert row["site"].startswith("SIT-") and row["site"] == rows[0]["site"]
+    with open(base / "records" / "dataset_spec.json") as handle:
+        spec = json.load(handle)
+    assert "site" in spec["attributes"]  # carried into the records, for --subgroups
+    assert spec["deidentification"]["deidentified"] is True  # for the model card
+    assert "Basic Application Level Confidentiality Profile" in spec["deidentification"]["profile"]
 
 
 def test_exported_objects_are_whole_consistent_and_marked(planted_run):
