@@ -26,7 +26,8 @@ import time
 WARM_MODULES = frozenset({"train_image_classifier", "eval_image_classifier", "classify_image",
                           "export_model", "tf_convert_data", "dicom_main", "cross_validate",
                           "dicom.create_database", "dicom.fetch_image", "dicom.import_labels",
-                          "dicom.verify_store", "dicom.export_deidentified", "dicom.scan_phi"})
+                          "dicom.verify_store", "dicom.export_deidentified", "dicom.scan_phi",
+                          "inference_node"})
 
 _ZYGOTE = r"""
 import json, os, runpy, sys, traceback

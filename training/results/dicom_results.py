@@ -84,7 +84,9 @@ class ClassificationResults:
 
     def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
                  codes: ResultCodes, run_key: str, per: str = PER_IMAGE,
-                 multilabel: bool = False) -> None:
+                 multilabel: bool = False, writers: int | None = None) -> None:
+        """`writers`: per-image SR writer processes (None: `writer_count()`; 0: write in
+        this process, as the inference node does for its few images a study)."""
         self.folder, self.class_names, self.identity = folder, class_names, identity
         self.codes, self.per, self.multilabel = codes, per, multilabel
         self.series_uid = result_uid("sr series", identity.config_hash, per, run_key)
@@ -95,10 +97,10 @@ class ClassificationResults:
         self._pending: deque[Future] = deque()
         self._froze = False
         self._writer = None
-        if per == PER_IMAGE:
-            self._start_writers()
+        if per == PER_IMAGE and writers != 0:
+            self._start_writers(writers)
 
-    def _start_writers(self) -> None:
+    def _start_writers(self, count: int | None = None) -> None:
         """Fork the writers now, before the first image is classified, so that their
         imports (highdicom's take about 0.4 s) overlap the model's first batches."""
         global _WORKER_RESULTS
@@ -106,7 +108,7 @@ class ClassificationResults:
         if gc.get_freeze_count() == 0:  # someone else's freeze is theirs to undo
             gc.freeze()
             self._froze = True
-        count = writer_count()
+        count = count or writer_count()
         self._writer = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"))
         self._pending.extend(self._writer.submit(_prepare_writer) for _ in range(count))
 
@@ -124,6 +126,11 @@ class ClassificationResults:
                 self.summary.skipped.append(result)
             else:
                 self.by_study[str(result.source.StudyInstanceUID)].append(result)
+            return
+        if self._writer is None:  # in line
+            result = self._result(*arguments[:4])
+            self._record(result if isinstance(result, str) else self._build([result],
+                                                                             self._submitted))
             return
         while len(self._pending) >= _IN_FLIGHT:
             self._record(self._pending.popleft().result())

@@ -167,7 +167,9 @@ def read_image_list(path: str) -> list[str]:
 
 
 
-def _file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+def file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+    """(name, model input or the reason there is none) per image file, in order; each
+    frame of a multi-frame DICOM file is an input of its own."""
     spec = config.input_spec()  # files are raw: the recorded folder preprocessing is due
     window = IntensityWindow.from_dict(config.intensity_window)
     for path in paths:
@@ -271,7 +273,7 @@ def inputs_for(infile: str, tfrecord: bool, config: RunConfig):
         return _record_inputs(infile, config)
     if not os.path.isfile(infile):
         raise FileNotFoundError(f"--infile {infile} does not exist")
-    return _file_inputs(read_image_list(infile), config)
+    return file_inputs(read_image_list(infile), config)
 
 
 HEADER = ("# input\tpredicted_class\tprobability\ttop_k (class:probability, best first); "

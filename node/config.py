@@ -1,0 +1,203 @@
+"""node.yaml, read and checked before anything listens: a bad key is one line naming it.
+
+```yaml
+listen: {ae_title: MEDCV_AI, port: 11112}
+stable_seconds: 10
+database: sqlite:///node.sqlite
+spool: node_spool
+routes:
+  - name: chest-findings
+    match: {Modality: [CR, DX], BodyPartExamined: CHEST}
+    model: exports/chest_findings
+    per: image
+    results: sr
+    store_to: dicomweb+http://pacs:8042/dicom-web
+```
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.routing import Matcher, parse_match
+
+PER_CHOICES = ("image", "study")
+RESULT_CHOICES = ("sr",)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_AE_TITLE = re.compile(r"[ -~]{1,16}")
+
+
+class ConfigError(ValueError):
+    """A node.yaml that cannot run; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    match: dict[str, Matcher]
+    model: str
+    """A SavedModel (export_model) or a train_dir / checkpoint prefix."""
+    per: str = "image"
+    results: str = "sr"
+    store_to: str | None = None
+    """dicomweb+http://HOST:PORT/PATH or dimse://AET@HOST:PORT; None: results stay local."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    ae_title: str
+    port: int
+    database: str
+    spool: str
+    routes: tuple[Route, ...]
+    address: str = "0.0.0.0"
+    stable_seconds: float = 10.0
+    max_attempts: int = 5
+    backoff_seconds: float = 2.0
+    """The first retry's wait; each further one doubles it (with jitter), up to
+    `max_backoff_seconds`."""
+    max_backoff_seconds: float = 300.0
+    max_batch: int = 32
+    """Images a model batch holds, over the studies that became stable together."""
+    max_wait_ms: int = 200
+    """How long a worker waits for more stable studies to fill a batch."""
+    lease_seconds: float = 300.0
+    """A claimed job whose node died is taken over after this long."""
+    min_free_mb: int = 1024
+    metrics_port: int | None = None
+    ae_title_out: str = "MEDCV_AI"
+    results_dir: str = ""
+    allowed_ae_titles: tuple[str, ...] = field(default_factory=tuple)
+
+
+_TOP_KEYS = {"listen", "stable_seconds", "database", "spool", "routes", "max_attempts",
+             "backoff_seconds", "max_backoff_seconds", "max_batch", "max_wait_ms",
+             "lease_seconds", "min_free_mb", "metrics_port", "results_dir", "stowrs_port",
+             "allowed_ae_titles"}
+_ROUTE_KEYS = {"name", "match", "model", "per", "results", "store_to"}
+
+
+def _number(raw: dict, key: str, where: str, default, kind=float, low: float = 0):
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind is int and not float(value).is_integer()):
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{where}{key}: {value!r} is not {what}")
+    if value < low:
+        raise ConfigError(f"{where}{key}: {value!r} is below {low}")
+    return kind(value)
+
+
+def _route(raw: Any, index: int, where: str, base: str) -> Route:
+    at = f"{where}routes[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{at}: a route is a mapping (name, match, model, ...)")
+    unknown = sorted(set(raw) - _ROUTE_KEYS)
+    if unknown:
+        known = ", ".join(sorted(_ROUTE_KEYS))
+        raise ConfigError(f"{at}.{unknown[0]}: unknown key (known: {known})")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"{at}.name: {name!r} is not a route name (letters, digits, _.-)")
+    model = raw.get("model")
+    if not isinstance(model, str) or not model:
+        raise ConfigError(f"{at}.model: required, a SavedModel or a train_dir")
+    model = os.path.join(base, model) if not os.path.isabs(model) else model
+    if not os.path.exists(model) and not os.path.exists(model + ".index"):
+        raise ConfigError(f"{at}.model: {model} does not exist")
+    per = raw.get("per", "image")
+    if per not in PER_CHOICES:
+        raise ConfigError(f"{at}.per: {per!r} is not one of {', '.join(PER_CHOICES)}")
+    results = raw.get("results", "sr")
+    if results not in RESULT_CHOICES:
+        raise ConfigError(f"{at}.results: {results!r} is not one of "
+                          f"{', '.join(RESULT_CHOICES)} (seg routes are not built yet)")
+    store_to = raw.get("store_to")
+    if store_to is not None:
+        from dicom.network.pacs_address import parse_pacs_url
+
+        try:
+            parse_pacs_url(str(store_to), f"{at}.store_to")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    try:
+        match = parse_match(raw.get("match"), f"{at}.match")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Route(name, match, model, per, results, None if store_to is None else str(store_to))
+
+
+def load_config(path: str) -> NodeConfig:
+    """The node's configuration; ConfigError names the file and the key at fault."""
+    import yaml
+
+    where = f"{path}: "
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not YAML{line}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings (listen, database, routes, ...)")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        known = ", ".join(sorted(_TOP_KEYS))
+        raise ConfigError(f"{where}{unknown[0]}: unknown key (known: {known})")
+    if raw.get("stowrs_port") is not None:
+        raise ConfigError(f"{where}stowrs_port: STOW-RS in is not built yet; push with C-STORE")
+    base = os.path.dirname(os.path.abspath(path))
+    listen = raw.get("listen") or {}
+    if not isinstance(listen, dict):
+        raise ConfigError(f"{where}listen: a mapping {{ae_title, port}}")
+    ae_title = listen.get("ae_title", "MEDCV_AI")
+    if not isinstance(ae_title, str) or not _AE_TITLE.fullmatch(ae_title) or "\\" in ae_title:
+        raise ConfigError(f"{where}listen.ae_title: {ae_title!r} is not an AE title "
+                          "(1-16 characters)")
+    port = _number(listen, "port", f"{where}listen.", 11112, int, 1)
+    if port > 65535:
+        raise ConfigError(f"{where}listen.port: {port} is above 65535")
+    routes_raw = raw.get("routes")
+    if not isinstance(routes_raw, list) or not routes_raw:
+        raise ConfigError(f"{where}routes: at least one route is required")
+    routes = tuple(_route(r, i, where, base) for i, r in enumerate(routes_raw))
+    names = [r.name for r in routes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}routes: two routes are named "
+                          f"{next(n for n in names if names.count(n) > 1)!r}")
+    database = raw.get("database", "sqlite:///node.sqlite")
+    if not isinstance(database, str) or "://" not in database:
+        raise ConfigError(f"{where}database: {database!r} is not a database URL")
+    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
+        database = "sqlite:///" + os.path.join(base, database[len("sqlite:///"):])
+    spool = raw.get("spool", "node_spool")
+    if not isinstance(spool, str) or not spool:
+        raise ConfigError(f"{where}spool: a folder is required")
+    spool = spool if os.path.isabs(spool) else os.path.join(base, spool)
+    results_dir = raw.get("results_dir") or os.path.join(spool, "results")
+    results_dir = results_dir if os.path.isabs(results_dir) else os.path.join(base, results_dir)
+    allowed = raw.get("allowed_ae_titles") or []
+    if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+        raise ConfigError(f"{where}allowed_ae_titles: a list of AE titles")
+    metrics_port = _number(raw, "metrics_port", where, None, int, 1)
+    return NodeConfig(
+        ae_title=ae_title, port=port, address=str(listen.get("address", "0.0.0.0")),
+        database=database, spool=spool, routes=routes,
+        stable_seconds=_number(raw, "stable_seconds", where, 10.0, float, 0),
+        max_attempts=_number(raw, "max_attempts", where, 5, int, 1),
+        backoff_seconds=_number(raw, "backoff_seconds", where, 2.0, float, 0),
+        max_backoff_seconds=_number(raw, "max_backoff_seconds", where, 300.0, float, 0),
+        max_batch=_number(raw, "max_batch", where, 32, int, 1),
+        max_wait_ms=_number(raw, "max_wait_ms", where, 200, int, 0),
+        lease_seconds=_number(raw, "lease_seconds", where, 300.0, float, 1),
+        min_free_mb=_number(raw, "min_free_mb", where, 1024, int, 0),
+        metrics_port=metrics_port, results_dir=results_dir,
+        allowed_ae_titles=tuple(allowed))

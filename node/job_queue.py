@@ -1,0 +1,302 @@
+"""The node's durable queue, in the database the catalog uses (SQLite by default;
+MySQL/MariaDB or PostgreSQL for several nodes sharing it).
+
+- An instance is a row once its bytes are durable in the spool, before it is
+  acknowledged; its study's clock restarts.
+- A study quiet for `stable_seconds` becomes one job per route it matches, in state
+  `stable`. An instance arriving after that opens the study's next generation, whose
+  jobs cover all its instances and supersede the earlier results.
+- A job moves stable -> inferring -> written -> stored. A failure counts an attempt
+  and waits (exponential backoff with jitter) before the next; after `max_attempts`
+  it is `dead`, which blocks nothing else.
+- A node claims jobs with a lease; on MySQL and PostgreSQL the claim skips rows another
+  node has locked (SKIP LOCKED), so no job runs twice at once. A job whose node died is
+  taken over when its lease runs out, or at once by the same node restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+STABLE, INFERRING, WRITTEN, STORED, DEAD = "stable", "inferring", "written", "stored", "dead"
+STATES = (STABLE, INFERRING, WRITTEN, STORED, DEAD)
+RECEIVED = "received"  # a study not yet stable (no job yet): what --status calls it
+_UID = 64
+
+
+def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    instances = sa.Table(
+        "node_instances", metadata,
+        sa.Column("sop_uid", sa.String(_UID), primary_key=True),
+        sa.Column("study_uid", sa.String(_UID), nullable=False, index=True),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("attributes", sa.Text, nullable=False),
+        sa.Column("caller", sa.String(64)),
+        sa.Column("received_at", sa.Double, nullable=False))
+    studies = sa.Table(
+        "node_studies", metadata,
+        sa.Column("study_uid", sa.String(_UID), primary_key=True),
+        sa.Column("last_received_at", sa.Double, nullable=False, index=True),
+        sa.Column("generation", sa.Integer, nullable=False),
+        sa.Column("jobbed_generation", sa.Integer, nullable=False))
+    jobs = sa.Table(
+        "node_jobs", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("study_uid", sa.String(_UID), nullable=False),
+        sa.Column("route", sa.String(64), nullable=False),
+        sa.Column("generation", sa.Integer, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", sa.Double, nullable=False),
+        sa.Column("lease_until", sa.Double),
+        sa.Column("worker", sa.String(64)),
+        sa.Column("last_error", sa.Text),
+        sa.Column("results", sa.Text),
+        sa.Column("updated_at", sa.Double, nullable=False),
+        sa.UniqueConstraint("study_uid", "route", "generation", name="ux_node_jobs_once"))
+    audit = sa.Table(
+        "node_audit", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.Double, nullable=False),
+        sa.Column("event", sa.String(32), nullable=False),
+        sa.Column("study_uid", sa.String(_UID)),
+        sa.Column("route", sa.String(64)),
+        sa.Column("detail", sa.Text))
+    return {"instances": instances, "studies": studies, "jobs": jobs, "audit": audit}
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    study_uid: str
+    route: str
+    generation: int
+    state: str
+    attempts: int
+    results: str | None
+
+
+@dataclass(frozen=True)
+class Instance:
+    sop_uid: str
+    path: str
+    attributes: dict[str, str]
+
+
+def backoff_delay(attempts: int, first: float, cap: float, rng: random.Random) -> float:
+    """Seconds before attempt `attempts + 1`: `first` doubled per attempt, capped, with
+    full jitter over its upper half (so nodes retrying one PACS spread out)."""
+    ceiling = min(cap, first * (2 ** max(0, attempts - 1)))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+class JobQueue:
+    def __init__(self, url: str, worker: str) -> None:
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(connection, _record):  # several threads, one writer at a time
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA busy_timeout=30000")
+                connection.execute("PRAGMA synchronous=FULL")
+        self.metadata = sa.MetaData()
+        self.t = _tables(self.metadata)
+        self.worker = worker
+        self._rng = random.Random()
+
+    def create(self) -> None:
+        self.metadata.create_all(self.engine, checkfirst=True)
+
+    @property
+    def locks_rows(self) -> bool:
+        return self.engine.dialect.name in ("mysql", "postgresql")
+
+    # -- in ---------------------------------------------------------------------------
+    def record_instance(self, sop_uid: str, study_uid: str, path: str,
+                        attributes: dict[str, str], caller: str) -> str | None:
+        """Keep a durable instance; returns the spool path of an earlier copy it replaces
+        (the caller removes that file). Its study's clock restarts; a study whose jobs
+        exist already opens its next generation."""
+        now = time.time()
+        instances, studies = self.t["instances"], self.t["studies"]
+        with self.engine.begin() as c:
+            earlier = c.execute(sa.select(instances.c.path).where(
+                instances.c.sop_uid == sop_uid)).scalar_one_or_none()
+            values = {"study_uid": study_uid, "path": path, "caller": caller[:64],
+                      "attributes": json.dumps(attributes, sort_keys=True), "received_at": now}
+            if earlier is None:
+                c.execute(sa.insert(instances).values(sop_uid=sop_uid, **values))
+            else:
+                c.execute(sa.update(instances).where(instances.c.sop_uid == sop_uid)
+                          .values(**values))
+            study = c.execute(sa.select(studies).where(studies.c.study_uid == study_uid)
+                              .with_for_update(skip_locked=False) if self.locks_rows else
+                              sa.select(studies).where(studies.c.study_uid == study_uid)
+                              ).mappings().first()
+            if study is None:
+                c.execute(sa.insert(studies).values(study_uid=study_uid, last_received_at=now,
+                                                    generation=1, jobbed_generation=0))
+            else:
+                generation = study["generation"] + (
+                    1 if study["jobbed_generation"] >= study["generation"] else 0)
+                c.execute(sa.update(studies).where(studies.c.study_uid == study_uid)
+                          .values(last_received_at=now, generation=generation))
+        return None if earlier in (None, path) else earlier
+
+    # -- stable studies -> jobs ---------------------------------------------------------
+    def stable_studies(self, stable_seconds: float) -> list[tuple[str, int]]:
+        studies = self.t["studies"]
+        cutoff = time.time() - stable_seconds
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(studies.c.study_uid, studies.c.generation).where(
+                studies.c.last_received_at <= cutoff,
+                studies.c.jobbed_generation < studies.c.generation)).all()
+        return [(r[0], r[1]) for r in rows]
+
+    def instances_of(self, study_uid: str) -> list[Instance]:
+        instances = self.t["instances"]
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(instances.c.sop_uid, instances.c.path,
+                                       instances.c.attributes)
+                             .where(instances.c.study_uid == study_uid)
+                             .order_by(instances.c.received_at, instances.c.sop_uid)).all()
+        return [Instance(r[0], r[1], json.loads(r[2])) for r in rows]
+
+    def open_jobs(self, study_uid: str, generation: int, routes: Iterable[str]) -> list[str]:
+        """One `stable` job per route for this generation of the study (none twice, even
+        when two nodes see it stable at once); returns the routes it opened."""
+        jobs, studies = self.t["jobs"], self.t["studies"]
+        now = time.time()
+        opened = []
+        with self.engine.begin() as c:
+            claimed = c.execute(sa.update(studies).where(
+                studies.c.study_uid == study_uid, studies.c.generation == generation,
+                studies.c.jobbed_generation < generation).values(jobbed_generation=generation))
+            if claimed.rowcount != 1:  # another node took it, or an instance reopened it
+                return []
+            for route in routes:
+                c.execute(sa.insert(jobs).values(
+                    study_uid=study_uid, route=route, generation=generation, state=STABLE,
+                    attempts=0, next_attempt_at=now, updated_at=now))
+                opened.append(route)
+        return opened
+
+    def forget_study(self, study_uid: str) -> list[str]:
+        """Remove a study's instances (no route wanted it); returns their spool paths."""
+        instances = self.t["instances"]
+        with self.engine.begin() as c:
+            paths = [r[0] for r in c.execute(sa.select(instances.c.path).where(
+                instances.c.study_uid == study_uid))]
+            c.execute(sa.delete(instances).where(instances.c.study_uid == study_uid))
+        return paths
+
+    # -- claiming -----------------------------------------------------------------------
+    def release_own(self) -> int:
+        """At start: jobs this node held when it died are free again at once."""
+        jobs = self.t["jobs"]
+        with self.engine.begin() as c:
+            freed = c.execute(sa.update(jobs).where(jobs.c.worker == self.worker,
+                                                    jobs.c.state == INFERRING)
+                              .values(state=STABLE, lease_until=None)).rowcount
+            freed += c.execute(sa.update(jobs).where(jobs.c.worker == self.worker,
+                                                     jobs.c.state == WRITTEN)
+                               .values(lease_until=None)).rowcount
+        return freed
+
+    def claim(self, state: str, limit: int, lease_seconds: float) -> list[Job]:
+        """Up to `limit` jobs due in `state` (stable: to infer; written: to store), leased
+        to this node; a job in inference whose lease ran out counts as stable."""
+        jobs = self.t["jobs"]
+        now = time.time()
+        free = sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)
+        due = sa.and_(jobs.c.state == state, jobs.c.next_attempt_at <= now, free)
+        if state == STABLE:
+            due = sa.or_(due, sa.and_(jobs.c.state == INFERRING, jobs.c.lease_until < now))
+        query = sa.select(jobs).where(due).order_by(jobs.c.id).limit(limit)
+        if self.locks_rows:
+            query = query.with_for_update(skip_locked=True)
+        with self.engine.begin() as c:
+            rows = c.execute(query).mappings().all()
+            if not rows:
+                return []
+            ids = [r["id"] for r in rows]
+            c.execute(sa.update(jobs).where(jobs.c.id.in_(ids)).values(
+                state=INFERRING if state == STABLE else WRITTEN,
+                lease_until=now + lease_seconds, worker=self.worker, updated_at=now))
+        return [Job(r["id"], r["study_uid"], r["route"], r["generation"],
+                    INFERRING if state == STABLE else WRITTEN, r["attempts"], r["results"])
+                for r in rows]
+
+    # -- outcomes -----------------------------------------------------------------------
+    def _set(self, job_id: int, **values) -> None:
+        jobs = self.t["jobs"]
+        with self.engine.begin() as c:
+            c.execute(sa.update(jobs).where(jobs.c.id == job_id).values(
+                updated_at=time.time(), **values))
+
+    def written(self, job: Job, results: str) -> None:
+        self._set(job.id, state=WRITTEN, results=results, lease_until=None,
+                  next_attempt_at=time.time(), last_error=None)
+
+    def stored(self, job: Job) -> None:
+        self._set(job.id, state=STORED, lease_until=None, last_error=None)
+
+    def failed(self, job: Job, error: str, max_attempts: int, first: float,
+               cap: float) -> str:
+        """Count an attempt; the job waits for the next or, after `max_attempts`, is
+        dead. Returns its new state."""
+        attempts = job.attempts + 1
+        back = STABLE if job.state == INFERRING else WRITTEN
+        state = DEAD if attempts >= max_attempts else back
+        self._set(job.id, state=state, attempts=attempts, lease_until=None,
+                  last_error=error[:2000],
+                  next_attempt_at=time.time() + backoff_delay(attempts, first, cap, self._rng))
+        return state
+
+    # -- operator's commands ------------------------------------------------------------
+    def retry(self, which: str) -> int:
+        """`dead`: every dead job; else the job with that id. Due now, attempts reset."""
+        jobs = self.t["jobs"]
+        now = time.time()
+        where = jobs.c.state == DEAD if which == "dead" else jobs.c.id == int(which)
+        with self.engine.begin() as c:
+            rows = c.execute(sa.select(jobs.c.id, jobs.c.results).where(where)).all()
+            for job_id, results in rows:
+                c.execute(sa.update(jobs).where(jobs.c.id == job_id).values(
+                    state=WRITTEN if results else STABLE, attempts=0, next_attempt_at=now,
+                    lease_until=None, updated_at=now))
+        return len(rows)
+
+    def drop(self, job_id: int) -> int:
+        jobs = self.t["jobs"]
+        with self.engine.begin() as c:
+            return c.execute(sa.delete(jobs).where(jobs.c.id == job_id)).rowcount
+
+    def counts(self) -> dict[str, int]:
+        jobs, studies = self.t["jobs"], self.t["studies"]
+        with self.engine.connect() as c:
+            out = dict.fromkeys((RECEIVED, *STATES), 0)
+            out.update({s: n for s, n in c.execute(
+                sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state))})
+            out[RECEIVED] = c.execute(sa.select(sa.func.count()).select_from(studies).where(
+                studies.c.jobbed_generation < studies.c.generation)).scalar_one()
+        return out
+
+    def listing(self, limit: int = 200) -> list[dict]:
+        jobs = self.t["jobs"]
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)).mappings()
+            return [dict(r) for r in rows]
+
+    def audit(self, event: str, study_uid: str | None = None, route: str | None = None,
+              detail: str = "") -> None:
+        with self.engine.begin() as c:
+            c.execute(sa.insert(self.t["audit"]).values(at=time.time(), event=event,
+                                                        study_uid=study_uid, route=route,
+                                                        detail=detail[:4000]))

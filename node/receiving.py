@@ -1,0 +1,67 @@
+"""The node's C-STORE SCP: an instance is acknowledged only once its bytes are durable in
+the spool and its row is committed in the queue; an instance the node cannot read (not
+DICOM, no Study Instance UID) is refused and nothing of it is kept."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pydicom
+from pynetdicom import AE, evt
+from pynetdicom.events import Event
+from pynetdicom.sop_class import Verification
+
+from dicom.network.spool import Spool
+from dicom.network.store_handler import MAX_PDU_BYTES, SpoolingStoreHandler, storage_contexts
+from node.job_queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+class Unreadable(ValueError):
+    """An instance the node refuses (pynetdicom answers 0xC211, not stored)."""
+
+
+class NodeReceiver:
+    def __init__(self, queue: JobQueue, spool: Spool, keywords: set[str], on_received,
+                 on_refused) -> None:
+        self.queue, self.spool = queue, spool
+        self.keywords = sorted(keywords | {"Modality", "SOPClassUID"})
+        self.on_received, self.on_refused = on_received, on_refused
+        self._name_for = Spool.namer(None, unique=True)
+
+    def _stored(self, path: str, sop_uid: str, event: Event) -> None:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=False)
+            study = str(ds.get("StudyInstanceUID", "") or "").strip()
+            if not study:
+                raise Unreadable("no Study Instance UID")
+            attributes = {k: str(ds.get(k, "") or "").strip() for k in self.keywords}
+        except Exception as exc:  # hostile bytes: any parser error
+            os.unlink(path)
+            reason = exc if isinstance(exc, Unreadable) else f"not readable DICOM ({exc})"
+            self.on_refused(sop_uid, str(reason), event)
+            raise Unreadable(f"{sop_uid}: {reason}") from None
+        caller = str(event.assoc.requestor.ae_title or "").strip()
+        earlier = self.queue.record_instance(sop_uid, study, path, attributes, caller)
+        if earlier and os.path.exists(earlier):
+            os.unlink(earlier)
+        self.on_received(study, caller)
+
+    def start(self, ae_title: str, address: str, port: int, allowed: tuple[str, ...]):
+        ae = AE(ae_title=ae_title)
+        ae.supported_contexts = storage_contexts()
+        ae.add_supported_context(Verification)
+        ae.maximum_pdu_size = MAX_PDU_BYTES
+        if allowed:
+            ae.require_calling_aet = list(allowed)
+        handler = SpoolingStoreHandler(self.spool, self._name_for, self._stored,
+                                       lambda uid, reason, event: self.on_refused(uid, reason,
+                                                                                  event))
+        try:
+            return ae.start_server((address, port), block=False,
+                                   evt_handlers=[(evt.EVT_C_STORE, handler)])
+        except OSError as exc:
+            raise OSError(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
+                          "choose another listen.port") from None

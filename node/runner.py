@@ -1,0 +1,214 @@
+"""The node's main loop: receive, turn stable studies into jobs, infer, store, until told
+to stop (SIGTERM drains: it stops accepting, finishes the batch in hand, and exits)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+
+from console.text import printable
+from dicom.network.remote import PacsError
+from dicom.network.spool import Spool
+from dicom.network.store_handler import receive_into
+from node.config import NodeConfig, Route
+from node.inference import infer_jobs
+from node.job_queue import DEAD, STABLE, WRITTEN, Job, JobQueue
+from node.metrics import NodeMetrics, serve
+from node.routing import matches, wanted_keywords
+
+log = logging.getLogger(__name__)
+_TICK_SECONDS = 0.2
+MAX_INSTANCE_BYTES = 2 << 30
+
+
+def node_name(config: NodeConfig) -> str:
+    """This node's name in the queue: its host and its spool (one spool, one node), so a
+    restarted node takes back at once what it held when it died."""
+    digest = hashlib.sha256(os.path.abspath(config.spool).encode()).hexdigest()[:10]
+    return f"{socket.gethostname()[:40]}:{digest}"
+
+
+class InferenceNode:
+    def __init__(self, config: NodeConfig, out=sys.stdout) -> None:
+        self.config, self.out = config, out
+        self.queue = JobQueue(config.database, node_name(config))
+        self.routes = {r.name: r for r in config.routes}
+        self.stopping = threading.Event()
+        self.metrics = NodeMetrics(self.queue.counts)
+        self._predictors: dict = {}
+        self._stores: dict = {}
+
+    def say(self, line: str) -> None:
+        print(printable(line), file=self.out, flush=True)
+
+    # -- receiving ----------------------------------------------------------------------
+    def _received(self, study: str, caller: str) -> None:
+        self.metrics.received.inc()
+
+    def _refused(self, sop_uid: str, reason: str, event) -> None:
+        self.metrics.refused.inc()
+        caller = str(event.assoc.requestor.ae_title or "?").strip()
+        self.say(f"refused instance {sop_uid or '?'} from {caller}: {reason}")
+        self.queue.audit("refused", None, None, f"{sop_uid} from {caller}: {reason}")
+
+    # -- studies -> jobs ----------------------------------------------------------------
+    def _schedule(self) -> None:
+        for study, generation in self.queue.stable_studies(self.config.stable_seconds):
+            instances = self.queue.instances_of(study)
+            wanted = [r.name for r in self.config.routes
+                      if any(matches(r.match, i.attributes) for i in instances)]
+            opened = self.queue.open_jobs(study, generation, wanted)
+            if not wanted:
+                for path in self.queue.forget_study(study):
+                    if os.path.exists(path):
+                        os.unlink(path)
+                self.say(f"study {study}: no route matches its {len(instances)} instance(s); "
+                         "dropped")
+                self.queue.audit("dropped", study, None, f"{len(instances)} instances")
+            elif opened:
+                again = f" (generation {generation}: supersedes)" if generation > 1 else ""
+                self.say(f"study {study} stable: {len(instances)} instance(s) -> "
+                         f"{', '.join(opened)}{again}")
+
+    # -- inference ----------------------------------------------------------------------
+    def _predictor(self, route: Route):
+        if route.name not in self._predictors:
+            from training.serving.prediction import Predictor
+
+            self._predictors[route.name] = Predictor.load(route.model)
+        return self._predictors[route.name]
+
+    def _infer(self) -> bool:
+        jobs = self.queue.claim(STABLE, self.config.max_batch, self.config.lease_seconds)
+        if not jobs:
+            return False
+        if len(jobs) < self.config.max_batch and self.config.max_wait_ms:
+            # studies that become stable together share batches: wait a moment for more
+            time.sleep(self.config.max_wait_ms / 1000)
+            jobs += self.queue.claim(STABLE, self.config.max_batch - len(jobs),
+                                     self.config.lease_seconds)
+        by_route: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_route.setdefault(job.route, []).append(job)
+        for name, claimed in by_route.items():
+            route = self.routes.get(name)
+            if route is None:
+                for job in claimed:
+                    self._failed(job, f"route {name!r} is no longer in the configuration")
+                continue
+            work = []
+            for job in claimed:
+                instances = [i for i in self.queue.instances_of(job.study_uid)
+                             if matches(route.match, i.attributes)]
+                work.append((job, instances))
+            self.say(f"{name}: inferring {sum(len(i) for _, i in work)} image(s) of "
+                     f"{len(work)} stable study(ies)")
+            started = time.perf_counter()
+            try:
+                predictor = self._predictor(route)
+                outcomes = infer_jobs(predictor, route.per, work, self.config.results_dir,
+                                      self.config.max_batch, route.name)
+            except Exception as exc:  # the model itself failed: every job
+                outcomes = {job.id: exc for job in claimed}
+            self.metrics.inference_seconds.observe(time.perf_counter() - started)
+            for job, instances in work:
+                outcome = outcomes[job.id]
+                if isinstance(outcome, Exception):
+                    self._failed(job, f"inference: {outcome}")
+                    continue
+                self.queue.written(job, outcome)
+                self.queue.audit("written", job.study_uid, name,
+                                 f"{len(instances)} images, model {route.model} "
+                                 f"({self._predictor(route).identity().version})")
+        return True
+
+    # -- storing ------------------------------------------------------------------------
+    def _store_for(self, url: str):
+        if url not in self._stores:
+            from dicom.network.pacs_address import Credentials
+            from dicom.network.result_store import open_store
+
+            self._stores[url] = open_store(url, Credentials(), None, self.config.ae_title)
+        return self._stores[url]
+
+    def _store(self) -> bool:
+        jobs = self.queue.claim(WRITTEN, 8, self.config.lease_seconds)
+        if not jobs:
+            return False
+        from training.results.dicom_results import store_results
+        from training.results.result_folder import ResultFolder
+
+        for job in jobs:
+            route = self.routes.get(job.route)
+            if route is None or not route.store_to:
+                self.queue.stored(job)  # results stay in the job's folder
+                continue
+            store = self._store_for(route.store_to)
+            try:
+                folder = ResultFolder(job.results or "")
+                stored, refused = store_results(folder, store, store.describe())
+            except (PacsError, OSError) as exc:
+                self.metrics.store_failures.inc()
+                self._failed(job, f"store to {store.describe()}: {exc}")
+                continue
+            if refused:
+                self.metrics.store_failures.inc()
+                self._failed(job, f"{store.describe()} refused: {refused[0]}")
+                continue
+            self.queue.stored(job)
+            self.queue.audit("stored", job.study_uid, job.route,
+                             f"{stored} object(s) to {store.describe()}")
+            self.say(f"study {job.study_uid}: {job.route} results stored to "
+                     f"{store.describe()}")
+        return True
+
+    def _failed(self, job: Job, error: str) -> None:
+        state = self.queue.failed(job, error, self.config.max_attempts,
+                                  self.config.backoff_seconds, self.config.max_backoff_seconds)
+        self.queue.audit("failed", job.study_uid, job.route, error)
+        outcome = (f"dead after {self.config.max_attempts} attempts" if state == DEAD
+                   else "will retry")
+        self.say(f"job {job.id} ({job.route}, study {job.study_uid}) {outcome}: {error}")
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> int:
+        from node.receiving import NodeReceiver
+
+        self.queue.create()
+        freed = self.queue.release_own()
+        if freed:
+            self.say(f"took back {freed} job(s) this node held when it stopped")
+        spool = Spool(self.config.spool, MAX_INSTANCE_BYTES, self.config.min_free_mb << 20)
+        spool.clear_temporary()
+        receive_into(spool)
+        os.makedirs(self.config.results_dir, exist_ok=True)
+        receiver = NodeReceiver(self.queue, spool,
+                                wanted_keywords(r.match for r in self.config.routes),
+                                self._received, self._refused)
+        server = receiver.start(self.config.ae_title, self.config.address, self.config.port,
+                                self.config.allowed_ae_titles)
+        http = None
+        if self.config.metrics_port:
+            http = serve(self.config.metrics_port, self.config.address, self.metrics,
+                         lambda: not self.stopping.is_set())
+        self.say(f"listening as {self.config.ae_title} on {self.config.address}:"
+                 f"{self.config.port}; {len(self.routes)} route(s); queue in "
+                 f"{self.queue.engine.url.render_as_string(hide_password=True)}")
+        try:
+            while not self.stopping.is_set():
+                self._schedule()
+                busy = self._infer()
+                busy = self._store() or busy
+                if not busy:
+                    self.stopping.wait(_TICK_SECONDS)
+        finally:
+            server.shutdown()
+            if http is not None:
+                http.shutdown()
+            self.say("stopped: the queue keeps what is left")
+        return 0

@@ -1,0 +1,235 @@
+"""The inference node as a hospital runs it: dcmtk's dcmsend pushes studies, the node
+classifies the stable ones its route matches and stores SRs into a real Orthanc.
+
+- Routing: CR studies are routed, DX studies are not, a hostile instance is refused;
+  each routed image's SR is in Orthanc under its study, referencing it, and dciodvfy
+  finds no error in it.
+- kill -9 mid-run, then a restart: Orthanc ends with exactly one SR per routed image.
+- A destination that is down: jobs wait with backoff and deliver once it is up; one
+  that always refuses: the job ends dead-letter with the reason, and --retry brings it
+  back.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pydicom
+import pytest
+import requests
+
+from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
+from tests.support.cli import ROOT, run_module
+from tests.support.dicom_results import dciodvfy_errors
+from tests.support.folders import classification_folder
+from tests.support.pacs_peers import Orthanc, free_port, require_tool, start_orthanc
+from tests.support.pacs_runs import push
+
+pytestmark = pytest.mark.slow
+
+NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
+       "--log_every_n_steps=2"]
+SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory) -> dict:
+    require_tool("dcmsend")
+    root = tmp_path_factory.mktemp("node")
+    classification_folder(str(root / "folder"), {"A": 8, "B": 8}, size=32, patients=4)
+    from datasets.records.conversion import ConversionSettings, convert
+
+    convert(ConversionSettings("d", str(root / "folder"), str(root / "records"), "d",
+                               progress=False))
+    train_dir = str(root / "model")
+    trained = run_module("train_image_classifier", f"--train_dir={train_dir}",
+                         f"--dataset_dir={root / 'records'}", "--max_number_of_steps=2", *NET)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    # 6 studies of 4 images: 3 CR (routed), 3 DX (not)
+    synthetic = synthesize(str(root / "dicom"), SyntheticSpec(num_images=24, size=64,
+                                                              defects=False))
+    by_modality: dict[str, list[str]] = {"CR": [], "DX": []}
+    for path in synthetic.images:
+        by_modality[str(pydicom.dcmread(path, stop_before_pixels=True).Modality)].append(path)
+    hostile = pydicom.dcmread(by_modality["CR"][0])
+    del hostile.StudyInstanceUID  # the node cannot file it under a study
+    hostile.SOPInstanceUID = pydicom.uid.generate_uid()
+    hostile.save_as(str(root / "hostile.dcm"))
+    orthanc = start_orthanc(str(root / "orthanc"), authentication=False)
+    yield {"root": root, "model": train_dir, "cr": sorted(by_modality["CR"]),
+           "dx": sorted(by_modality["DX"]), "hostile": str(root / "hostile.dcm"),
+           "orthanc": orthanc}
+    orthanc.stop()
+
+
+def _config(path, model: str, routes: dict[str, str], **extra) -> str:
+    """node.yaml with one route per (name -> store_to), each taking the CR studies."""
+    port = free_port()
+    lines = [f"listen: {{ae_title: MEDCV_AI, port: {port}, address: 127.0.0.1}}",
+             "stable_seconds: 1", f"database: sqlite:///{path / 'node.sqlite'}",
+             f"spool: {path / 'spool'}", "min_free_mb: 1", "max_wait_ms: 50",
+             *(f"{k}: {v}" for k, v in extra.items()), "routes:"]
+    for name, store_to in routes.items():
+        lines += [f"  - name: {name}", "    match: {Modality: CR}", f"    model: {model}",
+                  "    per: image", f"    store_to: {store_to}"]
+    os.makedirs(path, exist_ok=True)
+    config = path / "node.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return str(config)
+
+
+class Node:
+    def __init__(self, config: str) -> None:
+        self.config = config
+        with open(config) as handle:
+            self.port = int(handle.read().split("port: ")[1].split(",")[0])
+        self.process = subprocess.Popen(
+            [sys.executable, "inference_node.py", f"--config={config}"], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        line = self.process.stdout.readline()
+        while line and not line.startswith("listening"):
+            self.lines.append(line)
+            line = self.process.stdout.readline()
+        assert line.startswith("listening"), self.process.stderr.read()[-3000:]
+
+    def stop(self) -> str:
+        self.process.terminate()
+        out, err = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, err[-3000:]
+        return out
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.communicate()
+
+
+def _status(config: str) -> str:
+    result = run_module("inference_node", f"--config={config}", "--status")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def _srs(orthanc: Orthanc) -> list[dict]:
+    """Orthanc's SR instances: their tags."""
+    found = orthanc.rest("POST", "/tools/find", json={
+        "Level": "Instance", "Query": {"Modality": "SR"}, "Expand": True}).json()
+    return [orthanc.rest("GET", f"/instances/{i['ID']}/simplified-tags").json() for i in found]
+
+
+def _wait(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _clear(orthanc: Orthanc) -> None:
+    for study in orthanc.rest("GET", "/studies").json():
+        orthanc.rest("DELETE", f"/studies/{study}")
+
+
+def _wait_for_line(node: Node, text: str, seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = node.process.stdout.readline()
+        node.lines.append(line)
+        if text in line:
+            return line
+        if not line:
+            break
+    raise AssertionError(f"no line with {text!r}: {''.join(node.lines[-20:])}")
+
+
+def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tmp_path):
+    """Two routes take the CR studies: one stores into Orthanc, the other into an Orthanc
+    that refuses us (it wants a password); DX studies match no route."""
+    orthanc = setting["orthanc"]
+    _clear(orthanc)
+    guarded = start_orthanc(str(tmp_path / "guarded"), authentication=True)
+    config = _config(tmp_path, setting["model"],
+                     {"cr-classes": orthanc.dicomweb, "cr-elsewhere": guarded.dicomweb},
+                     metrics_port=free_port(), max_attempts=2, backoff_seconds=0.2,
+                     max_backoff_seconds=0.5)
+    node = Node(config)
+    try:
+        pushed = push("dcmsend", node.port, [*setting["cr"], *setting["dx"],
+                                             setting["hostile"]])
+        assert pushed.returncode in (0, 1), pushed.stderr[-2000:]  # 1: the hostile one
+        srs = _wait(lambda: len(_srs(orthanc)) >= 12 and _srs(orthanc), 90,
+                    "12 SRs in Orthanc")
+        _wait(lambda: "dead 3" in _status(config), 60, "three dead-letter jobs")
+        with open(config) as handle:
+            metrics_port = int(handle.read().split("metrics_port: ")[1].split()[0])
+        metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        health = requests.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=10)
+    finally:
+        out = node.stop()
+        guarded.stop()
+    assert health.status_code == 200
+    assert "medcv_node_received_instances_total 24.0" in metrics
+    assert "medcv_node_refused_instances_total 1.0" in metrics
+    assert 'medcv_node_jobs{state="stored"} 3.0' in metrics
+    assert "refused instance" in out and "no Study Instance UID" in out
+    assert out.count("no route matches") == 3  # the DX studies, dropped
+    assert out.count("dead after 2 attempts") == 3 and "401" in out
+    cr = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): p
+          for p in setting["cr"]}
+    studies = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID)
+               for p in setting["cr"]}
+    assert len(srs) == 12 and {s["StudyInstanceUID"] for s in srs} == studies
+    referenced = set()
+    for sr in srs:
+        instance = orthanc.rest("POST", "/tools/find", json={
+            "Level": "Instance", "Query": {"SOPInstanceUID": sr["SOPInstanceUID"]}}).json()[0]
+        path = tmp_path / f"{sr['SOPInstanceUID']}.dcm"
+        path.write_bytes(orthanc.rest("GET", f"/instances/{instance}/file").content)
+        ds = pydicom.dcmread(path)
+        referenced |= {str(item.ReferencedSOPInstanceUID)
+                       for study in ds.CurrentRequestedProcedureEvidenceSequence
+                       for series in study.ReferencedSeriesSequence
+                       for item in series.ReferencedSOPSequence}
+    assert referenced == set(cr)
+    assert dciodvfy_errors(str(path)) == []
+    status = _status(config)
+    assert "stored 3" in status and "dead 3" in status and "last error: store to" in status
+    retried = run_module("inference_node", f"--config={config}", "--retry=dead")
+    assert "3 job(s) due again" in retried.stdout
+    assert "written 3" in _status(config)  # due again, for the next start
+
+
+def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setting,
+                                                                           tmp_path):
+    """kill -9 once the first studies' inference has started; the restarted node takes its jobs
+    back, finds the PACS down and waits with backoff; once the PACS is up, Orthanc holds
+    exactly one SR per routed image."""
+    later = Orthanc(str(tmp_path / "later"), free_port(), free_port(), "medcv-later",
+                    authentication=False)  # its ports chosen; nothing listens yet
+    config = _config(tmp_path, setting["model"], {"cr-classes": later.dicomweb},
+                     backoff_seconds=0.5, max_backoff_seconds=2, max_attempts=100)
+    node = Node(config)
+    push("dcmsend", node.port, setting["cr"])
+    _wait_for_line(node, ": inferring", 30)  # the jobs are claimed: kill it now
+    node.kill()
+    node = Node(config)
+    try:
+        assert any("took back" in line for line in node.lines)  # the jobs it held
+        _wait_for_line(node, "will retry", 60)  # the PACS is down: the store failed
+        status = _status(config)
+        assert "written" in status and "last error: store to" in status, status
+        later.start()
+        _wait(lambda: len(_srs(later)) >= 12, 90, "12 SRs once the PACS is up")
+        time.sleep(2)  # nothing more arrives
+    finally:
+        node.stop()
+        srs = _srs(later) if later.process else []
+        later.stop()
+    assert len(srs) == 12 and len({s["SOPInstanceUID"] for s in srs}) == 12
+    assert "stored 3" in _status(config)
