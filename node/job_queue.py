@@ -1,5 +1,5 @@
 """The node's durable queue, in the database the catalog uses (SQLite by default;
-MySQL/MariaDB or PostgreSQL for several nodes sharing it).
+MySQL/MariaDB for several nodes sharing it).
 
 - An instance is a row once its bytes are durable in the spool, before it is
   acknowledged; its study's clock restarts.
@@ -9,8 +9,8 @@ MySQL/MariaDB or PostgreSQL for several nodes sharing it).
 - A job moves stable -> inferring -> written -> stored. A failure counts an attempt
   and waits (exponential backoff with jitter) before the next; after `max_attempts`
   it is `dead`, which blocks nothing else.
-- A node claims jobs with a lease; on MySQL and PostgreSQL the claim skips rows another
-  node has locked (SKIP LOCKED), so no job runs twice at once. A job whose node died is
+- A node claims jobs with a lease; on MySQL/MariaDB the claim skips rows another node
+  has locked (SKIP LOCKED), so no job runs twice at once. A job whose node died is
   taken over when its lease runs out, or at once by the same node restarted.
 """
 

@@ -20,6 +20,7 @@ LONGEST_FIRST = (
     "tests/training/test_one_input_path.py",
     "tests/training/loop/test_best_checkpoint.py",
     "tests/training/evaluation/test_subgroup_report.py",
+    "tests/node/test_inference_node.py",
 )
 
 
