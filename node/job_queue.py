@@ -51,7 +51,7 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("study_uid", sa.String(_UID), nullable=False),
         sa.Column("route", sa.String(64), nullable=False),
         sa.Column("generation", sa.Integer, nullable=False),
-        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("state", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.Double, nullable=False),
         sa.Column("lease_until", sa.Double),
@@ -59,7 +59,10 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("last_error", sa.Text),
         sa.Column("results", sa.Text),
         sa.Column("updated_at", sa.Double, nullable=False),
-        sa.UniqueConstraint("study_uid", "route", "generation", name="ux_node_jobs_once"))
+        sa.UniqueConstraint("study_uid", "route", "generation", name="ux_node_jobs_once"),
+        # a claim reads one state's jobs in id order and stops at its limit: it locks only
+        # the rows it takes, so another node's claim skips those and takes the next
+        sa.Index("ix_node_jobs_state_id", "state", "id"))
     audit = sa.Table(
         "node_audit", metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -211,27 +214,36 @@ class JobQueue:
 
     def claim(self, state: str, limit: int, lease_seconds: float) -> list[Job]:
         """Up to `limit` jobs due in `state` (stable: to infer; written: to store), leased
-        to this node; a job in inference whose lease ran out counts as stable."""
+        to this node; a job left in inference by a node whose lease ran out counts as
+        stable."""
         jobs = self.t["jobs"]
         now = time.time()
-        free = sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)
-        due = sa.and_(jobs.c.state == state, jobs.c.next_attempt_at <= now, free)
+        wanted = [(state, sa.and_(jobs.c.next_attempt_at <= now, sa.or_(
+            jobs.c.lease_until.is_(None), jobs.c.lease_until < now)))]
         if state == STABLE:
-            due = sa.or_(due, sa.and_(jobs.c.state == INFERRING, jobs.c.lease_until < now))
-        query = sa.select(jobs).where(due).order_by(jobs.c.id).limit(limit)
-        if self.locks_rows:
-            query = query.with_for_update(skip_locked=True)
-        with self.engine.begin() as c:
-            rows = c.execute(query).mappings().all()
-            if not rows:
-                return []
-            ids = [r["id"] for r in rows]
-            c.execute(sa.update(jobs).where(jobs.c.id.in_(ids)).values(
-                state=INFERRING if state == STABLE else WRITTEN,
-                lease_until=now + lease_seconds, worker=self.worker, updated_at=now))
-        return [Job(r["id"], r["study_uid"], r["route"], r["generation"],
-                    INFERRING if state == STABLE else WRITTEN, r["attempts"], r["results"])
-                for r in rows]
+            wanted.insert(0, (INFERRING, jobs.c.lease_until < now))
+        taken: list[Job] = []
+        for held, condition in wanted:
+            query = (sa.select(jobs).where(jobs.c.state == held, condition)
+                     .order_by(jobs.c.id).limit(limit - len(taken)))
+            if self.locks_rows:
+                query = query.with_for_update(skip_locked=True)
+            connection = self.engine.connect()
+            if self.locks_rows:  # row locks on what is taken only, not what was read
+                connection = connection.execution_options(isolation_level="READ COMMITTED")
+            with connection as c, c.begin():
+                rows = c.execute(query).mappings().all()
+                if not rows:
+                    continue
+                c.execute(sa.update(jobs).where(jobs.c.id.in_([r["id"] for r in rows])).values(
+                    state=INFERRING if state == STABLE else WRITTEN,
+                    lease_until=now + lease_seconds, worker=self.worker, updated_at=now))
+            taken += [Job(r["id"], r["study_uid"], r["route"], r["generation"],
+                          INFERRING if state == STABLE else WRITTEN, r["attempts"],
+                          r["results"]) for r in rows]
+            if len(taken) >= limit:
+                break
+        return taken
 
     # -- outcomes -----------------------------------------------------------------------
     def _set(self, job_id: int, **values) -> None:

@@ -99,12 +99,14 @@ def test_two_nodes_on_mariadb_never_claim_the_same_job(mysql_url):
         _study(setup, f"4.{number}", 1)
         setup.open_jobs(f"4.{number}", 1, ["chest"])
     claimed: dict[str, list[str]] = {"node-a": [], "node-b": []}
+    together = threading.Barrier(2)
 
     def work(name: str) -> None:
         queue = _queue(mysql_url, name)
-        while jobs := queue.claim(STABLE, 3, 300):
+        together.wait()  # both start claiming at once
+        while jobs := queue.claim(STABLE, 2, 300):
             claimed[name] += [j.study_uid for j in jobs]
-            time.sleep(0.01)
+            time.sleep(0.05)  # the work, while the other node claims the next jobs
             for job in jobs:
                 queue.written(job, "/r")
 

@@ -165,6 +165,7 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     """Evaluate one checkpoint (the latest when `checkpoint_path` is a directory)."""
     spec = read_spec(settings.dataset_dir)
     prefix = prefix or resolve_checkpoint(settings.checkpoint_path)
+    _check_compared(settings.compare_with)
     loaded = load_model(prefix, settings.model_name, spec.num_classes, settings.eval_image_size,
                         settings.channels, spec.class_names, settings.preprocessing_name,
                         use_moving_averages=settings.use_moving_averages,
@@ -258,6 +259,15 @@ def _further_evidence(settings: EvalSettings, spec: DatasetSpec, prefix: str,
         out["failures"] = most_confident_errors(predictions, task, names, thresholds,
                                                 settings.failures_per_class)
     return out
+
+
+def _check_compared(path: str | None) -> None:
+    """--compare_with names something to compare with: said now, not after evaluating."""
+    if not path or os.path.isfile(path):
+        return
+    if path.endswith(".csv"):
+        raise FileNotFoundError(f"--compare_with {path}: no such predictions file")
+    resolve_checkpoint(path)
 
 
 def _compared_predictions(settings: EvalSettings, spec: DatasetSpec) -> SplitPredictions:

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,8 @@ def evaluated(tmp_path_factory) -> dict:
                         "--subgroups=Manufacturer,random_group", "--min_subgroup_size=20")
     assert result.returncode == 0, result.stderr[-3000:]
     with open(os.path.join(eval_dir, "metrics.json")) as handle:
-        return {"metrics": json.load(handle), "eval_dir": eval_dir, "stdout": result.stdout}
+        return {"metrics": json.load(handle), "eval_dir": eval_dir, "stdout": result.stdout,
+                "train_dir": train_dir, "records": records}
 
 
 def _auroc(group: dict) -> tuple[float, float, float]:
@@ -95,3 +97,29 @@ def test_the_report_renders_in_headless_chromium(evaluated, tmp_path):
     assert pixels.shape == (1400, 1100)
     # not blank: text, tables and figures darken a real share of the page
     assert (pixels < 128).mean() > 0.01 and pixels.std() > 20
+
+
+def test_compare_with_a_checkpoint_or_its_predictions_and_the_model_card(evaluated, tmp_path):
+    """--compare_with as a user gives it: the same model as a checkpoint, and as the
+    predictions.csv its eval wrote. Both are paired with every image and differ by nothing."""
+    card = Path(evaluated["eval_dir"], "model_card.md").read_text(encoding="utf-8")
+    assert "# Model card: resnet_v1_18 on dicom" in card and "| test |" in card
+    for compared in (evaluated["train_dir"],
+                     os.path.join(evaluated["eval_dir"], "predictions.csv")):
+        eval_dir = tmp_path / os.path.basename(compared)
+        result = run_module("eval_image_classifier", f"--checkpoint_path={evaluated['train_dir']}",
+                            f"--dataset_dir={evaluated['records']}", f"--eval_dir={eval_dir}",
+                            f"--compare_with={compared}", "--bootstrap=200", "--report=false")
+        assert result.returncode == 0, result.stderr[-3000:]
+        with open(eval_dir / "metrics.json") as handle:
+            comparison = json.load(handle)["comparison"]
+        assert comparison["images"] == evaluated["metrics"]["num_examples"]
+        for entry in comparison["per_class"].values():
+            assert entry["delong"]["difference"] == pytest.approx(0, abs=1e-6)
+            assert entry["paired_bootstrap"]["percentile"] == pytest.approx([0, 0], abs=1e-6)
+    missing = run_module("eval_image_classifier", f"--checkpoint_path={evaluated['train_dir']}",
+                         f"--dataset_dir={evaluated['records']}", f"--eval_dir={tmp_path / 'x'}",
+                         f"--compare_with={tmp_path / 'nothing.csv'}", "--bootstrap=0")
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1] == (
+        f"error: --compare_with {tmp_path / 'nothing.csv'}: no such predictions file")
