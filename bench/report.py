@@ -26,7 +26,7 @@ from training.loop.trainer import TrainSettings, train
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("images", 10000, "Images in the evaluated split.")
 flags.DEFINE_integer("size", 64, "Image side, pixels.")
-flags.DEFINE_integer("rounds", 3, "Evaluations of each kind, alternated; the best counts.")
+flags.DEFINE_integer("rounds", 5, "Evaluations of each kind, alternated; the best counts.")
 
 
 def _folder(root: str, count: int, size: int) -> None:

@@ -37,8 +37,7 @@ from training.classification.roc_image import render_roc_curves
 from training.classification.thresholds import Thresholds, write_thresholds
 from training.evaluation.calibration_fit import before_and_after, fit_scaling
 from training.evaluation.comparison import compare_models
-from training.evaluation.failures import DEFAULT_PER_CLASS, most_confident_errors
-from training.evaluation.failures import thumbnails as failure_thumbnails
+from training.evaluation.failures import DEFAULT_PER_CLASS, FailureImages, most_confident_errors
 from training.evaluation.make_up import data_make_up
 from training.evaluation.report.html_report import REPORT_FILE, render_report
 from training.evaluation.report.model_card import MODEL_CARD_FILE, render_model_card
@@ -120,7 +119,8 @@ def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,
 
 
 def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,
-                   config: RunConfig, split_name: str | None = None) -> SplitPredictions:
+                   config: RunConfig, split_name: str | None = None,
+                   failures: FailureImages | None = None) -> SplitPredictions:
     split_name = split_name or settings.dataset_split_name
     dataset = _split_batches(settings, spec, config, config.preprocessing, split_name,
                              with_keys=True)
@@ -131,7 +131,10 @@ def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
     for images, batch_labels, batch_ids, batch_patients in dataset:
         probabilities.append(forward(images).numpy())
         labels.append(batch_labels.numpy())
-        ids += [i.decode("utf-8", "replace") for i in batch_ids.numpy()]
+        batch = [i.decode("utf-8", "replace") for i in batch_ids.numpy()]
+        if failures is not None:
+            failures.add(batch, labels[-1], probabilities[-1], images)
+        ids += batch
         patients += [p.decode("utf-8", "replace") for p in batch_patients.numpy()]
     if not labels:
         raise ValueError(f"split {split_name!r} yielded no examples")
@@ -179,7 +182,8 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     if spec.task == SEGMENTATION:
         report = _segment_split(model, settings, spec, config)
     else:
-        predictions = _predict_split(model, settings, spec, config)
+        kept = FailureImages(spec.task, settings.failures_per_class if settings.report else 0)
+        predictions = _predict_split(model, settings, spec, config, failures=kept)
         validation = _validation_predictions(model, settings, spec, config, predictions)
     if spec.task == MULTILABEL:
         targets, probabilities = predictions.targets, predictions.probabilities
@@ -202,9 +206,7 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
         report.update(_further_evidence(settings, spec, prefix, predictions, validation,
                                         thresholds))
         if settings.report and report.get("failures"):
-            thumbnails = failure_thumbnails(
-                record_files(spec, settings.dataset_split_name, settings.dataset_dir),
-                {f["id"] for f in report["failures"]})
+            thumbnails = kept.thumbnails({f["id"] for f in report["failures"]})
     report["data_make_up"] = data_make_up(spec)
     _save(report, settings.eval_dir, curves)
     if predictions is not None:

@@ -3,9 +3,8 @@ attributes and a thumbnail of the image each was made on.
 
 Single-label: per true class, the wrongly classified images whose wrong answer had the
 highest probability. Multi-label: per label, the false positives and false negatives
-farthest from the label's threshold. Thumbnails are read back from the split's records
-(only the records picked are decoded) and shown as 8-bit PNGs, stretched to their own
-range, as a person reviewing them would look.
+farthest from the label's threshold. Thumbnails are the model's inputs, kept while the
+split is predicted (`FailureImages`), shown as 8-bit PNGs stretched to their own range.
 """
 
 from __future__ import annotations
@@ -56,38 +55,68 @@ def most_confident_errors(predictions: SplitPredictions, task: str, class_names:
     return out
 
 
-def thumbnails(files: list[str], ids: set[str], size: int = THUMBNAIL_SIZE) -> dict[str, bytes]:
-    """record ID -> an 8-bit PNG thumbnail (longer side `size`), for the records of
-    `files` whose ID is in `ids`; the other records are skipped without decoding."""
-    import tensorflow as tf
-    from PIL import Image
+class FailureImages:
+    """Keeps, while a split is predicted, the model inputs of the images that can be among
+    the most confident errors, so the report's thumbnails need no second pass over the
+    records: per true class the wrong answers of highest probability (single-label); per
+    label the negatives of highest probability and the positives of lowest (multi-label:
+    whatever the threshold chosen later, its most confident errors are among these).
+    Only the rows that enter are copied out of the batch."""
 
-    from datasets.records import example_codec
-    from datasets.records.record_images import as_png
+    def __init__(self, task: str, per_class: int = DEFAULT_PER_CLASS) -> None:
+        self.multilabel = task == MULTILABEL
+        self.per_class = per_class
+        self._kept: dict[tuple, list[tuple[float, int, str, np.ndarray]]] = {}
+        self._order = 0
 
-    if not ids:
-        return {}
-    wanted = tf.constant(sorted(ids))
-    id_only = {example_codec.ID: tf.io.FixedLenFeature([], tf.string, default_value="")}
-    spec = example_codec.parsing_spec("classification")
-    spec = {k: spec[k] for k in (example_codec.ENCODED, example_codec.FORMAT,
-                                 example_codec.HEIGHT, example_codec.WIDTH,
-                                 example_codec.CHANNELS, example_codec.ID)}
-    records = tf.data.TFRecordDataset(files).filter(lambda r: tf.reduce_any(tf.equal(
-        tf.io.parse_single_example(r, id_only)[example_codec.ID], wanted)))
-    out: dict[str, bytes] = {}
-    for raw in records:
-        record = tf.io.parse_single_example(raw, spec)
-        png = as_png(record[example_codec.ENCODED].numpy(),
-                     record[example_codec.FORMAT].numpy().decode("utf-8"),
-                     int(record[example_codec.HEIGHT]), int(record[example_codec.WIDTH]),
-                     int(record[example_codec.CHANNELS]))
-        pixels = np.asarray(Image.open(io.BytesIO(png))).astype(np.float64)
-        low, high = float(pixels.min()), float(pixels.max())
-        scaled = (pixels - low) / (high - low) * 255.0 if high > low else pixels * 0
-        image = Image.fromarray(scaled.astype(np.uint8).squeeze())
-        image.thumbnail((size, size))
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        out[record[example_codec.ID].numpy().decode("utf-8", "replace")] = buffer.getvalue()
-    return out
+    def _offer(self, group: tuple, score: float, example: str, row: int, images) -> None:
+        import heapq
+
+        kept = self._kept.setdefault(group, [])
+        if len(kept) >= self.per_class and score <= kept[0][0]:
+            return
+        self._order += 1
+        entry = (score, self._order, example, np.asarray(images[row]))
+        if len(kept) < self.per_class:
+            heapq.heappush(kept, entry)
+        else:
+            heapq.heapreplace(kept, entry)
+
+    def add(self, ids: list[str], targets: np.ndarray, probabilities: np.ndarray,
+            images) -> None:
+        """One predicted batch: its IDs, targets, probabilities and model inputs."""
+        if self.per_class <= 0:
+            return
+        if self.multilabel:
+            for label in range(probabilities.shape[1]):
+                for row in np.flatnonzero(targets[:, label] == 0):
+                    self._offer(("fp", label), float(probabilities[row, label]), ids[row],
+                                int(row), images)
+                for row in np.flatnonzero(targets[:, label] == 1):
+                    self._offer(("fn", label), -float(probabilities[row, label]), ids[row],
+                                int(row), images)
+            return
+        predicted = probabilities.argmax(axis=1)
+        for row in np.flatnonzero(predicted != targets):
+            self._offer(("class", int(targets[row])), float(probabilities[row, predicted[row]]),
+                        ids[row], int(row), images)
+
+    def thumbnails(self, wanted: set[str], size: int = THUMBNAIL_SIZE) -> dict[str, bytes]:
+        """record ID -> an 8-bit PNG thumbnail of its model input, stretched to its range,
+        for the kept images among `wanted`."""
+        from PIL import Image
+
+        out: dict[str, bytes] = {}
+        for kept in self._kept.values():
+            for _, _, example, pixels in kept:
+                if example not in wanted or example in out:
+                    continue
+                values = pixels.astype(np.float64)
+                low, high = float(values.min()), float(values.max())
+                scaled = (values - low) / (high - low) * 255.0 if high > low else values * 0
+                image = Image.fromarray(scaled.astype(np.uint8).squeeze())
+                image.thumbnail((size, size))
+                buffer = io.BytesIO()
+                image.save(buffer, format="PNG")
+                out[example] = buffer.getvalue()
+        return out
