@@ -80,6 +80,13 @@ _TOP_KEYS = {"listen", "stable_seconds", "database", "spool", "routes", "max_att
 _ROUTE_KEYS = {"name", "match", "model", "per", "results", "store_to"}
 
 
+def _refuse_unknown(raw: dict, known: set[str], where: str) -> None:
+    """A misspelt key is an error, not a silently ignored setting."""
+    unknown = sorted(str(k) for k in set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+
+
 def _number(raw: dict, key: str, where: str, default, kind=float, low: float = 0):
     value = raw.get(key, default)
     if value is None:
@@ -97,10 +104,7 @@ def _route(raw: Any, index: int, where: str, base: str) -> Route:
     at = f"{where}routes[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{at}: a route is a mapping (name, match, model, ...)")
-    unknown = sorted(set(raw) - _ROUTE_KEYS)
-    if unknown:
-        known = ", ".join(sorted(_ROUTE_KEYS))
-        raise ConfigError(f"{at}.{unknown[0]}: unknown key (known: {known})")
+    _refuse_unknown(raw, _ROUTE_KEYS, f"{at}.")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"{at}.name: {name!r} is not a route name (letters, digits, _.-)")
@@ -148,10 +152,7 @@ def load_config(path: str) -> NodeConfig:
         raise ConfigError(f"{path}: not YAML{line}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings (listen, database, routes, ...)")
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        known = ", ".join(sorted(_TOP_KEYS))
-        raise ConfigError(f"{where}{unknown[0]}: unknown key (known: {known})")
+    _refuse_unknown(raw, _TOP_KEYS, where)
     if raw.get("stowrs_port") is not None:
         raise ConfigError(f"{where}stowrs_port: STOW-RS in is not built yet; push with C-STORE")
     base = os.path.dirname(os.path.abspath(path))

@@ -30,9 +30,10 @@ def infer_jobs(predictor: Predictor, per: str, work: list[tuple[Job, list[Instan
                results_dir: str, max_batch: int, route: str) -> dict[int, str | Exception]:
     """job id -> its result folder, or the error that stopped it."""
     paths = [i.path for _, instances in work for i in instances]
-    by_path = {}
+    by_path: dict[str, list] = defaultdict(list)  # a multi-frame instance: one per frame
     for prediction in predict(predictor, file_inputs(paths, predictor.config), max_batch):
-        by_path[str(getattr(prediction, "source", prediction))] = prediction
+        source = prediction.source
+        by_path[str(getattr(source, "source", source))].append(prediction)
     names = predictor.config.class_names
     multilabel = predictor.config.multilabel
     codes = ResultCodes.load(None)
@@ -45,12 +46,13 @@ def infer_jobs(predictor: Predictor, per: str, work: list[tuple[Job, list[Instan
                 f"node|{route}|{job.study_uid}|{job.generation}", per, multilabel, writers=0)
             problems = defaultdict(int)
             for instance in instances:
-                prediction = by_path.get(instance.path)
-                if prediction is None or prediction.error:
-                    problems[prediction.error if prediction else "not classified"] += 1
-                    continue
-                findings = predictor.findings(prediction.probabilities) if multilabel else ()
-                results.add(instance.path, prediction.probabilities, None, findings)
+                for prediction in by_path.get(instance.path) or [None]:
+                    if prediction is None or prediction.error:
+                        problems[prediction.error if prediction else "not classified"] += 1
+                        continue
+                    findings = (predictor.findings(prediction.probabilities) if multilabel
+                                else ())
+                    results.add(prediction.source, prediction.probabilities, None, findings)
             summary = results.finish()
             if not summary.written:
                 reason = "; ".join(f"{n} x {p}" for p, n in problems.items()) or (

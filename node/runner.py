@@ -123,7 +123,8 @@ class InferenceNode:
                     continue
                 self.queue.written(job, outcome)
                 self.queue.audit("written", job.study_uid, name,
-                                 f"{len(instances)} images, model {route.model} "
+                                 f"generation {job.generation}, {len(instances)} images, "
+                                 f"model {route.model} "
                                  f"({self._predictor(route).identity().version})")
         return True
 

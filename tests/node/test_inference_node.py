@@ -209,7 +209,8 @@ def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setti
                                                                            tmp_path):
     """kill -9 once the first studies' inference has started; the restarted node takes its jobs
     back, finds the PACS down and waits with backoff; once the PACS is up, Orthanc holds
-    exactly one SR per routed image."""
+    exactly one SR per routed image. Then a late instance reopens its study, whose next
+    generation gives superseding SRs for all its images."""
     later = Orthanc(str(tmp_path / "later"), free_port(), free_port(), "medcv-later",
                     authentication=False)  # its ports chosen; nothing listens yet
     config = _config(tmp_path, setting["model"], {"cr-classes": later.dicomweb},
@@ -227,9 +228,23 @@ def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setti
         later.start()
         _wait(lambda: len(_srs(later)) >= 12, 90, "12 SRs once the PACS is up")
         time.sleep(2)  # nothing more arrives
+        srs = _srs(later)
+        assert len(srs) == 12 and len({s["SOPInstanceUID"] for s in srs}) == 12
+        # a late instance of the first study: its next generation covers all five images
+        late = pydicom.dcmread(setting["cr"][0])
+        late.SOPInstanceUID = late.file_meta.MediaStorageSOPInstanceUID = (
+            pydicom.uid.generate_uid())
+        late.save_as(str(tmp_path / "late.dcm"))
+        push("dcmsend", node.port, [str(tmp_path / "late.dcm")])
+        _wait_for_line(node, "(generation 2: supersedes)", 30)
+        _wait(lambda: len(_srs(later)) >= 17, 60, "the superseding SRs")
+        after = _srs(later)
     finally:
         node.stop()
-        srs = _srs(later) if later.process else []
         later.stop()
-    assert len(srs) == 12 and len({s["SOPInstanceUID"] for s in srs}) == 12
-    assert "stored 3" in _status(config)
+    study = str(late.StudyInstanceUID)
+    first = {s["SeriesInstanceUID"] for s in srs if s["StudyInstanceUID"] == study}
+    newer = [s for s in after if s["StudyInstanceUID"] == study
+             and s["SeriesInstanceUID"] not in first]
+    assert len(after) == 17 and len(newer) == 5  # one per image, in a series of their own
+    assert "stored 4" in _status(config)
