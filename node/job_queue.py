@@ -124,8 +124,9 @@ class JobQueue:
     def record_instance(self, sop_uid: str, study_uid: str, path: str,
                         attributes: dict[str, str], caller: str) -> str | None:
         """Keep a durable instance; returns the spool path of an earlier copy it replaces
-        (the caller removes that file). Its study's clock restarts; a study whose jobs
-        exist already opens its next generation."""
+        (the caller removes that file). Its study's clock restarts; a new instance of a
+        study whose jobs exist opens its next generation (an instance sent again does
+        not: a PACS that forwards a study again gets no second set of results)."""
         now = time.time()
         instances, studies = self.t["instances"], self.t["studies"]
         with self.engine.begin() as c:
@@ -145,9 +146,9 @@ class JobQueue:
             if study is None:
                 c.execute(sa.insert(studies).values(study_uid=study_uid, last_received_at=now,
                                                     generation=1, jobbed_generation=0))
-            else:
-                generation = study["generation"] + (
-                    1 if study["jobbed_generation"] >= study["generation"] else 0)
+            else:  # a new instance after the jobs: the next generation; a resend: none
+                reopens = earlier is None and study["jobbed_generation"] >= study["generation"]
+                generation = study["generation"] + (1 if reopens else 0)
                 c.execute(sa.update(studies).where(studies.c.study_uid == study_uid)
                           .values(last_received_at=now, generation=generation))
         return None if earlier in (None, path) else earlier

@@ -1,6 +1,7 @@
 """The node's C-STORE SCP: an instance is acknowledged only once its bytes are durable in
 the spool and its row is committed in the queue; an instance the node cannot read (not
-DICOM, no Study Instance UID) is refused and nothing of it is kept."""
+DICOM, no Study Instance UID) is refused and nothing of it is kept. Our own results,
+sent back with their study, are acknowledged and dropped."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ from dicom.network.store_handler import MAX_PDU_BYTES, SpoolingStoreHandler, sto
 from node.job_queue import JobQueue
 
 log = logging.getLogger(__name__)
+
+
+def _is_our_result(ds) -> bool:
+    """An SR or SEG made by medcv (its equipment says so): acknowledged, never queued, so a
+    PACS that sends a study back with our results in it starts no loop."""
+    from training.results.result_identity import MANUFACTURER
+
+    return str(ds.get("Modality", "")) in ("SR", "SEG") and (
+        str(ds.get("Manufacturer", "")).strip() == MANUFACTURER)
 
 
 class Unreadable(ValueError):
@@ -38,12 +48,17 @@ class NodeReceiver:
             if not study:
                 raise Unreadable("no Study Instance UID")
             attributes = {k: str(ds.get(k, "") or "").strip() for k in self.keywords}
+            own = _is_our_result(ds)
         except Exception as exc:  # hostile bytes: any parser error
             os.unlink(path)
             reason = exc if isinstance(exc, Unreadable) else f"not readable DICOM ({exc})"
             self.on_refused(sop_uid, str(reason), event)
             raise Unreadable(f"{sop_uid}: {reason}") from None
         caller = str(event.assoc.requestor.ae_title or "").strip()
+        if own:  # our own SR coming back with its study (a PACS forwarding it): kept out
+            os.unlink(path)
+            log.debug("ignored our own result %s from %s", sop_uid, caller)
+            return
         earlier = self.queue.record_instance(sop_uid, study, path, attributes, caller)
         if earlier and os.path.exists(earlier):
             os.unlink(earlier)

@@ -1,5 +1,6 @@
-"""The inference node as a hospital runs it: dcmtk's dcmsend pushes studies, the node
-classifies the stable ones its route matches and stores SRs into a real Orthanc.
+"""The inference node as a hospital runs it: a real Orthanc forwards stable studies (the
+Lua recipe of docs/node.md) or dcmtk's dcmsend pushes them; the node classifies the
+stable ones its routes match and stores SRs into Orthanc.
 
 - Routing: CR studies are routed, DX studies are not, a hostile instance is refused;
   each routed image's SR is in Orthanc under its study, referencing it, and dciodvfy
@@ -13,6 +14,7 @@ classifies the stable ones its route matches and stores SRs into a real Orthanc.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -58,7 +60,10 @@ def setting(tmp_path_factory) -> dict:
     del hostile.StudyInstanceUID  # the node cannot file it under a study
     hostile.SOPInstanceUID = pydicom.uid.generate_uid()
     hostile.save_as(str(root / "hostile.dcm"))
-    orthanc = start_orthanc(str(root / "orthanc"), authentication=False)
+    # the PACS of docs/node.md's recipe: it forwards each stable study to the node
+    orthanc = start_orthanc(str(root / "orthanc"), authentication=False,
+                            lua_scripts=(os.path.join(ROOT, "docs", "orthanc",
+                                                      "forward_to_node.lua"),))
     yield {"root": root, "model": train_dir, "cr": sorted(by_modality["CR"]),
            "dx": sorted(by_modality["DX"]), "hostile": str(root / "hostile.dcm"),
            "orthanc": orthanc}
@@ -131,6 +136,13 @@ def _wait(predicate, seconds: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def out_of(orthanc: Orthanc) -> int:
+    """How many of Orthanc's jobs sent a study to a modality and finished."""
+    jobs = [orthanc.rest("GET", f"/jobs/{j}").json() for j in orthanc.rest("GET", "/jobs").json()]
+    return sum(1 for j in jobs if j.get("Type") == "DicomModalityStore"
+               and j.get("State") == "Success")
+
+
 def _clear(orthanc: Orthanc) -> None:
     for study in orthanc.rest("GET", "/studies").json():
         orthanc.rest("DELETE", f"/studies/{study}")
@@ -149,8 +161,10 @@ def _wait_for_line(node: Node, text: str, seconds: float) -> str:
 
 
 def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tmp_path):
-    """Two routes take the CR studies: one stores into Orthanc, the other into an Orthanc
-    that refuses us (it wants a password); DX studies match no route."""
+    """docs/node.md's recipe: Orthanc forwards each stable study to the node. Two routes
+    take the CR studies: one stores back into that Orthanc, the other into an Orthanc
+    that refuses us (it wants a password); DX studies match no route; a hostile file
+    pushed straight to the node is refused."""
     orthanc = setting["orthanc"]
     _clear(orthanc)
     guarded = start_orthanc(str(tmp_path / "guarded"), authentication=True)
@@ -160,12 +174,19 @@ def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tm
                      max_backoff_seconds=0.5)
     node = Node(config)
     try:
-        pushed = push("dcmsend", node.port, [*setting["cr"], *setting["dx"],
-                                             setting["hostile"]])
-        assert pushed.returncode in (0, 1), pushed.stderr[-2000:]  # 1: the hostile one
+        orthanc.register("medcv-node", "MEDCV_AI", node.port)  # the recipe's modality
+        # the studies reach Orthanc, which forwards each once stable (docs/node.md)
+        assert len(orthanc.upload([*setting["cr"], *setting["dx"]])) == 24
+        pushed = push("dcmsend", node.port, [setting["hostile"]])  # and a stranger's file
+        assert "with status ERROR    : 1" in pushed.stderr, pushed.stderr[-2000:]  # refused
         srs = _wait(lambda: len(_srs(orthanc)) >= 12 and _srs(orthanc), 90,
                     "12 SRs in Orthanc")
         _wait(lambda: "dead 3" in _status(config), 60, "three dead-letter jobs")
+        # the SRs made the CR studies stable again, and Orthanc sent them back: the node
+        # ignores its own results and the instances it has, so nothing more comes
+        _wait(lambda: out_of(orthanc) >= 9, 30, "Orthanc's forwards of the CR studies again")
+        time.sleep(4)
+        assert len(_srs(orthanc)) == 12
         with open(config) as handle:
             metrics_port = int(handle.read().split("metrics_port: ")[1].split()[0])
         metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
@@ -174,11 +195,14 @@ def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tm
         out = node.stop()
         guarded.stop()
     assert health.status_code == 200
-    assert "medcv_node_received_instances_total 24.0" in metrics
+    received = float(re.search(r"^medcv_node_received_instances_total (\S+)$", metrics,
+                               re.MULTILINE).group(1))
+    assert received >= 24  # each study once, the CR ones again with our SRs
     assert "medcv_node_refused_instances_total 1.0" in metrics
     assert 'medcv_node_jobs{state="stored"} 3.0' in metrics
     assert "refused instance" in out and "no Study Instance UID" in out
     assert out.count("no route matches") == 3  # the DX studies, dropped
+    assert "generation 2" not in out  # the studies sent back reopened nothing
     assert out.count("dead after 2 attempts") == 3 and "401" in out
     cr = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): p
           for p in setting["cr"]}

@@ -47,6 +47,7 @@ class Orthanc:
     name: str
     process: subprocess.Popen | None = None
     authentication: bool = True
+    lua_scripts: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -85,6 +86,7 @@ class Orthanc:
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "StableAge": 1,
             "ConcurrentJobs": 2,
+            "LuaScripts": list(self.lua_scripts),
         }
         os.makedirs(self.root, exist_ok=True)
         path = os.path.join(self.root, "orthanc.json")
@@ -149,11 +151,12 @@ class Orthanc:
         return int(self.rest("GET", "/statistics").json()["CountInstances"])
 
 
-def start_orthanc(root: str, authentication: bool = True) -> Orthanc:
+def start_orthanc(root: str, authentication: bool = True,
+                  lua_scripts: tuple[str, ...] = ()) -> Orthanc:
     require_tool("Orthanc")
     require_tool("libOrthancDicomWeb.so", DICOMWEB_PLUGIN)
     server = Orthanc(root, free_port(), free_port(), f"medcv-test-{uuid.uuid4().hex[:8]}",
-                     authentication=authentication)
+                     authentication=authentication, lua_scripts=lua_scripts)
     server.start()
     return server
 
