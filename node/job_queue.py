@@ -86,6 +86,15 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Opened:
+    routes: list[str]
+    """The routes a job was opened for."""
+    forgotten: list[str]
+    """No route matched: the spool paths of the instances dropped (the caller removes
+    the files)."""
+
+
+@dataclass(frozen=True)
 class Instance:
     sop_uid: str
     path: str
@@ -172,33 +181,34 @@ class JobQueue:
                              .order_by(instances.c.received_at, instances.c.sop_uid)).all()
         return [Instance(r[0], r[1], json.loads(r[2])) for r in rows]
 
-    def open_jobs(self, study_uid: str, generation: int, routes: Iterable[str]) -> list[str]:
+    def open_jobs(self, study_uid: str, generation: int, routes: Iterable[str],
+                  stable_seconds: float) -> Opened | None:
         """One `stable` job per route for this generation of the study (none twice, even
-        when two nodes see it stable at once); returns the routes it opened."""
-        jobs, studies = self.t["jobs"], self.t["studies"]
+        when two nodes see it stable at once); with no route, the study's instances are
+        forgotten in the same transaction. None when another node took the generation
+        first, or an instance arrived since the routes were chosen (the study is not
+        stable any more: it is looked at again, that instance included, once it is)."""
+        jobs, studies, instances = self.t["jobs"], self.t["studies"], self.t["instances"]
         now = time.time()
-        opened = []
+        routes = list(routes)
         with self.engine.begin() as c:
             claimed = c.execute(sa.update(studies).where(
                 studies.c.study_uid == study_uid, studies.c.generation == generation,
-                studies.c.jobbed_generation < generation).values(jobbed_generation=generation))
-            if claimed.rowcount != 1:  # another node took it, or an instance reopened it
-                return []
+                studies.c.jobbed_generation < generation,
+                studies.c.last_received_at <= now - stable_seconds,
+            ).values(jobbed_generation=generation))
+            if claimed.rowcount != 1:
+                return None
             for route in routes:
                 c.execute(sa.insert(jobs).values(
                     study_uid=study_uid, route=route, generation=generation, state=STABLE,
                     attempts=0, next_attempt_at=now, updated_at=now))
-                opened.append(route)
-        return opened
-
-    def forget_study(self, study_uid: str) -> list[str]:
-        """Remove a study's instances (no route wanted it); returns their spool paths."""
-        instances = self.t["instances"]
-        with self.engine.begin() as c:
-            paths = [r[0] for r in c.execute(sa.select(instances.c.path).where(
-                instances.c.study_uid == study_uid))]
-            c.execute(sa.delete(instances).where(instances.c.study_uid == study_uid))
-        return paths
+            forgotten: list[str] = []
+            if not routes:
+                forgotten = [r[0] for r in c.execute(sa.select(instances.c.path).where(
+                    instances.c.study_uid == study_uid))]
+                c.execute(sa.delete(instances).where(instances.c.study_uid == study_uid))
+        return Opened(routes, forgotten)
 
     # -- claiming -----------------------------------------------------------------------
     def release_own(self) -> int:

@@ -62,18 +62,21 @@ class InferenceNode:
             instances = self.queue.instances_of(study)
             wanted = [r.name for r in self.config.routes
                       if any(matches(r.match, i.attributes) for i in instances)]
-            opened = self.queue.open_jobs(study, generation, wanted)
-            if not wanted:
-                for path in self.queue.forget_study(study):
+            opened = self.queue.open_jobs(study, generation, wanted,
+                                          self.config.stable_seconds)
+            if opened is None:  # another node took it, or an instance just reopened it
+                continue
+            if not opened.routes:
+                for path in opened.forgotten:
                     if os.path.exists(path):
                         os.unlink(path)
                 self.say(f"study {study}: no route matches its {len(instances)} instance(s); "
                          "dropped")
                 self.queue.audit("dropped", study, None, f"{len(instances)} instances")
-            elif opened:
+            else:
                 again = f" (generation {generation}: supersedes)" if generation > 1 else ""
                 self.say(f"study {study} stable: {len(instances)} instance(s) -> "
-                         f"{', '.join(opened)}{again}")
+                         f"{', '.join(opened.routes)}{again}")
 
     # -- inference ----------------------------------------------------------------------
     def _predictor(self, route: Route):

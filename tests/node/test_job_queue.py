@@ -28,8 +28,8 @@ def test_a_stable_study_becomes_one_job_per_route_once(db_url):
     _study(queue, "1.2.3", 3)
     assert queue.stable_studies(60) == []  # still arriving
     assert queue.stable_studies(0) == [("1.2.3", 1)]
-    assert queue.open_jobs("1.2.3", 1, ["chest", "bone"]) == ["chest", "bone"]
-    assert queue.open_jobs("1.2.3", 1, ["chest", "bone"]) == []  # a second node: nothing
+    assert queue.open_jobs("1.2.3", 1, ["chest", "bone"], 0).routes == ["chest", "bone"]
+    assert queue.open_jobs("1.2.3", 1, ["chest", "bone"], 0) is None  # a second node: nothing
     assert queue.stable_studies(0) == []
     assert [i.sop_uid for i in queue.instances_of("1.2.3")] == ["1.2.3.0", "1.2.3.1", "1.2.3.2"]
     counts = queue.counts()
@@ -39,10 +39,10 @@ def test_a_stable_study_becomes_one_job_per_route_once(db_url):
 def test_a_late_instance_opens_the_next_generation_over_every_instance(db_url):
     queue = _queue(db_url)
     _study(queue, "7.7", 2)
-    queue.open_jobs("7.7", 1, ["chest"])
+    queue.open_jobs("7.7", 1, ["chest"], 0)
     queue.record_instance("7.7.late", "7.7", "/spool/late.dcm", {"Modality": "CR"}, "X")
     assert queue.stable_studies(0) == [("7.7", 2)]
-    assert queue.open_jobs("7.7", 2, ["chest"]) == ["chest"]
+    assert queue.open_jobs("7.7", 2, ["chest"], 0).routes == ["chest"]
     assert len(queue.instances_of("7.7")) == 3
     assert sorted(j["generation"] for j in queue.listing()) == [1, 2]
     # the same instance again replaces its spool file, and says which to remove
@@ -50,10 +50,29 @@ def test_a_late_instance_opens_the_next_generation_over_every_instance(db_url):
         "/spool/late.dcm")
 
 
+def test_an_unrouted_study_is_forgotten_but_never_an_instance_the_routes_did_not_see(
+        db_url):
+    queue = _queue(db_url)
+    _study(queue, "3.3", 2)
+    time.sleep(0.3)
+    assert queue.stable_studies(0.2) == [("3.3", 1)]  # the node chooses routes: none
+    queue.record_instance("3.3.late", "3.3", "/spool/late.dcm", {"Modality": "CR"}, "X")
+    assert queue.open_jobs("3.3", 1, [], 0.2) is None  # not stable now: nothing forgotten
+    assert len(queue.instances_of("3.3")) == 3
+    time.sleep(0.3)
+    assert queue.stable_studies(0.2) == [("3.3", 1)]  # looked at again, the late one too
+    opened = queue.open_jobs("3.3", 1, [], 0.2)
+    assert sorted(opened.forgotten) == ["/spool/3.3-0.dcm", "/spool/3.3-1.dcm",
+                                        "/spool/late.dcm"]
+    # an instance after that opens the next generation, and stays
+    queue.record_instance("3.3.later", "3.3", "/spool/later.dcm", {"Modality": "CR"}, "X")
+    assert [i.sop_uid for i in queue.instances_of("3.3")] == ["3.3.later"]
+
+
 def test_failures_back_off_then_go_dead_and_retry_brings_them_back(db_url):
     queue = _queue(db_url)
     _study(queue, "5.5", 1)
-    queue.open_jobs("5.5", 1, ["chest"])
+    queue.open_jobs("5.5", 1, ["chest"], 0)
     (job,) = queue.claim(STABLE, 10, 60)
     assert job.state == INFERRING and queue.claim(STABLE, 10, 60) == []  # leased
     queue.written(job, "/results/job-1")
@@ -76,7 +95,7 @@ def test_failures_back_off_then_go_dead_and_retry_brings_them_back(db_url):
 def test_a_restarted_node_takes_back_its_jobs_and_others_wait_for_the_lease(db_url):
     first = _queue(db_url, "node-a")
     _study(first, "9.9", 1)
-    first.open_jobs("9.9", 1, ["chest"])
+    first.open_jobs("9.9", 1, ["chest"], 0)
     assert len(first.claim(STABLE, 10, 300)) == 1  # then node-a dies
     other = _queue(db_url, "node-b")
     assert other.claim(STABLE, 10, 300) == []  # leased to node-a for 300 s
@@ -97,7 +116,7 @@ def test_two_nodes_on_mariadb_never_claim_the_same_job(mysql_url):
     setup = _queue(mysql_url)
     for number in range(60):
         _study(setup, f"4.{number}", 1)
-        setup.open_jobs(f"4.{number}", 1, ["chest"])
+        setup.open_jobs(f"4.{number}", 1, ["chest"], 0)
     claimed: dict[str, list[str]] = {"node-a": [], "node-b": []}
     together = threading.Barrier(2)
 
