@@ -39,9 +39,10 @@ step "8. train a ResNet-18 (v1) on the train split: 300 steps at 64x64 on the CP
   --train_image_size=64 --batch_size=16 --max_number_of_steps=300 --optimizer=adam \
   --opt_epsilon=1e-7 --learning_rate=0.002 --log_every_n_steps=50 --seed=0 \
   --export_dir=saved_model
-step "9. evaluate on the test split (metrics.json and confusion_matrix.png in eval_test/)" \
+step "9. evaluate on the test split: intervals, calibration, subgroups from the catalog; metrics.json, report.html and model_card.md in eval_test/" \
   "$PY" "$ROOT/eval_image_classifier.py" --checkpoint_path=train/resnet_v1_18 \
-  --dataset_dir=tfrecords --dataset_split_name=test --eval_dir=eval_test
+  --dataset_dir=tfrecords --dataset_split_name=test --eval_dir=eval_test \
+  --subgroups=PatientSex,ViewPosition --min_subgroup_size=4
 { find dicom -path '*series_chest*' -name '*.dcm' | sort | sed -n '1,4p'
   find dicom -path '*series_abdomen*' -name '*.dcm' | sort | sed -n '1,4p'
   echo dicom/defective/truncated.dcm; } > classify_input.txt
@@ -137,7 +138,7 @@ printf '  preprocessed fetched_contrast_enhancing_4/images: %s PNGs\n' \
 printf '  records      tfrecords: %s shards, labels.txt, dataset_spec.json, tfds metadata\n' \
   "$(ls tfrecords/*.tfrecord | wc -l)"
 printf '  model        train/resnet_v1_18 (checkpoints, TensorBoard), saved_model/\n'
-printf '  evaluation   eval_test/metrics.json, eval_test/confusion_matrix.png\n'
+printf '  evaluation   eval_test/report.html, eval_test/model_card.md, eval_test/metrics.json\n'
 printf '  predictions  prediction_result.txt, dicom_results/ (SRs, results.json)\n'
 printf '  multi-label  findings_records, findings_train (thresholds.json), findings_eval\n'
 printf '               (metrics.json, roc_curves.png), findings_result.txt, findings_sr/\n'

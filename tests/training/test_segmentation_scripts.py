@@ -46,6 +46,9 @@ def test_eval_reports_dice_iou_and_hd95(shapes, tmp_path):
     for key in ("mean_dice", "mean_iou", "pixel_accuracy", "mean_hd95", "mean_precision"):
         assert report[key] is not None
     assert 0.0 <= report["mean_dice"] <= 1.0
+    page = (tmp_path / "report.html").read_text()  # the report shows the segmentation figures
+    assert "<th>dice</th>" in page and f"{report['per_class']['circle']['dice']:.3f}" in page
+    assert f"mean_dice: {report['mean_dice']:.3f}" in (tmp_path / "model_card.md").read_text()
 
 
 def test_predict_writes_masks_and_overlays_with_a_sliding_window(shapes, tmp_path):

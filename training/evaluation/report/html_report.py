@@ -53,7 +53,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def _headline(report: dict) -> str:
     intervals = report.get("intervals") or {}
     names = [n for n in ("accuracy", "macro_auroc", "macro_average_precision", "micro_auroc",
-                         "micro_average_precision") if n in intervals or report.get(n)]
+                         "micro_average_precision", "mean_dice", "mean_iou", "mean_hd95",
+                         "pixel_accuracy") if n in intervals or report.get(n) is not None]
     rows = [[escape(n), _interval(intervals, n) if n in intervals else _number(report.get(n))]
             for n in names]
     boot = report.get("bootstrap")
@@ -64,6 +65,14 @@ def _headline(report: dict) -> str:
 
 
 def _per_class(report: dict) -> str:
+    if report.get("task") == "segmentation":  # per-image means, no bootstrap yet
+        from training.segmentation.metrics import METRICS
+
+        rows = [[escape(name), *(_number(values.get(m)) for m in METRICS)]
+                for name, values in (report.get("per_class") or {}).items()]
+        return _table(["class", *METRICS], rows) + (
+            f'<p class="note">Means over {escape(str(report.get("mean_over", "")))}; HD95 '
+            "in pixels.</p>")
     intervals = report.get("intervals") or {}
     delong = report.get("delong") or {}
     names = report.get("class_names") or []
@@ -207,7 +216,8 @@ def render_report(report: dict, figures: dict[str, bytes],
     sections = [
         f"<h1>Evaluation: {escape(title)}</h1>",
         f'<p class="note">Checkpoint {escape(str(report.get("checkpoint")))}; '
-        f'{report.get("num_examples")} examples; task {escape(str(report.get("task")))}.</p>',
+        f'{report.get("num_examples", report.get("num_images"))} examples; task '
+        f'{escape(str(report.get("task")))}.</p>',
         "<h2>Performance</h2>", _headline(report), _per_class(report),
         f'<div class="figures">{pictures}</div>',
         "<h2>Calibration</h2>", _calibration(report),

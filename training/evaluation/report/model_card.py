@@ -36,7 +36,8 @@ def render_model_card(report: dict, spec: DatasetSpec, run_config: dict) -> str:
     make_up = report.get("data_make_up") or {}
     splits = "\n".join(f"| {name} | {entry['images']} | {entry['patients'] or 'n/a'} | "
                        f"{entry['studies'] or 'n/a'} |" for name, entry in make_up.items())
-    metrics = [n for n in ("accuracy", "macro_auroc", "macro_average_precision", "micro_auroc")
+    metrics = [n for n in ("accuracy", "macro_auroc", "macro_average_precision", "micro_auroc",
+                           "mean_dice", "mean_iou", "mean_hd95")
                if n in intervals or report.get(n) is not None]
     scaling = report.get("calibration_scaling")
     gap = (report.get("subgroups") or {}).get("largest_gap")
@@ -68,8 +69,9 @@ def render_model_card(report: dict, spec: DatasetSpec, run_config: dict) -> str:
         _deidentification(spec),
         "",
         "## Evaluation",
-        f"Split `{report.get('split')}`, {report.get('num_examples')} examples; intervals from a "
-        "patient-level cluster bootstrap.",
+        f"Split `{report.get('split')}`, "
+        f"{report.get('num_examples', report.get('num_images'))} examples"
+        + ("; intervals from a patient-level cluster bootstrap." if intervals else "."),
         "",
         *[f"- {name}: {shown(name)}" for name in metrics],
         *([f"- Largest subgroup gap: {gap['metric']} of {gap['attribute']}, {gap['higher']} "
