@@ -127,21 +127,32 @@ WINDOW_FILE = "intensity_window.json"
 ingested with --window) records it here: {center, width, name}."""
 
 
-def folder_window(folder: str) -> dict | None:
-    """The CT window the folder's images went through, or None."""
-    path = os.path.join(folder, WINDOW_FILE)
+def _read_record(folder: str, name: str) -> dict | None:
+    """A folder's JSON record `name`, or None when the folder has none."""
+    path = os.path.join(folder, name)
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as handle:
         raw = json.load(handle)
+    return raw if isinstance(raw, dict) else None
+
+
+def _write_record(folder: str, name: str, record: dict) -> None:
+    write_atomic(os.path.join(folder, name), (json.dumps(record, sort_keys=True) + "\n").encode())
+
+
+def folder_window(folder: str) -> dict | None:
+    """The CT window the folder's images went through, or None."""
+    raw = _read_record(folder, WINDOW_FILE)
+    if raw is None:
+        return None
     return {"center": float(raw["center"]), "width": float(raw["width"]),
             "name": str(raw.get("name", ""))}
 
 
 def record_folder_window(folder: str, window: dict) -> None:
     """Write the CT window the folder's images went through (see `folder_window`)."""
-    write_atomic(os.path.join(folder, WINDOW_FILE),
-                 (json.dumps(window, sort_keys=True) + "\n").encode())
+    _write_record(folder, WINDOW_FILE, window)
 
 
 DEIDENTIFICATION_FILE = "deidentification.json"
@@ -152,14 +163,8 @@ into dataset_spec.json and the evaluation's model card states it."""
 
 def folder_deidentification(folder: str) -> dict | None:
     """The folder's de-identification record, or None when it has none."""
-    path = os.path.join(folder, DEIDENTIFICATION_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        raw = json.load(handle)
-    return raw if isinstance(raw, dict) else None
+    return _read_record(folder, DEIDENTIFICATION_FILE)
 
 
 def record_folder_deidentification(folder: str, record: dict) -> None:
-    write_atomic(os.path.join(folder, DEIDENTIFICATION_FILE),
-                 (json.dumps(record, sort_keys=True) + "\n").encode())
+    _write_record(folder, DEIDENTIFICATION_FILE, record)

@@ -148,10 +148,10 @@ class JobQueue:
             else:
                 c.execute(sa.update(instances).where(instances.c.sop_uid == sop_uid)
                           .values(**values))
-            study = c.execute(sa.select(studies).where(studies.c.study_uid == study_uid)
-                              .with_for_update(skip_locked=False) if self.locks_rows else
-                              sa.select(studies).where(studies.c.study_uid == study_uid)
-                              ).mappings().first()
+            query = sa.select(studies).where(studies.c.study_uid == study_uid)
+            if self.locks_rows:  # one writer of a study's generation at a time
+                query = query.with_for_update()
+            study = c.execute(query).mappings().first()
             if study is None:
                 c.execute(sa.insert(studies).values(study_uid=study_uid, last_received_at=now,
                                                     generation=1, jobbed_generation=0))

@@ -1,6 +1,6 @@
 """SavedModel export: encoded image bytes in, class probabilities and names out (for a
 multi-label model: every label's sigmoid probability, and `findings`, whether each
-reaches the threshold eval chose, also copied beside it as thresholds.json).
+reaches the threshold eval chose, also written beside it as thresholds.json).
 
 Two signatures: `serving_default` takes a batch of raw PNG (8/16-bit) or JPEG
 bytes and prepares them through the one input path (`model_input`: decode, the
@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 
 from datasets.input_pipeline.model_input import model_input
-from datasets.records.dataset_spec import DatasetSpec
+from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
 from training.classification.probability_scaling import (
     ProbabilityScaling,
     read_scaling,
@@ -122,7 +122,7 @@ def export_saved_model(
                         "eval_image_classifier first to choose them on the validation split",
                         loaded.prefix)
             thresholds = default_thresholds(config.class_names)
-    scaling = (None if config.task == "segmentation"
+    scaling = (None if config.task == SEGMENTATION
                else read_scaling(os.path.dirname(loaded.prefix)))
     if thresholds is not None and scaling is not None:  # onto the calibrated scale
         thresholds = dataclasses.replace(thresholds, values={

@@ -29,7 +29,7 @@ from datasets.input_pipeline.model_input import (
     raw_levels,
 )
 from datasets.records import example_codec
-from datasets.records.dataset_spec import SPEC_FILE, read_spec
+from datasets.records.dataset_spec import SEGMENTATION, SPEC_FILE, read_spec
 from datasets.records.planar_pixels import PLANAR
 from datasets.records.record_images import UnreadableImage, load_frames
 from dicom.decoding.display import FrameName
@@ -127,7 +127,7 @@ class Predictor:
             tf.cast(model(images, training=False)["logits"], tf.float32)))
         train_dir = os.path.dirname(loaded.prefix)
         thresholds = read_thresholds(train_dir) if multilabel else None
-        scaling = None if loaded.config.task == "segmentation" else read_scaling(train_dir)
+        scaling = None if loaded.config.task == SEGMENTATION else read_scaling(train_dir)
         return cls(loaded.config, lambda images: forward(images).numpy(),
                    checkpoint_step(loaded.prefix), thresholds, scaling)
 
