@@ -2,6 +2,7 @@
 
 ```yaml
 listen: {ae_title: MEDCV_AI, port: 11112}
+stowrs_port: 8080
 stable_seconds: 10
 database: sqlite:///node.sqlite
 spool: node_spool
@@ -13,6 +14,9 @@ routes:
     results: sr
     store_to: dicomweb+http://pacs:8042/dicom-web
 ```
+
+Optional per route: `aggregate: max | mean` (per: study; default max), `seg_type:
+binary | fractional` (results: seg; default binary).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any
 from node.routing import Matcher, parse_match
 
 PER_CHOICES = ("image", "study")
-RESULT_CHOICES = ("sr",)
+RESULT_CHOICES = ("sr", "seg")
+AGGREGATE_CHOICES = ("max", "mean")
+SEG_TYPE_CHOICES = ("binary", "fractional")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _AE_TITLE = re.compile(r"[ -~]{1,16}")
 
@@ -44,6 +50,10 @@ class Route:
     results: str = "sr"
     store_to: str | None = None
     """dicomweb+http://HOST:PORT/PATH or dimse://AET@HOST:PORT; None: results stay local."""
+    aggregate: str = "max"
+    """per: study: how the images' probabilities make the study's (max or mean)."""
+    seg_type: str = "binary"
+    """results: seg: a label map (binary) or the probabilities (fractional)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class NodeConfig:
     """A claimed job whose node died is taken over after this long."""
     min_free_mb: int = 1024
     metrics_port: int | None = None
+    stowrs_port: int | None = None
+    """A STOW-RS endpoint (POST /studies) beside the C-STORE SCP; None: C-STORE only."""
     ae_title_out: str = "MEDCV_AI"
     results_dir: str = ""
     allowed_ae_titles: tuple[str, ...] = field(default_factory=tuple)
@@ -77,7 +89,7 @@ _TOP_KEYS = {"listen", "stable_seconds", "database", "spool", "routes", "max_att
              "backoff_seconds", "max_backoff_seconds", "max_batch", "max_wait_ms",
              "lease_seconds", "min_free_mb", "metrics_port", "results_dir", "stowrs_port",
              "allowed_ae_titles"}
-_ROUTE_KEYS = {"name", "match", "model", "per", "results", "store_to"}
+_ROUTE_KEYS = {"name", "match", "model", "per", "results", "store_to", "aggregate", "seg_type"}
 
 
 def _refuse_unknown(raw: dict, known: set[str], where: str) -> None:
@@ -100,6 +112,13 @@ def _number(raw: dict, key: str, where: str, default, kind=float, low: float = 0
     return kind(value)
 
 
+def _choice(raw: dict, key: str, choices: tuple[str, ...], at: str) -> str:
+    value = raw.get(key, choices[0])
+    if value not in choices:
+        raise ConfigError(f"{at}.{key}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _route(raw: Any, index: int, where: str, base: str) -> Route:
     at = f"{where}routes[{index}]"
     if not isinstance(raw, dict):
@@ -114,13 +133,17 @@ def _route(raw: Any, index: int, where: str, base: str) -> Route:
     model = os.path.join(base, model) if not os.path.isabs(model) else model
     if not os.path.exists(model) and not os.path.exists(model + ".index"):
         raise ConfigError(f"{at}.model: {model} does not exist")
-    per = raw.get("per", "image")
-    if per not in PER_CHOICES:
-        raise ConfigError(f"{at}.per: {per!r} is not one of {', '.join(PER_CHOICES)}")
-    results = raw.get("results", "sr")
-    if results not in RESULT_CHOICES:
-        raise ConfigError(f"{at}.results: {results!r} is not one of "
-                          f"{', '.join(RESULT_CHOICES)} (seg routes are not built yet)")
+    per = _choice(raw, "per", PER_CHOICES, at)
+    results = _choice(raw, "results", RESULT_CHOICES, at)
+    aggregate = _choice(raw, "aggregate", AGGREGATE_CHOICES, at)
+    seg_type = _choice(raw, "seg_type", SEG_TYPE_CHOICES, at)
+    if "aggregate" in raw and per != "study":
+        raise ConfigError(f"{at}.aggregate: aggregates a study's images; it needs per: study")
+    if "seg_type" in raw and results != "seg":
+        raise ConfigError(f"{at}.seg_type: is for results: seg")
+    if results == "seg" and per != "image":
+        raise ConfigError(f"{at}.per: a seg route segments each image (one SEG per series); "
+                          "per: study is for sr")
     store_to = raw.get("store_to")
     if store_to is not None:
         from dicom.network.pacs_address import parse_pacs_url
@@ -133,7 +156,8 @@ def _route(raw: Any, index: int, where: str, base: str) -> Route:
         match = parse_match(raw.get("match"), f"{at}.match")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return Route(name, match, model, per, results, None if store_to is None else str(store_to))
+    return Route(name, match, model, per, results, None if store_to is None else str(store_to),
+                 aggregate, seg_type)
 
 
 def load_config(path: str) -> NodeConfig:
@@ -153,8 +177,6 @@ def load_config(path: str) -> NodeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings (listen, database, routes, ...)")
     _refuse_unknown(raw, _TOP_KEYS, where)
-    if raw.get("stowrs_port") is not None:
-        raise ConfigError(f"{where}stowrs_port: STOW-RS in is not built yet; push with C-STORE")
     base = os.path.dirname(os.path.abspath(path))
     listen = raw.get("listen") or {}
     if not isinstance(listen, dict):
@@ -189,6 +211,12 @@ def load_config(path: str) -> NodeConfig:
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
         raise ConfigError(f"{where}allowed_ae_titles: a list of AE titles")
     metrics_port = _number(raw, "metrics_port", where, None, int, 1)
+    stowrs_port = _number(raw, "stowrs_port", where, None, int, 1)
+    for key, value in (("metrics_port", metrics_port), ("stowrs_port", stowrs_port)):
+        if value is not None and value > 65535:
+            raise ConfigError(f"{where}{key}: {value} is above 65535")
+    if stowrs_port is not None and stowrs_port in (port, metrics_port):
+        raise ConfigError(f"{where}stowrs_port: {stowrs_port} is taken by another listener")
     return NodeConfig(
         ae_title=ae_title, port=port, address=str(listen.get("address", "0.0.0.0")),
         database=database, spool=spool, routes=routes,
@@ -200,5 +228,5 @@ def load_config(path: str) -> NodeConfig:
         max_wait_ms=_number(raw, "max_wait_ms", where, 200, int, 0),
         lease_seconds=_number(raw, "lease_seconds", where, 300.0, float, 1),
         min_free_mb=_number(raw, "min_free_mb", where, 1024, int, 0),
-        metrics_port=metrics_port, results_dir=results_dir,
+        metrics_port=metrics_port, stowrs_port=stowrs_port, results_dir=results_dir,
         allowed_ae_titles=tuple(allowed))

@@ -1,10 +1,14 @@
-"""A batch of stable jobs through their routes' models, and their SRs into job folders.
+"""A batch of stable jobs through their route's model, and their results into job folders.
 
-The images of every job claimed together go through one route's model in shared batches
-(`max_batch`), through the one input path classify_image uses. Each job's SRs are
-written to a folder of its own; their UIDs derive from the route, the study, its
-generation and the model's identity, so a job re-run after a crash writes the same
-objects and a PACS that has them keeps one.
+Classification routes: the images of every job claimed together go through the model in
+shared batches (`max_batch`), through the one input path classify_image uses, and each
+job gets SRs (one per image, or one per study with the images' probabilities aggregated).
+Segmentation routes: each image is segmented tile by tile, as classify_image does, and
+each job gets one SEG per source series.
+
+Each job's results are written to a folder of its own; their UIDs derive from the route,
+the study, its generation and the model's identity, so a job re-run after a crash writes
+the same objects and a PACS that has them keeps one.
 """
 
 from __future__ import annotations
@@ -12,23 +16,66 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 
+from datasets.records.dataset_spec import SEGMENTATION
+from node.config import Route
 from node.job_queue import Instance, Job
-from training.results.dicom_results import ClassificationResults
+from training.results.classification_report import StudyAggregation
+from training.results.dicom_results import ClassificationResults, ResultSummary
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
+from training.results.segmentation_results import SegmentationResults
 from training.serving.prediction import Predictor, file_inputs, predict
 
 log = logging.getLogger(__name__)
+
+Work = list[tuple[Job, list[Instance]]]
+SEGMENTATION_TILE_OVERLAP = 0.5
+"""classify_image's default --tile_overlap."""
 
 
 def job_folder(results_dir: str, job: Job) -> str:
     return os.path.join(results_dir, f"job-{job.id:08d}")
 
 
-def infer_jobs(predictor: Predictor, per: str, work: list[tuple[Job, list[Instance]]],
-               results_dir: str, max_batch: int, route: str) -> dict[int, str | Exception]:
+def check_route_model(route: Route, predictor: Predictor) -> None:
+    """ValueError in one line when the route's results do not fit its model's task."""
+    segmenting = predictor.config.task == SEGMENTATION
+    if segmenting != (route.results == "seg"):
+        raise ValueError(f"route {route.name}: results: {route.results} but {route.model} is a "
+                         f"{predictor.config.task} model")
+
+
+def infer_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
+               max_batch: int) -> dict[int, str | Exception]:
     """job id -> its result folder, or the error that stopped it."""
+    check_route_model(route, predictor)
+    if route.results == "seg":
+        return _segment_jobs(predictor, route, work, results_dir, max_batch)
+    return _classify_jobs(predictor, route, work, results_dir, max_batch)
+
+
+def _run_key(route: Route, job: Job) -> str:
+    return f"node|{route.name}|{job.study_uid}|{job.generation}"
+
+
+def _finished(job: Job, summary: ResultSummary, problems: dict[str, int],
+              directory: str) -> str:
+    """The job's folder; ValueError when none of its images gave a result."""
+    if not summary.written:
+        reason = "; ".join(f"{n} x {p}" for p, n in problems.items()) or (
+            "; ".join(summary.skipped[:2]) or "no result")
+        raise ValueError(f"no image of the study gave a result ({reason})")
+    if problems or summary.skipped:
+        first = next(iter(problems), None) or summary.skipped[0]
+        log.warning("job %d: %d image(s) gave no result: %s", job.id,
+                    sum(problems.values()) + len(summary.skipped), first)
+    return directory
+
+
+def _classify_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
+                   max_batch: int) -> dict[int, str | Exception]:
     paths = [i.path for _, instances in work for i in instances]
     by_path: dict[str, list] = defaultdict(list)  # a multi-frame instance: one per frame
     for prediction in predict(predictor, file_inputs(paths, predictor.config), max_batch):
@@ -37,14 +84,18 @@ def infer_jobs(predictor: Predictor, per: str, work: list[tuple[Job, list[Instan
     names = predictor.config.class_names
     multilabel = predictor.config.multilabel
     codes = ResultCodes.load(None)
+    aggregation = None
+    if route.per == "study":
+        aggregation = StudyAggregation(route.aggregate,
+                                       predictor.findings if multilabel else None)
     out: dict[int, str | Exception] = {}
     for job, instances in work:
         try:
             folder = ResultFolder(job_folder(results_dir, job))
             results = ClassificationResults(
-                folder, names, predictor.identity(), codes,
-                f"node|{route}|{job.study_uid}|{job.generation}", per, multilabel, writers=0)
-            problems = defaultdict(int)
+                folder, names, predictor.identity(), codes, _run_key(route, job), route.per,
+                multilabel, writers=0, aggregation=aggregation)
+            problems: dict[str, int] = defaultdict(int)
             for instance in instances:
                 for prediction in by_path.get(instance.path) or [None]:
                     if prediction is None or prediction.error:
@@ -53,15 +104,35 @@ def infer_jobs(predictor: Predictor, per: str, work: list[tuple[Job, list[Instan
                     findings = (predictor.findings(prediction.probabilities) if multilabel
                                 else ())
                     results.add(prediction.source, prediction.probabilities, None, findings)
-            summary = results.finish()
-            if not summary.written:
-                reason = "; ".join(f"{n} x {p}" for p, n in problems.items()) or (
-                    "; ".join(summary.skipped[:2]) or "no result")
-                raise ValueError(f"no image of the study gave a result ({reason})")
-            if problems:
-                log.warning("job %d: %d image(s) gave no result: %s", job.id,
-                            sum(problems.values()), next(iter(problems)))
-            out[job.id] = folder.directory
+            out[job.id] = _finished(job, results.finish(), problems, folder.directory)
+        except Exception as exc:  # one job's failure is that job's
+            out[job.id] = exc
+    return out
+
+
+def _segment_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
+                  max_batch: int) -> dict[int, str | Exception]:
+    from training.segmentation.prediction import sliding_window
+
+    config = predictor.config
+    codes = ResultCodes.load(None)
+    out: dict[int, str | Exception] = {}
+    for job, instances in work:
+        try:
+            folder = ResultFolder(job_folder(results_dir, job))
+            results = SegmentationResults(folder, config.class_names, predictor.identity(),
+                                          codes, route.seg_type, _run_key(route, job))
+            problems: dict[str, int] = defaultdict(int)
+            inputs: Iterable = file_inputs([i.path for i in instances], config)
+            for source, value in inputs:
+                if isinstance(value, str):
+                    problems[value] += 1
+                    continue
+                probabilities = sliding_window(value, config.image_size, predictor,
+                                               SEGMENTATION_TILE_OVERLAP, max_batch)
+                results.add(source, probabilities.argmax(axis=-1).astype("uint8"),
+                            probabilities)
+            out[job.id] = _finished(job, results.finish(), problems, folder.directory)
         except Exception as exc:  # one job's failure is that job's
             out[job.id] = exc
     return out

@@ -68,6 +68,7 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", sa.Double, nullable=False),
         sa.Column("event", sa.String(32), nullable=False),
+        sa.Column("node", sa.String(64)),
         sa.Column("study_uid", sa.String(_UID)),
         sa.Column("route", sa.String(64)),
         sa.Column("detail", sa.Text))
@@ -321,5 +322,6 @@ class JobQueue:
               detail: str = "") -> None:
         with self.engine.begin() as c:
             c.execute(sa.insert(self.t["audit"]).values(at=time.time(), event=event,
+                                                        node=self.worker[:64],
                                                         study_uid=study_uid, route=route,
                                                         detail=detail[:4000]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 import pydicom
 from pynetdicom import AE, evt
@@ -33,15 +34,26 @@ class Unreadable(ValueError):
     """An instance the node refuses (pynetdicom answers 0xC211, not stored)."""
 
 
+def _caller(event: Event) -> str:
+    return str(event.assoc.requestor.ae_title or "?").strip()
+
+
 class NodeReceiver:
-    def __init__(self, queue: JobQueue, spool: Spool, keywords: set[str], on_received,
-                 on_refused) -> None:
+    """Takes durable instances into the queue, from C-STORE (`start`) or from the STOW-RS
+    endpoint (`accept`); `on_received(study, caller)` and `on_refused(sop_uid, reason,
+    caller)` hear of each."""
+
+    def __init__(self, queue: JobQueue, spool: Spool, keywords: set[str],
+                 on_received: Callable[[str, str], None],
+                 on_refused: Callable[[str, str, str], None]) -> None:
         self.queue, self.spool = queue, spool
         self.keywords = sorted(keywords | {"Modality", "SOPClassUID"})
         self.on_received, self.on_refused = on_received, on_refused
-        self._name_for = Spool.namer(None, unique=True)
+        self.name_for = Spool.namer(None, unique=True)
 
-    def _stored(self, path: str, sop_uid: str, event: Event) -> None:
+    def accept(self, path: str, sop_uid: str, caller: str) -> None:
+        """Queue the durable instance at `path`; Unreadable (and `path` removed) when the
+        node cannot read it. Our own results are dropped, not queued."""
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, force=False)
             study = str(ds.get("StudyInstanceUID", "") or "").strip()
@@ -52,9 +64,8 @@ class NodeReceiver:
         except Exception as exc:  # hostile bytes: any parser error
             os.unlink(path)
             reason = exc if isinstance(exc, Unreadable) else f"not readable DICOM ({exc})"
-            self.on_refused(sop_uid, str(reason), event)
+            self.on_refused(sop_uid, str(reason), caller)
             raise Unreadable(f"{sop_uid}: {reason}") from None
-        caller = str(event.assoc.requestor.ae_title or "").strip()
         if own:  # our own SR coming back with its study (a PACS forwarding it): kept out
             os.unlink(path)
             log.debug("ignored our own result %s from %s", sop_uid, caller)
@@ -65,15 +76,17 @@ class NodeReceiver:
         self.on_received(study, caller)
 
     def start(self, ae_title: str, address: str, port: int, allowed: tuple[str, ...]):
+        """The C-STORE SCP, serving on its own threads."""
         ae = AE(ae_title=ae_title)
         ae.supported_contexts = storage_contexts()
         ae.add_supported_context(Verification)
         ae.maximum_pdu_size = MAX_PDU_BYTES
         if allowed:
             ae.require_calling_aet = list(allowed)
-        handler = SpoolingStoreHandler(self.spool, self._name_for, self._stored,
-                                       lambda uid, reason, event: self.on_refused(uid, reason,
-                                                                                  event))
+        handler = SpoolingStoreHandler(
+            self.spool, self.name_for,
+            lambda path, uid, event: self.accept(path, uid, _caller(event)),
+            lambda uid, reason, event: self.on_refused(uid, reason, _caller(event)))
         try:
             return ae.start_server((address, port), block=False,
                                    evt_handlers=[(evt.EVT_C_STORE, handler)])

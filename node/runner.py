@@ -50,9 +50,8 @@ class InferenceNode:
     def _received(self, study: str, caller: str) -> None:
         self.metrics.received.inc()
 
-    def _refused(self, sop_uid: str, reason: str, event) -> None:
+    def _refused(self, sop_uid: str, reason: str, caller: str) -> None:
         self.metrics.refused.inc()
-        caller = str(event.assoc.requestor.ae_title or "?").strip()
         self.say(f"refused instance {sop_uid or '?'} from {caller}: {reason}")
         self.queue.audit("refused", None, None, f"{sop_uid} from {caller}: {reason}")
 
@@ -114,8 +113,8 @@ class InferenceNode:
             started = time.perf_counter()
             try:
                 predictor = self._predictor(route)
-                outcomes = infer_jobs(predictor, route.per, work, self.config.results_dir,
-                                      self.config.max_batch, route.name)
+                outcomes = infer_jobs(predictor, route, work, self.config.results_dir,
+                                      self.config.max_batch)
             except Exception as exc:  # the model itself failed: every job
                 outcomes = {job.id: exc for job in claimed}
             self.metrics.inference_seconds.observe(time.perf_counter() - started)
@@ -196,12 +195,24 @@ class InferenceNode:
                                 self._received, self._refused)
         server = receiver.start(self.config.ae_title, self.config.address, self.config.port,
                                 self.config.allowed_ae_titles)
+        stow = None
+        if self.config.stowrs_port:
+            from node.stowrs import StowReceiver, serve_stowrs
+
+            try:
+                stow = serve_stowrs(StowReceiver(receiver, spool), self.config.address,
+                                    self.config.stowrs_port)
+            except OSError:
+                server.shutdown()
+                raise
         http = None
         if self.config.metrics_port:
             http = serve(self.config.metrics_port, self.config.address, self.metrics,
                          lambda: not self.stopping.is_set())
         self.say(f"listening as {self.config.ae_title} on {self.config.address}:"
-                 f"{self.config.port}; {len(self.routes)} route(s); queue in "
+                 f"{self.config.port}"
+                 + (f", STOW-RS on port {self.config.stowrs_port}" if stow else "")
+                 + f"; {len(self.routes)} route(s); queue in "
                  f"{self.queue.engine.url.render_as_string(hide_password=True)}")
         try:
             while not self.stopping.is_set():
@@ -212,6 +223,8 @@ class InferenceNode:
                     self.stopping.wait(_TICK_SECONDS)
         finally:
             server.shutdown()
+            if stow is not None:
+                stow.shutdown()
             if http is not None:
                 http.shutdown()
             self.say("stopped: the queue keeps what is left")

@@ -49,8 +49,15 @@ def test_the_issue_s_example_loads_with_paths_beside_the_file(tmp_path):
     (("BodyPartExamined: CHEST", "BodyPartExamind: CHEST"),
      "routes[0].match.BodyPartExamind: not a DICOM keyword"),
     (("dicomweb+http://pacs:8042/dicom-web", "ftp://pacs"), "routes[0].store_to"),
-    (("results: sr", "results: seg"), "routes[0].results: 'seg' is not one of sr"),
-    (("stable_seconds: 10", "stowrs_port: 8080"), "stowrs_port: STOW-RS in is not built yet"),
+    (("results: sr", "results: sr-and-seg"),
+     "routes[0].results: 'sr-and-seg' is not one of sr, seg"),
+    (("per: image", "per: image\n    aggregate: max"),
+     "routes[0].aggregate: aggregates a study's images; it needs per: study"),
+    (("per: image", "per: study\n    aggregate: median"),
+     "routes[0].aggregate: 'median' is not one of max, mean"),
+    (("per: image\n    results: sr", "per: study\n    results: seg"),
+     "routes[0].per: a seg route segments each image"),
+    (("stable_seconds: 10", "stowrs_port: 11112"), "stowrs_port: 11112 is taken by another"),
     (("match: {", "match: {{"), "not YAML at line"),
 ])
 def test_a_bad_key_is_one_line_naming_it(tmp_path, change, message):
@@ -60,6 +67,20 @@ def test_a_bad_key_is_one_line_naming_it(tmp_path, change, message):
     text = str(caught.value)
     assert "\n" not in text and text.startswith(f"{path}: ")
     assert message.format(root=tmp_path) in text, text
+
+
+def test_stowrs_a_study_route_and_a_seg_route_load(tmp_path):
+    text = GOOD.replace("stable_seconds: 10", "stowrs_port: 8080") + (
+        "  - name: study-mean\n    match: {Modality: CR}\n    model: exports/chest_findings\n"
+        "    per: study\n    aggregate: mean\n"
+        "  - name: lungs\n    match: {Modality: CT}\n    model: exports/chest_findings\n"
+        "    results: seg\n    seg_type: fractional\n")
+    config = load_config(_write(tmp_path, text))
+    assert config.stowrs_port == 8080
+    first, study, seg = config.routes
+    assert (first.per, first.aggregate, first.results) == ("image", "max", "sr")
+    assert (study.per, study.aggregate) == ("study", "mean")
+    assert (seg.results, seg.seg_type, seg.per) == ("seg", "fractional", "image")
 
 
 def test_two_routes_of_one_name_and_no_routes_are_refused(tmp_path):

@@ -9,10 +9,13 @@ stable ones its routes match and stores SRs into Orthanc.
 - A destination that is down: jobs wait with backoff and deliver once it is up; one
   that always refuses: the job ends dead-letter with the reason, and --retry brings it
   back.
+- STOW-RS in; a `per: study` route's SR (mean over the images) and a `results: seg`
+  route's SEG, both in Orthanc and clean under dciodvfy.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import subprocess
@@ -70,11 +73,13 @@ def setting(tmp_path_factory) -> dict:
     orthanc.stop()
 
 
-def _config(path, model: str, routes: dict[str, str], **extra) -> str:
+def _config(path, model: str, routes: dict[str, str], database: str | None = None,
+            **extra) -> str:
     """node.yaml with one route per (name -> store_to), each taking the CR studies."""
     port = free_port()
+    database = database or f"sqlite:///{path / 'node.sqlite'}"
     lines = [f"listen: {{ae_title: MEDCV_AI, port: {port}, address: 127.0.0.1}}",
-             "stable_seconds: 1", f"database: sqlite:///{path / 'node.sqlite'}",
+             "stable_seconds: 1", f"database: {database}",
              f"spool: {path / 'spool'}", "min_free_mb: 1", "max_wait_ms: 50",
              *(f"{k}: {v}" for k, v in extra.items()), "routes:"]
     for name, store_to in routes.items():
@@ -272,3 +277,124 @@ def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setti
              and s["SeriesInstanceUID"] not in first]
     assert len(after) == 17 and len(newer) == 5  # one per image, in a series of their own
     assert "stored 4" in _status(config)
+
+
+def test_stowrs_in_a_study_level_sr_and_a_seg_route(setting, tmp_path):
+    """Studies arrive by STOW-RS (dicomweb-client, as a DICOMweb sender does): the CR
+    studies go to a `per: study` route (mean of the images), a cardiac MR series to a
+    `results: seg` route. Orthanc ends with one SR per CR study, which opens with the
+    study's mean probabilities over all its images, and one SEG over the series; dciodvfy
+    finds no error in either."""
+    from dicomweb_client.api import DICOMwebClient
+
+    from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
+    from tests.support.dicom_results import sr_measurements
+
+    synthesize_cardiac(str(tmp_path / "raw"), CardiacSpec(num_patients=1, slices_per_patient=4,
+                                                          size=32, defects=False))
+    run = run_module("dicom.contours", f"--data_dir={tmp_path / 'raw'}",
+                     f"--output_dir={tmp_path / 'masks'}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    from datasets.records.conversion import ConversionSettings, convert
+
+    convert(ConversionSettings("segmentation", str(tmp_path / "masks"),
+                               str(tmp_path / "records"), "cardiac", progress=False))
+    unet = str(tmp_path / "unet")
+    run = run_module("train_image_classifier", f"--train_dir={unet}",
+                     f"--dataset_dir={tmp_path / 'records'}", "--max_number_of_steps=2",
+                     "--model_name=unet", "--model_options=depth=2,base_filters=8",
+                     "--batch_size=4", "--train_image_size=32")
+    assert run.returncode == 0, run.stderr[-3000:]
+    series = sorted(glob.glob(str(tmp_path / "raw" / "dicoms" / "*" / "*.dcm")))
+    pacs = start_orthanc(str(tmp_path / "pacs"), authentication=False)
+    port, stow = free_port(), free_port()
+    config = tmp_path / "node.yaml"
+    config.write_text("\n".join([
+        f"listen: {{ae_title: MEDCV_AI, port: {port}, address: 127.0.0.1}}",
+        f"stowrs_port: {stow}", "stable_seconds: 1",
+        f"database: sqlite:///{tmp_path / 'node.sqlite'}", f"spool: {tmp_path / 'spool'}",
+        "min_free_mb: 1", "routes:",
+        "  - name: cr-study", "    match: {Modality: CR}", f"    model: {setting['model']}",
+        "    per: study", "    aggregate: mean", f"    store_to: {pacs.dicomweb}",
+        "  - name: cardiac-seg", "    match: {Modality: MR}", f"    model: {unet}",
+        "    results: seg", f"    store_to: {pacs.dicomweb}"]) + "\n")
+    node = Node(str(config))
+    try:
+        client = DICOMwebClient(url=f"http://127.0.0.1:{stow}/dicom-web")
+        for paths in (setting["cr"], series):
+            reply = client.store_instances([pydicom.dcmread(p) for p in paths])
+            assert len(reply.ReferencedSOPSequence) == len(paths)
+        found = _wait(lambda: (len(_srs(pacs)) >= 3 and pacs.rest("POST", "/tools/find", json={
+            "Level": "Instance", "Query": {"Modality": "SEG"}}).json()), 120, "3 SRs and a SEG")
+        srs = _srs(pacs)
+        files = []
+        for instance in [*(s for s in (pacs.rest("POST", "/tools/find", json={
+                "Level": "Instance", "Query": {"SOPInstanceUID": sr["SOPInstanceUID"]}}
+                ).json()[0] for sr in srs)), *found]:
+            path = tmp_path / f"{instance}.dcm"
+            path.write_bytes(pacs.rest("GET", f"/instances/{instance}/file").content)
+            files.append(str(path))
+    finally:
+        node.stop()
+        pacs.stop()
+    assert len(srs) == 3 and len(found) == 1
+    for path in files:
+        assert dciodvfy_errors(path) == [], path
+    studies = {}
+    for path in setting["cr"]:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        studies.setdefault(str(header.StudyInstanceUID), []).append(str(header.SOPInstanceUID))
+    import highdicom as hd
+    import numpy as np
+
+    for path in files[:3]:
+        report = hd.sr.srread(path)
+        study_group, *image_groups = report.content.get_image_measurement_groups()
+        images = {s.referenced_sop_instance_uid for s in study_group.source_images}
+        assert sorted(images) == sorted(studies[str(report.StudyInstanceUID)])
+        assert {m.derivation.meaning for m in study_group.get_measurements()} == {"Mean"}
+        per_image = sr_measurements(path)  # the image groups, by source
+        means = {m.name.meaning: float(m.value) for m in study_group.get_measurements()}
+        assert len(image_groups) == 4
+        for name, value in means.items():
+            assert value == pytest.approx(np.mean([per_image[i][name] for i in images]),
+                                          abs=1e-6)
+    seg = pydicom.dcmread(files[3])
+    assert seg.Modality == "SEG" and {
+        str(i.ReferencedSOPInstanceUID) for i in seg.ReferencedSeriesSequence[0]
+        .ReferencedInstanceSequence} == {
+        str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in series}
+
+
+def test_two_nodes_on_one_mariadb_queue_share_the_work_and_run_no_job_twice(
+        setting, mysql_url, tmp_path):
+    """Two node processes, each with its spool, on one MariaDB queue; the CR studies are
+    pushed half to each. Two routes make six jobs, claimed one at a time: both nodes
+    infer, each job is written once (the audit names the node), and the PACS holds one
+    SR per image and route."""
+    import sqlalchemy as sa
+
+    pacs = start_orthanc(str(tmp_path / "pacs"), authentication=False)
+    routes = {"cr-first": pacs.dicomweb, "cr-second": pacs.dicomweb}
+    nodes = [Node(_config(tmp_path / name, setting["model"], routes, database=mysql_url,
+                          max_batch=1, max_wait_ms=0)) for name in ("a", "b")]
+    try:
+        push("dcmsend", nodes[0].port, setting["cr"][:8])
+        push("dcmsend", nodes[1].port, setting["cr"][8:])
+        srs = _wait(lambda: len(_srs(pacs)) >= 24 and _srs(pacs), 120, "24 SRs")
+        time.sleep(2)  # nothing more arrives
+        assert len(_srs(pacs)) == 24
+    finally:
+        outs = [node.stop() for node in nodes]
+        pacs.stop()
+    assert len({s["SOPInstanceUID"] for s in srs}) == 24
+    assert all(": inferring" in out for out in outs), outs  # both did work
+    engine = sa.create_engine(mysql_url)
+    with engine.connect() as connection:
+        written = connection.execute(sa.text(
+            "SELECT study_uid, route, node FROM node_audit WHERE event = 'written'")).all()
+        states = connection.execute(sa.text("SELECT state FROM node_jobs")).scalars().all()
+    engine.dispose()
+    assert len(written) == 6 and len({(s, r) for s, r, _ in written}) == 6
+    assert len({node for _, _, node in written}) == 2
+    assert states == ["stored"] * 6

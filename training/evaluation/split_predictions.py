@@ -98,9 +98,15 @@ def write_predictions(predictions: SplitPredictions, spec: DatasetSpec, split: s
         target = predictions.targets[row]
         targets = ([str(int(v)) for v in target] if multilabel else [names[int(target)]])
         writer.writerow([example, patient, split, *targets,
-                         *(f"{p:.6f}" for p in predictions.probabilities[row]),
+                         *(_exact(p) for p in predictions.probabilities[row]),
                          *(predictions.attributes[a][row] for a in attributes)])
     write_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+def _exact(probability: np.floating) -> str:
+    """The shortest text that reads back to this very probability: rounding to a fixed
+    number of places would tie near-saturated scores and move AUROC on a re-read."""
+    return np.format_float_positional(probability, unique=True, trim="-")
 
 
 def read_predictions(path: str) -> tuple[list[str], list[dict[str, str]]]:

@@ -5,11 +5,16 @@ the algorithm, the predicted class (or each finding above its threshold) as a co
 qualitative evaluation and every class's probability as a numeric measurement. The
 evaluation is never named with the generic "Finding" concept: read back through
 highdicom such an item silently disappeared.
+
+A study-level SR with an aggregation (`max` or `mean`) opens with one more group: it
+references every image of the study, and its probabilities are the images' aggregated
+per class, each measurement carrying the derivation (SCT Maximum or Mean, CID 7464).
+The predicted class (or the findings) of the study are read from those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import highdicom as hd
@@ -26,6 +31,33 @@ PREDICTED_CLASS = CodedConcept("PREDICTEDCLASS", LOCAL_SCHEME, "Predicted class"
 PRESENT = CodedConcept("52101004", "SCT", "Present")
 PROBABILITY = CodedConcept("{probability}", "UCUM", "probability")
 PROCEDURE = CodedConcept("363679005", "SCT", "Imaging procedure")
+AGGREGATIONS: dict[str, tuple[Callable[..., np.ndarray], CodedConcept]] = {
+    "max": (np.max, CodedConcept("56851009", "SCT", "Maximum")),
+    "mean": (np.mean, CodedConcept("373098007", "SCT", "Mean")),
+}
+"""How a study's image probabilities become the study's: the function over images and
+the derivation code its measurements carry."""
+
+
+@dataclass(frozen=True)
+class StudyAggregation:
+    """`per: study` with one probability per class for the whole study."""
+
+    method: str
+    """A key of AGGREGATIONS."""
+    findings_of: Callable[[np.ndarray], tuple[str, ...]] | None = None
+    """Multi-label: the labels at or above their thresholds, for the aggregated
+    probabilities; None for one class per image (the most probable is the prediction)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in AGGREGATIONS:
+            raise ValueError(f"aggregation {self.method!r} is not one of "
+                             f"{', '.join(AGGREGATIONS)}")
+
+    def probabilities(self, results: Sequence[ImageResult]) -> np.ndarray:
+        function = AGGREGATIONS[self.method][0]
+        return function(np.stack([np.asarray(r.probabilities, np.float64) for r in results]),
+                        axis=0)
 
 
 def _algorithm(identity: ModelIdentity) -> hd.sr.AlgorithmIdentification:
@@ -75,35 +107,79 @@ def report_uid(identity: ModelIdentity, series_uid: str, results: Sequence[Image
     return result_uid("sr", identity.config_hash, series_uid, *sources)
 
 
-def _group(result: ImageResult, class_names: Sequence[str], codes_map: ResultCodes,
-           identity: ModelIdentity, multilabel: bool
-           ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
-    source = result.source
-    algorithm = _algorithm(identity)
+def _evaluations_and_measurements(
+        probabilities: np.ndarray, findings: Sequence[str], class_names: Sequence[str],
+        codes_map: ResultCodes, algorithm: hd.sr.AlgorithmIdentification, multilabel: bool,
+        derivation: CodedConcept | None = None,
+) -> tuple[list[hd.sr.QualitativeEvaluation], list[hd.sr.Measurement]]:
     if multilabel:
         evaluations = [hd.sr.QualitativeEvaluation(codes_map.for_class(name), PRESENT)
-                       for name in result.findings]
+                       for name in findings]
     else:
-        best = class_names[int(np.argmax(result.probabilities))]
+        best = class_names[int(np.argmax(probabilities))]
         evaluations = [hd.sr.QualitativeEvaluation(PREDICTED_CLASS, codes_map.for_class(best))]
     measurements = [
         hd.sr.Measurement(name=codes_map.for_class(name), value=float(probability),
-                          unit=PROBABILITY, algorithm_id=algorithm)
-        for name, probability in zip(class_names, result.probabilities, strict=True)]
+                          unit=PROBABILITY, algorithm_id=algorithm, derivation=derivation)
+        for name, probability in zip(class_names, probabilities, strict=True)]
+    return evaluations, measurements
+
+
+def _group(result: ImageResult, class_names: Sequence[str], codes_map: ResultCodes,
+           identity: ModelIdentity, multilabel: bool
+           ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    algorithm = _algorithm(identity)
+    evaluations, measurements = _evaluations_and_measurements(
+        result.probabilities, result.findings, class_names, codes_map, algorithm, multilabel)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=result.tracking_uid(identity), identifier=result.tracking_text(identity)),
         algorithm_id=algorithm,
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(
-            source, referenced_frame_numbers=result.referenced_frames)],
+            result.source, referenced_frame_numbers=result.referenced_frames)],
+        qualitative_evaluations=evaluations,
+        measurements=measurements)
+
+
+def _study_group(results: Sequence[ImageResult], aggregation: StudyAggregation,
+                 class_names: Sequence[str], codes_map: ResultCodes, identity: ModelIdentity,
+                 multilabel: bool) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """The study's own group: the images' probabilities aggregated, every image referenced."""
+    algorithm = _algorithm(identity)
+    probabilities = aggregation.probabilities(results)
+    findings = aggregation.findings_of(probabilities) if (
+        multilabel and aggregation.findings_of is not None) else ()
+    evaluations, measurements = _evaluations_and_measurements(
+        probabilities, findings, class_names, codes_map, algorithm, multilabel,
+        AGGREGATIONS[aggregation.method][1])
+    study = str(results[0].source.StudyInstanceUID)
+    references = {}
+    for result in results:  # frames of one instance: one reference naming them all
+        uid = str(result.source.SOPInstanceUID)
+        frames = result.referenced_frames
+        if uid in references:
+            references[uid][1].extend(frames or [])
+        else:
+            references[uid] = (result.source, list(frames or []))
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=result_uid("study tracking", identity.config_hash, study, aggregation.method),
+            identifier=f"{identity.model_name} on study, {aggregation.method} of "
+                       f"{len(results)} image(s)"[:64]),
+        algorithm_id=algorithm,
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(
+            source, referenced_frame_numbers=sorted(frames) or None)
+            for source, frames in references.values()],
         qualitative_evaluations=evaluations,
         measurements=measurements)
 
 
 def classification_sr(results: Sequence[ImageResult], class_names: Sequence[str],
                       codes_map: ResultCodes, identity: ModelIdentity, series_uid: str,
-                      instance_number: int, multilabel: bool = False) -> hd.sr.Comprehensive3DSR:
-    """One SR for `results` (one image, or the images of one study)."""
+                      instance_number: int, multilabel: bool = False,
+                      aggregation: StudyAggregation | None = None) -> hd.sr.Comprehensive3DSR:
+    """One SR for `results` (one image, or the images of one study); with `aggregation`,
+    a study-level group over them all comes first."""
     studies = {str(r.source.StudyInstanceUID) for r in results}
     if len(studies) != 1:
         raise ValueError("one SR covers images of one study")
@@ -115,8 +191,10 @@ def classification_sr(results: Sequence[ImageResult], class_names: Sequence[str]
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=PROCEDURE,
-        imaging_measurements=[_group(r, class_names, codes_map, identity, multilabel)
-                              for r in results])
+        imaging_measurements=[
+            *([_study_group(results, aggregation, class_names, codes_map, identity, multilabel)]
+              if aggregation is not None else []),
+            *(_group(r, class_names, codes_map, identity, multilabel) for r in results)])
     return hd.sr.Comprehensive3DSR(
         evidence=[r.source for r in results], content=report,
         series_instance_uid=series_uid, series_number=900,

@@ -26,7 +26,7 @@ from training.results.result_identity import ModelIdentity, result_uid
 from training.results.source_headers import NotADicomSource, header_from, read_source
 
 if TYPE_CHECKING:
-    from training.results.classification_report import ImageResult
+    from training.results.classification_report import ImageResult, StudyAggregation
     from training.results.report_template import ImageReportTemplate
 
 log = logging.getLogger(__name__)
@@ -84,12 +84,18 @@ class ClassificationResults:
 
     def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
                  codes: ResultCodes, run_key: str, per: str = PER_IMAGE,
-                 multilabel: bool = False, writers: int | None = None) -> None:
+                 multilabel: bool = False, writers: int | None = None,
+                 aggregation: StudyAggregation | None = None) -> None:
         """`writers`: per-image SR writer processes (None: `writer_count()`; 0: write in
-        this process, as the inference node does for its few images a study)."""
+        this process, as the inference node does for its few images a study).
+        `aggregation` (per study only): the study's own probabilities lead its SR."""
+        if aggregation is not None and per != PER_STUDY:
+            raise ValueError("an aggregation is of a study's images: per must be 'study'")
         self.folder, self.class_names, self.identity = folder, class_names, identity
         self.codes, self.per, self.multilabel = codes, per, multilabel
-        self.series_uid = result_uid("sr series", identity.config_hash, per, run_key)
+        self.aggregation = aggregation
+        how = [] if aggregation is None else [aggregation.method]  # other content, other UIDs
+        self.series_uid = result_uid("sr series", identity.config_hash, per, run_key, *how)
         self.by_study: dict[str, list[ImageResult]] = defaultdict(list)
         self.summary = ResultSummary()
         self._template: ImageReportTemplate | None = None  # built where first used
@@ -166,7 +172,7 @@ class ClassificationResults:
         from training.results.report_template import ImageReportTemplate
 
         sources = [str(r.source.SOPInstanceUID) for r in results]
-        if len(results) == 1:
+        if len(results) == 1 and self.aggregation is None:
             if self._template is None:
                 self._template = ImageReportTemplate(
                     self.class_names, self.codes, self.identity, self.series_uid,
@@ -176,7 +182,7 @@ class ClassificationResults:
                 report.sop_instance_uid, report.series_instance_uid,
                 report.study_instance_uid), sources)
         dataset = classification_sr(results, self.class_names, self.codes, self.identity,
-                                    self.series_uid, number, self.multilabel)
+                                    self.series_uid, number, self.multilabel, self.aggregation)
         return self.folder.write("SR", dataset, sources)
 
     def finish(self) -> ResultSummary:

@@ -35,10 +35,13 @@ def check_geometry(source: Dataset, name: str) -> None:
 def segmentation_object(sources: Sequence[Dataset], masks: Sequence[np.ndarray],
                         class_names: Sequence[str], codes_map: ResultCodes,
                         identity: ModelIdentity, seg_type: str = BINARY,
-                        probabilities: Sequence[np.ndarray] | None = None) -> hd.seg.Segmentation:
+                        probabilities: Sequence[np.ndarray] | None = None,
+                        run_key: str = "") -> hd.seg.Segmentation:
     """One SEG over the frames of one series: `masks[i]` (rows, columns) holds class indices
     for `sources[i]`, or for frame i + 1 of a single multi-frame source (class 0 is the
-    background); fractional SEGs take `probabilities[i]` (rows, columns, classes) instead."""
+    background); fractional SEGs take `probabilities[i]` (rows, columns, classes) instead.
+    `run_key` tells apart SEGs of one series that cover other images (the inference node's
+    study generations); empty, the UIDs are the model's and the series' alone."""
     if len({str(s.SeriesInstanceUID) for s in sources}) != 1:
         raise ValueError("one SEG covers the frames of one series")
     orientations = {tuple(round(float(v), 4) for v in s.ImageOrientationPatient)
@@ -69,7 +72,8 @@ def segmentation_object(sources: Sequence[Dataset], masks: Sequence[np.ndarray],
         pixels = np.stack(masks).astype(np.uint8)  # a label map: segment number = class index
         kind = hd.seg.SegmentationTypeValues.BINARY
     series = str(sources[0].SeriesInstanceUID)
-    seg_series = result_uid("seg series", identity.config_hash, series, seg_type)
+    seg_series = result_uid("seg series", identity.config_hash, series, seg_type,
+                            *([run_key] if run_key else []))
     return hd.seg.Segmentation(
         source_images=list(sources), pixel_array=pixels, segmentation_type=kind,
         segment_descriptions=descriptions, series_instance_uid=seg_series, series_number=901,

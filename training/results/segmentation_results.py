@@ -32,9 +32,10 @@ class SegmentationResults:
     a multi-frame source (FrameName inputs) make one SEG over that instance."""
 
     def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
-                 codes: ResultCodes, seg_type: str = BINARY) -> None:
+                 codes: ResultCodes, seg_type: str = BINARY, run_key: str = "") -> None:
+        """`run_key`: see `segmentation_object` (empty for classify_image's SEGs)."""
         self.folder, self.class_names, self.identity = folder, class_names, identity
-        self.codes, self.seg_type = codes, seg_type
+        self.codes, self.seg_type, self.run_key = codes, seg_type, run_key
         self.series: dict[str, list[_Frame]] = defaultdict(list)
         self.summary = ResultSummary()
         self._header: tuple[str, Dataset | NotADicomSource] | None = None
@@ -78,7 +79,7 @@ class SegmentationResults:
                     _sources_of(series, frames), [f.mask for f in frames], self.class_names,
                     self.codes, self.identity, self.seg_type,
                     [f.probabilities.astype(np.float32) / 255 for f in frames]
-                    if self.seg_type != BINARY else None)
+                    if self.seg_type != BINARY else None, self.run_key)
             except NotADicomSource as exc:
                 self.summary.skipped.append(str(exc))
                 continue

@@ -24,7 +24,7 @@ from tests.support.findings_catalog import fetched_findings, run
 pytestmark = pytest.mark.slow  # builds a catalog and trains five models, one twice in part
 
 NET = ["--model_name=resnet_v1_18", "--train_image_size=32", "--batch_size=16",
-       "--max_number_of_steps=30", "--save_interval_secs=1", "--log_every_n_steps=5"]
+       "--max_number_of_steps=15", "--save_interval_secs=1", "--log_every_n_steps=5"]
 
 
 def _findings_folds(root) -> str:
@@ -62,7 +62,7 @@ def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     result = run_module("cross_validate", *arguments, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     for k in (1, 2):
-        assert f"fold {k} of 5: finished earlier (step 30); not retrained" in result.stderr
+        assert f"fold {k} of 5: finished earlier (step 15); not retrained" in result.stderr
         assert os.path.getmtime(os.path.join(train_dir, f"fold{k}", "fold_done.json")) == (
             finished[k])
     assert "resuming from" in result.stderr and "fold3" in result.stderr
@@ -75,7 +75,7 @@ def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     for k in range(1, 6):
         with open(os.path.join(train_dir, f"fold{k}", "eval", "metrics.json")) as handle:
             report = json.load(handle)
-        assert report["split"] == f"validation_fold{k}" and report["step"] == 30
+        assert report["split"] == f"validation_fold{k}" and report["step"] == 15
         per_fold.append(report)
     for metric in ("macro_auroc", "micro_auroc", "macro_average_precision", "num_examples"):
         values = [report[metric] for report in per_fold]
