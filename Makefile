@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
 .PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-bootstrap bench-report bench-classify \
-	bench-pacs bench-results bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
+	bench-pacs bench-results bench-node bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ bench-pacs: install
 
 bench-results: install
 	$(PY) -m bench.results
+
+bench-node: install
+	bash scripts/ensure_pacs_tools.sh
+	$(PY) -m bench.node
 
 bench-labels: install
 	bash scripts/ensure_mariadb.sh

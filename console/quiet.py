@@ -8,6 +8,9 @@ command) sets TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs later and
 installs an import hook that loads TensorFlow, whenever a command first
 imports it, with file descriptor 2 pointed at /dev/null.
 
+It also has the command's log lines written plain, once absl has parsed the flags
+(console.log_lines).
+
 Set MEDCV_TF_LOGS=1 to see those lines (a TF_CPP_MIN_LOG_LEVEL you set is kept for
 what TensorFlow logs after loading).
 Python errors are untouched: a failing import still raises with its traceback.
@@ -42,6 +45,15 @@ def stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+def _plain_lines_after_flags() -> None:
+    """Once absl has parsed the flags (app.run), log lines go plain (console.log_lines)."""
+    from absl import app
+
+    from console.log_lines import plain_log_lines
+
+    app.call_after_init(plain_log_lines)
+
+
 class _Loaded(importlib.abc.Loader):
     def __init__(self, module) -> None:
         self.module = module
@@ -66,6 +78,7 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
 
 
 def quiet_start() -> None:
+    _plain_lines_after_flags()
     if os.environ.get(SHOW_LOGS):
         return
     os.environ.setdefault(TF_LOG_LEVEL, "3")  # a level the user chose stands

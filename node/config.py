@@ -77,6 +77,9 @@ class NodeConfig:
     lease_seconds: float = 300.0
     """A claimed job whose node died is taken over after this long."""
     min_free_mb: int = 1024
+    keep_instances_hours: float = 24.0
+    """A study whose results are all stored leaves the spool (its instances and result
+    files) after this long without a new instance."""
     metrics_port: int | None = None
     stowrs_port: int | None = None
     """A STOW-RS endpoint (POST /studies) beside the C-STORE SCP; None: C-STORE only."""
@@ -87,8 +90,8 @@ class NodeConfig:
 
 _TOP_KEYS = {"listen", "stable_seconds", "database", "spool", "routes", "max_attempts",
              "backoff_seconds", "max_backoff_seconds", "max_batch", "max_wait_ms",
-             "lease_seconds", "min_free_mb", "metrics_port", "results_dir", "stowrs_port",
-             "allowed_ae_titles"}
+             "lease_seconds", "min_free_mb", "keep_instances_hours", "metrics_port",
+             "results_dir", "stowrs_port", "allowed_ae_titles"}
 _ROUTE_KEYS = {"name", "match", "model", "per", "results", "store_to", "aggregate", "seg_type"}
 
 
@@ -228,5 +231,6 @@ def load_config(path: str) -> NodeConfig:
         max_wait_ms=_number(raw, "max_wait_ms", where, 200, int, 0),
         lease_seconds=_number(raw, "lease_seconds", where, 300.0, float, 1),
         min_free_mb=_number(raw, "min_free_mb", where, 1024, int, 0),
+        keep_instances_hours=_number(raw, "keep_instances_hours", where, 24.0, float, 0),
         metrics_port=metrics_port, stowrs_port=stowrs_port, results_dir=results_dir,
         allowed_ae_titles=tuple(allowed))

@@ -1,8 +1,9 @@
 """A batch of stable jobs through their route's model, and their results into job folders.
 
 Classification routes: the images of every job claimed together go through the model in
-shared batches (`max_batch`), through the one input path classify_image uses, and each
-job gets SRs (one per image, or one per study with the images' probabilities aggregated).
+shared batches (`max_batch`), through the one input path classify_image uses; each job's
+SRs (one per image, or one per study with the images' probabilities aggregated) are
+then written by node.result_writing, in processes of their own.
 Segmentation routes: each image is segmented tile by tile, as classify_image does, and
 each job gets one SEG per source series.
 
@@ -21,8 +22,8 @@ from collections.abc import Iterable
 from datasets.records.dataset_spec import SEGMENTATION
 from node.config import Route
 from node.job_queue import Instance, Job
+from node.result_writing import LabelFindings, SrModel, SrOrder
 from training.results.classification_report import StudyAggregation
-from training.results.dicom_results import ClassificationResults, ResultSummary
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
 from training.results.segmentation_results import SegmentationResults
@@ -47,76 +48,55 @@ def check_route_model(route: Route, predictor: Predictor) -> None:
                          f"{predictor.config.task} model")
 
 
-def infer_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
-               max_batch: int) -> dict[int, str | Exception]:
-    """job id -> its result folder, or the error that stopped it."""
+def classify_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
+                  max_batch: int) -> tuple[SrModel, dict[int, SrOrder]]:
+    """The images of every job in shared batches; job id -> the order for its SRs (for
+    `node.result_writing`)."""
     check_route_model(route, predictor)
-    if route.results == "seg":
-        return _segment_jobs(predictor, route, work, results_dir, max_batch)
-    return _classify_jobs(predictor, route, work, results_dir, max_batch)
+    paths = [i.path for _, instances in work for i in instances]
+    by_path: dict[str, list] = defaultdict(list)  # a multi-frame instance: one per frame
+    for prediction in predict(predictor, file_inputs(paths, predictor.config), max_batch):
+        source = prediction.source
+        by_path[str(getattr(source, "source", source))].append(prediction)
+    config = predictor.config
+    multilabel = config.multilabel
+    model = SrModel(tuple(config.class_names), predictor.identity(), multilabel)
+    findings_of = None
+    if multilabel:
+        findings_of = LabelFindings(tuple(config.class_names), tuple(
+            predictor.thresholds.for_labels(config.class_names)))
+    aggregation = (StudyAggregation(route.aggregate, findings_of) if route.per == "study"
+                   else None)
+    orders: dict[int, SrOrder] = {}
+    for job, instances in work:
+        made, problems = [], defaultdict(int)
+        for instance in instances:
+            for prediction in by_path.get(instance.path) or [None]:
+                if prediction is None or prediction.error:
+                    problems[prediction.error if prediction else "not classified"] += 1
+                    continue
+                found = findings_of(prediction.probabilities) if findings_of else ()
+                made.append((prediction.source, prediction.probabilities, found))
+        orders[job.id] = SrOrder(job.id, job_folder(results_dir, job), _run_key(route, job),
+                                 route.per, aggregation, tuple(made),
+                                 tuple(problems.items()))
+    return model, orders
 
 
 def _run_key(route: Route, job: Job) -> str:
     return f"node|{route.name}|{job.study_uid}|{job.generation}"
 
 
-def _finished(job: Job, summary: ResultSummary, problems: dict[str, int],
-              directory: str) -> str:
-    """The job's folder; ValueError when none of its images gave a result."""
-    if not summary.written:
-        reason = "; ".join(f"{n} x {p}" for p, n in problems.items()) or (
-            "; ".join(summary.skipped[:2]) or "no result")
-        raise ValueError(f"no image of the study gave a result ({reason})")
-    if problems or summary.skipped:
-        first = next(iter(problems), None) or summary.skipped[0]
-        log.warning("job %d: %d image(s) gave no result: %s", job.id,
-                    sum(problems.values()) + len(summary.skipped), first)
-    return directory
-
-
-def _classify_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
-                   max_batch: int) -> dict[int, str | Exception]:
-    paths = [i.path for _, instances in work for i in instances]
-    by_path: dict[str, list] = defaultdict(list)  # a multi-frame instance: one per frame
-    for prediction in predict(predictor, file_inputs(paths, predictor.config), max_batch):
-        source = prediction.source
-        by_path[str(getattr(source, "source", source))].append(prediction)
-    names = predictor.config.class_names
-    multilabel = predictor.config.multilabel
-    codes = ResultCodes.load(None)
-    aggregation = None
-    if route.per == "study":
-        aggregation = StudyAggregation(route.aggregate,
-                                       predictor.findings if multilabel else None)
-    out: dict[int, str | Exception] = {}
-    for job, instances in work:
-        try:
-            folder = ResultFolder(job_folder(results_dir, job))
-            results = ClassificationResults(
-                folder, names, predictor.identity(), codes, _run_key(route, job), route.per,
-                multilabel, writers=0, aggregation=aggregation)
-            problems: dict[str, int] = defaultdict(int)
-            for instance in instances:
-                for prediction in by_path.get(instance.path) or [None]:
-                    if prediction is None or prediction.error:
-                        problems[prediction.error if prediction else "not classified"] += 1
-                        continue
-                    findings = (predictor.findings(prediction.probabilities) if multilabel
-                                else ())
-                    results.add(prediction.source, prediction.probabilities, None, findings)
-            out[job.id] = _finished(job, results.finish(), problems, folder.directory)
-        except Exception as exc:  # one job's failure is that job's
-            out[job.id] = exc
-    return out
-
-
-def _segment_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
-                  max_batch: int) -> dict[int, str | Exception]:
+def segment_jobs(predictor: Predictor, route: Route, work: Work, results_dir: str,
+                 max_batch: int) -> dict[int, tuple[str, int] | Exception]:
+    """Each job's images segmented and its SEGs written; job id -> (its folder, images
+    that gave none), or the error that stopped it."""
+    check_route_model(route, predictor)
     from training.segmentation.prediction import sliding_window
 
     config = predictor.config
     codes = ResultCodes.load(None)
-    out: dict[int, str | Exception] = {}
+    out: dict[int, tuple[str, int] | Exception] = {}
     for job, instances in work:
         try:
             folder = ResultFolder(job_folder(results_dir, job))
@@ -132,7 +112,12 @@ def _segment_jobs(predictor: Predictor, route: Route, work: Work, results_dir: s
                                                SEGMENTATION_TILE_OVERLAP, max_batch)
                 results.add(source, probabilities.argmax(axis=-1).astype("uint8"),
                             probabilities)
-            out[job.id] = _finished(job, results.finish(), problems, folder.directory)
+            summary = results.finish()
+            if not summary.written:
+                reason = "; ".join(f"{n} x {p}" for p, n in problems.items()) or (
+                    "; ".join(summary.skipped[:2]) or "no result")
+                raise ValueError(f"no image of the study gave a result ({reason})")
+            out[job.id] = (folder.directory, sum(problems.values()) + len(summary.skipped))
         except Exception as exc:  # one job's failure is that job's
             out[job.id] = exc
     return out

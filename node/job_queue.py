@@ -76,6 +76,17 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
 
 
 @dataclass(frozen=True)
+class Forgotten:
+    """What `forget_finished` let go of."""
+
+    studies: list[str]
+    paths: list[str]
+    """Spool files of their instances."""
+    folders: list[str]
+    """Result folders of their stored jobs."""
+
+
+@dataclass(frozen=True)
 class Job:
     id: int
     study_uid: str
@@ -270,6 +281,35 @@ class JobQueue:
 
     def stored(self, job: Job) -> None:
         self._set(job.id, state=STORED, lease_until=None, last_error=None)
+
+    def forget_finished(self, keep_seconds: float, limit: int = 500) -> Forgotten:
+        """The studies done and quiet: every job of their latest generation stored, no
+        instance for `keep_seconds`. Their instance rows older than that go, with the
+        spool paths and job folders returned for the caller to remove. A study's own row
+        stays, so an instance that comes later opens its next generation, over the
+        instances it brings; one arriving meanwhile is newer than the cut and is kept."""
+        jobs, studies, instances = self.t["jobs"], self.t["studies"], self.t["instances"]
+        cutoff = time.time() - keep_seconds
+        unfinished = sa.select(jobs.c.id).where(jobs.c.study_uid == studies.c.study_uid,
+                                                jobs.c.state != STORED)
+        held = sa.select(instances.c.sop_uid).where(
+            instances.c.study_uid == studies.c.study_uid, instances.c.received_at <= cutoff)
+        query = sa.select(studies.c.study_uid).where(
+            studies.c.last_received_at <= cutoff,
+            studies.c.jobbed_generation == studies.c.generation,
+            ~sa.exists(unfinished), sa.exists(held)).limit(limit)
+        with self.engine.begin() as c:
+            done = [r[0] for r in c.execute(query)]
+            if not done:
+                return Forgotten([], [], [])
+            old = sa.and_(instances.c.study_uid.in_(done), instances.c.received_at <= cutoff)
+            paths = [r[0] for r in c.execute(sa.select(instances.c.path).where(old))]
+            c.execute(sa.delete(instances).where(old))
+            folders = [r[0] for r in c.execute(sa.select(jobs.c.results).where(
+                jobs.c.study_uid.in_(done), jobs.c.state == STORED)) if r[0]]
+            c.execute(sa.update(jobs).where(jobs.c.study_uid.in_(done),
+                                            jobs.c.state == STORED).values(results=None))
+        return Forgotten(done, paths, folders)
 
     def failed(self, job: Job, error: str, max_attempts: int, first: float,
                cap: float) -> str:

@@ -3,26 +3,32 @@ to stop (SIGTERM drains: it stops accepting, finishes the batch in hand, and exi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import socket
 import sys
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 
 from console.text import printable
 from dicom.network.remote import PacsError
 from dicom.network.spool import Spool
 from dicom.network.store_handler import receive_into
 from node.config import NodeConfig, Route
-from node.inference import infer_jobs
+from node.inference import classify_jobs, segment_jobs
 from node.job_queue import DEAD, STABLE, WRITTEN, Job, JobQueue
 from node.metrics import NodeMetrics, serve
+from node.result_writing import SrWriters
 from node.routing import matches, wanted_keywords
 
 log = logging.getLogger(__name__)
 _TICK_SECONDS = 0.2
+_TIDY_SECONDS = 30.0
 MAX_INSTANCE_BYTES = 2 << 30
 
 
@@ -42,6 +48,9 @@ class InferenceNode:
         self.metrics = NodeMetrics(self.queue.counts)
         self._predictors: dict = {}
         self._stores: dict = {}
+        self._writers = SrWriters()
+        self._writing: list[tuple[Future, Job, Route, int]] = []
+        """Jobs whose SRs the writers are making: (their future, job, route, images)."""
 
     def say(self, line: str) -> None:
         print(printable(line), file=self.out, flush=True)
@@ -86,6 +95,9 @@ class InferenceNode:
         return self._predictors[route.name]
 
     def _infer(self) -> bool:
+        self._collect()
+        if len(self._writing) >= 2 * self.config.max_batch:  # the writers are behind: wait
+            self._collect(block=True)
         jobs = self.queue.claim(STABLE, self.config.max_batch, self.config.lease_seconds)
         if not jobs:
             return False
@@ -113,22 +125,51 @@ class InferenceNode:
             started = time.perf_counter()
             try:
                 predictor = self._predictor(route)
-                outcomes = infer_jobs(predictor, route, work, self.config.results_dir,
-                                      self.config.max_batch)
+                if route.results == "seg":
+                    outcomes = segment_jobs(predictor, route, work, self.config.results_dir,
+                                            self.config.max_batch)
+                    for job, instances in work:
+                        self._outcome(job, route, len(instances), outcomes[job.id])
+                else:
+                    model, orders = classify_jobs(predictor, route, work,
+                                                  self.config.results_dir,
+                                                  self.config.max_batch)
+                    for job, instances in work:  # written while the next batch is inferred
+                        self._writing.append((self._writers.submit(model, orders[job.id]),
+                                              job, route, len(instances)))
             except Exception as exc:  # the model itself failed: every job
-                outcomes = {job.id: exc for job in claimed}
+                for job, instances in work:
+                    self._outcome(job, route, len(instances), exc)
             self.metrics.inference_seconds.observe(time.perf_counter() - started)
-            for job, instances in work:
-                outcome = outcomes[job.id]
-                if isinstance(outcome, Exception):
-                    self._failed(job, f"inference: {outcome}")
-                    continue
-                self.queue.written(job, outcome)
-                self.queue.audit("written", job.study_uid, name,
-                                 f"generation {job.generation}, {len(instances)} images, "
-                                 f"model {route.model} "
-                                 f"({self._predictor(route).identity().version})")
         return True
+
+    def _collect(self, block: bool = False) -> None:
+        """Record the jobs whose results the writers have finished (all of them, when
+        `block`: at the end of a run, or when too many wait)."""
+        waiting = []
+        for future, job, route, images in self._writing:
+            if block or future.done():
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # that job's SRs failed, not the others'
+                    outcome = exc
+                self._outcome(job, route, images, outcome)
+            else:
+                waiting.append((future, job, route, images))
+        self._writing = waiting
+
+    def _outcome(self, job: Job, route: Route, images: int,
+                 outcome: tuple[str, int] | Exception) -> None:
+        if isinstance(outcome, Exception):
+            self._failed(job, f"inference: {outcome}")
+            return
+        folder, without = outcome
+        if without:
+            log.warning("job %d: %d image(s) gave no result", job.id, without)
+        self.queue.written(job, folder)
+        self.queue.audit("written", job.study_uid, route.name,
+                         f"generation {job.generation}, {images} images, model {route.model} "
+                         f"({self._predictor(route).identity().version})")
 
     # -- storing ------------------------------------------------------------------------
     def _store_for(self, url: str):
@@ -178,6 +219,20 @@ class InferenceNode:
                    else "will retry")
         self.say(f"job {job.id} ({job.route}, study {job.study_uid}) {outcome}: {error}")
 
+    # -- housekeeping -------------------------------------------------------------------
+    def _tidy(self) -> None:
+        """Studies done and quiet for `keep_instances_hours` leave the spool."""
+        forgotten = self.queue.forget_finished(self.config.keep_instances_hours * 3600)
+        for path in forgotten.paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        for folder in forgotten.folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        if forgotten.studies:
+            self.queue.audit("forgotten", None, None,
+                             f"{len(forgotten.studies)} studies, {len(forgotten.paths)} "
+                             "instances: results stored, quiet for keep_instances_hours")
+
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> int:
         from node.receiving import NodeReceiver
@@ -214,15 +269,26 @@ class InferenceNode:
                  + (f", STOW-RS on port {self.config.stowrs_port}" if stow else "")
                  + f"; {len(self.routes)} route(s); queue in "
                  f"{self.queue.engine.url.render_as_string(hide_password=True)}")
+        tidied = 0.0
         try:
             while not self.stopping.is_set():
+                if time.monotonic() - tidied > _TIDY_SECONDS:
+                    self._tidy()
+                    tidied = time.monotonic()
                 self._schedule()
                 busy = self._infer()
                 busy = self._store() or busy
-                if not busy:
+                if busy:
+                    continue
+                if self._writing:  # woken by the first finished job, or the tick
+                    wait_for([w[0] for w in self._writing], _TICK_SECONDS,
+                             return_when="FIRST_COMPLETED")
+                else:
                     self.stopping.wait(_TICK_SECONDS)
         finally:
             server.shutdown()
+            self._collect(block=True)  # the batch in hand is finished, then the writers go
+            self._writers.close()
             if stow is not None:
                 stow.shutdown()
             if http is not None:

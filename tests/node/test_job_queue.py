@@ -69,6 +69,28 @@ def test_an_unrouted_study_is_forgotten_but_never_an_instance_the_routes_did_not
     assert [i.sop_uid for i in queue.instances_of("3.3")] == ["3.3.later"]
 
 
+def test_a_stored_quiet_study_leaves_the_spool_but_an_unfinished_one_stays(db_url):
+    queue = _queue(db_url)
+    _study(queue, "4.4", 2)
+    _study(queue, "5.5", 1)
+    for study in ("4.4", "5.5"):
+        queue.open_jobs(study, 1, ["chest"], 0)
+    for job in queue.claim(STABLE, 10, 60):
+        queue.written(job, f"/results/job-{job.id}")
+    stored = next(j for j in queue.claim(WRITTEN, 10, 60) if j.study_uid == "4.4")
+    queue.stored(stored)
+    assert queue.forget_finished(60).studies == []  # not quiet for long enough
+    time.sleep(0.3)
+    forgotten = queue.forget_finished(0.2)  # 5.5's job is written, not stored: it stays
+    assert forgotten.studies == ["4.4"] and forgotten.folders == [f"/results/job-{stored.id}"]
+    assert sorted(forgotten.paths) == ["/spool/4.4-0.dcm", "/spool/4.4-1.dcm"]
+    assert queue.instances_of("4.4") == [] and len(queue.instances_of("5.5")) == 1
+    assert queue.forget_finished(0.2).studies == []  # nothing twice
+    # a later instance of the forgotten study: its next generation, over that instance
+    queue.record_instance("4.4.late", "4.4", "/spool/late.dcm", {"Modality": "CR"}, "X")
+    assert queue.stable_studies(0) == [("4.4", 2)]
+
+
 def test_failures_back_off_then_go_dead_and_retry_brings_them_back(db_url):
     queue = _queue(db_url)
     _study(queue, "5.5", 1)

@@ -125,6 +125,12 @@ def test_classify_files_with_a_bad_line_and_the_saved_model_agrees(trained, tmp_
     exported = run_module("export_model", f"--checkpoint_path={trained['train_dir']}",
                           f"--export_dir={export_dir}")
     assert exported.returncode == 0, exported.stderr[-3000:]
+    with open(export_dir / "provenance.json") as handle:  # what the export was made from
+        provenance = json.load(handle)
+    latest = tf.train.latest_checkpoint(trained["train_dir"])
+    assert provenance["checkpoint"] == os.path.abspath(latest)
+    assert provenance["step"] == int(latest.rsplit("-", 1)[1]) > 0
+    assert len(provenance["run_config_sha256"]) == 64
     for name, checkpoint in (("ckpt", trained["train_dir"]), ("saved", str(export_dir))):
         outfile = tmp_path / f"{name}.txt"
         result = run_module("classify_image", "--num_classes=3", f"--infile={listing}",

@@ -85,10 +85,13 @@ class ClassificationResults:
     def __init__(self, folder: ResultFolder, class_names: list[str], identity: ModelIdentity,
                  codes: ResultCodes, run_key: str, per: str = PER_IMAGE,
                  multilabel: bool = False, writers: int | None = None,
-                 aggregation: StudyAggregation | None = None) -> None:
+                 aggregation: StudyAggregation | None = None,
+                 template: ImageReportTemplate | None = None) -> None:
         """`writers`: per-image SR writer processes (None: `writer_count()`; 0: write in
         this process, as the inference node does for its few images a study).
-        `aggregation` (per study only): the study's own probabilities lead its SR."""
+        `aggregation` (per study only): the study's own probabilities lead its SR.
+        `template`: a template of the same model shared with other collectors (the node
+        makes one per batch of jobs: building one costs as much as a hundred SRs)."""
         if aggregation is not None and per != PER_STUDY:
             raise ValueError("an aggregation is of a study's images: per must be 'study'")
         self.folder, self.class_names, self.identity = folder, class_names, identity
@@ -98,7 +101,7 @@ class ClassificationResults:
         self.series_uid = result_uid("sr series", identity.config_hash, per, run_key, *how)
         self.by_study: dict[str, list[ImageResult]] = defaultdict(list)
         self.summary = ResultSummary()
-        self._template: ImageReportTemplate | None = None  # built where first used
+        self._template = template  # built where first used, unless shared
         self._submitted = 0
         self._pending: deque[Future] = deque()
         self._froze = False
@@ -177,7 +180,7 @@ class ClassificationResults:
                 self._template = ImageReportTemplate(
                     self.class_names, self.codes, self.identity, self.series_uid,
                     self.multilabel)
-            report = self._template.encode(results[0], number)
+            report = self._template.encode(results[0], number, self.series_uid)
             return self.folder.write_file("SR", report.data, (
                 report.sop_instance_uid, report.series_instance_uid,
                 report.study_instance_uid), sources)

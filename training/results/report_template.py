@@ -76,6 +76,7 @@ class _ReportSlots:
 
     def __init__(self, dataset: Dataset, keywords: tuple[str, ...]) -> None:
         slots = {id(dataset["SOPInstanceUID"]): "sop_instance_uid",
+                 id(dataset["SeriesInstanceUID"]): "sr_series",
                  id(dataset["InstanceNumber"]): "instance_number"}
         # What highdicom copied of the source's patient and study attributes.
         self.keywords = tuple(k for k in keywords if k in dataset)
@@ -121,6 +122,10 @@ def _reference_slots(item: Dataset, slots: dict[int, str]) -> None:
 
 
 class ImageReportTemplate:
+    """Per-image SRs of one model (its classes, codes and identity). Each SR goes in the
+    series the template was made for, or in the one `encode` names: one template serves
+    several result folders (the inference node's jobs), each its own series."""
+
     def __init__(self, class_names: Sequence[str], codes: ResultCodes, identity: ModelIdentity,
                  series_uid: str, multilabel: bool = False) -> None:
         self.class_names, self.codes, self.identity = list(class_names), codes, identity
@@ -136,8 +141,11 @@ class ImageReportTemplate:
         present = source.keys()
         return sop_class, tuple(k for k, tag in self._keywords[sop_class] if tag in present)
 
-    def encode(self, result: ImageResult, instance_number: int) -> EncodedReport:
-        """The SR of `result` as the bytes of its file."""
+    def encode(self, result: ImageResult, instance_number: int,
+               series_uid: str | None = None) -> EncodedReport:
+        """The SR of `result` as the bytes of its file, in `series_uid` (default: the
+        template's series)."""
+        series_uid = series_uid or self.series_uid
         try:
             # Multi-label: the findings present are part of the structure (one coded
             # evaluation each), so each set of findings has its own template.
@@ -149,21 +157,22 @@ class ImageReportTemplate:
         template = self._templates.get(key) if key is not None else None
         if template is None:
             sr = classification_sr([result], self.class_names, self.codes, self.identity,
-                                   self.series_uid, instance_number, self.multilabel)
+                                   series_uid, instance_number, self.multilabel)
             buffer = io.BytesIO()
             sr.save_as(buffer, enforce_file_format=True)
             data = buffer.getvalue()
             if key is not None and len(self._templates) < _MAX_TEMPLATES:
                 self._templates[key] = _ReportSlots(pydicom.dcmread(io.BytesIO(data)), key[1])
-            return EncodedReport(data, str(sr.SOPInstanceUID), self.series_uid,
+            return EncodedReport(data, str(sr.SOPInstanceUID), series_uid,
                                  str(result.source.StudyInstanceUID), templated=False)
-        return self._filled(template, result, instance_number)
+        return self._filled(template, result, instance_number, series_uid)
 
     def _filled(self, template: _ReportSlots, result: ImageResult,
-                instance_number: int) -> EncodedReport:
+                instance_number: int, series_uid: str) -> EncodedReport:
         source, encoded = result.source, template.encoded
-        uid = report_uid(self.identity, self.series_uid, [result])
+        uid = report_uid(self.identity, series_uid, [result])
         values = {"sop_instance_uid": encoded.element("sop_instance_uid", uid),
+                  "sr_series": encoded.element("sr_series", series_uid),
                   "instance_number": encoded.element("instance_number", instance_number),
                   "study": encoded.element("study", source.StudyInstanceUID),
                   "series": encoded.element("series", source.SeriesInstanceUID),
@@ -187,5 +196,5 @@ class ImageReportTemplate:
             values["frames"] = encoded.element("frames", result.referenced_frames)
         if template.predicted is not None:
             values["predicted"] = template.predicted[int(np.argmax(probabilities))]
-        return EncodedReport(encoded.render(values, uid), uid, self.series_uid,
+        return EncodedReport(encoded.render(values, uid), uid, series_uid,
                              str(source.StudyInstanceUID), templated=True)

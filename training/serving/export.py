@@ -40,6 +40,7 @@ from training.classification.thresholds import (
 )
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig
+from training.serving.provenance import provenance_of, write_provenance
 
 MODEL_INFO = "medcv_model.json"
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def export_saved_model(
                    "max_image_size": config.max_image_size,
                    "label_policy": config.label_policy}, handle,
                   indent=2)
+    write_provenance(provenance_of(loaded.prefix, use_moving_averages), temporary)
     if thresholds is not None:
         write_thresholds(thresholds, temporary)
     if scaling is not None:  # applied in the graph; recorded so its users can say so

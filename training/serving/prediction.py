@@ -45,6 +45,7 @@ from training.loop.checkpoints import checkpoint_step
 from training.loop.model_loading import load_model
 from training.loop.run_config import RunConfig, reconcile
 from training.serving.export import MODEL_INFO, is_saved_model
+from training.serving.provenance import read_provenance
 
 
 @dataclass
@@ -114,7 +115,9 @@ class Predictor:
                                preprocessing_name)
             signature = tf.saved_model.load(path).signatures["predict_images"]
             # an export applies the calibration in its graph and keeps its record beside it
+            provenance = read_provenance(path)  # the step the export was made from
             return cls(config, lambda images: signature(images)["probabilities"].numpy(),
+                       provenance.step if provenance else 0,
                        thresholds=read_thresholds(path) if config.multilabel else None,
                        scaling=read_scaling(path), scaling_in_graph=True)
         loaded = load_model(path, model_name, num_classes, image_size, channels, class_names,
