@@ -190,6 +190,7 @@ def throughput(work: str, model: str) -> None:
 def latency(work: str, model: str) -> None:
     import pydicom
 
+    shutil.rmtree(os.path.join(work, "orthanc"), ignore_errors=True)  # no earlier SRs
     orthanc = start_orthanc(os.path.join(work, "orthanc"), authentication=False)
     folder = os.path.join(work, "latency")
     shutil.rmtree(folder, ignore_errors=True)
