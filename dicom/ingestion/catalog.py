@@ -12,6 +12,7 @@ the path so re-runs update instead of duplicating.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -262,6 +263,19 @@ class Catalog:
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else (row[0], row[1])
+
+    def set_source_path(self, sop_uid: str, path: str) -> None:
+        """The stored copy of `sop_uid` is (also) the file at `path`: same bytes, and
+        `path` is the one kept (dicom.ingestion.uid_repeats)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(self.images).where(
+                self.images.c.SOPInstanceUID == sop_uid).values(source_path=path))
+
+    def body_parts_of(self, sop_uid: str) -> collections.Counter[str]:
+        """The stored rows of `sop_uid` (one per frame), counted by canonical body part."""
+        query = sa.select(self.images.c.body_part).where(self.images.c.SOPInstanceUID == sop_uid)
+        with self.engine.connect() as connection:
+            return collections.Counter(str(r[0]) for r in connection.execute(query))
 
     def write_batch(
         self,

@@ -89,6 +89,8 @@ class FileOutcome:
     replaces: bool = False
     body_part: str | None = None
     conflict_action: str = ""
+    repeat_of: str = ""
+    """Another file of this run stored under the same UID: its path (uid_repeats)."""
 
     @property
     def nbytes(self) -> int:

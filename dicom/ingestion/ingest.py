@@ -44,6 +44,7 @@ from dicom.ingestion.ingest_workers import (
     decoded_groups,
     run_in_workers,
 )
+from dicom.ingestion.uid_repeats import KEPT_RULE, Repeat, Settled, settle_repeats
 from dicom.ingestion.window_record import require_same_window
 from dicom.metadata.body_part import UNKNOWN
 
@@ -72,9 +73,20 @@ class IngestSummary:
     unknown_body_part: list[str] = field(default_factory=list)
     body_parts: collections.Counter[str] = field(default_factory=collections.Counter)
 
+    repeats: list[Repeat] = field(default_factory=list)
+    """Files whose UID another file of this run was stored under, to be settled."""
+    defer_repeats: bool = False
+    """A folder's ingest settles repeats once all is committed (uid_repeats); a stream's
+    (pull, receive) counts them as they come: its spool files are gone by then."""
+
     def add(self, outcome: FileOutcome) -> None:
         """Count one committed outcome; log its conflict and warnings."""
         self.files += 1
+        if outcome.repeat_of and self.defer_repeats:
+            self.repeats.append(Repeat(outcome.path, outcome.sop_uid or "",
+                                       outcome.sha256 or ""))
+            self._warnings_of(outcome)
+            return
         if outcome.status == REJECTED:
             assert outcome.reject is not None
             self.rejects.append(outcome.reject)
@@ -90,12 +102,9 @@ class IngestSummary:
                     "action": outcome.conflict_action,
                 }
             )
-            log.warning(
-                "%s: SOP Instance UID %s already stored with other content; %s",
-                outcome.path,
-                outcome.sop_uid,
-                outcome.conflict_action,
-            )
+            if not self.defer_repeats:  # a folder's ingest logs them, sorted, at its end
+                log.warning("%s: SOP Instance UID %s already stored with other content; %s",
+                            outcome.path, outcome.sop_uid, outcome.conflict_action)
         else:
             assert outcome.status == NEW
             self.ingested += 1
@@ -104,6 +113,42 @@ class IngestSummary:
             self.body_parts[outcome.body_part or UNKNOWN] += outcome.row_count
             if outcome.body_part == UNKNOWN:
                 self.unknown_body_part.append(outcome.path)
+        self._warnings_of(outcome)
+
+    def apply(self, settled: Settled) -> None:
+        """Count the settled repeats: per UID, the kept file is the ingested one, the
+        others already present (same bytes) or conflicts naming the kept path."""
+        for uid, (kept, kept_sha) in settled.kept.items():
+            for other in settled.others[uid]:
+                if other.sha256 == kept_sha:
+                    self.present += 1
+                    continue
+                self.conflicts.append({
+                    "path": other.path, "sop_uid": uid, "stored_sha256": kept_sha,
+                    "file_sha256": other.sha256,
+                    "action": f"same SOP Instance UID as {kept} with other content in this "
+                              f"run; {KEPT_RULE}"})
+        for counted, kept, unknown in settled.swapped or []:  # the file counted was another
+            was_unknown = counted in self.unknown_body_part
+            if was_unknown:
+                self.unknown_body_part.remove(counted)
+            if unknown or (unknown is None and was_unknown):
+                self.unknown_body_part.append(kept)
+        self.unknown_body_part.sort()
+        self.rows += settled.rows_delta
+        if settled.body_parts_delta:
+            self.body_parts.update(settled.body_parts_delta)
+            self.body_parts = +self.body_parts  # drop the parts that fell to zero
+        self.conflicts.sort(key=lambda c: (c["path"], c["sop_uid"]))
+        self.repeats = []
+
+    def log_conflicts(self) -> None:
+        """A line per conflict, in path order (the same whatever the engine)."""
+        for conflict in self.conflicts:
+            log.warning("%s: SOP Instance UID %s already stored with other content; %s",
+                        conflict["path"], conflict["sop_uid"], conflict["action"])
+
+    def _warnings_of(self, outcome: FileOutcome) -> None:
         for message in outcome.warnings:
             self.warnings.append({"path": outcome.path, "message": message})
             log.debug("%s: %s", outcome.path, message)  # --verbosity=1; always in the report
@@ -208,7 +253,7 @@ def ingest_directory(
     workers = max(0, workers if workers is not None else (os.cpu_count() or 1))
     size = task_size(len(paths), max(1, workers), max(1, batch_files))
     tasks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    summary = IngestSummary()
+    summary = IngestSummary(defer_repeats=True)
     with _progress_bar(len(paths), progress) as bar:
         if beam_arguments is not None and tasks:
             from dicom.ingestion.beam_ingest import ingest_tasks_on_beam
@@ -234,6 +279,16 @@ def ingest_directory(
                 for outcome in outcomes:
                     summary.add(outcome)
                 bar.update(len(outcomes))
+    if summary.repeats:
+        processor = FileProcessor(settings, {})  # the kept file, processed as new
+        wanted = {r.path for r in summary.repeats}
+        real_paths = {}  # a kept file other than the stored one is always a repeat
+        for path in paths:
+            shown = processor.stored_path(path)
+            if shown in wanted:
+                real_paths[shown] = path
+        summary.apply(settle_repeats(catalog, summary.repeats, processor, real_paths))
+    summary.log_conflicts()
     return summary
 
 

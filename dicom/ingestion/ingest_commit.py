@@ -5,8 +5,8 @@ through the parent. A transaction holds whole files (all frames, their reject
 clean-up), so a job killed at any moment leaves only complete files and a
 re-run finishes the rest. Two files of one run with one SOP Instance UID meet
 at the catalog's unique keys: the transaction is rolled back and its files are
-written one by one; the later file counts as already present (same bytes) or
-as a conflict (other bytes), and the copy stored first is kept.
+written one by one; the later file is marked a repeat of the stored one, and once
+the run is committed dicom.ingestion.uid_repeats keeps the path that sorts first.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def _mark_repeat(outcome: FileOutcome, stored_sha256: str, stored_path: str) -> 
     """`outcome` repeats a UID stored from `stored_path` in this run."""
     outcome.rows = []
     outcome.replaces = False
+    outcome.repeat_of = stored_path
     if stored_sha256 == outcome.sha256:
         outcome.status = PRESENT
         return
