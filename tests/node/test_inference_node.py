@@ -2,7 +2,8 @@
 Lua recipe of docs/node.md) or dcmtk's dcmsend pushes them; the node classifies the
 stable ones its routes match and stores SRs into Orthanc.
 
-- Routing: CR studies are routed, DX studies are not, a hostile instance is refused;
+- Routing: 20 studies; CR studies are routed, DX studies are not, a hostile instance is
+  refused;
   each routed image's SR is in Orthanc under its study, referencing it, and dciodvfy
   finds no error in it.
 - kill -9 mid-run, then a restart: Orthanc ends with exactly one SR per routed image.
@@ -141,13 +142,6 @@ def _wait(predicate, seconds: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def out_of(orthanc: Orthanc) -> int:
-    """How many of Orthanc's jobs sent a study to a modality and finished."""
-    jobs = [orthanc.rest("GET", f"/jobs/{j}").json() for j in orthanc.rest("GET", "/jobs").json()]
-    return sum(1 for j in jobs if j.get("Type") == "DicomModalityStore"
-               and j.get("State") == "Success")
-
-
 def _clear(orthanc: Orthanc) -> None:
     for study in orthanc.rest("GET", "/studies").json():
         orthanc.rest("DELETE", f"/studies/{study}")
@@ -166,12 +160,20 @@ def _wait_for_line(node: Node, text: str, seconds: float) -> str:
 
 
 def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tmp_path):
-    """docs/node.md's recipe: Orthanc forwards each stable study to the node. Two routes
-    take the CR studies: one stores back into that Orthanc, the other into an Orthanc
-    that refuses us (it wants a password); DX studies match no route; a hostile file
-    pushed straight to the node is refused."""
+    """docs/node.md's recipe: Orthanc forwards each stable study to the node, 20 studies
+    of mixed kinds (3 CR and 3 DX of 4 images, 7 CR and 7 DX of one). Two routes take the
+    CR studies: one stores back into that Orthanc, the other into an Orthanc that
+    refuses us (it wants a password); DX studies match no route; a hostile file pushed
+    straight to the node is refused."""
     orthanc = setting["orthanc"]
     _clear(orthanc)
+    extra = synthesize(str(tmp_path / "single"), SyntheticSpec(
+        num_images=14, size=64, defects=False, images_per_study=1, seed=9)).images
+    extra_cr = [p for p in extra
+                if str(pydicom.dcmread(p, stop_before_pixels=True).Modality) == "CR"]
+    cr_files = [*setting["cr"], *extra_cr]
+    routed = 3 + len(extra_cr)  # CR studies
+    unrouted = 3 + len(extra) - len(extra_cr)
     guarded = start_orthanc(str(tmp_path / "guarded"), authentication=True)
     config = _config(tmp_path, setting["model"],
                      {"cr-classes": orthanc.dicomweb, "cr-elsewhere": guarded.dicomweb},
@@ -181,39 +183,46 @@ def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tm
     try:
         orthanc.register("medcv-node", "MEDCV_AI", node.port)  # the recipe's modality
         # the studies reach Orthanc, which forwards each once stable (docs/node.md)
-        assert len(orthanc.upload([*setting["cr"], *setting["dx"]])) == 24
+        assert len(orthanc.upload([*setting["cr"], *setting["dx"], *extra])) == 38
         pushed = push("dcmsend", node.port, [setting["hostile"]])  # and a stranger's file
         assert "with status ERROR    : 1" in pushed.stderr, pushed.stderr[-2000:]  # refused
-        srs = _wait(lambda: len(_srs(orthanc)) >= 12 and _srs(orthanc), 90,
-                    "12 SRs in Orthanc")
-        _wait(lambda: "dead 3" in _status(config), 60, "three dead-letter jobs")
+        srs = _wait(lambda: len(_srs(orthanc)) >= len(cr_files) and _srs(orthanc), 90,
+                    "an SR per CR image in Orthanc")
+        _wait(lambda: f"dead {routed}" in _status(config), 60, "a dead job per CR study")
         # the SRs made the CR studies stable again, and Orthanc sent them back: the node
         # ignores its own results and the instances it has, so nothing more comes
-        _wait(lambda: out_of(orthanc) >= 9, 30, "Orthanc's forwards of the CR studies again")
-        time.sleep(4)
-        assert len(_srs(orthanc)) == 12
         with open(config) as handle:
             metrics_port = int(handle.read().split("metrics_port: ")[1].split()[0])
+
+        def received() -> float:
+            text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+            return float(re.search(r"^medcv_node_received_instances_total (\S+)$", text,
+                                   re.MULTILINE).group(1))
+
+        _wait(lambda: received() >= 38 + len(cr_files), 60,
+              "Orthanc's forwards of the CR studies again")
+        time.sleep(4)
+        assert len(_srs(orthanc)) == len(cr_files)
         metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
         health = requests.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=10)
     finally:
         out = node.stop()
         guarded.stop()
     assert health.status_code == 200
-    received = float(re.search(r"^medcv_node_received_instances_total (\S+)$", metrics,
-                               re.MULTILINE).group(1))
-    assert received >= 24  # each study once, the CR ones again with our SRs
+    total = float(re.search(r"^medcv_node_received_instances_total (\S+)$", metrics,
+                            re.MULTILINE).group(1))
+    assert total == 38 + len(cr_files)  # each study once, the CR ones again
     assert "medcv_node_refused_instances_total 1.0" in metrics
-    assert 'medcv_node_jobs{state="stored"} 3.0' in metrics
+    assert f'medcv_node_jobs{{state="stored"}} {float(routed)}' in metrics
     assert "refused instance" in out and "no Study Instance UID" in out
-    assert out.count("no route matches") == 3  # the DX studies, dropped
+    assert out.count("no route matches") == unrouted  # the DX studies, dropped
     assert "generation 2" not in out  # the studies sent back reopened nothing
-    assert out.count("dead after 2 attempts") == 3 and "401" in out
+    assert out.count("dead after 2 attempts") == routed and "401" in out
     cr = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): p
-          for p in setting["cr"]}
+          for p in cr_files}
     studies = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID)
-               for p in setting["cr"]}
-    assert len(srs) == 12 and {s["StudyInstanceUID"] for s in srs} == studies
+               for p in cr_files}
+    assert len(srs) == len(cr_files) and {s["StudyInstanceUID"] for s in srs} == studies
     referenced = set()
     for sr in srs:
         instance = orthanc.rest("POST", "/tools/find", json={
@@ -228,18 +237,20 @@ def test_routed_studies_get_their_srs_and_a_refusing_route_ends_dead(setting, tm
     assert referenced == set(cr)
     assert dciodvfy_errors(str(path)) == []
     status = _status(config)
-    assert "stored 3" in status and "dead 3" in status and "last error: store to" in status
+    assert f"stored {routed}" in status and f"dead {routed}" in status
+    assert "last error: store to" in status
     retried = run_module("inference_node", f"--config={config}", "--retry=dead")
-    assert "3 job(s) due again" in retried.stdout
-    assert "written 3" in _status(config)  # due again, for the next start
+    assert f"{routed} job(s) due again" in retried.stdout
+    assert f"written {routed}" in _status(config)  # due again, for the next start
 
 
 def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setting,
                                                                            tmp_path):
     """kill -9 once the first studies' inference has started; the restarted node takes its jobs
-    back, finds the PACS down and waits with backoff; once the PACS is up, Orthanc holds
-    exactly one SR per routed image. Then a late instance reopens its study, whose next
-    generation gives superseding SRs for all its images."""
+    back, finds the PACS down and waits with backoff; once the PACS is up, a kill -9 while
+    it stores, and a restart: Orthanc holds exactly one SR per routed image. Then a late
+    instance reopens its study, whose next generation gives superseding SRs for all its
+    images."""
     later = Orthanc(str(tmp_path / "later"), free_port(), free_port(), "medcv-later",
                     authentication=False)  # its ports chosen; nothing listens yet
     config = _config(tmp_path, setting["model"], {"cr-classes": later.dicomweb},
@@ -255,6 +266,9 @@ def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setti
         status = _status(config)
         assert "written" in status and "last error: store to" in status, status
         later.start()
+        _wait_for_line(node, "results stored to", 60)  # storing: kill -9 it again
+        node.kill()
+        node = Node(config)
         _wait(lambda: len(_srs(later)) >= 12, 90, "12 SRs once the PACS is up")
         time.sleep(2)  # nothing more arrives
         srs = _srs(later)

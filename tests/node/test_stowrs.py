@@ -133,3 +133,40 @@ def test_an_instance_of_another_study_than_the_path_names_is_refused(endpoint):
     wrong = requests.post(endpoint["url"] + "/studies", data=b"{}", timeout=30,
                           headers={"Content-Type": "application/json"})
     assert wrong.status_code == 415 and "multipart/related" in wrong.text
+
+
+def test_a_nearly_full_spool_refuses_c_store_and_stow_rs_and_keeps_nothing(tmp_path):
+    """Less free disk than the spool's floor: C-STORE is answered 0xA700 (out of
+    resources) and STOW-RS 503, before anything is written; nothing is queued."""
+    from pynetdicom import AE
+    from pynetdicom.sop_class import CTImageStorage
+
+    queue = JobQueue(f"sqlite:///{tmp_path / 'queue.sqlite'}", "test-node")
+    queue.create()
+    spool = Spool(str(tmp_path / "spool"), 1 << 20, min_free_bytes=1 << 62)  # never enough
+    refused: list[str] = []
+    receiver = NodeReceiver(queue, spool, {"Modality"}, lambda study, caller: None,
+                            lambda uid, reason, caller: refused.append(reason))
+    port, stow_port = free_port(), free_port()
+    server = receiver.start("MEDCV_AI", "127.0.0.1", port, ())
+    stow = serve_stowrs(StowReceiver(receiver, spool), "127.0.0.1", stow_port)
+    try:
+        ae = AE(ae_title="SENDER")
+        ae.add_requested_context(CTImageStorage)
+        association = ae.associate("127.0.0.1", port, ae_title="MEDCV_AI")
+        assert association.is_established
+        status = association.send_c_store(pydicom.dcmread(get_testdata_file("CT_small.dcm")))
+        association.release()
+        reply = requests.post(
+            f"http://127.0.0.1:{stow_port}/studies",
+            data=_body([Path(get_testdata_file("CT_small.dcm")).read_bytes()]), timeout=30,
+            headers={"Content-Type": f"multipart/related; type=application/dicom; "
+                                     f"boundary={BOUNDARY}"})
+    finally:
+        server.shutdown()
+        stow.shutdown()
+    assert int(status.Status) == 0xA700
+    assert reply.status_code == 503 and "MiB free in the spool" in reply.text
+    assert "MiB free in the spool" in refused[0]
+    assert glob.glob(os.path.join(spool.directory, "*.dcm")) == []
+    assert queue.counts()["received"] == 0 and queue.stable_studies(0) == []

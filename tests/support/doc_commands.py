@@ -168,11 +168,12 @@ def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
         out.append(node)
-        for field in ("body", "orelse", "finalbody", "handlers"):
+        for field in ("body", "orelse", "finalbody"):
             inner = getattr(node, field, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt | ast.excepthandler):
-                out += _top_level([getattr(i, "body", i) if isinstance(i, ast.excepthandler)
-                                   else i for i in inner if isinstance(i, ast.stmt)])
+            if isinstance(inner, list):
+                out += _top_level([i for i in inner if isinstance(i, ast.stmt)])
+        for handler in getattr(node, "handlers", None) or []:
+            out += _top_level(handler.body)
     return out
 
 
