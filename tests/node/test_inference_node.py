@@ -19,8 +19,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import subprocess
-import sys
 import time
 
 import pydicom
@@ -28,7 +26,7 @@ import pytest
 import requests
 
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
-from tests.support.cli import ROOT, run_module
+from tests.support.cli import ROOT, run_module, spawn_module
 from tests.support.dicom_results import dciodvfy_errors
 from tests.support.folders import classification_folder
 from tests.support.pacs_peers import Orthanc, free_port, require_tool, start_orthanc
@@ -97,16 +95,14 @@ class Node:
         self.config = config
         with open(config) as handle:
             self.port = int(handle.read().split("port: ")[1].split(",")[0])
-        self.process = subprocess.Popen(
-            [sys.executable, "inference_node.py", f"--config={config}"], cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+        # forked warm (its TensorFlow imported once per test worker); signals as any process
+        self.process = spawn_module("inference_node", f"--config={config}", stdout_lines=True)
         self.lines: list[str] = []
         line = self.process.stdout.readline()
         while line and not line.startswith("listening"):
             self.lines.append(line)
             line = self.process.stdout.readline()
-        assert line.startswith("listening"), self.process.stderr.read()[-3000:]
+        assert line.startswith("listening"), self.process.communicate()[1][-3000:]
 
     def stop(self) -> str:
         self.process.terminate()

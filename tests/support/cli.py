@@ -43,6 +43,15 @@ def run_module(
     )
 
 
+def spawn_module(module: str, *args: str, env: dict[str, str] | None = None,
+                 stdout_lines: bool = False):
+    """`subprocess.Popen([python, -m, module, ...])` from the repository root, forked warm
+    (tests/support/warm_start.py): for a command a test kills, signals or reads line by
+    line while it runs (a node, a training worker)."""
+    environment = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    return _warm_starter().spawn(module, list(args), environment, ROOT, stdout_lines)
+
+
 def run_offline(*command: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """`command` in a network namespace with loopback only (Beam's local workers talk
     over it): whatever tries to reach another host fails. Skips where `unshare --net` is

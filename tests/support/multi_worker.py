@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 
-from tests.support.cli import ROOT
+from tests.support.cli import ROOT, spawn_module
+from tests.support.warm_start import WarmProcess
 
 
 def free_ports(count: int) -> list[int]:
@@ -21,9 +20,9 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def start_workers(arguments: list[str], scratch, workers: int = 2) -> list[subprocess.Popen]:
-    """`train_image_classifier.py ARGUMENTS` once per worker (one process without TF_CONFIG
-    when `workers` is 1)."""
+def start_workers(arguments: list[str], scratch, workers: int = 2) -> list[WarmProcess]:
+    """`train_image_classifier ARGUMENTS` once per worker (one process without TF_CONFIG
+    when `workers` is 1), each forked warm (tests/support/warm_start.py)."""
     ports = free_ports(workers)
     processes = []
     for index in range(workers):
@@ -32,13 +31,11 @@ def start_workers(arguments: list[str], scratch, workers: int = 2) -> list[subpr
             env["TF_CONFIG"] = json.dumps({
                 "cluster": {"worker": [f"localhost:{port}" for port in ports]},
                 "task": {"type": "worker", "index": index}})
-        processes.append(subprocess.Popen(
-            [sys.executable, "train_image_classifier.py", *arguments],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        processes.append(spawn_module("train_image_classifier", *arguments, env=env))
     return processes
 
 
-def finish(processes: list[subprocess.Popen], timeout: float = 240) -> list[tuple[str, str]]:
+def finish(processes: list[WarmProcess], timeout: float = 240) -> list[tuple[str, str]]:
     outputs = [p.communicate(timeout=timeout) for p in processes]
     for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err[-3000:]

@@ -9,15 +9,13 @@ import glob
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
 from datasets.records.conversion import ConversionSettings, convert
-from tests.support.cli import ROOT, run_module
+from tests.support.cli import run_module, spawn_module
 from tests.support.experiments import learnable_folder
 from tests.support.findings_catalog import fetched_findings, run
 
@@ -37,12 +35,10 @@ def _findings_folds(root) -> str:
 
 
 def _kill_during_fold_3(arguments: list[str], train_dir: str) -> None:
-    process = subprocess.Popen([sys.executable, "cross_validate.py", *arguments], cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": ROOT},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = spawn_module("cross_validate", *arguments)  # forked warm; killed as any process
     deadline = time.monotonic() + 600
     while not glob.glob(os.path.join(train_dir, "fold3", "model.ckpt-*.index")):
-        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        assert process.poll() is None, process.communicate()[1][-3000:]
         assert time.monotonic() < deadline
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
