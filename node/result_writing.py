@@ -17,6 +17,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +112,12 @@ class SrWriters:
                 self._froze = True
             self._pool = ProcessPoolExecutor(self.count, initializer=_die_with_parent,
                                              mp_context=multiprocessing.get_context("fork"))
-        return self._pool.submit(write_order, model, order)
+        try:
+            return self._pool.submit(write_order, model, order)
+        except BrokenProcessPool:  # a writer died (killed, out of memory): start anew
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            return self.submit(model, order)
 
     def close(self) -> None:
         if self._pool is not None:
