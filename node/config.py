@@ -122,6 +122,25 @@ def _choice(raw: dict, key: str, choices: tuple[str, ...], at: str) -> str:
     return value
 
 
+def _model_task(model: str) -> str | None:
+    """The task a route's model was trained for, from its JSON record (no TensorFlow is
+    loaded to check a config); None where no record says."""
+    import json
+
+    from training.loop.run_config import RUN_CONFIG
+
+    folder = model if os.path.isdir(model) else os.path.dirname(model)
+    for name in ("medcv_model.json", RUN_CONFIG):  # an export's record, a train_dir's
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    return str(json.load(handle).get("task") or "classification")
+            except (OSError, ValueError):
+                return None
+    return None
+
+
 def _route(raw: Any, index: int, where: str, base: str) -> Route:
     at = f"{where}routes[{index}]"
     if not isinstance(raw, dict):
@@ -147,6 +166,10 @@ def _route(raw: Any, index: int, where: str, base: str) -> Route:
     if results == "seg" and per != "image":
         raise ConfigError(f"{at}.per: a seg route segments each image (one SEG per series); "
                           "per: study is for sr")
+    task = _model_task(model)
+    if task is not None and (task == "segmentation") != (results == "seg"):
+        raise ConfigError(f"{at}.results: {results} does not fit {model}, a {task} model "
+                          f"({'seg' if task == 'segmentation' else 'sr'} does)")
     store_to = raw.get("store_to")
     if store_to is not None:
         from dicom.network.pacs_address import parse_pacs_url

@@ -197,6 +197,7 @@ class StowReceiver:
              outcome: StowOutcome) -> None:
         temporary = self.spool.temporary_path()
         try:
+            self.spool.check_space()  # a long request may fill the disk part by part
             size = 0
             with open(temporary, "wb") as handle:
                 for chunk in content:

@@ -83,6 +83,17 @@ def test_stowrs_a_study_route_and_a_seg_route_load(tmp_path):
     assert (seg.results, seg.seg_type, seg.per) == ("seg", "fractional", "image")
 
 
+def test_a_route_whose_results_do_not_fit_its_model_is_refused(tmp_path):
+    path = _write(tmp_path, GOOD)
+    (tmp_path / "exports" / "chest_findings" / "medcv_model.json").write_text(
+        '{"model_name": "unet", "task": "segmentation"}')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: routes[0].results: sr does not fit {tmp_path}/exports/chest_findings, a "
+        "segmentation model (seg does)")
+
+
 def test_two_routes_of_one_name_and_no_routes_are_refused(tmp_path):
     twice = GOOD + GOOD[GOOD.index("  - name"):]
     with pytest.raises(ConfigError, match="two routes are named 'chest-findings'"):
