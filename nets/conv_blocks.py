@@ -22,7 +22,21 @@ BATCH_NORM_EPSILON = 1e-3
 # hundred steps a CPU run takes (0.997 leaves them ~40% at their initial values after 300).
 BATCH_NORM_MOMENTUM = 0.99
 VGG_RGB_MEANS = (123.68, 116.78, 103.94)
-PREPROCESSING_NAMES = ("inception", "vgg")
+
+
+def _inception_scale(inputs, name: str):
+    return layers.Rescaling(2.0, offset=-1.0, name=name)(inputs)
+
+
+def _vgg_scale(inputs, name: str):
+    channels = inputs.shape[-1]
+    means = list(VGG_RGB_MEANS) if channels == 3 else [sum(VGG_RGB_MEANS) / 3] * channels
+    return layers.Rescaling(255.0, offset=[-m for m in means], name=name)(inputs)
+
+
+PREPROCESSING_NAMES = {"inception": _inception_scale, "vgg": _vgg_scale}
+"""The registry of `--preprocessing_name`: how [0, 1] images become the range a net's
+weights expect ([-1, 1] for Inception-style nets, mean-subtracted 0-255 for VGG-style)."""
 
 
 def batch_norm(x, scope: str, scale: bool = True, epsilon: float = BATCH_NORM_EPSILON,
@@ -73,15 +87,11 @@ def classifier_head(x, num_classes: int, scope: str, logits_name: str,
 
 def scaled_input(inputs, scope: str, preprocessing: str = "inception"):
     """[0, 1] images from the input pipeline -> the range the net's weights expect."""
-    name = layer_name(scope, "Preprocess")
-    if preprocessing == "inception":
-        return layers.Rescaling(2.0, offset=-1.0, name=name)(inputs)
-    if preprocessing == "vgg":
-        channels = inputs.shape[-1]
-        means = list(VGG_RGB_MEANS) if channels == 3 else [sum(VGG_RGB_MEANS) / 3] * channels
-        return layers.Rescaling(255.0, offset=[-m for m in means], name=name)(inputs)
-    raise ValueError(f"preprocessing must be one of {', '.join(PREPROCESSING_NAMES)}, "
-                     f"got {preprocessing!r}")
+    scale = PREPROCESSING_NAMES.get(preprocessing)
+    if scale is None:
+        raise ValueError(f"preprocessing must be one of {', '.join(PREPROCESSING_NAMES)}, "
+                         f"got {preprocessing!r}")
+    return scale(inputs, layer_name(scope, "Preprocess"))
 
 
 def model(inputs, outputs: dict, name: str) -> keras.Model:

@@ -7,10 +7,21 @@ decay_steps = train examples / batch size * num_epochs_per_decay, as TF-Slim's
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import keras
 
-DECAY_TYPES = ("fixed", "exponential", "polynomial")
+ScheduleBuilder = Callable[[float, int, float, float], object]
+"""(learning rate, decay steps, decay factor, end learning rate) -> a rate or schedule."""
+
+DECAY_TYPES: dict[str, ScheduleBuilder] = {
+    "fixed": lambda rate, steps, factor, end: rate,
+    "exponential": lambda rate, steps, factor, end: keras.optimizers.schedules.ExponentialDecay(
+        rate, steps, factor, staircase=True),
+    "polynomial": lambda rate, steps, factor, end: keras.optimizers.schedules.PolynomialDecay(
+        rate, steps, end, power=1.0, cycle=False),
+}
+"""The registry of `--learning_rate_decay_type`: a new schedule is one entry."""
 
 
 def decay_steps(num_train_examples: int, batch_size: int, num_epochs_per_decay: float) -> int:
@@ -27,17 +38,12 @@ def build_schedule(
     end_learning_rate: float = 0.0001,
 ):
     """A float (fixed) or a Keras schedule of the optimizer's step counter."""
+    builder = DECAY_TYPES.get(decay_type)
+    if builder is None:
+        raise ValueError(f"--learning_rate_decay_type={decay_type!r}; choose one of "
+                         f"{', '.join(DECAY_TYPES)}")
     steps = decay_steps(num_train_examples, batch_size, num_epochs_per_decay)
-    if decay_type == "fixed":
-        return learning_rate
-    if decay_type == "exponential":
-        return keras.optimizers.schedules.ExponentialDecay(
-            learning_rate, steps, decay_factor, staircase=True)
-    if decay_type == "polynomial":
-        return keras.optimizers.schedules.PolynomialDecay(
-            learning_rate, steps, end_learning_rate, power=1.0, cycle=False)
-    raise ValueError(f"--learning_rate_decay_type={decay_type!r}; choose one of "
-                     f"{', '.join(DECAY_TYPES)}")
+    return builder(learning_rate, steps, decay_factor, end_learning_rate)
 
 
 def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:

@@ -1,12 +1,15 @@
-"""TF-Slim's `--optimizer` choices and their parameter flags, as Keras 3 optimizers."""
+"""TF-Slim's `--optimizer` choices and their parameter flags, as Keras 3 optimizers.
+
+`OPTIMIZERS` is the registry: a name (what `--optimizer` takes) and how to build it from
+the settings and a learning rate (or schedule). A new optimizer is one entry.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
-
-OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "sgd", "rmsprop")
 
 
 @dataclass(frozen=True)
@@ -28,31 +31,32 @@ class OptimizerSettings:
     rmsprop_decay: float = 0.9
 
 
+OptimizerBuilder = Callable[["OptimizerSettings", object], keras.optimizers.Optimizer]
+
+OPTIMIZERS: dict[str, OptimizerBuilder] = {
+    "adadelta": lambda s, rate: keras.optimizers.Adadelta(rate, rho=s.adadelta_rho,
+                                                          epsilon=s.opt_epsilon),
+    "adagrad": lambda s, rate: keras.optimizers.Adagrad(
+        rate, initial_accumulator_value=s.adagrad_initial_accumulator_value,
+        epsilon=s.opt_epsilon),
+    "adam": lambda s, rate: keras.optimizers.Adam(rate, beta_1=s.adam_beta1,
+                                                  beta_2=s.adam_beta2, epsilon=s.opt_epsilon),
+    "ftrl": lambda s, rate: keras.optimizers.Ftrl(
+        rate, learning_rate_power=s.ftrl_learning_rate_power,
+        initial_accumulator_value=s.ftrl_initial_accumulator_value,
+        l1_regularization_strength=s.ftrl_l1, l2_regularization_strength=s.ftrl_l2),
+    "momentum": lambda s, rate: keras.optimizers.SGD(rate, momentum=s.momentum),
+    "sgd": lambda s, rate: keras.optimizers.SGD(rate),
+    "rmsprop": lambda s, rate: keras.optimizers.RMSprop(rate, rho=s.rmsprop_decay,
+                                                        momentum=s.rmsprop_momentum,
+                                                        epsilon=s.opt_epsilon),
+}
+
+
 def build_optimizer(settings: OptimizerSettings, learning_rate) -> keras.optimizers.Optimizer:
-    name = settings.name
-    if name == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate, rho=settings.adadelta_rho,
-                                         epsilon=settings.opt_epsilon)
-    if name == "adagrad":
-        return keras.optimizers.Adagrad(
-            learning_rate,
-            initial_accumulator_value=settings.adagrad_initial_accumulator_value,
-            epsilon=settings.opt_epsilon)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate, beta_1=settings.adam_beta1,
-                                     beta_2=settings.adam_beta2, epsilon=settings.opt_epsilon)
-    if name == "ftrl":
-        return keras.optimizers.Ftrl(
-            learning_rate, learning_rate_power=settings.ftrl_learning_rate_power,
-            initial_accumulator_value=settings.ftrl_initial_accumulator_value,
-            l1_regularization_strength=settings.ftrl_l1,
-            l2_regularization_strength=settings.ftrl_l2)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=settings.momentum)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate, rho=settings.rmsprop_decay,
-                                        momentum=settings.rmsprop_momentum,
-                                        epsilon=settings.opt_epsilon)
-    raise ValueError(f"--optimizer={name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    """The optimizer `settings.name` names; ValueError listing the choices otherwise."""
+    builder = OPTIMIZERS.get(settings.name)
+    if builder is None:
+        raise ValueError(f"--optimizer={settings.name!r}; choose one of "
+                         f"{', '.join(OPTIMIZERS)}")
+    return builder(settings, learning_rate)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-LOSSES = ("dice", "ce", "dice_ce")
 SMOOTH = 1.0
 
 
@@ -32,12 +31,16 @@ def pixel_cross_entropy(masks: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(per_pixel, axis=[1, 2])
 
 
+def dice_and_cross_entropy(masks: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    return soft_dice_loss(masks, logits) + pixel_cross_entropy(masks, logits)
+
+
+LOSSES = {"dice": soft_dice_loss, "ce": pixel_cross_entropy, "dice_ce": dice_and_cross_entropy}
+"""The registry of `--segmentation_loss`: per-example losses of (masks, logits)."""
+
+
 def segmentation_loss(name: str):
-    if name == "dice":
-        return soft_dice_loss
-    if name == "ce":
-        return pixel_cross_entropy
-    if name == "dice_ce":
-        return lambda masks, logits: soft_dice_loss(masks, logits) + pixel_cross_entropy(
-            masks, logits)
-    raise ValueError(f"--segmentation_loss={name!r}; choose one of {', '.join(LOSSES)}")
+    """The loss `name` names; ValueError listing the choices otherwise."""
+    if name not in LOSSES:
+        raise ValueError(f"--segmentation_loss={name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]
