@@ -37,6 +37,7 @@ from training.serving.model_flags import (
     define_checkpoint_choice_flag,
     define_model_flags,
     define_serving_flags,
+    overrides_from_flags,
 )
 
 FLAGS = flags.FLAGS
@@ -122,10 +123,8 @@ def main(argv: list[str]) -> int:
 
             class_names = read_spec(FLAGS.dataset_dir).class_names
         checkpoint_path = chosen_checkpoint(FLAGS.checkpoint_path, FLAGS.checkpoint)
-        predictor = Predictor.load(checkpoint_path, FLAGS.model_name, FLAGS.num_classes,
-                                   FLAGS.image_size, FLAGS.channels or None, class_names,
-                                   FLAGS.preprocessing_name, FLAGS.labels_offset,
-                                   FLAGS.labels_file, FLAGS.moving_average_decay)
+        predictor = Predictor.load(checkpoint_path, overrides_from_flags(
+            FLAGS.image_size, FLAGS.num_classes, class_names))
         names = predictor.config.class_names
         if FLAGS.store_to and not FLAGS.dicom_output_dir:
             raise ValueError("--store_to needs --dicom_output_dir: results are written "

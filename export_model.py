@@ -19,6 +19,7 @@ from training.serving.model_flags import (
     define_checkpoint_choice_flag,
     define_model_flags,
     define_serving_flags,
+    overrides_from_flags,
 )
 
 FLAGS = flags.FLAGS
@@ -48,11 +49,9 @@ def main(argv: list[str]) -> int:
 
             spec = read_spec(FLAGS.dataset_dir)
         checkpoint_path = chosen_checkpoint(FLAGS.checkpoint_path, FLAGS.checkpoint)
-        config = export_saved_model(checkpoint_path, FLAGS.export_dir, FLAGS.model_name,
-                                    spec, FLAGS.image_size, FLAGS.channels or None,
-                                    FLAGS.use_moving_averages, FLAGS.preprocessing_name,
-                                    FLAGS.labels_offset, FLAGS.labels_file,
-                                    FLAGS.moving_average_decay)
+        config = export_saved_model(checkpoint_path, FLAGS.export_dir,
+                                    overrides_from_flags(FLAGS.image_size), spec,
+                                    FLAGS.use_moving_averages)
         names = ", ".join(config.class_names[:10]) + (
             f", ... ({config.num_classes} in all)" if config.num_classes > 10 else "")
         print(f"exported {config.model_name} ({config.image_size}x{config.image_size}x"

@@ -42,10 +42,12 @@ def main(argv: list[str]) -> int:
                   f"{result.best.step}{' (stopped early)' if result.stopped_early else ''}; "
                   "use it with --checkpoint=best")
         if FLAGS.export_dir:
+            from training.loop.run_config import ModelOverrides
             from training.serving.export import export_saved_model
 
-            export_saved_model(result.checkpoint, FLAGS.export_dir, FLAGS.model_name,
-                               result.spec, FLAGS.train_image_size, FLAGS.channels or None)
+            export_saved_model(result.checkpoint, FLAGS.export_dir, ModelOverrides(
+                model_name=FLAGS.model_name, image_size=FLAGS.train_image_size,
+                channels=FLAGS.channels or None), result.spec)
             print(f"exported a SavedModel to {FLAGS.export_dir}")
         return 0
 

@@ -60,7 +60,7 @@ from training.evaluation.statistics import (
 from training.evaluation.subgroups import DEFAULT_MIN_SUBGROUP_SIZE, subgroup_evidence
 from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
 from training.loop.model_loading import load_model
-from training.loop.run_config import RunConfig
+from training.loop.run_config import ModelOverrides, RunConfig
 from training.segmentation.metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
@@ -164,15 +164,26 @@ def _segment_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
     return scores.report()
 
 
+def _overrides(settings: EvalSettings, spec: DatasetSpec, model_name: str | None = None,
+               preprocessing_name: str | None = None,
+               moving_average_decay: float | None = None) -> ModelOverrides:
+    """The records' classes and eval's size and channels; for the model evaluated, its
+    net, preprocessing and TF-Slim shadows as the flags give them too."""
+    return ModelOverrides(model_name=model_name, num_classes=spec.num_classes,
+                          image_size=settings.eval_image_size, channels=settings.channels,
+                          class_names=spec.class_names, preprocessing_name=preprocessing_name,
+                          moving_average_decay=moving_average_decay)
+
+
 def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     """Evaluate one checkpoint (the latest when `checkpoint_path` is a directory)."""
     spec = read_spec(settings.dataset_dir)
     prefix = prefix or resolve_checkpoint(settings.checkpoint_path)
     _check_compared(settings.compare_with)
-    loaded = load_model(prefix, settings.model_name, spec.num_classes, settings.eval_image_size,
-                        settings.channels, spec.class_names, settings.preprocessing_name,
-                        use_moving_averages=settings.use_moving_averages,
-                        moving_average_decay=settings.moving_average_decay)
+    loaded = load_model(prefix, _overrides(settings, spec, settings.model_name,
+                                           settings.preprocessing_name,
+                                           settings.moving_average_decay),
+                        use_moving_averages=settings.use_moving_averages)
     config, model = loaded.config, loaded.model
     if config.class_names != spec.class_names:
         raise ValueError(f"the checkpoint's classes ({', '.join(config.class_names)}) differ "
@@ -279,8 +290,7 @@ def _compared_predictions(settings: EvalSettings, spec: DatasetSpec) -> SplitPre
     if os.path.isfile(path) and path.endswith(".csv"):
         return load_predictions(path, spec)
     other = resolve_checkpoint(path)
-    loaded = load_model(other, None, spec.num_classes, settings.eval_image_size,
-                        settings.channels, spec.class_names, None,
+    loaded = load_model(other, _overrides(settings, spec),
                         use_moving_averages=settings.use_moving_averages)
     return _predict_split(loaded.model, settings, spec, loaded.config)
 

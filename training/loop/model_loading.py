@@ -8,13 +8,20 @@ variable names say the net and its logits the class count, so
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import keras
 
 from nets.nets_factory import build_model, identify_slim_checkpoint
 from training.loop.checkpoints import MEDCV, RestoreReport, open_checkpoint, restore
-from training.loop.run_config import RunConfig, find_run_config, read_labels_file, reconcile
+from training.loop.run_config import (
+    ModelOverrides,
+    RunConfig,
+    find_run_config,
+    read_labels_file,
+    reconcile,
+)
 
 
 @dataclass
@@ -28,44 +35,34 @@ class LoadedModel:
         return self.restore.prefix
 
 
-def load_model(
-    path: str,
-    model_name: str | None = None,
-    num_classes: int | None = None,
-    image_size: int | None = None,
-    channels: int | None = None,
-    class_names: list[str] | None = None,
-    preprocessing_name: str | None = None,
-    labels_offset: int = 0,
-    labels_file: str | None = None,
-    use_moving_averages: bool = True,
-    moving_average_decay: float | None = None,
-) -> LoadedModel:
+def load_model(path: str, overrides: ModelOverrides | None = None,
+               use_moving_averages: bool = True) -> LoadedModel:
     """Build the net `path` was trained as and restore it, in float32.
 
     Moving averages: ours are used when `use_moving_averages` and present; TF-Slim's
     `ExponentialMovingAverage` shadows only when `moving_average_decay` is given, as
     TF-Slim's eval did.
     """
+    overrides = overrides or ModelOverrides()
     checkpoint = open_checkpoint(path)
     recorded = find_run_config(checkpoint.prefix)
     if recorded is None and checkpoint.kind != MEDCV:
         found = identify_slim_checkpoint(checkpoint.shapes)
-        if found and not model_name:
-            model_name = found[0]
-        if found and not num_classes and not class_names and model_name == found[0]:
-            num_classes = found[1]
-        if not model_name:
+        if found and not overrides.model_name:
+            overrides = dataclasses.replace(overrides, model_name=found[0])
+        if (found and not overrides.num_classes and not overrides.class_names
+                and overrides.model_name == found[0]):
+            overrides = dataclasses.replace(overrides, num_classes=found[1])
+        if not overrides.model_name:
             raise ValueError(f"--model_name is required: {checkpoint.prefix} holds "
                              f"{checkpoint.describe()} and no run config")
-    config = reconcile(recorded, model_name, num_classes, image_size, channels, class_names,
-                       preprocessing_name, labels_offset)
-    if labels_file:
-        config.class_names = read_labels_file(labels_file, config.num_classes)
+    config = reconcile(recorded, overrides)
+    if overrides.labels_file:
+        config.class_names = read_labels_file(overrides.labels_file, config.num_classes)
     keras.mixed_precision.set_dtype_policy("float32")
     model = build_model(config.model_name, config.num_classes, config.image_size,
                         config.channels, config.model_options, config.preprocessing)
     averages = use_moving_averages if checkpoint.kind == MEDCV else (
-        moving_average_decay is not None)
+        overrides.moving_average_decay is not None)
     report = restore(model, checkpoint, use_moving_averages=averages)
     return LoadedModel(model, config, report)

@@ -122,11 +122,33 @@ def find_run_config(checkpoint_path: str) -> RunConfig | None:
         return RunConfig(**json.load(handle))
 
 
-def reconcile(config: RunConfig | None, model_name: str | None, num_classes: int | None,
-              image_size: int | None, channels: int | None,
-              class_names: list[str] | None, preprocessing_name: str | None = None,
-              labels_offset: int = 0) -> RunConfig:
+@dataclass(frozen=True)
+class ModelOverrides:
+    """What a command's flags say of the model it loads. Where the checkpoint records its
+    run config, a value given must agree with it (image_size alone may differ); where it
+    records none (a TF-Slim file), these say what the net is. One value for every loader:
+    `load_model`, `Predictor.load`, `export_saved_model`."""
+
+    model_name: str | None = None
+    num_classes: int | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    class_names: list[str] | None = None
+    preprocessing_name: str | None = None
+    labels_offset: int = 0
+    """TF-Slim's background class: 1 for the ImageNet zoo's 1001 outputs."""
+    labels_file: str | None = None
+    """Class names, one a line, instead of the recorded ones."""
+    moving_average_decay: float | None = None
+    """TF-Slim checkpoints: restore the ExponentialMovingAverage shadows of this decay."""
+
+
+def reconcile(config: RunConfig | None, overrides: ModelOverrides) -> RunConfig:
     """Merge the recorded config with explicit flags; disagreement is an error."""
+    model_name, num_classes = overrides.model_name, overrides.num_classes
+    image_size, channels = overrides.image_size, overrides.channels
+    class_names, preprocessing_name = overrides.class_names, overrides.preprocessing_name
+    labels_offset = overrides.labels_offset
     if config is None:
         if not model_name:
             raise ValueError("--model_name is required (the checkpoint's directory has no "

@@ -39,7 +39,7 @@ from training.classification.thresholds import (
     write_thresholds,
 )
 from training.loop.model_loading import load_model
-from training.loop.run_config import RunConfig
+from training.loop.run_config import ModelOverrides, RunConfig
 from training.serving.provenance import provenance_of, write_provenance
 
 MODEL_INFO = "medcv_model.json"
@@ -99,21 +99,18 @@ class ServingModule(tf.Module):
 def export_saved_model(
     checkpoint_path: str,
     export_dir: str,
-    model_name: str | None = None,
+    overrides: ModelOverrides | None = None,
     spec: DatasetSpec | None = None,
-    image_size: int | None = None,
-    channels: int | None = None,
     use_moving_averages: bool = True,
-    preprocessing_name: str | None = None,
-    labels_offset: int = 0,
-    labels_file: str | None = None,
-    moving_average_decay: float | None = None,
 ) -> RunConfig:
-    loaded = load_model(checkpoint_path, model_name, spec.num_classes if spec else None,
-                        image_size, channels, spec.class_names if spec else None,
-                        preprocessing_name, labels_offset, labels_file,
-                        use_moving_averages=use_moving_averages,
-                        moving_average_decay=moving_average_decay)
+    """The checkpoint as a SavedModel in `export_dir` (replaced whole, atomically), with its
+    thresholds, calibration and provenance beside it; `spec` gives the classes where the
+    checkpoint records none."""
+    overrides = overrides or ModelOverrides()
+    if spec is not None:
+        overrides = dataclasses.replace(overrides, num_classes=spec.num_classes,
+                                        class_names=spec.class_names)
+    loaded = load_model(checkpoint_path, overrides, use_moving_averages=use_moving_averages)
     config = loaded.config
     thresholds = None
     if config.multilabel:

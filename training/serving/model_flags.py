@@ -7,6 +7,7 @@ from absl import flags
 from console.flags import define_channels_flag
 from nets.conv_blocks import PREPROCESSING_NAMES
 from nets.nets_factory import model_names
+from training.loop.run_config import ModelOverrides
 
 RECORDED = "default: what the checkpoint's train_dir records"
 
@@ -67,3 +68,16 @@ def define_serving_flags() -> None:
         "moving_average_decay", None,
         "TF-Slim checkpoints: use their ExponentialMovingAverage shadow variables, as "
         "TF-Slim's eval did when given this flag (medcv checkpoints always use theirs).")
+
+
+def overrides_from_flags(image_size: int | None = None, num_classes: int | None = None,
+                         class_names: list[str] | None = None) -> ModelOverrides:
+    """The ModelOverrides of a command that defines the model and serving flags
+    (`image_size`, `num_classes` and `class_names` come from the command's own flags or
+    dataset, which differ from command to command)."""
+    values = flags.FLAGS
+    return ModelOverrides(
+        model_name=values.model_name, num_classes=num_classes, image_size=image_size,
+        channels=values.channels or None, class_names=class_names,
+        preprocessing_name=values.preprocessing_name, labels_offset=values.labels_offset,
+        labels_file=values.labels_file, moving_average_decay=values.moving_average_decay)

@@ -43,7 +43,7 @@ from training.classification.thresholds import (
 )
 from training.loop.checkpoints import checkpoint_step
 from training.loop.model_loading import load_model
-from training.loop.run_config import RunConfig, reconcile
+from training.loop.run_config import ModelOverrides, RunConfig, reconcile
 from training.serving.export import MODEL_INFO, is_saved_model
 from training.serving.provenance import read_provenance
 
@@ -103,16 +103,16 @@ class Predictor:
                              self.scaling.short() if self.scaling else "")
 
     @classmethod
-    def load(cls, path: str, model_name: str | None = None, num_classes: int | None = None,
-             image_size: int | None = None, channels: int | None = None,
-             class_names: list[str] | None = None, preprocessing_name: str | None = None,
-             labels_offset: int = 0, labels_file: str | None = None,
-             moving_average_decay: float | None = None) -> Predictor:
+    def load(cls, path: str, overrides: ModelOverrides | None = None) -> Predictor:
+        """The model at `path` (a SavedModel, a train_dir or a checkpoint prefix), with its
+        thresholds and calibration; `overrides` as the command's flags give them."""
+        overrides = overrides or ModelOverrides()
         if is_saved_model(path):
             with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as handle:
                 config = RunConfig(**json.load(handle))  # model_options/task kept by export
-            config = reconcile(config, model_name, num_classes, None, channels, None,
-                               preprocessing_name)
+            # the export's own size and classes stand; the rest must agree with it
+            config = reconcile(config, dataclasses.replace(
+                overrides, image_size=None, class_names=None, labels_offset=0))
             signature = tf.saved_model.load(path).signatures["predict_images"]
             # an export applies the calibration in its graph and keeps its record beside it
             provenance = read_provenance(path)  # the step the export was made from
@@ -120,9 +120,7 @@ class Predictor:
                        provenance.step if provenance else 0,
                        thresholds=read_thresholds(path) if config.multilabel else None,
                        scaling=read_scaling(path), scaling_in_graph=True)
-        loaded = load_model(path, model_name, num_classes, image_size, channels, class_names,
-                            preprocessing_name, labels_offset, labels_file,
-                            moving_average_decay=moving_average_decay)
+        loaded = load_model(path, overrides)
         model = loaded.model
         multilabel = loaded.config.multilabel
         activation = tf.nn.sigmoid if multilabel else tf.nn.softmax

@@ -29,6 +29,7 @@ from tests.support.tf_slim_graphs import (
 )
 from training.loop.checkpoints import checkpoint_key, open_checkpoint, restore
 from training.loop.model_loading import load_model
+from training.loop.run_config import ModelOverrides
 
 pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
 
@@ -84,7 +85,7 @@ def test_every_tf_slim_format_loads_and_computes_tf_slims_logits(peers, name):
     slim = peer.checkpoints
     index_file = os.path.join(slim.zoo_v2, f"{name}.ckpt.index")
     for path in (slim.zoo_v2, index_file, slim.zoo_v1, slim.train_dir):
-        loaded = load_model(path, image_size=peer.size)  # net and classes read from the file
+        loaded = load_model(path, ModelOverrides(image_size=peer.size))  # the rest from the file
         assert (loaded.config.model_name, loaded.config.num_classes) == (
             name, get_net(name).zoo_classes)
         assert loaded.config.preprocessing == get_net(name).preprocessing
@@ -95,7 +96,8 @@ def test_every_tf_slim_format_loads_and_computes_tf_slims_logits(peers, name):
         assert np.abs(logits - slim.logits).max() <= TOLERANCE, path
         assert (logits.argmax(-1) == slim.logits.argmax(-1)).all()
     assert loaded.prefix.endswith("model.ckpt-8400")  # the state file's latest
-    averaged = load_model(slim.train_dir, image_size=peer.size, moving_average_decay=0.99)
+    averaged = load_model(slim.train_dir, ModelOverrides(image_size=peer.size,
+                                                         moving_average_decay=0.99))
     assert np.abs(_logits(averaged, slim.images) - slim.average_logits).max() <= TOLERANCE
     assert np.abs(slim.average_logits - slim.logits).max() > 0.5  # the shadows do differ
 
@@ -142,7 +144,7 @@ def test_a_checkpoint_without_batch_norm_gamma_loads_with_gamma_one(tmp_path):
     slim = save_tf_slim_checkpoints("resnet_v1_50", str(tmp_path), 64, 1000, images=images,
                                     scale=False)
     assert not any(key.endswith("/gamma") for key in slim.values)
-    loaded = load_model(slim.zoo_v2, image_size=64)
+    loaded = load_model(slim.zoo_v2, ModelOverrides(image_size=64))
     gammas = [v for k, v in slim_variables(loaded.model).items() if k.endswith("/gamma")]
     assert len(loaded.restore.unit_gammas) == len(gammas) == 53
     assert all(np.array_equal(g.numpy(), np.ones(g.shape)) for g in gammas)
