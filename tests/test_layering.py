@@ -13,7 +13,7 @@ import pytest
 from tests.support.cli import ROOT
 
 LAYERS = {"files": 0, "console": 0, "pipelines": 0, "dicom": 1, "datasets": 2, "nets": 2,
-          "training": 3, "node": 4}
+          "training": 3, "node": 4, "batch_prediction": 4}
 CATALOG_STACK = "dicom.ingestion"
 SCRIPTS = ["train_image_classifier", "eval_image_classifier", "classify_image", "cross_validate",
            "export_model", "tf_convert_data", "dicom_main"]
