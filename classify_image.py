@@ -22,6 +22,7 @@ the header line (and the SR's algorithm version) says so.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from absl import app, flags
@@ -100,11 +101,8 @@ def main(argv: list[str]) -> int:
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
-        request = ClassifyRequest(
-            FLAGS.checkpoint_path, FLAGS.infile, FLAGS.tfrecord, FLAGS.outfile, FLAGS.db_url,
-            FLAGS.query, FLAGS.column, FLAGS.label_set, FLAGS.batch_size, FLAGS.top_k,
-            FLAGS.output_dir, FLAGS.tile_overlap, FLAGS.dicom_output_dir, FLAGS.sr_per,
-            FLAGS.seg_type, FLAGS.result_codes, FLAGS.store_to, FLAGS.progress)
+        request = ClassifyRequest(**{f.name: FLAGS[f.name].value
+                                     for f in dataclasses.fields(ClassifyRequest)})
         request.check()
         class_names = None
         if FLAGS.dataset_dir:

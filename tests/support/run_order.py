@@ -9,18 +9,21 @@ workers busy to the end.
 
 from __future__ import annotations
 
-LONGEST_FIRST = (
-    "tests/training/experiments/test_cross_validation.py",
+LONGEST_FIRST = (  # `make test --durations=40`, 2026-12-04
     "tests/training/test_multilabel_scripts.py",
-    "tests/training/loop/test_multi_worker.py",
     "tests/training/loop/test_tf_slim_checkpoints.py",
-    "tests/training/results/test_dicom_results.py",
+    "tests/node/test_inference_node.py",
+    "tests/training/loop/test_multi_worker.py",
+    "tests/training/experiments/test_cross_validation.py",
+    "tests/training/loop/test_best_checkpoint.py",
     "tests/training/test_scripts.py",
     "tests/training/loop/test_multilabel_training.py",
-    "tests/training/test_one_input_path.py",
-    "tests/training/loop/test_best_checkpoint.py",
+    "tests/test_your_data.py",
     "tests/training/evaluation/test_subgroup_report.py",
-    "tests/node/test_inference_node.py",
+    "tests/training/loop/test_train_step.py",
+    "tests/training/results/test_dicom_results.py",
+    "tests/datasets/records/test_beam_conversion.py",
+    "tests/training/test_one_input_path.py",
 )
 
 
