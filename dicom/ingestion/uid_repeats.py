@@ -74,7 +74,7 @@ def settle_repeats(catalog: Catalog, repeats: list[Repeat],
             else:
                 outcome = process_again(real_paths[kept])
                 if outcome.status != NEW or outcome.sop_uid != uid:
-                    raise RuntimeError(f"{kept}: changed while it was ingested; run the "
+                    raise ValueError(f"{kept}: changed while it was ingested; run the "
                                        "ingest again")
                 before = catalog.body_parts_of(uid)
                 catalog.write_batch(outcome.rows, [], {uid: stored_sha}, [])
