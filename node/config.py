@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from datasets.records.dataset_spec import SEGMENTATION
 from node.routing import Matcher, parse_match
 
 PER_CHOICES = ("image", "study")
@@ -122,15 +123,20 @@ def _choice(raw: dict, key: str, choices: tuple[str, ...], at: str) -> str:
     return value
 
 
+def results_fit_task(results: str, task: str) -> bool:
+    """SEGs come from a segmentation model, SRs from any other."""
+    return (results == "seg") == (task == SEGMENTATION)
+
+
 def _model_task(model: str) -> str | None:
     """The task a route's model was trained for, from its JSON record (no TensorFlow is
     loaded to check a config); None where no record says."""
     import json
 
-    from training.loop.run_config import RUN_CONFIG
+    from training.loop.run_config import MODEL_INFO, RUN_CONFIG
 
     folder = model if os.path.isdir(model) else os.path.dirname(model)
-    for name in ("medcv_model.json", RUN_CONFIG):  # an export's record, a train_dir's
+    for name in (MODEL_INFO, RUN_CONFIG):  # an export's record, a train_dir's
         path = os.path.join(folder, name)
         if os.path.exists(path):
             try:
@@ -167,9 +173,9 @@ def _route(raw: Any, index: int, where: str, base: str) -> Route:
         raise ConfigError(f"{at}.per: a seg route segments each image (one SEG per series); "
                           "per: study is for sr")
     task = _model_task(model)
-    if task is not None and (task == "segmentation") != (results == "seg"):
+    if task is not None and not results_fit_task(results, task):
         raise ConfigError(f"{at}.results: {results} does not fit {model}, a {task} model "
-                          f"({'seg' if task == 'segmentation' else 'sr'} does)")
+                          f"({'seg' if task == SEGMENTATION else 'sr'} does)")
     store_to = raw.get("store_to")
     if store_to is not None:
         from dicom.network.pacs_address import parse_pacs_url

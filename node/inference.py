@@ -19,10 +19,9 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 
-from datasets.records.dataset_spec import SEGMENTATION
-from node.config import Route
+from node.config import Route, results_fit_task
 from node.job_queue import Instance, Job
-from node.result_writing import LabelFindings, SrModel, SrOrder
+from node.result_writing import SrModel, SrOrder
 from training.results.classification_report import StudyAggregation
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
@@ -42,8 +41,7 @@ def job_folder(results_dir: str, job: Job) -> str:
 
 def check_route_model(route: Route, predictor: Predictor) -> None:
     """ValueError in one line when the route's results do not fit its model's task."""
-    segmenting = predictor.config.task == SEGMENTATION
-    if segmenting != (route.results == "seg"):
+    if not results_fit_task(route.results, predictor.config.task):
         raise ValueError(f"route {route.name}: results: {route.results} but {route.model} is a "
                          f"{predictor.config.task} model")
 
@@ -63,8 +61,7 @@ def classify_jobs(predictor: Predictor, route: Route, work: Work, results_dir: s
     model = SrModel(tuple(config.class_names), predictor.identity(), multilabel)
     findings_of = None
     if multilabel:
-        findings_of = LabelFindings(tuple(config.class_names), tuple(
-            predictor.thresholds.for_labels(config.class_names)))
+        findings_of = predictor.label_findings()
     aggregation = (StudyAggregation(route.aggregate, findings_of) if route.per == "study"
                    else None)
     orders: dict[int, SrOrder] = {}

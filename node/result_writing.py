@@ -13,7 +13,6 @@ and the writer keeps one template per model across jobs.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,24 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.results.classification_report import StudyAggregation
-from training.results.dicom_results import ClassificationResults, writer_count
+from training.results.dicom_results import (
+    ClassificationResults,
+    fork_writer_pool,
+    writer_count,
+)
 from training.results.report_template import ImageReportTemplate
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
 from training.results.result_identity import ModelIdentity
-
-
-@dataclass(frozen=True)
-class LabelFindings:
-    """Multi-label findings at fixed thresholds, as a picklable callable (the model's own
-    `Predictor.findings` holds TensorFlow)."""
-
-    class_names: tuple[str, ...]
-    limits: tuple[float, ...]
-
-    def __call__(self, probabilities: np.ndarray) -> tuple[str, ...]:
-        return tuple(name for name, p, t in zip(self.class_names, probabilities,
-                                                self.limits, strict=True) if p >= t)
 
 
 @dataclass(frozen=True)
@@ -107,11 +97,8 @@ class SrWriters:
         if self.count == 0:
             return _done(lambda: write_order(model, order))
         if self._pool is None:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()  # the children share the parent's pages instead of copying
-                self._froze = True
-            self._pool = ProcessPoolExecutor(self.count, initializer=_die_with_parent,
-                                             mp_context=multiprocessing.get_context("fork"))
+            self._pool, froze = fork_writer_pool(self.count, _die_with_parent)
+            self._froze = self._froze or froze
         try:
             return self._pool.submit(write_order, model, order)
         except BrokenProcessPool:  # a writer died (killed, out of memory): start anew

@@ -128,7 +128,7 @@ class IngestSummary:
                     "file_sha256": other.sha256,
                     "action": f"same SOP Instance UID as {kept} with other content in this "
                               f"run; {KEPT_RULE}"})
-        for counted, kept, unknown in settled.swapped or []:  # the file counted was another
+        for counted, kept, unknown in settled.swapped:  # the file counted was another
             was_unknown = counted in self.unknown_body_part
             if was_unknown:
                 self.unknown_body_part.remove(counted)
@@ -136,9 +136,8 @@ class IngestSummary:
                 self.unknown_body_part.append(kept)
         self.unknown_body_part.sort()
         self.rows += settled.rows_delta
-        if settled.body_parts_delta:
-            self.body_parts.update(settled.body_parts_delta)
-            self.body_parts = +self.body_parts  # drop the parts that fell to zero
+        self.body_parts.update(settled.body_parts_delta)
+        self.body_parts = +self.body_parts  # drop the parts that fell to zero
         self.conflicts.sort(key=lambda c: (c["path"], c["sop_uid"]))
         self.repeats = []
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.file_processing import NEW, FileOutcome
@@ -44,8 +44,8 @@ class Settled:
     """UID -> the run's other files of that UID."""
     rows_delta: int = 0
     """Rows the replacements added (a multi-frame file kept instead of a single frame)."""
-    body_parts_delta: collections.Counter[str] | None = None
-    swapped: list[tuple[str, str, bool | None]] | None = None
+    body_parts_delta: collections.Counter[str] = field(default_factory=collections.Counter)
+    swapped: list[tuple[str, str, bool | None]] = field(default_factory=list)
     """(the path counted as ingested, the path kept, whether the kept one's body part is
     UNKNOWN; None: as the other's, the same bytes)."""
 
@@ -58,8 +58,7 @@ def settle_repeats(catalog: Catalog, repeats: list[Repeat],
     by_uid: dict[str, list[Repeat]] = collections.defaultdict(list)
     for repeat in repeats:
         by_uid[repeat.sop_uid].append(repeat)
-    settled = Settled({}, {}, 0, collections.Counter(), [])
-    assert settled.swapped is not None and settled.body_parts_delta is not None
+    settled = Settled({}, {})
     for uid in sorted(by_uid):
         stored = catalog.stored_copy(uid)
         if stored is None:  # nothing of it was committed (a failed run): nothing to settle

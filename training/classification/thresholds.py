@@ -32,6 +32,19 @@ class Thresholds:
                 for n in class_names]
 
 
+@dataclass(frozen=True)
+class LabelFindings:
+    """Multi-label findings: the labels at or above their thresholds. A plain, picklable
+    callable, so a writer process can apply it too (the inference node's study SRs)."""
+
+    class_names: tuple[str, ...]
+    limits: tuple[float, ...]
+
+    def __call__(self, probabilities) -> tuple[str, ...]:
+        return tuple(name for name, p, t in zip(self.class_names, probabilities,
+                                                self.limits, strict=True) if p >= t)
+
+
 def default_thresholds(class_names: list[str]) -> Thresholds:
     return Thresholds("default", "", 0, dict.fromkeys(class_names, DEFAULT))
 

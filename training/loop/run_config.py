@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # imported where used: run configs are read without TensorFlo
     from dicom.preprocessing.methods import PixelPreprocessing
 
 RUN_CONFIG = "medcv_train.json"
+MODEL_INFO = "medcv_model.json"
+"""An export's run config, beside its saved_model.pb."""
 RECORDED = object()
 """`RunConfig.input_spec`'s default: apply the recorded folder preprocessing."""
 

@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,19 @@ def writer_count(cores: int | None = None) -> int:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
             os.cpu_count() or 2)
     return max(1, min(_MAX_WRITERS, cores // 2))
+
+
+def fork_writer_pool(count: int, initializer: Callable[[], None] | None = None
+                     ) -> tuple[ProcessPoolExecutor, bool]:
+    """`count` writer processes forked from this one, with this process's objects frozen
+    out of the garbage collector first (see ClassificationResults); (the pool, whether
+    this call froze them: the caller unfreezes once the pool is gone)."""
+    froze = False
+    if gc.get_freeze_count() == 0:  # someone else's freeze is theirs to undo
+        gc.freeze()
+        froze = True
+    return ProcessPoolExecutor(count, initializer=initializer,
+                               mp_context=multiprocessing.get_context("fork")), froze
 
 
 @dataclass
@@ -114,11 +127,8 @@ class ClassificationResults:
         imports (highdicom's take about 0.4 s) overlap the model's first batches."""
         global _WORKER_RESULTS
         _WORKER_RESULTS = self  # what the writers inherit
-        if gc.get_freeze_count() == 0:  # someone else's freeze is theirs to undo
-            gc.freeze()
-            self._froze = True
         count = count or writer_count()
-        self._writer = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"))
+        self._writer, self._froze = fork_writer_pool(count)
         self._pending.extend(self._writer.submit(_prepare_writer) for _ in range(count))
 
     def add(self, source: str, probabilities: np.ndarray,

@@ -39,10 +39,9 @@ from training.classification.thresholds import (
     write_thresholds,
 )
 from training.loop.model_loading import load_model
-from training.loop.run_config import ModelOverrides, RunConfig
+from training.loop.run_config import MODEL_INFO, ModelOverrides, RunConfig
 from training.serving.provenance import provenance_of, write_provenance
 
-MODEL_INFO = "medcv_model.json"
 log = logging.getLogger(__name__)
 
 

@@ -37,6 +37,7 @@ from dicom.decoding.intensity_window import IntensityWindow
 from dicom.preprocessing.methods import PixelPreprocessing
 from training.classification.probability_scaling import ProbabilityScaling, read_scaling
 from training.classification.thresholds import (
+    LabelFindings,
     Thresholds,
     default_thresholds,
     read_thresholds,
@@ -87,9 +88,12 @@ class Predictor:
 
     def findings(self, probabilities: np.ndarray) -> tuple[str, ...]:
         """Multi-label: the labels at or above their thresholds."""
-        limits = self.thresholds.for_labels(self.config.class_names)
-        return tuple(name for name, p, t in zip(self.config.class_names, probabilities,
-                                                limits, strict=True) if p >= t)
+        return self.label_findings()(probabilities)
+
+    def label_findings(self) -> LabelFindings:
+        """`findings` as a picklable value (for writer processes)."""
+        names = self.config.class_names
+        return LabelFindings(tuple(names), tuple(self.thresholds.for_labels(names)))
 
     def identity(self):
         """What made a result: net, step, a hash of the run config (training.results)."""

@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from files.atomic_file import write_atomic
 from training.loop.checkpoints import checkpoint_step
 from training.loop.run_config import RUN_CONFIG
 
@@ -48,8 +49,8 @@ def provenance_of(prefix: str, use_moving_averages: bool) -> Provenance:
 
 
 def write_provenance(provenance: Provenance, directory: str) -> None:
-    with open(os.path.join(directory, PROVENANCE_FILE), "w", encoding="utf-8") as handle:
-        json.dump(dataclasses.asdict(provenance), handle, indent=2)
+    write_atomic(os.path.join(directory, PROVENANCE_FILE),
+                 (json.dumps(dataclasses.asdict(provenance), indent=2) + "\n").encode())
 
 
 def read_provenance(directory: str) -> Provenance | None:
