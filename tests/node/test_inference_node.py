@@ -29,7 +29,13 @@ from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import ROOT, run_module, spawn_module
 from tests.support.dicom_results import dciodvfy_errors
 from tests.support.folders import classification_folder
-from tests.support.pacs_peers import Orthanc, free_port, require_tool, start_orthanc
+from tests.support.pacs_peers import (
+    Orthanc,
+    free_port,
+    port_for_later,
+    require_tool,
+    start_orthanc,
+)
 from tests.support.pacs_runs import push
 
 pytestmark = pytest.mark.slow
@@ -247,7 +253,7 @@ def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setti
     it stores, and a restart: Orthanc holds exactly one SR per routed image. Then a late
     instance reopens its study, whose next generation gives superseding SRs for all its
     images."""
-    later = Orthanc(str(tmp_path / "later"), free_port(), free_port(), "medcv-later",
+    later = Orthanc(str(tmp_path / "later"), port_for_later(), port_for_later(), "medcv-later",
                     authentication=False)  # its ports chosen; nothing listens yet
     config = _config(tmp_path, setting["model"], {"cr-classes": later.dicomweb},
                      backoff_seconds=0.5, max_backoff_seconds=2, max_attempts=100)
