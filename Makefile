@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: install
 	bash scripts/ensure_mariadb.sh
+	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_pacs_tools.sh
 	bash scripts/ensure_ocr.sh
 	bash scripts/ensure_chromium.sh

@@ -1,5 +1,5 @@
 """The node's durable queue, in the database the catalog uses (SQLite by default;
-MySQL/MariaDB for several nodes sharing it).
+MySQL/MariaDB or PostgreSQL for several nodes sharing it).
 
 - An instance is a row once its bytes are durable in the spool, before it is
   acknowledged; its study's clock restarts.
@@ -9,7 +9,7 @@ MySQL/MariaDB for several nodes sharing it).
 - A job moves stable -> inferring -> written -> stored. A failure counts an attempt
   and waits (exponential backoff with jitter) before the next; after `max_attempts`
   it is `dead`, which blocks nothing else.
-- A node claims jobs with a lease; on MySQL/MariaDB the claim skips rows another node
+- A node claims jobs with a lease; on MySQL/MariaDB and PostgreSQL the claim skips rows another node
   has locked (SKIP LOCKED), so no job runs twice at once. A job whose node died is
   taken over when its lease runs out, or at once by the same node restarted.
 """
@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+
+from dicom.ingestion.database_url import resolve_db_url
 
 STABLE, INFERRING, WRITTEN, STORED, DEAD = "stable", "inferring", "written", "stored", "dead"
 STATES = (STABLE, INFERRING, WRITTEN, STORED, DEAD)
@@ -122,7 +124,7 @@ def backoff_delay(attempts: int, first: float, cap: float, rng: random.Random) -
 
 class JobQueue:
     def __init__(self, url: str, worker: str) -> None:
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        self.engine = sa.create_engine(resolve_db_url(url), pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(connection, _record):  # several threads, one writer at a time

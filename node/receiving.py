@@ -56,10 +56,12 @@ class NodeReceiver:
         node cannot read it. Our own results are dropped, not queued."""
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, force=False)
-            study = str(ds.get("StudyInstanceUID", "") or "").strip()
+            study = _text(ds.get("StudyInstanceUID"))
             if not study:
                 raise Unreadable("no Study Instance UID")
-            attributes = {k: str(ds.get(k, "") or "").strip() for k in self.keywords}
+            if "\x00" in sop_uid:
+                raise Unreadable("its SOP Instance UID holds a NUL character")
+            attributes = {k: _text(ds.get(k)) for k in self.keywords}
             own = _is_our_result(ds)
         except Exception as exc:  # hostile bytes: any parser error
             os.unlink(path)
@@ -93,3 +95,9 @@ class NodeReceiver:
         except OSError as exc:
             raise OSError(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
                           "choose another listen.port") from None
+
+
+def _text(value: object) -> str:
+    """An attribute as the queue stores it: NUL characters (which PostgreSQL refuses and
+    no valid value holds) dropped, padding stripped."""
+    return str(value or "").replace("\x00", "").strip()

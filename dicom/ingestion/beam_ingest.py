@@ -52,14 +52,14 @@ class IngestTask:
 
 def check_catalog_for_beam(catalog: Catalog, arguments: list[str]) -> None:
     """SQLite: one writer, so one local worker only."""
-    if catalog.is_mysql:
+    if catalog.dialect.concurrent_writers:
         return
     several = any(a.startswith("--direct_num_workers=") and a != "--direct_num_workers=1"
                   for a in arguments)
     if several or not uses_local_runner(arguments):
-        raise ValueError(f"--runner=beam with several workers needs a MySQL catalog: "
+        raise ValueError(f"--runner=beam with several workers needs a MySQL or PostgreSQL catalog: "
                          f"{catalog.describe()} takes one writer at a time; "
-                         "use MySQL (and --image_store), or --direct_num_workers=1")
+                         "use MySQL or PostgreSQL (and --image_store), or --direct_num_workers=1")
 
 
 def ingest_tasks_on_beam(tasks: list[list[str]], catalog: Catalog, settings: IngestSettings,

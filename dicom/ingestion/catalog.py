@@ -1,4 +1,5 @@
-"""The catalog: one SQLAlchemy Core schema that runs unchanged on SQLite and MySQL.
+"""The catalog: one SQLAlchemy Core schema that runs unchanged on SQLite, MySQL/MariaDB
+and PostgreSQL (what differs is in dicom.ingestion.catalog_dialects).
 
 `images` holds one row per frame: `ID` (the SOP Instance UID, with `-f<N>`
 appended for frame N of a multi-frame file), the canonical body part and its
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Engine
 
+from dicom.ingestion.catalog_dialects import CatalogDialect, dialect_for
 from dicom.ingestion.database_url import DatabaseUnavailable, connect_check, create_engine, describe
 from dicom.metadata.cleansing import AttributeLists
 
@@ -124,7 +126,7 @@ def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table
 
 
 def string_widths(lists: AttributeLists) -> dict[str, int]:
-    """Column -> the characters its VARCHAR holds: the one width policy of both backends.
+    """Column -> the characters its VARCHAR holds: the one width policy of every backend.
 
     MySQL refuses a longer value (error 1406) and SQLite stores it; ingestion
     cuts every value to these widths first, with a warning, so both agree.
@@ -162,6 +164,7 @@ class Catalog:
         self.metadata = sa.MetaData()
         self.images, self.rejects = build_tables(self.metadata, lists)
         self.settings = settings_table(self.metadata)
+        self.dialect: CatalogDialect = dialect_for(url)
 
     @classmethod
     def open(cls, url: URL, lists: AttributeLists | None = None, create: bool = True) -> Catalog:
@@ -179,10 +182,6 @@ class Catalog:
     def attach(cls, url: URL, lists: AttributeLists) -> Catalog:
         """A fresh engine on a catalog whose schema is already current (worker processes)."""
         return cls(create_engine(url), url, lists)
-
-    @property
-    def is_mysql(self) -> bool:
-        return self.url.get_backend_name() in ("mysql", "mariadb")
 
     def describe(self) -> str:
         return describe(self.url)
@@ -233,11 +232,9 @@ class Catalog:
         return sa.Table(IMAGES_TABLE, sa.MetaData(), autoload_with=self.engine)
 
     def max_packet_bytes(self) -> int | None:
-        """The MySQL server's max_allowed_packet; None where there is no such limit."""
-        if not self.is_mysql:
-            return None
-        with self.engine.connect() as connection:
-            return int(connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+        """The largest statement the server takes (MySQL's max_allowed_packet); None where
+        there is no such limit."""
+        return self.dialect.max_packet_bytes(self.engine)
 
     def stored_fingerprints(self) -> dict[str, str]:
         """SOP Instance UID -> SHA-256 of the source file, for every stored file."""
@@ -303,7 +300,8 @@ class Catalog:
                     [{"uid": uid, "sha": sha} for uid, sha in replaced.items()],
                 )
             if rows:
-                self._insert_images(connection, [dict(r, ingested_at=now) for r in rows])
+                stamped = [dict(r, ingested_at=now) for r in rows]
+                self.dialect.insert_rows(connection, images, stamped)
             if cleared:
                 connection.execute(
                     sa.delete(self.rejects).where(self.rejects.c.path_key.in_(cleared))
@@ -322,33 +320,6 @@ class Catalog:
                         for r in {r.path: r for r in rejects}.values()
                     ],
                 )
-
-    def _insert_images(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert rows; on MySQL through a prepared statement (binary protocol).
-
-        mysql-connector's text protocol escapes every BLOB byte in pure Python and
-        the server re-parses it; the binary protocol sends the PNG bytes as they are.
-        """
-        if not self.is_mysql:
-            connection.execute(sa.insert(self.images), rows)
-            return
-        names = list(rows[0])
-        quote = self.engine.dialect.identifier_preparer.quote
-        sql = (
-            f"INSERT INTO {quote(IMAGES_TABLE)} ({', '.join(quote(n) for n in names)}) "
-            f"VALUES ({', '.join(['%s'] * len(names))})"
-        )
-        # Unbuffered: an INSERT returns no rows, and buffered prepared cursors do not exist.
-        cursor = connection.connection.driver_connection.cursor(prepared=True, buffered=False)
-        try:
-            cursor.executemany(sql, [tuple(r[n] for n in names) for r in rows])
-        except connection.dialect.loaded_dbapi.Error as exc:
-            # The raw cursor bypasses SQLAlchemy: raise what its own execute would.
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, connection.dialect.loaded_dbapi.Error
-            ) from exc
-        finally:
-            cursor.close()
 
     def setting(self, name: str) -> str | None:
         """The recorded value of a build setting, None when none was recorded."""

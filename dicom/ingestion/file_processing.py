@@ -149,7 +149,7 @@ class FileProcessor:
         notes: list[str] = []
         ds = read_within(data, limits, notes)
         del data
-        source_uid = str(ds.SOPInstanceUID).strip()
+        source_uid = str(ds.SOPInstanceUID).replace("\x00", "").strip()
         uid = self.deidentifier.stored_uid(source_uid) if self.deidentifier else source_uid
         stored = self.known.get(uid)
         if stored == sha256:
@@ -291,12 +291,17 @@ def stored_path(settings: IngestSettings, path: str) -> str:
 def fit_to_widths(values: dict[str, Any], widths: Mapping[str, int]) -> list[str]:
     """Cut strings to their column widths in place; one warning per value cut.
 
-    Text that no UTF-8 column takes (lone surrogates) is written as escapes.
+    Text that some backend refuses is made storable on all of them: lone surrogates
+    (no UTF-8 column takes them) are written as escapes, and NUL characters (PostgreSQL
+    refuses them in text) are dropped, with a warning.
     """
     warnings = []
     for name, value in values.items():
         if not isinstance(value, str):
             continue
+        if "\x00" in value:
+            value = values[name] = value.replace("\x00", "")
+            warnings.append(f"{name} held NUL characters; stored without them")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -309,5 +314,5 @@ def fit_to_widths(values: dict[str, Any], widths: Mapping[str, int]) -> list[str
 
 
 def _uid_or_none(value: object) -> str | None:
-    text = str(value or "").strip()
+    text = str(value or "").replace("\x00", "").strip()
     return text or None

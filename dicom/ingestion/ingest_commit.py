@@ -20,7 +20,6 @@ from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.file_processing import CONFLICT, NEW, PRESENT, REJECTED, FileOutcome
 
 _ATTEMPTS = 5
-_MYSQL_TRANSIENT = {1205, 1213}  # lock wait timeout, deadlock: InnoDB asks for a retry
 
 
 def commit_outcomes(catalog: Catalog, outcomes: Sequence[FileOutcome]) -> list[FileOutcome]:
@@ -101,10 +100,10 @@ def _write(catalog: Catalog, new: list[FileOutcome], rejects: list[FileOutcome])
     replaced = {o.sop_uid: o.stored_sha256 for o in new if o.replaces}
     reject_rows = [o.reject for o in rejects if o.reject is not None]
     accepted = [o.path for o in new]
-    _retry_transient(lambda: catalog.write_batch(rows, reject_rows, replaced, accepted))
+    _retry_transient(catalog, lambda: catalog.write_batch(rows, reject_rows, replaced, accepted))
 
 
-def _retry_transient(write: Callable[[], None]) -> None:
+def _retry_transient(catalog: Catalog, write: Callable[[], None]) -> None:
     """Run `write`, again after a deadlock or lock timeout (the server rolled it back)."""
     for attempt in range(_ATTEMPTS):
         try:
@@ -113,7 +112,6 @@ def _retry_transient(write: Callable[[], None]) -> None:
         except sa.exc.IntegrityError:
             raise
         except sa.exc.DBAPIError as exc:
-            errno = getattr(exc.orig, "errno", None)
-            if errno not in _MYSQL_TRANSIENT or attempt == _ATTEMPTS - 1:
+            if not catalog.dialect.is_transient(exc) or attempt == _ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))

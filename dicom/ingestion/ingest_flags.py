@@ -37,9 +37,10 @@ def define_ingest_flags() -> None:
         "db_url",
         None,
         "Catalog database URL. Default: $MEDCV_DB_URL, else "
-        f"{DEFAULT_DB_URL} in the working directory. MySQL: "
-        "mysql+mysqlconnector://user@host/db with the password in "
-        "$MEDCV_DB_PASSWORD or a MySQL option file (~/.my.cnf).",
+        f"{DEFAULT_DB_URL} in the working directory. MySQL/MariaDB: "
+        "mysql://user@host/db, the password in $MEDCV_DB_PASSWORD or a MySQL option "
+        "file (~/.my.cnf); PostgreSQL: postgresql://user@host/db, the password in "
+        "$MEDCV_DB_PASSWORD or ~/.pgpass.",
     )
     flags.DEFINE_string(
         "image_store",

@@ -2,6 +2,7 @@ import csv
 import os
 
 import pytest
+import sqlalchemy as sa
 
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import resolve_db_url
@@ -103,13 +104,11 @@ def test_planted_ids_stay_inside_the_output_and_map_back(filled, tmp_path):
     """Anyone with INSERT on a shared catalog can plant an ID; no ID writes outside OUT."""
     catalog, _ = filled
     hostile = ["../../escaped", "/tmp/absolute", "a/b", "a_b", "clear\x1b[2J"]
+    images = catalog.images
     with catalog.engine.begin() as connection:
-        ids = [row[0] for row in connection.exec_driver_sql(
-            "SELECT ID FROM images ORDER BY ID").fetchall()][:len(hostile)]
-        for old, new in zip(ids, hostile, strict=True):
-            connection.exec_driver_sql("UPDATE images SET ID = ? WHERE ID = ?"
-                                       if catalog.engine.dialect.name == "sqlite" else
-                                       "UPDATE images SET ID = %s WHERE ID = %s", (new, old))
+        ids = connection.execute(sa.select(images.c.ID).order_by(images.c.ID)).scalars().all()
+        for old, new in zip(ids[:len(hostile)], hostile, strict=True):
+            connection.execute(sa.update(images).where(images.c["ID"] == old).values(ID=new))
     out = tmp_path / "deep" / "out"
     summary = fetch_images(catalog, str(out), None, progress=False)
     written = [os.path.relpath(os.path.join(base, name), tmp_path)

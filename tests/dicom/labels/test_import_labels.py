@@ -1,4 +1,4 @@
-"""dicom.import_labels on both backends: ChestX-ray14 and CheXpert tables by their real
+"""dicom.import_labels on every catalog backend: ChestX-ray14 and CheXpert tables by their real
 column names and values, study-level keys, a de-identified catalog, atomic replacement,
 fetch --label_set, and bad tables in one line."""
 
