@@ -25,6 +25,7 @@ test: install
 	bash scripts/ensure_ocr.sh
 	bash scripts/ensure_chromium.sh
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 --dist loadfile --durations=30
 
 demo: install
@@ -32,6 +33,7 @@ demo: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: bench-ingest
 

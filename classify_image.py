@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 from absl import app, flags
 
@@ -101,8 +102,9 @@ def main(argv: list[str]) -> int:
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
-        request = ClassifyRequest(**{f.name: FLAGS[f.name].value
-                                     for f in dataclasses.fields(ClassifyRequest)})
+        values: dict[str, Any] = {f.name: FLAGS[f.name].value
+                                  for f in dataclasses.fields(ClassifyRequest)}
+        request = ClassifyRequest(**values)
         request.check()
         class_names = None
         if FLAGS.dataset_dir:

@@ -8,10 +8,14 @@ import hashlib
 import logging
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from batch_prediction.request import ClassifyRequest
 from console.text import printable
 from training.serving.prediction import Predictor
+
+if TYPE_CHECKING:
+    from dicom.network.pacs_protocols import ResultStore
 
 
 def dicom_results(request: ClassifyRequest, predictor: Predictor, segmenting: bool):
@@ -50,7 +54,7 @@ def _run_key(request: ClassifyRequest) -> str:
 
 
 def finish_dicom_results(request: ClassifyRequest, results,
-                         open_store: Callable[[str], object]) -> int:
+                         open_store: Callable[[str], ResultStore]) -> int:
     """Write what was collected, then store it to --store_to; `open_store(url)` opens the
     PACS with the command's credentials and TLS flags."""
     if results is None:

@@ -16,7 +16,7 @@ from batch_prediction.request import ClassifyRequest
 from training.loop.run_config import RunConfig
 from training.serving.prediction import inputs_for, stored_image_inputs
 
-Inputs = Iterator[tuple[object, np.ndarray | str]]
+Inputs = Iterator[tuple[str, np.ndarray | str]]
 
 
 class CatalogInputs:
@@ -62,4 +62,6 @@ def request_inputs(request: ClassifyRequest, config: RunConfig,
     """From the catalog when the request names one, else from --infile."""
     if catalog is not None:
         return catalog.inputs(config)
+    if request.infile is None:
+        raise ValueError("give --infile, or --db_url with a catalog query")
     return inputs_for(request.infile, request.tfrecord, config)

@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -23,9 +24,12 @@ from training.serving.prediction import (
     predict,
 )
 
+if TYPE_CHECKING:
+    from dicom.network.pacs_protocols import ResultStore
+
 
 def run_request(request: ClassifyRequest, predictor: Predictor,
-                open_store: Callable[[str], object]) -> int:
+                open_store: Callable[[str], ResultStore]) -> int:
     """Classify (or segment) what `request` names with `predictor`; the exit status."""
     catalog = CatalogInputs(request) if request.db_url else None
     if predictor.config.task == SEGMENTATION:
@@ -43,13 +47,14 @@ def _output(path: str | None):
 
 
 def _classify(request: ClassifyRequest, predictor: Predictor, catalog: CatalogInputs | None,
-              open_store: Callable[[str], object]) -> int:
+              open_store: Callable[[str], ResultStore]) -> int:
     names = predictor.config.class_names
     dicom_out = dicom_results(request, predictor, segmenting=False)
     counts = {"ok": 0, "error": 0}
     multilabel = predictor.config.multilabel
     with _output(request.outfile) as out:
-        header = multilabel_header(predictor.thresholds) if multilabel else HEADER
+        thresholds = predictor.thresholds  # a multi-label model is loaded with its own
+        header = multilabel_header(thresholds) if multilabel and thresholds else HEADER
         note = predictor.calibration_note()
         print(header + (f"; {note}" if note else ""), file=out)
         results = predict(predictor, request_inputs(request, predictor.config, catalog),
@@ -73,7 +78,7 @@ def _classify(request: ClassifyRequest, predictor: Predictor, catalog: CatalogIn
 
 
 def _segment(request: ClassifyRequest, predictor: Predictor, catalog: CatalogInputs | None,
-             open_store: Callable[[str], object]) -> int:
+             open_store: Callable[[str], ResultStore]) -> int:
     """One mask + overlay per input; a summary line each in --outfile."""
     from files.safe_names import NameAllocator
     from training.segmentation.prediction import (

@@ -52,7 +52,7 @@ def plain_log_lines() -> None:
     from absl import logging as absl_logging
 
     verbosity = flags.FLAGS["verbosity"].value if "verbosity" in flags.FLAGS else 0
-    if verbosity >= 1:
+    if (verbosity or 0) >= 1:
         return
     absl_logging.get_absl_handler().setFormatter(PlainFormatter())
     for name in LIBRARY_LOGGERS:

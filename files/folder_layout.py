@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from files.atomic_file import write_atomic
@@ -28,7 +28,8 @@ CLASS_DICT_FILE = "class_dict.csv"
 MAX_CLASSES = 256
 
 
-def write_metadata_csv(path: str, header: Sequence[str], rows: Sequence[dict[str, object]]) -> None:
+def write_metadata_csv(path: str, header: Sequence[str],
+                       rows: Sequence[Mapping[str, object]]) -> None:
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=list(header))
     writer.writeheader()
@@ -46,12 +47,13 @@ class SegmentationClass:
 def read_class_dict(path: str) -> list[SegmentationClass]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
+        fieldnames = list(reader.fieldnames or [])
+        header = [h.strip().lower() for h in fieldnames]
         if header[:4] != ["name", "r", "g", "b"]:
             raise ValueError(f"{path}: header must be name,r,g,b; got {','.join(header)}")
         classes = []
         for number, row in enumerate(reader, start=2):
-            values = [(row.get(k) or "").strip() for k in reader.fieldnames[:4]]
+            values = [(row.get(k) or "").strip() for k in fieldnames[:4]]
             try:
                 color = tuple(int(v) for v in values[1:])
             except ValueError:

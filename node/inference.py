@@ -66,7 +66,8 @@ def classify_jobs(predictor: Predictor, route: Route, work: Work, results_dir: s
                    else None)
     orders: dict[int, SrOrder] = {}
     for job, instances in work:
-        made, problems = [], defaultdict(int)
+        made: list = []
+        problems: defaultdict[str, int] = defaultdict(int)
         for instance in instances:
             for prediction in by_path.get(instance.path) or [None]:
                 if prediction is None or prediction.error:

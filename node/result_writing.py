@@ -51,7 +51,7 @@ class SrOrder:
     run_key: str
     per: str
     aggregation: StudyAggregation | None
-    predictions: tuple[tuple[object, np.ndarray, tuple[str, ...]], ...]
+    predictions: tuple[tuple[str, np.ndarray, tuple[str, ...]], ...]
     """(source: a path or a FrameName, probabilities, findings) per image or frame."""
     problems: tuple[tuple[str, int], ...]
     """Why some images gave no result, and how many."""

@@ -13,6 +13,7 @@ that is nearly full is 503 before anything is read.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -69,7 +70,7 @@ def multipart_boundary(content_type: str) -> bytes:
     return boundary.encode("latin-1")
 
 
-def _chunked(stream: BinaryIO) -> Iterator[bytes]:
+def _chunked(stream: BinaryIO | io.BufferedIOBase) -> Iterator[bytes]:
     """The body of a `Transfer-Encoding: chunked` request."""
     while True:
         line = stream.readline(1024)
@@ -91,7 +92,7 @@ def _chunked(stream: BinaryIO) -> Iterator[bytes]:
         stream.readline(8)
 
 
-def _sized(stream: BinaryIO, length: int) -> Iterator[bytes]:
+def _sized(stream: BinaryIO | io.BufferedIOBase, length: int) -> Iterator[bytes]:
     left = length
     while left:
         data = stream.read(min(left, _READ))

@@ -222,7 +222,7 @@ def _first_part(chunks: Iterator[bytes], boundary: bytes) -> Iterator[bytes]:
         if len(buffer) > keep:
             yield bytes(buffer[:-keep])
             del buffer[:-keep]
-        chunk = next(chunks, None)
-        if chunk is None:
+        following = next(chunks, None)
+        if following is None:
             raise TransientError("WADO-RS answer cut off inside an instance")
-        buffer += chunk
+        buffer += following

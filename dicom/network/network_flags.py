@@ -16,6 +16,7 @@ from dicom.network.pacs_address import (
     load_credentials,
     parse_pacs_url,
 )
+from dicom.network.pacs_protocols import ResultStore, Source
 from dicom.network.remote import PacsError, Timeouts
 
 FLAGS = flags.FLAGS
@@ -30,7 +31,8 @@ def define_pacs_flags() -> None:
                         "Address our AE listens on (the PACS's DicomModalities entry names it).")
 
 
-def open_source(url: str, dimse_retrieve: str = "move") -> DicomwebSource | DimseSource:
+def open_source(url: str, dimse_retrieve: str = "move") -> Source:
+    """The pull source `url` names (dicomweb+http[s]:// or dimse://), with the client flags."""
     address = parse_pacs_url(url)
     timeouts = Timeouts(FLAGS.connect_timeout_s, FLAGS.read_timeout_s)
     if address.kind == DIMSE:
@@ -46,7 +48,7 @@ def quiet_network_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def open_result_store(url: str):
+def open_result_store(url: str) -> ResultStore:
     """Where --store_to sends results, with the client flags."""
     from dicom.network.result_store import open_store
 

@@ -18,9 +18,8 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from tqdm import tqdm
 
@@ -31,24 +30,12 @@ from dicom.ingestion.ingest_commit import commit_outcomes
 from dicom.ingestion.ingest_workers import WorkerLimits
 from dicom.metadata.deidentify import Deidentifier
 from dicom.network.instance_filters import InstanceQuery
-from dicom.network.remote import PacsError, RemoteInstance, RetryCounter
+from dicom.network.pacs_protocols import Source
+from dicom.network.remote import PacsError, RemoteInstance
 from dicom.network.spool import InstanceTooLarge, Spool
 
 log = logging.getLogger(__name__)
 TOO_LARGE = "too-large"
-
-
-class Source(Protocol):
-    retries: RetryCounter
-    batch_size: int
-    """Instances per retrieval request: 1 over DICOMweb, part of a series over DIMSE."""
-
-    def describe(self) -> str: ...
-    def probe(self) -> None: ...
-    def search(self, query: InstanceQuery) -> list[RemoteInstance]: ...
-    def start(self, spool: Spool, name_for: Callable[[str], str]) -> None: ...
-    def retrieve_batch(self, instances: list[RemoteInstance]) -> list[str]: ...
-    def stop(self) -> None: ...
 
 
 @dataclass

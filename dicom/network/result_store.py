@@ -15,6 +15,7 @@ from pynetdicom.presentation import build_context
 from dicom.network.dicomweb_source import DicomwebSource
 from dicom.network.dimse_source import DimseSource
 from dicom.network.pacs_address import DIMSE, Credentials, PacsAddress
+from dicom.network.pacs_protocols import ResultStore
 from dicom.network.remote import DEFAULT_TIMEOUTS, PacsError, RequestRefused, Timeouts
 
 _STORE_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
@@ -79,7 +80,8 @@ class DimseStore:
 
 
 def open_store(url: str, credentials: Credentials, ca_bundle: str | None, ae_title: str,
-               timeouts: Timeouts = DEFAULT_TIMEOUTS) -> DicomwebStore | DimseStore:
+               timeouts: Timeouts = DEFAULT_TIMEOUTS) -> ResultStore:
+    """The store `url` names: C-STORE for dimse://, else STOW-RS."""
     from dicom.network.pacs_address import parse_pacs_url
 
     address = parse_pacs_url(url, "--store_to")

@@ -73,7 +73,7 @@ class SpoolingStoreHandler:
             temporary = str(event.dataset_path)
         except AttributeError:  # chunked receive is off: the dataset is in memory
             data = event.encoded_dataset(include_meta=True)
-            chunks = [data]
+            chunks: list[bytes] | None = [data]
         else:
             size = os.path.getsize(temporary)
             if size > self.spool.max_instance_bytes:
