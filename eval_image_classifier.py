@@ -116,6 +116,7 @@ def main(argv: list[str]) -> int:
     import os
 
     from console.errors import require_no_arguments, run_cli
+    from datasets.records.tasks import record_task
     from training.evaluation.evaluator import EvalSettings, evaluate, summary_text, watch
     from training.loop.run_config import find_run_config
 
@@ -160,12 +161,13 @@ def main(argv: list[str]) -> int:
                       f"{settings.eval_dir}/model_card.md")
         if report.get("calibration_scaling"):
             where += f", calibration in {os.path.join(base, 'calibration.json')}"
-        if report.get("task") != "segmentation":
+        kind = record_task(report.get("task"))
+        if not kind.dense:
             where += f", predictions in {settings.eval_dir}/predictions.csv"
-        if report.get("task") == "multilabel":
+        if kind.multi_label:
             where += (f", ROC curves in {settings.eval_dir}/roc_curves.png, thresholds in "
                       f"{os.path.join(base, 'thresholds.json')}")
-        elif report.get("task") != "segmentation":
+        elif not kind.dense:
             where += f", confusion matrix in {settings.eval_dir}/confusion_matrix.png"
         print(where)
         return 0

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from batch_prediction.dicom_output import dicom_results, finish_dicom_results
 from batch_prediction.inputs import CatalogInputs, request_inputs
 from batch_prediction.request import ClassifyRequest
-from datasets.records.dataset_spec import SEGMENTATION
+from datasets.records.tasks import record_task
 from training.serving.prediction import (
     HEADER,
     Predictor,
@@ -32,7 +32,7 @@ def run_request(request: ClassifyRequest, predictor: Predictor,
                 open_store: Callable[[str], ResultStore]) -> int:
     """Classify (or segment) what `request` names with `predictor`; the exit status."""
     catalog = CatalogInputs(request) if request.db_url else None
-    if predictor.config.task == SEGMENTATION:
+    if record_task(predictor.config.task).dense:
         return _segment(request, predictor, catalog, open_store)
     return _classify(request, predictor, catalog, open_store)
 

@@ -27,6 +27,8 @@ class NetSpec:
     min_size: int
     scope: str
     task: str = "classification"
+    """The record task it serves, by its name in datasets.records.tasks (where a task
+    declares what it is: a net only names it)."""
     preprocessing: str = "inception"
     """TF-Slim's preprocessing_factory default for the net (`vgg` for resnet_v1)."""
     logits: str = ""
@@ -40,10 +42,6 @@ class NetSpec:
     @property
     def has_aux_logits(self) -> bool:
         return self.scope.startswith("Inception")
-
-    @property
-    def is_segmentation(self) -> bool:
-        return self.task == "segmentation"
 
 
 _REGISTRY: dict[str, NetSpec] = {}

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from datasets.records.dataset_spec import SEGMENTATION
+from datasets.records.tasks import record_task
 from node.routing import Matcher, parse_match
 
 PER_CHOICES = ("image", "study")
@@ -124,8 +124,9 @@ def _choice(raw: dict, key: str, choices: tuple[str, ...], at: str) -> str:
 
 
 def results_fit_task(results: str, task: str) -> bool:
-    """SEGs come from a segmentation model, SRs from any other."""
-    return (results == "seg") == (task == SEGMENTATION)
+    """Whether a route's `results` are what its model's task gives (SEGs from a
+    segmentation model, SRs from any other)."""
+    return results == record_task(task).result_kind
 
 
 def _model_task(model: str) -> str | None:
@@ -175,7 +176,7 @@ def _route(raw: Any, index: int, where: str, base: str) -> Route:
     task = _model_task(model)
     if task is not None and not results_fit_task(results, task):
         raise ConfigError(f"{at}.results: {results} does not fit {model}, a {task} model "
-                          f"({'seg' if task == SEGMENTATION else 'sr'} does)")
+                          f"({record_task(task).result_kind} does)")
     store_to = raw.get("store_to")
     if store_to is not None:
         from dicom.network.pacs_address import parse_pacs_url

@@ -26,7 +26,7 @@ from datasets.input_pipeline.model_input import (
     raw_levels,
 )
 from datasets.records import example_codec
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
 from datasets.records.planar_pixels import PLANAR
 from dicom.preprocessing.methods import PixelPreprocessing
 
@@ -107,7 +107,7 @@ def build_pipeline(
         return _synthetic(spec, height, width, channels, options, seed)
     files = record_files(spec, split_name, dataset_dir)
     shuffle = options.is_training if options.shuffle is None else options.shuffle
-    segmentation = spec.task == SEGMENTATION
+    segmentation = spec.kind.dense
     parse_spec = example_codec.parsing_spec(spec.task, spec.num_classes)
 
     dataset = tf.data.Dataset.from_tensor_slices(files)
@@ -161,7 +161,7 @@ def build_pipeline(
         image = tf.ensure_shape(image, [height, width, channels])
         if segmentation:
             target = mask[..., 0]
-        elif spec.task == MULTILABEL:
+        elif spec.kind.multi_label:
             target = multilabel_target(example[example_codec.MULTI_HOT],
                                        example[example_codec.LABEL_MASK])
         else:
@@ -206,11 +206,11 @@ def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:
     """One random batch, repeated: the input costs nothing, so the model is measured."""
     generator = tf.random.Generator.from_seed(seed or 0)
     images = generator.uniform([options.batch_size, height, width, channels])
-    if spec.task == SEGMENTATION:
+    if spec.kind.dense:
         targets = generator.uniform(
             [options.batch_size, height, width], maxval=spec.num_classes, dtype=tf.int32
         )
-    elif spec.task == MULTILABEL:
+    elif spec.kind.multi_label:
         targets = tf.cast(generator.uniform([options.batch_size, spec.num_classes]) < 0.3,
                           tf.float32)
     else:

@@ -18,7 +18,7 @@ import sys
 from tqdm import tqdm
 
 from datasets.interchange.staged_directory import staged_directory
-from datasets.records.dataset_spec import CLASSIFICATION, SEGMENTATION, read_spec
+from datasets.records.dataset_spec import CLASSIFICATION, read_spec
 from datasets.records.source_folder import scan_source
 from files.folder_layout import MASKS_DIR, METADATA_FILE, write_metadata_csv
 from files.safe_names import NameAllocator
@@ -36,7 +36,7 @@ def folder_from_records(
     total = spec.split(split_name).num_examples
     rows: list[dict[str, str]] = []
     names = NameAllocator()
-    segmentation = spec.task == SEGMENTATION
+    segmentation = spec.kind.dense
     with staged_directory(output_dir) as staging:
         if segmentation:
             os.makedirs(os.path.join(staging, MASKS_DIR))

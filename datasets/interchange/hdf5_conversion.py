@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from datasets.interchange.hdf5_store import Hdf5SplitWriter
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, read_spec
+from datasets.records.dataset_spec import read_spec
 from datasets.records.segmentation_masks import decode_mask
 
 BLOCK = 256
@@ -37,7 +37,7 @@ def export_split(
     from datasets.records.record_reader import iter_split
 
     spec = read_spec(dataset_dir)
-    if spec.task == MULTILABEL:
+    if spec.kind.multi_label:
         raise ValueError(f"{dataset_dir} holds multi-label records; HDF5 export takes "
                          "classification and segmentation records only")
     total = spec.split(split_name).num_examples
@@ -50,7 +50,7 @@ def export_split(
     channels = channels or spec.channels or 3
     dtype = np.uint16 if 16 in spec.bit_depths else np.uint8
     tf_dtype = tf.uint16 if dtype == np.uint16 else tf.uint8
-    segmentation = spec.task == SEGMENTATION
+    segmentation = spec.kind.dense
     temporary = f"{output}.partial"
     block: dict[str, list] = {"images": [], "targets": [], "ids": [], "patients": []}
     count = 0

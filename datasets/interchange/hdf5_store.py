@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 import h5py
 import numpy as np
 
+from datasets.records.tasks import record_task
+
 IMAGES, LABELS, MASKS, IDS, PATIENT_IDS = "images", "labels", "masks", "ids", "patient_ids"
 _TEXT = h5py.string_dtype("utf-8")
 
@@ -40,7 +42,7 @@ class Hdf5SplitWriter:
             maxshape=(None, height, width, channels), chunks=(1, height, width, channels),
             **compression,
         )
-        if task == "segmentation":
+        if record_task(task).dense:
             self.targets = self.file.create_dataset(
                 MASKS, (0, height, width), dtype=np.uint8, maxshape=(None, height, width),
                 chunks=(1, height, width), **compression,
@@ -109,7 +111,7 @@ class Hdf5BatchReader:
             self.num_examples = int(handle[IMAGES].shape[0])
             self.image_shape = tuple(handle[IMAGES].shape[1:])
             self.image_dtype = handle[IMAGES].dtype
-        self.target_key = MASKS if self.task == "segmentation" else LABELS
+        self.target_key = MASKS if record_task(self.task).dense else LABELS
 
     def __len__(self) -> int:
         full, rest = divmod(self.num_examples, self.batch_size)

@@ -39,8 +39,6 @@ from datasets.records.catalog_attributes import (
 from datasets.records.class_names import class_names_from, write_labels_file
 from datasets.records.dataset_spec import (
     CLASSIFICATION,
-    MULTILABEL,
-    SEGMENTATION,
     SPEC_FILE,
     DatasetSpec,
     SplitSpec,
@@ -65,6 +63,7 @@ from datasets.records.source_folder import (
     scan_source,
     source_task,
 )
+from datasets.records.tasks import TASKS, record_task
 from dicom.decoding.intensity_window import IntensityWindow
 from files.folder_layout import (
     WINDOW_FILE,
@@ -123,7 +122,8 @@ class ConversionSettings:
     @property
     def task(self) -> str:
         """segmentation by name; otherwise multi-label when the folder has a labels.csv."""
-        named = SEGMENTATION if self.dataset_name == SEGMENTATION else CLASSIFICATION
+        by_name = TASKS.get(self.dataset_name)
+        named = by_name.name if by_name is not None and by_name.dense else CLASSIFICATION
         return source_task(self.dataset_dir, named)
 
 
@@ -150,7 +150,7 @@ class ConversionResult:
             f"{name} {split.num_examples} in {len(split.files)} shard(s)"
             for name, split in self.spec.splits.items()
         )
-        kind = "labels" if self.spec.task == MULTILABEL else "classes"
+        kind = self.spec.kind.target_noun
         text = (
             f"wrote {sum(s.num_examples for s in self.spec.splits.values())} {self.spec.task} "
             f"records to {output_dir} ({parts}); {self.spec.num_classes} {kind}"
@@ -276,7 +276,7 @@ def _write_shard(task: tuple[str, list]) -> int:
 def convert(settings: ConversionSettings) -> ConversionResult:
     """Run the whole conversion; raises `InvalidInput` before writing anything."""
     task = settings.task
-    if task == MULTILABEL:
+    if record_task(task).multi_label:
         log.info("%s has a labels.csv: converting multi-label records (uncertain: %s, "
                  "blank: %s)", settings.dataset_dir, settings.label_policy.uncertain,
                  settings.label_policy.blank)
@@ -294,7 +294,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     attributes = read_folder_attributes(settings.dataset_dir, settings.attributes, file_stem,
                                         ID_COLUMNS, settings.attributes_required)
     items = _with_attributes(items, attributes)
-    classes = find_class_dict(settings.dataset_dir) if task == SEGMENTATION else None
+    classes = find_class_dict(settings.dataset_dir) if record_task(task).dense else None
     workers = max(1, settings.num_workers)
     pool = None
     if settings.beam_arguments is not None:
@@ -352,9 +352,9 @@ def _probe_all(
 
 
 def _class_names(task, valid, infos, classes, dataset_dir: str) -> list[str]:
-    if task == MULTILABEL:
+    if record_task(task).multi_label:
         return label_names(dataset_dir)
-    if task == CLASSIFICATION:
+    if record_task(task).single_label:
         return class_names_from(item.label or "" for item in valid)
     if classes is not None:
         return [c.name for c in classes]
@@ -497,7 +497,7 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
         split.shard_lengths.append(len(shard.items))
         split.num_bytes += num_bytes
         _add_make_up(split, shard.items)
-        if task == MULTILABEL:
+        if record_task(task).multi_label:
             _add_label_counts(split, class_names, shard.items, settings.label_policy)
         else:
             split.class_counts = dict(
@@ -520,7 +520,7 @@ def _write(settings, task: str, pool, layout: list[_Shard], class_names, infos,
                              else {"method": preprocessing[0], "value": preprocessing[1]}),
         max_image_size=settings.max_image_size,
         intensity_window=recorded_window,
-        label_policy=settings.label_policy.to_dict() if task == MULTILABEL else None,
+        label_policy=settings.label_policy.to_dict() if record_task(task).multi_label else None,
         num_folds=settings.num_folds if settings.need_split == splits.KFOLD else None,
         attributes=list(attribute_names),
         deidentification=folder_deidentification(settings.dataset_dir),

@@ -12,14 +12,17 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
+from datasets.records.tasks import (  # noqa: F401  (re-exported: the names records carry)
+    CLASSIFICATION,
+    MULTILABEL,
+    SEGMENTATION,
+    RecordTask,
+    record_task,
+)
 from files.atomic_file import write_atomic
 
 SPEC_FILE = "dataset_spec.json"
 SPEC_VERSION = 1
-CLASSIFICATION = "classification"
-SEGMENTATION = "segmentation"
-MULTILABEL = "multilabel"
-TASKS = (CLASSIFICATION, SEGMENTATION, MULTILABEL)
 _FOLD_VIEW = re.compile(r"(train|validation)_fold(\d+)")
 
 
@@ -43,6 +46,7 @@ class SplitSpec:
 class DatasetSpec:
     dataset_name: str
     task: str
+    """A name in datasets.records.tasks; `kind` is what it declares."""
     output_name: str
     class_names: list[str]
     splits: dict[str, SplitSpec]
@@ -79,6 +83,11 @@ class DatasetSpec:
     """The catalog attributes each record carries as `attribute/NAME` (evaluation's
     subgroups), from the folder's metadata.csv."""
     version: int = SPEC_VERSION
+
+    @property
+    def kind(self) -> RecordTask:
+        """What this dataset's task declares (datasets.records.tasks)."""
+        return record_task(self.task)
 
     @property
     def num_classes(self) -> int:

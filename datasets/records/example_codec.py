@@ -9,6 +9,7 @@ from __future__ import annotations
 from tensorflow.core.example import example_pb2, feature_pb2
 
 from datasets.records.record_images import RecordImage
+from datasets.records.tasks import record_task
 
 ENCODED = "image/encoded"
 FORMAT = "image/format"
@@ -110,9 +111,10 @@ def parsing_spec(task: str, num_labels: int = 0) -> dict:
         ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         PATIENT_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
     }
-    if task == "segmentation":
+    kind = record_task(task)
+    if kind.dense:
         spec[MASK_ENCODED] = tf.io.FixedLenFeature([], tf.string)
-    elif task == "multilabel":
+    elif kind.multi_label:
         spec[MULTI_HOT] = tf.io.FixedLenFeature([num_labels], tf.int64)
         spec[LABEL_MASK] = tf.io.FixedLenFeature([num_labels], tf.int64)
         spec[LABEL_TEXT] = tf.io.FixedLenFeature([], tf.string, default_value="")

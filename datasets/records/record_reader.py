@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from datasets.input_pipeline.pipeline import record_files
 from datasets.records import example_codec
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
 from datasets.records.record_images import as_png
 
 
@@ -35,8 +35,8 @@ class StoredExample:
 def iter_split(spec: DatasetSpec, split_name: str, dataset_dir: str) -> Iterator[StoredExample]:
     """Every record of the split in file order."""
     parse_spec = example_codec.parsing_spec(spec.task, spec.num_classes)
-    segmentation = spec.task == SEGMENTATION
-    single = not segmentation and spec.task != MULTILABEL
+    segmentation = spec.kind.dense
+    single = not segmentation and not spec.kind.multi_label
     records = tf.data.TFRecordDataset(record_files(spec, split_name, dataset_dir))
     for record in records.map(lambda r: tf.io.parse_single_example(r, parse_spec)):
         stored_format = record[example_codec.FORMAT].numpy().decode("utf-8")

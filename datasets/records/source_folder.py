@@ -16,8 +16,9 @@ import os
 from dataclasses import dataclass
 
 from datasets.records.class_names import canonical_label
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION
+from datasets.records.dataset_spec import MULTILABEL
 from datasets.records.label_policy import parse_value
+from datasets.records.tasks import record_task
 from files.folder_layout import (
     IMAGES_DIR,
     LABELS_CSV,
@@ -100,7 +101,7 @@ def _require_dir(dataset_dir: str, name: str) -> str:
 
 def source_task(dataset_dir: str, task: str) -> str:
     """A classification folder with a labels.csv is multi-label."""
-    if task == SEGMENTATION or not os.path.isfile(os.path.join(dataset_dir, LABELS_CSV)):
+    if record_task(task).dense or not os.path.isfile(os.path.join(dataset_dir, LABELS_CSV)):
         return task
     if os.path.isdir(os.path.join(dataset_dir, LABELS_DIR)):
         log.warning("%s has both %s and %s/: converting the multi-label %s", dataset_dir,
@@ -114,22 +115,22 @@ def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[Inp
         raise FileNotFoundError(f"--dataset_dir {dataset_dir} does not exist")
     problems: list[InputProblem] = []
     images = _stem_map(_require_dir(dataset_dir, IMAGES_DIR), IMAGES_DIR, problems)
-    if task == MULTILABEL:
+    kind = record_task(task)
+    if kind.multi_label:
         return _pair_label_rows(dataset_dir, images, problems), problems
-    partner_dir = _require_dir(dataset_dir, MASKS_DIR if task == SEGMENTATION else LABELS_DIR)
-    partners = _stem_map(partner_dir, MASKS_DIR if task == SEGMENTATION else LABELS_DIR, problems)
+    partner_dir = _require_dir(dataset_dir, kind.targets_folder)
+    partners = _stem_map(partner_dir, kind.targets_folder, problems)
     patients = read_patient_keys(dataset_dir)
     items: list[SourceItem] = []
     for stem, image_path in images.items():
         partner = partners.get(stem)
         if partner is None:
-            what = "mask" if task == SEGMENTATION else "label"
-            expected = (f"{MASKS_DIR}/{stem}.png" if task == SEGMENTATION
-                        else f"{LABELS_DIR}/{stem}.txt")
+            what = "mask" if kind.dense else "label"
+            expected = f"{kind.targets_folder}/{stem}.{'png' if kind.dense else 'txt'}"
             problems.append(InputProblem(image_path, f"image without a {what} ({expected})"))
             continue
         patient = patients.get(stem, "")
-        if task == SEGMENTATION:
+        if kind.dense:
             items.append(SourceItem(stem, image_path, mask_path=partner, patient_id=patient))
             continue
         label = _read_label(partner, problems)
@@ -137,7 +138,7 @@ def scan_source(dataset_dir: str, task: str) -> tuple[list[SourceItem], list[Inp
             items.append(SourceItem(stem, image_path, label=label, patient_id=patient))
     for stem, partner in partners.items():
         if stem not in images:
-            what = "mask" if task == SEGMENTATION else "label"
+            what = "mask" if kind.dense else "label"
             problems.append(InputProblem(partner, f"{what} without an image in {IMAGES_DIR}/"))
     if patients:
         missing = sum(1 for item in items if not item.patient_id)

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
 
 TFDS_VERSION = "1.0.0"
 
@@ -37,7 +37,7 @@ def feature_tree(spec: DatasetSpec):
         "id": tfds.features.Text(),
         "patient_id": tfds.features.Text(),
     }
-    if spec.task == SEGMENTATION:
+    if spec.kind.dense:
         image["segmentation"] = {
             "class": {
                 "encoded": tfds.features.Image(
@@ -46,7 +46,7 @@ def feature_tree(spec: DatasetSpec):
                 "format": tfds.features.Text(),
             }
         }
-    elif spec.task == MULTILABEL:
+    elif spec.kind.multi_label:
         labels = (spec.num_classes,)
         image["class"] = {
             "multi_hot": tfds.features.Tensor(shape=labels, dtype=np.int64),

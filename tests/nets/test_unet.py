@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from datasets.records.tasks import record_task
 from nets.nets_factory import build_model, get_net, parse_model_options
 
 
@@ -10,7 +11,7 @@ def test_outputs_are_per_pixel_logits_at_the_input_size(name, channels):
     model = build_model(name, 4, (32, 48), channels, {"depth": 3, "base_filters": 4})
     outputs = model(np.zeros((2, 32, 48, channels), np.float32), training=False)
     assert outputs["logits"].shape == (2, 32, 48, 4)
-    assert get_net(name).is_segmentation
+    assert record_task(get_net(name).task).dense
 
 
 def test_input_must_divide_by_two_to_the_depth():

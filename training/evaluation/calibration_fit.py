@@ -7,7 +7,7 @@ on); the report shows each column's ECE, Brier score and reliability before and 
 
 from __future__ import annotations
 
-from datasets.records.dataset_spec import MULTILABEL
+from datasets.records.tasks import record_task
 from training.classification.probability_scaling import (
     PLATT,
     TEMPERATURE,
@@ -21,7 +21,7 @@ from training.evaluation.statistics import calibration, expected_calibration_err
 
 def fit_scaling(validation: SplitPredictions, task: str, class_names: list[str], split: str,
                 step: int) -> ProbabilityScaling:
-    if task == MULTILABEL:
+    if record_task(task).multi_label:
         return ProbabilityScaling(PLATT, split, step,
                                   platt=fit_platt(validation.targets, validation.probabilities,
                                                   class_names))

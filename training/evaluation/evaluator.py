@@ -26,7 +26,8 @@ from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.model_input import preprocessing_still_due
 from datasets.input_pipeline.pipeline import record_files
 from datasets.records.catalog_attributes import UNKNOWN, read_split_attributes
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec, read_spec
+from datasets.records.dataset_spec import DatasetSpec, read_spec
+from datasets.records.tasks import record_task
 from dicom.preprocessing.methods import PixelPreprocessing
 from files.atomic_file import write_atomic
 from training.classification.confusion_image import render_confusion_matrix
@@ -61,6 +62,7 @@ from training.evaluation.subgroups import DEFAULT_MIN_SUBGROUP_SIZE, subgroup_ev
 from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
 from training.loop.model_loading import load_model
 from training.loop.run_config import ModelOverrides, RunConfig
+from training.loop.task_heads import task_head
 from training.segmentation.metrics import METRICS, SegmentationScores
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
     split_name = split_name or settings.dataset_split_name
     dataset = _split_batches(settings, spec, config, config.preprocessing, split_name,
                              with_keys=True)
-    activation = tf.nn.sigmoid if spec.task == MULTILABEL else tf.nn.softmax
+    activation = task_head(spec.task).activation
     forward = tf.function(lambda images: activation(
         tf.cast(model(images, training=False)["logits"], tf.float32)))
     labels, probabilities, ids, patients = [], [], [], []
@@ -190,13 +192,13 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
                          f"from {settings.dataset_dir}'s ({', '.join(spec.class_names)})")
     curves = None
     predictions = validation = None
-    if spec.task == SEGMENTATION:
+    if spec.kind.dense:
         report = _segment_split(model, settings, spec, config)
     else:
         kept = FailureImages(spec.task, settings.failures_per_class if settings.report else 0)
         predictions = _predict_split(model, settings, spec, config, failures=kept)
         validation = _validation_predictions(model, settings, spec, config, predictions)
-    if spec.task == MULTILABEL:
+    if spec.kind.multi_label:
         targets, probabilities = predictions.targets, predictions.probabilities
         chosen = _chosen_thresholds(settings, spec, prefix, validation or predictions)
         report = multilabel_report(targets, probabilities, spec.class_names, chosen.values)
@@ -211,7 +213,7 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
                   preprocessing=config.preprocessing, restored=loaded.restore.summary())
     thumbnails: dict[str, bytes] = {}
     if predictions is not None:
-        thresholds = chosen.values if spec.task == MULTILABEL else None
+        thresholds = chosen.values if spec.kind.multi_label else None
         report.update(evidence(predictions, spec, thresholds, settings.bootstrap,
                                settings.bootstrap_seed))
         report.update(_further_evidence(settings, spec, prefix, predictions, validation,
@@ -237,7 +239,7 @@ def _validation_predictions(model, settings: EvalSettings, spec: DatasetSpec,
         return None
     if settings.dataset_split_name == "validation":
         return evaluated
-    if spec.task != MULTILABEL and not settings.calibrate:
+    if not spec.kind.multi_label and not settings.calibrate:
         return None
     return _predict_split(model, settings, spec, config, "validation")
 
@@ -365,7 +367,7 @@ def _save(report: dict, eval_dir: str, curves=None) -> None:
     text = (json.dumps(report, indent=2) + "\n").encode()
     write_atomic(os.path.join(eval_dir, f"metrics-{report['step']}.json"), text)
     write_atomic(os.path.join(eval_dir, "metrics.json"), text)
-    if report["task"] == SEGMENTATION:
+    if record_task(report["task"]).dense:
         writer = tf.summary.create_file_writer(eval_dir)
         with writer.as_default(step=report["step"]):
             for key in ("pixel_accuracy", *(f"mean_{m}" for m in METRICS)):
@@ -373,7 +375,7 @@ def _save(report: dict, eval_dir: str, curves=None) -> None:
                     tf.summary.scalar(f"eval/{key}", report[key])
         writer.flush()
         return
-    if report["task"] == MULTILABEL:
+    if record_task(report["task"]).multi_label:
         _save_multilabel(report, eval_dir, *curves)
         return
     image = render_confusion_matrix(
@@ -412,9 +414,9 @@ def _save_multilabel(report: dict, eval_dir: str, targets: np.ndarray,
 
 
 def summary_text(report: dict) -> str:
-    if report.get("task") == SEGMENTATION:
+    if record_task(report.get("task")).dense:
         return _segmentation_text(report)
-    if report.get("task") == MULTILABEL:
+    if record_task(report.get("task")).multi_label:
         return _multilabel_text(report)
     lines = [f"{report['checkpoint']} on split {report['split']} "
              f"({report['num_examples']} examples): accuracy {report['accuracy']:.4f}"]

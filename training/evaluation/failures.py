@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-from datasets.records.dataset_spec import MULTILABEL
+from datasets.records.tasks import record_task
 from training.evaluation.split_predictions import SplitPredictions
 
 DEFAULT_PER_CLASS = 4
@@ -28,7 +28,7 @@ def most_confident_errors(predictions: SplitPredictions, task: str, class_names:
     out: list[dict] = []
     probabilities, targets = predictions.probabilities, predictions.targets
     for index, name in enumerate(class_names):
-        if task == MULTILABEL:
+        if record_task(task).multi_label:
             limit = (thresholds or {}).get(name)
             limit = 0.5 if limit is None else float(limit)
             known = targets[:, index] >= 0
@@ -64,7 +64,7 @@ class FailureImages:
     Only the rows that enter are copied out of the batch."""
 
     def __init__(self, task: str, per_class: int = DEFAULT_PER_CLASS) -> None:
-        self.multilabel = task == MULTILABEL
+        self.multilabel = record_task(task).multi_label
         self.per_class = per_class
         self._kept: dict[tuple, list[tuple[float, int, str, np.ndarray]]] = {}
         self._order = 0

@@ -4,7 +4,7 @@ values (sex, age band, manufacturer, ...) the records carry."""
 
 from __future__ import annotations
 
-from datasets.records.dataset_spec import MULTILABEL, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
 
 
 def data_make_up(spec: DatasetSpec) -> dict:
@@ -12,7 +12,7 @@ def data_make_up(spec: DatasetSpec) -> dict:
     out: dict = {}
     for name, split in spec.splits.items():
         images = split.num_examples
-        if spec.task == MULTILABEL:
+        if spec.kind.multi_label:
             prevalence = {label: (counts.get("positive", 0) / max(
                 1, counts.get("positive", 0) + counts.get("negative", 0)))
                 for label, counts in split.label_counts.items()}

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets.records.dataset_spec import MULTILABEL, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
+from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
 from training.evaluation.statistics import Column
 
@@ -61,7 +62,7 @@ def score_columns(predictions: SplitPredictions, task: str, class_names: list[st
     """One column per class (one-vs-rest, decided by argmax) or per label (over its known
     entries, decided by its threshold); and, single-label, whether each image is right."""
     targets, probabilities = predictions.targets, predictions.probabilities
-    if task == MULTILABEL:
+    if record_task(task).multi_label:
         columns = []
         for index, name in enumerate(class_names):
             known = targets[:, index] >= 0
@@ -85,7 +86,7 @@ def write_predictions(predictions: SplitPredictions, spec: DatasetSpec, split: s
     per image; `label:NAME` per label, 1/0/-1 unknown, for multi-label), one `p:NAME`
     probability per class or label, and one `attribute:NAME` per catalog attribute."""
     names = spec.class_names
-    multilabel = spec.task == MULTILABEL
+    multilabel = spec.kind.multi_label
     attributes = list(predictions.attributes)
     header = ["id", "patient_key", "split",
               *([f"label:{n}" for n in names] if multilabel else ["label"]),
@@ -130,7 +131,7 @@ def load_predictions(path: str, spec: DatasetSpec) -> SplitPredictions:
         raise ValueError(f"{path} has no rows")
     try:
         probabilities = np.asarray([[float(r[c]) for c in wanted] for r in rows])
-        if spec.task == MULTILABEL:
+        if spec.kind.multi_label:
             targets = np.asarray([[int(r[f"label:{n}"]) for n in names] for r in rows])
         else:
             index = {n: i for i, n in enumerate(names)}

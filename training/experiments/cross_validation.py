@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec, read_spec
+from datasets.records.dataset_spec import DatasetSpec, read_spec
+from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
 from training.classification.metrics import classification_report
 from training.classification.multilabel_metrics import multilabel_report
@@ -125,7 +126,7 @@ def fold_metrics(report: dict) -> dict[str, float]:
     metrics = {key: float(value) for key, value in report.items()
                if isinstance(value, (int, float)) and not isinstance(value, bool)
                and key not in skip}
-    if report.get("task") == MULTILABEL:
+    if record_task(report.get("task")).multi_label:
         for name, row in report["per_label"].items():
             if row.get("auroc") is not None:
                 metrics[f"auroc:{name}"] = float(row["auroc"])
@@ -153,7 +154,7 @@ def summarize(per_fold: list[dict[str, float]]) -> dict[str, dict]:
 def _pool(train_dir: str, spec: DatasetSpec, folds: list[int]) -> dict[str, float]:
     """Concatenate the folds' predictions into `oof_predictions.csv`; the metrics of the
     pooled out-of-fold predictions."""
-    if spec.task == SEGMENTATION:
+    if spec.kind.dense:
         return {}
     header: list[str] = []
     rows: list[dict[str, str]] = []
@@ -169,7 +170,7 @@ def _pool(train_dir: str, spec: DatasetSpec, folds: list[int]) -> dict[str, floa
     write_atomic(os.path.join(train_dir, POOLED_PREDICTIONS), buffer.getvalue().encode())
     names = spec.class_names
     probabilities = np.array([[float(row[f"p:{n}"]) for n in names] for row in rows])
-    if spec.task == MULTILABEL:
+    if spec.kind.multi_label:
         targets = np.array([[float(row[f"label:{n}"]) for n in names] for row in rows])
         report = multilabel_report(targets, probabilities, names, dict.fromkeys(names))
         keys = ("macro_auroc", "macro_average_precision", "micro_auroc",

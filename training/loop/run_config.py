@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
 
 if TYPE_CHECKING:  # imported where used: run configs are read without TensorFlow
@@ -55,7 +56,7 @@ class RunConfig:
 
     @property
     def multilabel(self) -> bool:
-        return self.task == "multilabel"
+        return record_task(self.task).multi_label
 
     @property
     def num_classes(self) -> int:
@@ -73,7 +74,7 @@ class RunConfig:
         apply: by default the recorded one (raw inputs), None for records that hold it."""
         from datasets.input_pipeline.model_input import InputSpec
 
-        segmentation = self.task == "segmentation"
+        segmentation = record_task(self.task).dense
         return InputSpec(
             self.channels, None if segmentation else (self.image_size, self.image_size),
             None if segmentation else self.preprocessing,

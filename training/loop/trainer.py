@@ -22,14 +22,11 @@ import tensorflow as tf
 
 from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.pipeline import PipelineOptions
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec, read_spec
+from datasets.records.dataset_spec import DatasetSpec, read_spec
+from datasets.records.tasks import record_task
 from nets.nets_factory import build_model, get_net
 from nets.scopes import in_scope
-from training.classification.multilabel_loss import (
-    label_accuracy,
-    masked_sigmoid_loss,
-    resolve_pos_weight,
-)
+from training.classification.multilabel_loss import resolve_pos_weight
 from training.loop.checkpoints import CHECKPOINT_NAME, TrainingState, open_checkpoint, restore
 from training.loop.distribution import (
     any_worker,
@@ -43,6 +40,7 @@ from training.loop.distribution import (
 from training.loop.learning_rate import build_schedule, current_learning_rate
 from training.loop.optimizers import OptimizerSettings, build_optimizer
 from training.loop.run_config import RunConfig, find_run_config, write_run_config
+from training.loop.task_heads import LossInputs, task_head
 from training.loop.validation import (
     BestKeeper,
     BestState,
@@ -51,9 +49,7 @@ from training.loop.validation import (
     make_validator,
     validation_dataset,
 )
-from training.segmentation.losses import segmentation_loss
 
-AUX_LOSS_WEIGHT = 0.4
 log = logging.getLogger(__name__)
 
 
@@ -180,16 +176,16 @@ def train(
     """
     spec = read_spec(settings.dataset_dir)
     net = get_net(settings.model_name)
-    if net.is_segmentation != (spec.task == SEGMENTATION):
+    if record_task(net.task).dense != spec.kind.dense:
         raise ValueError(f"{settings.model_name} is a {net.task} net but {settings.dataset_dir} "
                          f"holds a {spec.task} dataset")
-    if spec.task == SEGMENTATION and settings.class_weights:
+    if spec.kind.dense and settings.class_weights:
         raise ValueError("--class_weights applies to classification only")
-    if spec.task == MULTILABEL and settings.class_weights:
+    if spec.kind.multi_label and settings.class_weights:
         raise ValueError(f"{settings.dataset_dir} holds multi-label records: weigh rare "
                          "findings with --pos_weight (auto, or one weight per label) instead "
                          "of --class_weights")
-    if spec.task != MULTILABEL and settings.pos_weight:
+    if not spec.kind.multi_label and settings.pos_weight:
         raise ValueError(f"--pos_weight applies to multi-label records; {settings.dataset_dir} "
                          f"holds {spec.task} records")
     if settings.steps_per_execution < 1:
@@ -263,13 +259,8 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
                              settings.dataset_dir, options)
     dataset = shard_across_workers(_on_device(dataset, strategy), files)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    if spec.task == SEGMENTATION:
-        losses = _segmentation_loss(settings)
-    elif spec.task == MULTILABEL:
-        losses = _multilabel_loss(settings, pos_weight, net.has_aux_logits)
-    else:
-        losses = _classification_loss(settings, class_weights, net.has_aux_logits,
-                                      spec.num_classes)
+    losses = task_head(spec.task).losses(LossInputs(
+        settings, spec.num_classes, net.has_aux_logits, class_weights, pos_weight))
     step_fn = _compiled_step(strategy, model, optimizer, train_vars, settings, losses,
                              state.step)
     writer = (tf.summary.create_file_writer(settings.train_dir) if chief
@@ -370,59 +361,6 @@ def _initialise(settings, state: TrainingState, manager, model) -> None:
         restore(model, open_checkpoint(settings.checkpoint_path),
                 settings.checkpoint_exclude_scopes,
                 ignore_missing_vars=settings.ignore_missing_vars)
-
-
-def _classification_loss(settings, class_weights, aux: bool, num_classes: int):
-    crossentropy = keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=settings.label_smoothing, reduction=None)
-    weights = None if class_weights is None else tf.constant(class_weights)
-
-    def loss(outputs, labels):
-        onehot = tf.one_hot(labels, num_classes)
-        per_example = crossentropy(onehot, outputs["logits"])
-        if aux and "aux_logits" in outputs:
-            per_example += AUX_LOSS_WEIGHT * crossentropy(onehot, outputs["aux_logits"])
-        if weights is not None:
-            per_example *= tf.gather(weights, labels)
-        return per_example
-
-    def correct(outputs, labels):
-        hits = tf.equal(tf.argmax(outputs["logits"], -1), labels)
-        return tf.reduce_sum(tf.cast(hits, tf.float32))
-
-    return loss, correct
-
-
-def _multilabel_loss(settings, pos_weight: np.ndarray | None, aux: bool):
-    weights = None if pos_weight is None else tf.constant(pos_weight)
-
-    def loss(outputs, targets):
-        per_example = masked_sigmoid_loss(targets, outputs["logits"], weights,
-                                          settings.label_smoothing)
-        if aux and "aux_logits" in outputs:
-            per_example += AUX_LOSS_WEIGHT * masked_sigmoid_loss(
-                targets, outputs["aux_logits"], weights, settings.label_smoothing)
-        return per_example
-
-    def correct(outputs, targets):
-        return tf.reduce_sum(label_accuracy(targets, outputs["logits"]))
-
-    return loss, correct
-
-
-def _segmentation_loss(settings):
-    """Deep supervision: the loss is the mean over every head (`deep_*`), as in UNet++."""
-    base = segmentation_loss(settings.segmentation_loss)
-
-    def loss(outputs, masks):
-        heads = [v for k, v in outputs.items() if k.startswith("deep_")] or [outputs["logits"]]
-        return tf.add_n([base(masks, head) for head in heads]) / len(heads)
-
-    def correct(outputs, masks):
-        hits = tf.equal(tf.argmax(outputs["logits"], -1, output_type=tf.int32), masks)
-        return tf.reduce_mean(tf.cast(hits, tf.float32), axis=[1, 2])  # pixel accuracy
-
-    return loss, lambda outputs, masks: tf.reduce_sum(correct(outputs, masks))
 
 
 def _preview(images, labels, outputs):

@@ -32,7 +32,8 @@ from sklearn.metrics import roc_auc_score
 
 from datasets.dataset_factory import get_dataset
 from datasets.input_pipeline.pipeline import PipelineOptions
-from datasets.records.dataset_spec import MULTILABEL, SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
+from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
 from training.loop.run_config import RUN_CONFIG
 
@@ -70,7 +71,7 @@ def check_monitor(metric: str | None, task: str) -> str:
     if metric not in LOWER_IS_BETTER:
         raise ValueError(f"--keep_best_on={metric}: choose one of "
                          f"{', '.join(LOWER_IS_BETTER)}")
-    if metric == "validation_auroc" and task == SEGMENTATION:
+    if metric == "validation_auroc" and record_task(task).dense:
         raise ValueError("--keep_best_on=validation_auroc needs classification or multi-label "
                          "records; for segmentation use validation_loss or validation_accuracy")
     return metric
@@ -135,13 +136,13 @@ def make_validator(model, spec: DatasetSpec, dataset: tf.data.Dataset,
         for images, batch_targets in dataset:
             loss, batch_logits = forward(images, batch_targets)
             losses.append(loss.numpy().reshape(-1))
-            if spec.task != SEGMENTATION:
+            if not spec.kind.dense:
                 logits.append(batch_logits.numpy())
                 targets.append(batch_targets.numpy())
         if not losses:
             raise ValueError("the validation split yielded no examples")
         metrics = {"validation_loss": float(np.mean(np.concatenate(losses)))}
-        if spec.task == SEGMENTATION:
+        if spec.kind.dense:
             return metrics
         metrics.update(_discrimination(spec.task, np.concatenate(logits),
                                        np.concatenate(targets)))
@@ -151,7 +152,7 @@ def make_validator(model, spec: DatasetSpec, dataset: tf.data.Dataset,
 
 
 def _discrimination(task: str, logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-    if task == MULTILABEL:
+    if record_task(task).multi_label:
         known = targets >= 0
         predicted = logits > 0
         accuracy = float(np.mean((predicted == (targets > 0))[known])) if known.any() else math.nan

@@ -27,7 +27,8 @@ import keras
 import tensorflow as tf
 
 from datasets.input_pipeline.model_input import model_input
-from datasets.records.dataset_spec import SEGMENTATION, DatasetSpec
+from datasets.records.dataset_spec import DatasetSpec
+from datasets.records.tasks import record_task
 from training.classification.probability_scaling import (
     ProbabilityScaling,
     read_scaling,
@@ -40,6 +41,7 @@ from training.classification.thresholds import (
 )
 from training.loop.model_loading import load_model
 from training.loop.run_config import MODEL_INFO, ModelOverrides, RunConfig
+from training.loop.task_heads import task_head
 from training.serving.provenance import provenance_of, write_provenance
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class ServingModule(tf.Module):
         self.channels = config.channels
         self.input_spec = config.input_spec()  # raw images: the folder preprocessing is due
         self.class_names = tf.constant(config.class_names)
+        self.activation = task_head(config.task).activation
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string)])
         self.predict_images = tf.function(
@@ -72,11 +75,10 @@ class ServingModule(tf.Module):
     def _outputs(self, images):
         logits = tf.cast(self.model(images, training=False)["logits"], tf.float32)
         logits = logits * self.logit_scale + self.logit_shift
+        probabilities = self.activation(logits)
         if self.multilabel:  # every label's probability, and which reach their thresholds
-            probabilities = tf.nn.sigmoid(logits)
             return {"probabilities": probabilities,
                     "findings": probabilities >= self.thresholds}
-        probabilities = tf.nn.softmax(logits)
         class_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)  # per pixel: masks
         return {"probabilities": probabilities, "class_ids": class_ids,
                 "classes": tf.gather(self.class_names, class_ids)}
@@ -119,7 +121,7 @@ def export_saved_model(
                         "eval_image_classifier first to choose them on the validation split",
                         loaded.prefix)
             thresholds = default_thresholds(config.class_names)
-    scaling = (None if config.task == SEGMENTATION
+    scaling = (None if record_task(config.task).dense
                else read_scaling(os.path.dirname(loaded.prefix)))
     if thresholds is not None and scaling is not None:  # onto the calibrated scale
         thresholds = dataclasses.replace(thresholds, values={

@@ -29,9 +29,10 @@ from datasets.input_pipeline.model_input import (
     raw_levels,
 )
 from datasets.records import example_codec
-from datasets.records.dataset_spec import SEGMENTATION, SPEC_FILE, read_spec
+from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.planar_pixels import PLANAR
 from datasets.records.record_images import UnreadableImage, load_frames
+from datasets.records.tasks import record_task
 from dicom.decoding.display import FrameName
 from dicom.decoding.intensity_window import IntensityWindow
 from dicom.preprocessing.methods import PixelPreprocessing
@@ -45,6 +46,7 @@ from training.classification.thresholds import (
 from training.loop.checkpoints import checkpoint_step
 from training.loop.model_loading import load_model
 from training.loop.run_config import ModelOverrides, RunConfig, reconcile
+from training.loop.task_heads import task_head
 from training.serving.export import MODEL_INFO, is_saved_model
 from training.serving.provenance import read_provenance
 
@@ -127,12 +129,12 @@ class Predictor:
         loaded = load_model(path, overrides)
         model = loaded.model
         multilabel = loaded.config.multilabel
-        activation = tf.nn.sigmoid if multilabel else tf.nn.softmax
+        activation = task_head(loaded.config.task).activation
         forward = tf.function(lambda images: activation(
             tf.cast(model(images, training=False)["logits"], tf.float32)))
         train_dir = os.path.dirname(loaded.prefix)
         thresholds = read_thresholds(train_dir) if multilabel else None
-        scaling = None if loaded.config.task == SEGMENTATION else read_scaling(train_dir)
+        scaling = None if record_task(loaded.config.task).dense else read_scaling(train_dir)
         return cls(loaded.config, lambda images: forward(images).numpy(),
                    checkpoint_step(loaded.prefix), thresholds, scaling)
 

@@ -11,7 +11,7 @@ import base64
 import math
 from html import escape
 
-from datasets.records.dataset_spec import SEGMENTATION
+from datasets.records.tasks import record_task
 from training.evaluation.report.svg_figures import interval_svg, reliability_svg
 
 REPORT_FILE = "report.html"
@@ -66,7 +66,7 @@ def _headline(report: dict) -> str:
 
 
 def _per_class(report: dict) -> str:
-    if report.get("task") == SEGMENTATION:  # per-image means, no bootstrap yet
+    if record_task(report.get("task")).dense:  # per-image means, no bootstrap yet
         from training.segmentation.metrics import METRICS
 
         rows = [[escape(name), *(_number(values.get(m)) for m in METRICS)]
