@@ -121,9 +121,11 @@ class ConversionSettings:
 
     @property
     def task(self) -> str:
-        """segmentation by name; otherwise multi-label when the folder has a labels.csv."""
+        """A registered task by --dataset_name (segmentation, or a task of one's own);
+        otherwise classification, or multi-label when the folder has a labels.csv."""
         by_name = TASKS.get(self.dataset_name)
-        named = by_name.name if by_name is not None and by_name.dense else CLASSIFICATION
+        named = (by_name.name if by_name is not None and not by_name.multi_label
+                 else CLASSIFICATION)
         return source_task(self.dataset_dir, named)
 
 
