@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 from absl import app, flags
 
@@ -189,10 +190,16 @@ def _settings() -> ConversionSettings:
         beam_arguments=(pipeline_arguments(FLAGS.beam_pipeline_options, FLAGS.direct_num_workers)
                         if FLAGS.runner == "beam" else None),
         beam_temp_location=FLAGS.beam_temp_location,
-        **({} if FLAGS.attributes is None else {
-            "attributes": parse_attribute_names(FLAGS.attributes),
-            "attributes_required": True}),
+        **_attribute_settings(FLAGS.attributes),
     )
+
+
+def _attribute_settings(named: str | None) -> dict[str, Any]:
+    """--attributes names the attributes and requires them; left out, the defaults are
+    copied where the folder has them."""
+    if named is None:
+        return {}
+    return {"attributes": parse_attribute_names(named), "attributes_required": True}
 
 
 def _run() -> int:

@@ -46,7 +46,8 @@ def export_split(
             raise ValueError(
                 f"images range from {spec.min_size} to {spec.max_size}: give --image_size H,W"
             )
-        image_size = tuple(spec.min_size)
+        image_size = (int(spec.min_size[0]), int(spec.min_size[1]))
+    size = (int(image_size[0]), int(image_size[1]))
     channels = channels or spec.channels or 3
     dtype = np.uint16 if 16 in spec.bit_depths else np.uint8
     tf_dtype = tf.uint16 if dtype == np.uint16 else tf.uint8
@@ -56,7 +57,7 @@ def export_split(
     count = 0
     try:
         with Hdf5SplitWriter(
-            temporary, (*image_size, channels), dtype, spec.task, spec.class_names,
+            temporary, (*size, channels), np.dtype(dtype), spec.task, spec.class_names,
             {"source": os.path.abspath(dataset_dir), "split": split_name},
         ) as writer:
             def flush() -> None:
@@ -70,14 +71,14 @@ def export_split(
                                 unit="image", desc="hdf5", disable=not progress, file=sys.stderr):
                 image = tf.io.decode_image(example.image, channels=channels, dtype=tf_dtype,
                                            expand_animations=False)
-                if tuple(image.shape[:2]) != tuple(image_size):
+                if tuple(image.shape[:2]) != size:
                     image = tf.cast(tf.round(tf.clip_by_value(
-                        tf.image.resize(image, image_size), 0, np.iinfo(dtype).max)), tf_dtype)
+                        tf.image.resize(image, size), 0, np.iinfo(dtype).max)), tf_dtype)
                 block["images"].append(image.numpy())
                 if segmentation:
                     mask = decode_mask(example.mask or b"")
-                    if mask.shape != tuple(image_size):
-                        mask = tf.image.resize(mask[..., None], image_size,
+                    if mask.shape != size:
+                        mask = tf.image.resize(mask[..., None], size,
                                                method="nearest").numpy()[..., 0]
                     block["targets"].append(mask.astype(np.uint8))
                 else:

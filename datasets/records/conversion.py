@@ -25,6 +25,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -216,9 +217,9 @@ def _serialize(task: tuple[SourceItem, int, str, int, int | None, LabelPolicy,
                                                   intensity_window=intensity_window), max_size)
     image = stored_pixels(image, pixel_bit_depth, image_format)
     if item.findings is not None:
-        targets, mask = policy.encode(item.findings)
+        targets, known = policy.encode(item.findings)
         return example_codec.multilabel_example(
-            image, targets, mask, item.label or "", item.example_id, item.patient_id,
+            image, targets, known, item.label or "", item.example_id, item.patient_id,
             item.attributes)
     if item.mask_path is not None:
         mask = encode_mask(scaled_mask(load_mask(item.mask_path, _classes), max_size))
@@ -298,7 +299,7 @@ def convert(settings: ConversionSettings) -> ConversionResult:
     items = _with_attributes(items, attributes)
     classes = find_class_dict(settings.dataset_dir) if record_task(task).dense else None
     workers = max(1, settings.num_workers)
-    pool = None
+    pool: Any = None
     if settings.beam_arguments is not None:
         pool = _BeamPool(settings.beam_arguments, settings.beam_temp_location, classes)
     elif workers > 1 and len(items) > 1:
@@ -432,6 +433,10 @@ def _positives(item: SourceItem, policy: LabelPolicy) -> list[int]:
     return [i for i, (t, m) in enumerate(zip(targets, mask, strict=True)) if t and m]
 
 
+def _described(window: IntensityWindow | None) -> str:
+    return window.describe() if window is not None else "none"
+
+
 def _window_settings(settings: ConversionSettings
                      ) -> tuple[ConversionSettings, dict | None]:
     """The window to apply while loading, and the one to record: a folder that fetch_image
@@ -445,7 +450,7 @@ def _window_settings(settings: ConversionSettings
         return settings, asked.to_dict() if asked else None
     if asked is not None and asked.to_dict() != held:
         raise ValueError(f"{settings.dataset_dir} holds images displayed through the window "
-                         f"{IntensityWindow.from_dict(held).describe()} (its {WINDOW_FILE}); "
+                         f"{_described(IntensityWindow.from_dict(held))} (its {WINDOW_FILE}); "
                          f"--window {asked.describe()} cannot apply on top")
     return replace(settings, intensity_window=None), held
 

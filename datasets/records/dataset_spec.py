@@ -151,9 +151,9 @@ def _merged(parts: list[SplitSpec]) -> SplitSpec:
         for name, count in part.class_counts.items():
             merged.class_counts[name] = merged.class_counts.get(name, 0) + count
         for name, counts in part.label_counts.items():
-            total = merged.label_counts.setdefault(name, dict.fromkeys(counts, 0))
-            for key, value in counts.items():
-                total[key] = total.get(key, 0) + value
+            summed = merged.label_counts.setdefault(name, dict.fromkeys(counts, 0))
+            for key, number in counts.items():
+                summed[key] = summed.get(key, 0) + number
     return merged
 
 

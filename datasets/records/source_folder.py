@@ -187,7 +187,7 @@ def _pair_label_rows(dataset_dir: str, images: dict[str, str],
                 problems.append(InputProblem(where, f"a second row for {row[0].strip()!r}"))
                 continue
             try:
-                values = []
+                values: list[int | None] = []
                 for name, cell in zip(names, row[1:], strict=True):
                     try:
                         values.append(parse_value(cell))
@@ -205,10 +205,10 @@ def _pair_label_rows(dataset_dir: str, images: dict[str, str],
                 problems.append(InputProblem(image_path,
                                              f"image without a row in {LABELS_CSV}"))
             continue
-        values = rows.pop(stem)
-        positives = "|".join(n for n, v in zip(names, values, strict=True) if v == 1)
+        findings = rows.pop(stem)
+        positives = "|".join(n for n, v in zip(names, findings, strict=True) if v == 1)
         items.append(SourceItem(stem, image_path, label=positives,
-                                patient_id=patients.get(stem, ""), findings=values))
+                                patient_id=patients.get(stem, ""), findings=findings))
     for stem in rows:
         problems.append(InputProblem(path, f"row {stem!r} has no image in {IMAGES_DIR}/"))
     return items

@@ -103,7 +103,7 @@ def _describe(value: float) -> str:
 
 
 def assign_multilabel_splits(
-    positives: Sequence[Sequence[str]],
+    positives: Sequence[Sequence[int | str]],
     groups: Sequence[str],
     sizes: dict[str, float],
     seed: int,
@@ -167,7 +167,7 @@ def fold_name(fold: int) -> str:
 
 def assign_folds(
     labels: Sequence[str | None] | None,
-    positives: Sequence[Sequence[str]] | None,
+    positives: Sequence[Sequence[int | str]] | None,
     groups: Sequence[str],
     num_folds: int,
     test_size: float,
@@ -215,7 +215,7 @@ def _deal_folds(labels: Sequence[str | None], groups: Sequence[str], names: list
     members, strata = _patient_strata(labels, groups)
     rng = np.random.default_rng(seed)
     tie_break = dict(zip(names, rng.permutation(len(names)), strict=True))
-    held = {name: Counter() for name in names}
+    held: dict[str, Counter] = {name: Counter() for name in names}
     size = dict.fromkeys(names, 0)
     assignment = [names[0]] * len(labels)
     for stratum in sorted(strata):

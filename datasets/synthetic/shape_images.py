@@ -53,6 +53,7 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 
 def _polygon(kind: str, cx: float, cy: float, size: float, angle: float) -> list[tuple]:
+    corners: list[tuple[float, float]]
     if kind == "square":
         corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
         radius = size / 2

@@ -230,4 +230,4 @@ def generate_ensemble(templates: list[str], index: int, seed: int,
 
 def _ball(radius: int) -> np.ndarray:
     grid = np.ogrid[tuple(slice(-radius, radius + 1) for _ in range(3))]
-    return sum(g**2 for g in grid) <= radius**2
+    return np.asarray(sum(g**2 for g in grid) <= radius**2)

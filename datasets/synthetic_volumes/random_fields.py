@@ -46,4 +46,4 @@ def _unit_transfers(shape: tuple[int, ...], scales: tuple[float, ...]) -> list[n
 
 def normalised_grid(shape: tuple[int, ...]) -> list[np.ndarray]:
     """Voxel coordinates mapped to [-1, 1] per axis (open grids, broadcastable)."""
-    return np.ogrid[tuple(slice(-1.0, 1.0, complex(0, n)) for n in shape)]
+    return list(np.ogrid[tuple(slice(-1.0, 1.0, complex(0, n)) for n in shape)])

@@ -79,6 +79,7 @@ def preprocess_subject(subject: str) -> SubjectSummary:
         for name in parts:
             mask = read_volume(os.path.join(folder, name)) > 0
             union = mask if union is None else union | mask
+        assert union is not None  # `parts` is never empty
         if union.any():
             write_volume(target, union.astype(np.uint8))
         for name in parts:

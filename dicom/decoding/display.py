@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -120,6 +121,7 @@ def _grayscale(stored: np.ndarray, ds: Dataset, invert: bool,
 def _grayscale_band(stored: np.ndarray, ds: Dataset, invert: bool,
                     intensity_window: IntensityWindow | None = None) -> np.ndarray:
     values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
+    unit: np.ndarray | None
     if intensity_window is not None:
         unit = window(values, intensity_window.center, intensity_window.width)
     else:
@@ -178,7 +180,8 @@ def _first(value: object) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        value = value[0] if len(value) else None  # type: ignore[index]
+        items = cast(list, value)
+        value = items[0] if len(items) else None
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

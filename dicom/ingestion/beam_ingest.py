@@ -45,6 +45,7 @@ class IngestTask:
             self._processor = FileProcessor(self.settings, self.known)
             self._catalog = Catalog.attach(self.url, self.lists)
         outcomes: list[FileOutcome] = []
+        assert self._processor is not None
         for group in decoded_groups(paths, self._processor):
             outcomes += commit_outcomes(self._catalog, group)
         return outcomes

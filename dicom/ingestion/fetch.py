@@ -136,9 +136,9 @@ def fetch_images(
             if label_set is None:
                 write_atomic(os.path.join(labels_dir, f"{stem}.txt"), f"{label}\n".encode())
             else:
-                values = label_set[1][image_id]
-                label_rows.append({"filename": f"{stem}.png", **values})
-                label = "|".join(sorted(k for k, v in values.items() if v == 1))
+                found = label_set[1][image_id]
+                label_rows.append({"filename": f"{stem}.png", **found})
+                label = "|".join(sorted(k for k, v in found.items() if v == 1))
             before.discard(stem)
             summary.written += 1
             summary.labels[label or ("no positive label" if label_set else "no label")] += 1

@@ -172,6 +172,7 @@ class FileProcessor:
             raw_body_part, {k: attribute_text(ds, k) for k in DESCRIPTION_FIELDS}
         )
         accession = (attribute_text(ds, "AccessionNumber") or "").strip()
+        patient_key: str | None
         institution = attribute_text(ds, "InstitutionName") or ""
         if self.deidentifier:
             site = self.deidentifier.site_key(institution)
@@ -214,7 +215,7 @@ class FileProcessor:
             png = encode_png(image, self.settings.compress_level)
             if self.store is None:
                 self._check_packet(png)
-                stored_image = {"image": png}
+                stored_image: dict[str, Any] = {"image": png}
             else:  # the blob is in place before its row is committed
                 uri, digest = self.store.put(png)
                 stored_image = {"image": None, "image_uri": uri, "image_sha256": digest}

@@ -21,7 +21,7 @@ import queue
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,7 +259,7 @@ def ingest_directory(
 
             done = ingest_tasks_on_beam(tasks, catalog, settings, known, beam_arguments,
                                         beam_temp_location)
-            results = (outcomes for outcomes in done)
+            results: Generator[list[FileOutcome], None, None] = (o for o in done)
         elif workers == 0 or not tasks:
             results = _run_here(tasks, FileProcessor(settings, known), catalog)
         else:
@@ -346,7 +346,7 @@ def _progress_bar(total: int | None, progress: bool) -> tqdm:
 
 def _run_here(
     tasks: list[list[str]], processor: FileProcessor, catalog: Catalog
-) -> Iterator[list[FileOutcome]]:
+) -> Generator[list[FileOutcome], None, None]:
     """One worker: decode and commit in this process, group by group."""
     for task in tasks:
         for group in decoded_groups(task, processor):

@@ -97,7 +97,8 @@ def _mark_repeat(outcome: FileOutcome, stored_sha256: str, stored_path: str) -> 
 
 def _write(catalog: Catalog, new: list[FileOutcome], rejects: list[FileOutcome]) -> None:
     rows = [row for outcome in new for row in outcome.rows]
-    replaced = {o.sop_uid: o.stored_sha256 for o in new if o.replaces}
+    replaced = {o.sop_uid: o.stored_sha256 for o in new
+                if o.replaces and o.sop_uid is not None and o.stored_sha256 is not None}
     reject_rows = [o.reject for o in rejects if o.reject is not None]
     accepted = [o.path for o in new]
     _retry_transient(catalog, lambda: catalog.write_batch(rows, reject_rows, replaced, accepted))

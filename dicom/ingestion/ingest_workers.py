@@ -20,6 +20,7 @@ import collections
 import contextlib
 import copy
 import ctypes
+import functools
 import multiprocessing
 import os
 import pickle
@@ -29,9 +30,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -108,7 +110,7 @@ def run_in_workers(
     limits: WorkerLimits | None = None,
     record: Callable[[list[FileOutcome]], list[FileOutcome]] | None = None,
     incoming: queue.Queue | None = None,
-) -> Iterator[list[FileOutcome]]:
+) -> Generator[list[FileOutcome], None, None]:
     """Yield committed outcomes as the workers report them, until every file is back.
 
     `record` commits the reject of a file that killed its worker (the parent's
@@ -134,7 +136,7 @@ class _Pool:
         record: Callable[[list[FileOutcome]], list[FileOutcome]] | None,
     ) -> None:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
-        self.context = multiprocessing.get_context(method)
+        self.context: Any = multiprocessing.get_context(method)
         self.settings, self.known, self.url, self.lists = settings, known, url, lists
         self.limits, self.record = limits, record
         # Per worker: the task it is on, the file within it, when that file started.
@@ -201,30 +203,31 @@ class _Pool:
 
     def run(
         self, tasks: list[list[str]], incoming: queue.Queue | None = None
-    ) -> Iterator[list[FileOutcome]]:
+    ) -> Generator[list[FileOutcome], None, None]:
         for task in tasks:
             self._submit(task)
         remaining = sum(len(task) for task in tasks)
         open_ = incoming is not None
         try:
             while remaining or open_:
-                if open_:
+                if incoming is not None and open_:
                     added, open_ = self._take_incoming(incoming)
                     remaining += added
                 live = [c for c in self.connections if c is not None]
                 poll = _STREAM_POLL_SECONDS if open_ else _POLL_SECONDS
                 ready = wait(live, timeout=poll if live else 0.01)
                 for connection in ready:
-                    for outcomes in self._read(self.connections.index(connection)):
+                    for outcomes in self._read(self.connections.index(
+                            cast(Connection, connection))):
                         remaining -= len(outcomes)
                         yield outcomes
                 for outcomes in self._supervise():
                     remaining -= len(outcomes)
                     yield outcomes
-            for connection in self.connections:
-                if connection is not None:
+            for pipe in self.connections:
+                if pipe is not None:
                     with contextlib.suppress(OSError):
-                        connection.send(None)  # every worker waits for its next task
+                        pipe.send(None)  # every worker waits for its next task
             for process in self.processes:
                 process.join()
         finally:
@@ -276,8 +279,9 @@ class _Pool:
         name = self.processes[slot].name
         task, index = int(self.slots[3 * slot]), int(self.slots[3 * slot + 1])
         yield from self._read(slot)  # what the worker sent before it was lost still counts
-        if self.connections[slot] is not None:
-            self.connections[slot].close()
+        pipe = self.connections[slot]
+        if pipe is not None:
+            pipe.close()
         self.connections[slot] = None
         self.waiting.discard(slot)
         culprit = self.tasks[task][index] if task >= 0 and index >= self.reported[task] else None
@@ -366,7 +370,7 @@ def _worker_main(
                 break
             task, paths = item
             for group in decoded_groups(
-                paths, processor, starting=lambda index, task=task: starting(task, index)
+                paths, processor, starting=functools.partial(starting, task)
             ):
                 slots[base] = _IDLE  # waiting for the committer is no file's time
                 committer.submit(task, group)
@@ -415,8 +419,9 @@ class _BackgroundCommitter:
 def _picklable(exc: BaseException) -> BaseException:
     """`exc` as it can cross to the parent: the statement's parameters hold image bytes."""
     if isinstance(exc, sa.exc.StatementError):
-        exc = copy.copy(exc)
-        exc.params = None
+        statement = copy.copy(exc)
+        statement.params = None
+        exc = statement
     try:
         pickle.loads(pickle.dumps(exc))
         return exc

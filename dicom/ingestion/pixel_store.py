@@ -20,6 +20,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 BLOB_SUFFIX = ".png"
@@ -47,7 +48,7 @@ class PixelStore:
         self.local = _is_local(url)
         if self.local:
             self.root = os.path.abspath(_local_path(self.url))
-            self.fs = None
+            self.fs: Any = None  # fsspec's filesystem on a remote URL
         else:
             import fsspec
 
@@ -126,9 +127,9 @@ def _write_local(path: str, data: bytes, sha256: str) -> None:
                 return  # content-addressed: already there (a damaged copy is rewritten)
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".partial")
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".partial")
     try:
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(descriptor, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

@@ -24,7 +24,9 @@ def _text(window: IntensityWindow | None) -> str:
 def catalog_window(catalog: Catalog) -> dict | None:
     """The recorded window ({center, width, name}), or None."""
     recorded = catalog.setting(WINDOW_SETTING)
-    return None if recorded in (None, NO_WINDOW) else json.loads(recorded)
+    if recorded is None or recorded == NO_WINDOW:
+        return None
+    return json.loads(recorded)
 
 
 def require_same_window(catalog: Catalog, window: IntensityWindow | None) -> None:
@@ -40,7 +42,8 @@ def require_same_window(catalog: Catalog, window: IntensityWindow | None) -> Non
         def described(text: str) -> str:
             if text == NO_WINDOW:
                 return "without --window"
-            return f"with --window {IntensityWindow.from_dict(json.loads(text)).describe()}"
+            window = IntensityWindow.from_dict(json.loads(text))
+            return f"with --window {window.describe() if window else text}"
 
         raise ValueError(f"{catalog.describe()} was built {described(recorded)}, but this "
                          f"ingest asks {described(wanted)}: use the same --window, or a new "

@@ -29,7 +29,7 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
@@ -391,14 +391,15 @@ def deidentification_marks(edition: str, options: Iterable[str],
 
 
 def _standard_uids(value: object) -> bool:
-    values = [value] if isinstance(value, str | bytes) or value is None else list(value)
+    values = ([value] if isinstance(value, str | bytes) or value is None
+              else list(cast(Iterable[object], value)))
     return all(str(v).startswith(STANDARD_UID_ROOT) for v in values if v)
 
 
 def _shift(element: DataElement, days: int) -> bool:
     """Move a DA or DT value by `days`; False when it is not a date that can be moved."""
     values: Iterable[Any] = element.value if element.VM > 1 else [element.value]
-    moved = []
+    moved: list[str] = []
     for value in values:
         text = str(value or "").strip()
         if not text:

@@ -15,6 +15,7 @@ from pydicom import config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
+    UID,
     ExplicitVRLittleEndian,
     RLELossless,
     generate_uid,
@@ -110,8 +111,8 @@ def image_dataset(pixels: np.ndarray, monochrome1: bool, rng: np.random.Generato
 
 def write_study_file(path: str, ds: Dataset, sop_class: str, sop_uid: str, rle: bool) -> None:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.file_meta = meta

@@ -55,16 +55,17 @@ def resolve_pos_weight(setting: str | None, spec: DatasetSpec, split: str) -> np
     names: Sequence[str] = spec.class_names
     if setting == "auto":
         counts = spec.split(split).label_counts
-        weights, absent = [], []
+        auto: list[float] = []
+        absent: list[str] = []
         for name in names:
             positive, negative = counts[name]["positive"], counts[name]["negative"]
             if not positive:  # nothing to weigh: the label only ever learns "absent"
                 absent.append(name)
-            weights.append(max(negative, 1) / positive if positive else 1.0)
+            auto.append(max(negative, 1) / positive if positive else 1.0)
         if absent:
             log.warning("--pos_weight=auto: split %r has no known positive %s; weight 1",
                         split, ", ".join(absent))
-        return np.array(weights, dtype=np.float32)
+        return np.array(auto, dtype=np.float32)
     try:
         weights = np.array([float(w) for w in setting.split(",")], dtype=np.float32)
     except ValueError:

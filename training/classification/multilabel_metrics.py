@@ -98,7 +98,8 @@ def multilabel_report(targets: np.ndarray, probabilities: np.ndarray,
     if probabilities.shape != targets.shape or probabilities.shape[1] != len(class_names):
         raise ValueError(f"probabilities of shape {probabilities.shape} for targets of shape "
                          f"{targets.shape} and {len(class_names)} labels")
-    per_label, no_positives = {}, []
+    per_label: dict[str, dict] = {}
+    no_positives: list[str] = []
     pooled_scores, pooled_truth = [], []
     totals = dict.fromkeys(("tp", "fn", "tn", "fp"), 0)
     for index, name in enumerate(class_names):

@@ -28,8 +28,8 @@ class Thresholds:
     """label -> threshold; None where the split could not define one (0.5 is used)."""
 
     def for_labels(self, class_names: list[str]) -> list[float]:
-        return [DEFAULT if self.values.get(n) is None else float(self.values[n])
-                for n in class_names]
+        chosen = [self.values.get(n) for n in class_names]
+        return [DEFAULT if value is None else float(value) for value in chosen]
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,7 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
         kept = FailureImages(spec.task, settings.failures_per_class if settings.report else 0)
         predictions = _predict_split(model, settings, spec, config, failures=kept)
         validation = _validation_predictions(model, settings, spec, config, predictions)
-    if spec.kind.multi_label:
+    if spec.kind.multi_label and predictions is not None:
         targets, probabilities = predictions.targets, predictions.probabilities
         chosen = _chosen_thresholds(settings, spec, prefix, validation or predictions)
         report = multilabel_report(targets, probabilities, spec.class_names, chosen.values)

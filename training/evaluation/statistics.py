@@ -155,7 +155,7 @@ def metric_set(columns: list[Column], correct: np.ndarray | None,
             pooled = (RankedColumn.prepare(scores, truth, member, count),
                       _counts(decided == truth, member, count),
                       _counts(np.ones_like(truth), member, count))
-    else:
+    elif correct is not None:
         right, every = _counts(correct, clusters, count), _counts(
             np.ones_like(correct, dtype=bool), clusters, count)
 

@@ -173,7 +173,7 @@ def _pool(train_dir: str, spec: DatasetSpec, folds: list[int]) -> dict[str, floa
     if spec.kind.multi_label:
         targets = np.array([[float(row[f"label:{n}"]) for n in names] for row in rows])
         report = multilabel_report(targets, probabilities, names, dict.fromkeys(names))
-        keys = ("macro_auroc", "macro_average_precision", "micro_auroc",
+        keys: tuple[str, ...] = ("macro_auroc", "macro_average_precision", "micro_auroc",
                 "micro_average_precision")
     else:
         index = {name: i for i, name in enumerate(names)}

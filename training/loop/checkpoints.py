@@ -27,6 +27,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
@@ -110,7 +111,7 @@ class CheckpointFile:
     """A checkpoint read once: its variable names and shapes, and whose format it is."""
 
     prefix: str
-    reader: object
+    reader: Any  # tf.train.CheckpointReader
     shapes: dict[str, list[int]]
     kind: str
 
@@ -190,7 +191,7 @@ def restore(
     `exclude_scopes` from the checkpoint, shapes checked before anything is assigned."""
     variables = slim_variables(model)
     report = RestoreReport(checkpoint.prefix, len(variables))
-    plan = []
+    plan: list[tuple[Any, str | None]] = []
     for slim_name, variable in variables.items():
         if in_scope(variable_scope_name(variable.path), exclude_scopes):
             report.excluded.append(variable.path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
@@ -75,10 +75,12 @@ class RunConfig:
         from datasets.input_pipeline.model_input import InputSpec
 
         segmentation = record_task(self.task).dense
+        folder = (self.folder_preprocessing if due is RECORDED
+                  else cast("PixelPreprocessing | None", due))
         return InputSpec(
             self.channels, None if segmentation else (self.image_size, self.image_size),
             None if segmentation else self.preprocessing,
-            self.folder_preprocessing if due is RECORDED else due, self.max_image_size)
+            folder, self.max_image_size)
 
     @property
     def preprocessing(self) -> str:

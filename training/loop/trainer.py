@@ -281,7 +281,9 @@ def _monitoring(settings: TrainSettings) -> bool:
 def _best_keeper(settings, spec, model, size, channels, per_example_loss, state, writer,
                  train_size: int) -> BestKeeper:
     split = spec.validation_split_for(settings.dataset_split_name)
-    framing = find_run_config(settings.train_dir).preprocessing
+    recorded = find_run_config(settings.train_dir)
+    assert recorded is not None  # written before training starts
+    framing = recorded.preprocessing
     dataset = validation_dataset(spec, split, settings.dataset_dir, settings.dataset_name,
                                  size, channels, settings.eval_batch_size, framing)
     every = settings.eval_every_n_steps or max(1, math.ceil(train_size / settings.batch_size))
@@ -516,7 +518,7 @@ def _loop(settings, state, manager, iterator, step_fn, writer, spec, on_step,
             if on_step is not None:
                 on_step(step, loss)
             validate = keeper is not None and (keeper.due(before, step) or step == limit)
-            if validate and keeper.evaluate(step):
+            if validate and keeper is not None and keeper.evaluate(step):
                 stopped_early = True
                 break
     except KeyboardInterrupt:

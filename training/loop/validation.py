@@ -217,7 +217,8 @@ class BestKeeper:
             log.info("step %d: %s (best %s %.4f at step %s)", step, describe(metrics),
                      self.metric, self.state.value if self.state.value is not None
                      else math.nan, self.state.step)
-        stop = bool(self.patience) and self.state.evaluations_since_best >= self.patience
+        stop = (self.patience is not None and self.patience > 0
+                and self.state.evaluations_since_best >= self.patience)
         if stop:
             self.state.stopped_early = True
             log.info("early stopping at step %d: %s has not improved for %d evaluations "

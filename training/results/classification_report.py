@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import highdicom as hd
 import numpy as np
@@ -153,7 +154,7 @@ def _study_group(results: Sequence[ImageResult], aggregation: StudyAggregation,
         probabilities, findings, class_names, codes_map, algorithm, multilabel,
         AGGREGATIONS[aggregation.method][1])
     study = str(results[0].source.StudyInstanceUID)
-    references = {}
+    references: dict[str, Any] = {}
     for result in results:  # frames of one instance: one reference naming them all
         uid = str(result.source.SOPInstanceUID)
         frames = result.referenced_frames

@@ -68,7 +68,7 @@ class ResultSummary:
     """One reason per input that got no DICOM result."""
 
     def line(self, directory: str) -> str:
-        kinds = defaultdict(int)
+        kinds: defaultdict[str, int] = defaultdict(int)
         for entry in self.written:
             kinds[entry.kind] += 1
         made = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no DICOM objects"
@@ -118,7 +118,7 @@ class ClassificationResults:
         self._submitted = 0
         self._pending: deque[Future] = deque()
         self._froze = False
-        self._writer = None
+        self._writer: Any = None  # the writers' ProcessPoolExecutor, once forked
         if per == PER_IMAGE and writers != 0:
             self._start_writers(writers)
 
@@ -231,6 +231,7 @@ def _write_one(source: str, probabilities: np.ndarray, catalog_attributes: dict 
                findings: tuple[str, ...], number: int) -> ResultObject | str:
     """One per-image SR, in the writer process: what was written, or why nothing was."""
     results = _WORKER_RESULTS
+    assert results is not None  # set before the writers were forked
     result = results._result(source, probabilities, catalog_attributes, findings)
     if isinstance(result, str):
         return result

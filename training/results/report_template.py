@@ -137,7 +137,7 @@ class ImageReportTemplate:
         sop_class = str(source.SOPClassUID)
         if sop_class not in self._keywords:
             self._keywords[sop_class] = tuple(
-                (k, tag_for_keyword(k)) for k in _patient_and_study_keywords(sop_class))
+                (k, int(tag_for_keyword(k) or 0)) for k in _patient_and_study_keywords(sop_class))
         present = source.keys()
         return sop_class, tuple(k for k, tag in self._keywords[sop_class] if tag in present)
 

@@ -43,9 +43,11 @@ class SegmentationResults:
     def _source_header(self, path: str) -> Dataset:
         """The header of `path`, read once for all the frames of a multi-frame file."""
         if self._header is None or self._header[0] != path:
+            header: Dataset | NotADicomSource
             try:
-                header: Dataset | NotADicomSource = read_source(path)
-                check_geometry(header, path)
+                read = read_source(path)
+                check_geometry(read, path)
+                header = read
             except NotADicomSource as exc:
                 header = exc
                 self.summary.skipped.append(str(exc))  # one line per file, not per frame
@@ -78,7 +80,7 @@ class SegmentationResults:
                 dataset = segmentation_object(
                     _sources_of(series, frames), [f.mask for f in frames], self.class_names,
                     self.codes, self.identity, self.seg_type,
-                    [f.probabilities.astype(np.float32) / 255 for f in frames]
+                    [np.asarray(f.probabilities).astype(np.float32) / 255 for f in frames]
                     if self.seg_type != BINARY else None, self.run_key)
             except NotADicomSource as exc:
                 self.summary.skipped.append(str(exc))

@@ -103,7 +103,7 @@ class SegmentationScores:
             "mean_over": "images, then foreground classes (" + ", ".join(foreground) + ")",
         }
         for metric in METRICS:
-            values = [per_class[c][metric] for c in foreground
-                      if per_class[c][metric] is not None]
+            defined = [per_class[c][metric] for c in foreground]
+            values = [float(v) for v in defined if v is not None]
             report[f"mean_{metric}"] = float(np.mean(values)) if values else None
         return report

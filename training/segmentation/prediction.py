@@ -49,13 +49,13 @@ def sliding_window(
     pad_h, pad_w = max(tile - height, 0), max(tile - width, 0)
     if pad_h or pad_w:
         mode = "reflect" if pad_h < height and pad_w < width else "edge"
-        image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
+        image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)  # type: ignore[call-overload]
     full_h, full_w = image.shape[:2]
     stride = max(1, round(tile * (1.0 - overlap)))
     corners = [(y, x) for y in _starts(full_h, tile, stride)
                for x in _starts(full_w, tile, stride)]
     weight = np.outer(_ramp(tile), _ramp(tile))[..., np.newaxis]
-    total = None
+    total: np.ndarray | None = None
     norm = np.zeros((full_h, full_w, 1), np.float32)
     for start in range(0, len(corners), batch_size):
         chunk = corners[start : start + batch_size]
@@ -66,6 +66,7 @@ def sliding_window(
         for (y, x), p in zip(chunk, probabilities, strict=True):
             total[y : y + tile, x : x + tile] += p * weight
             norm[y : y + tile, x : x + tile] += weight
+    assert total is not None  # at least one tile
     return (total / norm)[:height, :width]
 
 

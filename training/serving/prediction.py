@@ -78,7 +78,7 @@ class Predictor:
         the scale of the probabilities given out (calibrated, when they are)."""
         if config.multilabel and thresholds is None:
             self.thresholds = default_thresholds(config.class_names)
-        elif self.thresholds is not None and self._scale_here:
+        elif self.thresholds is not None and scaling is not None and self._scale_here:
             self.thresholds = dataclasses.replace(self.thresholds, values={
                 name: None if value is None else scaling.threshold(name, value)
                 for name, value in self.thresholds.values.items()})
@@ -95,7 +95,8 @@ class Predictor:
     def label_findings(self) -> LabelFindings:
         """`findings` as a picklable value (for writer processes)."""
         names = self.config.class_names
-        return LabelFindings(tuple(names), tuple(self.thresholds.for_labels(names)))
+        thresholds = self.thresholds or default_thresholds(names)
+        return LabelFindings(tuple(names), tuple(thresholds.for_labels(names)))
 
     def identity(self):
         """What made a result: net, step, a hash of the run config (training.results)."""
@@ -140,7 +141,7 @@ class Predictor:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         probabilities = self._forward(tf.constant(images, tf.float32))
-        if self._scale_here:
+        if self._scale_here and self.scaling is not None:
             return self.scaling.apply(probabilities, self.config.class_names)
         return probabilities
 
@@ -302,6 +303,7 @@ def format_multilabel(prediction: Prediction, class_names: list[str],
     source = printable(prediction.source)
     if prediction.error:
         return f"{source}\tERROR\t{printable(prediction.error)}"
+    assert prediction.probabilities is not None  # every prediction without an error has them
     listed = ",".join(f"{name}:{p:.4f}"
                       for name, p in zip(class_names, prediction.probabilities, strict=True))
     return f"{source}\t{'|'.join(findings) or 'none'}\t{listed}"
@@ -312,6 +314,7 @@ def format_prediction(prediction: Prediction, class_names: list[str], top_k: int
     if prediction.error:
         return f"{source}\tERROR\t\t{printable(prediction.error)}"
     probabilities = prediction.probabilities
+    assert probabilities is not None  # every prediction without an error has them
     order = np.argsort(-probabilities)[:top_k]
     best = order[0]
     ranked = ",".join(f"{class_names[i]}:{probabilities[i]:.4f}" for i in order)

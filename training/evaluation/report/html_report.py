@@ -94,7 +94,8 @@ def _calibration(report: dict) -> str:
     scaled = report.get("calibration_scaling")
     before = scaled["before"] if scaled else report.get("calibration") or {}
     after = scaled["after"] if scaled else {}
-    rows, figures = [], []
+    rows: list[list[str]] = []
+    figures: list[str] = []
     for name, values in before.items():
         if not isinstance(values, dict):
             continue
