@@ -127,4 +127,5 @@ def test_sqlite_with_several_beam_workers_is_refused_in_one_line(source, tmp_pat
                         "--direct_num_workers=2")
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: --runner=beam with several workers needs a MySQL catalog")
+    assert last.startswith("error: --runner=beam with several workers needs a MySQL or "
+                           "PostgreSQL catalog")
