@@ -6,6 +6,9 @@ import sys
 
 from absl import flags
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 
 def define_progress_flag() -> None:
     """On a terminal a progress bar; in a log file (or CI) none, which would be redrawn

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from absl import flags
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 RUNNERS = ("native", "beam")
 
 

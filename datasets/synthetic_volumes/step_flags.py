@@ -8,6 +8,9 @@ from absl import flags
 
 from console.flags import define_progress_flag
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 
 def define_common_flags() -> None:
     flags.DEFINE_integer("max_workers", os.cpu_count() or 1,

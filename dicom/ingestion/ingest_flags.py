@@ -29,6 +29,9 @@ from dicom.metadata.deidentify import (
     load_key,
 )
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 FLAGS = flags.FLAGS
 
 

@@ -7,6 +7,9 @@ from absl import flags
 
 from dicom.network.pacs_address import OPTION_FILE_VARIABLE
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 
 def define_pacs_client_flags() -> None:
     """Credentials, TLS, timeouts and our AE title: what any client of a PACS needs."""

@@ -19,6 +19,9 @@ from dicom.network.pacs_address import (
 from dicom.network.pacs_protocols import ResultStore, Source
 from dicom.network.remote import PacsError, Timeouts
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 FLAGS = flags.FLAGS
 
 

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -38,7 +37,8 @@ from training.classification.roc_image import render_roc_curves
 from training.classification.thresholds import Thresholds, write_thresholds
 from training.evaluation.calibration_fit import before_and_after, fit_scaling
 from training.evaluation.comparison import compare_models
-from training.evaluation.failures import DEFAULT_PER_CLASS, FailureImages, most_confident_errors
+from training.evaluation.eval_settings import EvalSettings
+from training.evaluation.failures import FailureImages, most_confident_errors
 from training.evaluation.make_up import data_make_up
 from training.evaluation.report.html_report import REPORT_FILE, render_report
 from training.evaluation.report.model_card import MODEL_CARD_FILE, render_model_card
@@ -50,7 +50,6 @@ from training.evaluation.split_predictions import (
     write_predictions,
 )
 from training.evaluation.statistics import (
-    DEFAULT_REPLICATES,
     bootstrap_intervals,
     calibration,
     cluster_ids,
@@ -58,7 +57,7 @@ from training.evaluation.statistics import (
     expected_calibration_error,
     metric_set,
 )
-from training.evaluation.subgroups import DEFAULT_MIN_SUBGROUP_SIZE, subgroup_evidence
+from training.evaluation.subgroups import subgroup_evidence
 from training.loop.checkpoints import checkpoint_step, resolve_checkpoint
 from training.loop.model_loading import load_model
 from training.loop.run_config import ModelOverrides, RunConfig
@@ -69,39 +68,6 @@ log = logging.getLogger(__name__)
 MAX_CLASSES_WITH_EVIDENCE = 50
 """Single-label records with more classes get intervals and calibration for accuracy and
 the top label only."""
-
-
-@dataclass
-class EvalSettings:
-    checkpoint_path: str
-    dataset_dir: str
-    eval_dir: str
-    dataset_name: str | None = None
-    dataset_split_name: str = "test"
-    model_name: str | None = None
-    batch_size: int = 100
-    max_num_batches: int | None = None
-    eval_image_size: int | None = None
-    channels: int | None = None
-    use_moving_averages: bool = True
-    moving_average_decay: float | None = None
-    """TF-Slim checkpoints: use their ExponentialMovingAverage shadows (TF-Slim's eval)."""
-    preprocessing_name: str | None = None
-    threshold_rule: str = "youden"
-    """Multi-label: how each label's threshold is chosen on the validation split."""
-    bootstrap: int = DEFAULT_REPLICATES
-    """Patient-level cluster bootstrap replicates for the intervals (0: none)."""
-    bootstrap_seed: int = 0
-    subgroups: tuple[str, ...] = ()
-    """Catalog attributes the records carry, each of whose values gets every metric."""
-    min_subgroup_size: int = DEFAULT_MIN_SUBGROUP_SIZE
-    compare_with: str | None = None
-    """Another model's predictions.csv, or a checkpoint evaluated on the same split."""
-    calibrate: bool = True
-    """Fit temperature / Platt scaling on the validation split; save it with the model."""
-    report: bool = True
-    """Write report.html and model_card.md beside metrics.json."""
-    failures_per_class: int = DEFAULT_PER_CLASS
 
 
 def _split_batches(settings: EvalSettings, spec: DatasetSpec, config: RunConfig,

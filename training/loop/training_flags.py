@@ -14,6 +14,9 @@ from training.loop.validation import LOWER_IS_BETTER
 from training.segmentation.losses import LOSSES
 from training.serving.model_flags import define_model_flags
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 _DATA = "--dataset_dir is required: the tf_convert_data output directory (dataset_spec.json)"
 
 

@@ -9,6 +9,9 @@ from nets.conv_blocks import PREPROCESSING_NAMES
 from nets.nets_factory import model_names
 from training.loop.run_config import ModelOverrides
 
+# Flags defined here belong to the command that asks for them (its --help lists them).
+flags.disclaim_key_flags()
+
 RECORDED = "default: what the checkpoint's train_dir records"
 
 
