@@ -34,7 +34,9 @@ class OptionSpec:
     """What a field's flag needs besides its name, type and default."""
 
     help: str
-    choices: tuple[str, ...] | None = None
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None
+    """The enum's values, or what gives them when the flag is defined (a registry that
+    is filled after the settings class)."""
     lower_bound: float | None = None
     upper_bound: float | None = None
     flag: str | None = None
@@ -43,12 +45,12 @@ class OptionSpec:
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *,
            default_factory: Callable[[], Any] | None = None,
-           choices: Sequence[str] | None = None, lower_bound: float | None = None,
+           choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+           lower_bound: float | None = None,
            upper_bound: float | None = None, flag: str | None = None,
            parse: Callable[[Any], Any] | None = None) -> Any:
     """A dataclass field that is also a flag, with its help beside its default."""
-    spec = OptionSpec(help, tuple(choices) if choices is not None else None, lower_bound,
-                      upper_bound, flag, parse)
+    spec = OptionSpec(help, choices, lower_bound, upper_bound, flag, parse)
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata={_KEY: spec})
     return dataclasses.field(default=default, metadata={_KEY: spec})
@@ -97,8 +99,8 @@ def define_option_flags(settings: type, *, exclude: Sequence[str] = (),
         elif kind in (tuple, list):
             flags.DEFINE_list(name, list(default or ()), spec.help, flag_values=flag_values)
         elif spec.choices is not None:
-            flags.DEFINE_enum(name, default, list(spec.choices), spec.help,
-                              flag_values=flag_values)
+            choices = spec.choices() if callable(spec.choices) else spec.choices
+            flags.DEFINE_enum(name, default, list(choices), spec.help, flag_values=flag_values)
         elif kind is str:
             flags.DEFINE_string(name, default, spec.help, flag_values=flag_values)
         else:

@@ -137,6 +137,23 @@ def _define_name(node: ast.Call) -> list[str]:
     return names
 
 
+def _option_flags(definition: ast.ClassDef) -> list[str]:
+    """The flags `define_option_flags(Class)` makes: one per field set by `option(...)`,
+    named as the field, or as its `flag=`."""
+    names = []
+    for node in definition.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(node.value, ast.Call)):
+            continue
+        called = node.value.func
+        if not (isinstance(called, ast.Name) and called.id == "option"):
+            continue
+        renamed = [k.value.value for k in node.value.keywords
+                   if k.arg == "flag" and isinstance(k.value, ast.Constant)]
+        names.append(str(renamed[0]) if renamed else node.target.id)
+    return names
+
+
 class _Module:
     """One module of this repository: its top-level statements, functions and imports."""
 
@@ -144,6 +161,7 @@ class _Module:
         with open(os.path.join(ROOT, relative), encoding="utf-8") as handle:
             self.tree = ast.parse(handle.read(), relative)
         self.functions = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef)}
+        self.classes = {n.name: n for n in self.tree.body if isinstance(n, ast.ClassDef)}
         self.imported: dict[str, str] = {}  # a name -> the repository file it comes from
         self.modules: list[str] = []  # repository modules imported at the top level
         for node in _top_level(self.tree.body):
@@ -197,12 +215,23 @@ def defined_flags(module_file: str) -> set[str]:
                 if not isinstance(node, ast.Call):
                     continue
                 names.update(_define_name(node))
+                if isinstance(node.func, ast.Name) and node.func.id == "define_option_flags":
+                    names.update(option_flags(relative, node))
                 if isinstance(node.func, ast.Name):
                     called = node.func.id
                     if called in here.functions:
                         function(relative, called)
                     elif called in here.imported:
                         function(here.imported[called], called)
+
+    def option_flags(relative: str, call: ast.Call) -> list[str]:
+        given = call.args[0] if call.args else None
+        if not isinstance(given, ast.Name):
+            return []
+        here = module(relative)
+        source = relative if given.id in here.classes else here.imported.get(given.id)
+        definition = module(source).classes.get(given.id) if source else None
+        return _option_flags(definition) if definition is not None else []
 
     def function(relative: str, name: str) -> None:
         if (relative, name) in done:

@@ -11,24 +11,28 @@ from dataclasses import dataclass
 
 import keras
 
+from console.options import option
+
 
 @dataclass(frozen=True)
 class OptimizerSettings:
-    """Defaults are TF-Slim's train_image_classifier defaults."""
+    """Defaults are TF-Slim's train_image_classifier defaults; each is also a flag."""
 
-    name: str = "rmsprop"
-    adadelta_rho: float = 0.95
-    adagrad_initial_accumulator_value: float = 0.1
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    opt_epsilon: float = 1.0
-    ftrl_learning_rate_power: float = -0.5
-    ftrl_initial_accumulator_value: float = 0.1
-    ftrl_l1: float = 0.0
-    ftrl_l2: float = 0.0
-    momentum: float = 0.9
-    rmsprop_momentum: float = 0.9
-    rmsprop_decay: float = 0.9
+    name: str = option("rmsprop", "The optimizer.", flag="optimizer",
+                       choices=lambda: list(OPTIMIZERS))
+    adadelta_rho: float = option(0.95, "Decay rate for adadelta.")
+    adagrad_initial_accumulator_value: float = option(0.1, "Starting value for adagrad.")
+    adam_beta1: float = option(0.9, "Exponential decay of the 1st moment estimates (adam).")
+    adam_beta2: float = option(0.999,
+                               "Exponential decay of the 2nd moment estimates (adam).")
+    opt_epsilon: float = option(1.0, "Epsilon of adadelta, adagrad, adam and rmsprop.")
+    ftrl_learning_rate_power: float = option(-0.5, "Learning rate power (ftrl).")
+    ftrl_initial_accumulator_value: float = option(0.1, "Starting accumulator (ftrl).")
+    ftrl_l1: float = option(0.0, "L1 regularization strength (ftrl).")
+    ftrl_l2: float = option(0.0, "L2 regularization strength (ftrl).")
+    momentum: float = option(0.9, "Momentum of the momentum optimizer.")
+    rmsprop_momentum: float = option(0.9, "Momentum (rmsprop).")
+    rmsprop_decay: float = option(0.9, "Decay term (rmsprop).")
 
 
 OptimizerBuilder = Callable[["OptimizerSettings", object], keras.optimizers.Optimizer]

@@ -14,7 +14,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -38,9 +38,10 @@ from training.loop.distribution import (
     write_dir,
 )
 from training.loop.learning_rate import build_schedule, current_learning_rate
-from training.loop.optimizers import OptimizerSettings, build_optimizer
+from training.loop.optimizers import build_optimizer
 from training.loop.run_config import RunConfig, find_run_config, write_run_config
 from training.loop.task_heads import LossInputs, task_head
+from training.loop.train_settings import TrainSettings
 from training.loop.validation import (
     BestKeeper,
     BestState,
@@ -51,61 +52,6 @@ from training.loop.validation import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainSettings:
-    train_dir: str
-    dataset_dir: str
-    dataset_name: str | None = None
-    dataset_split_name: str = "train"
-    model_name: str = "inception_v3"
-    preprocessing_name: str | None = None
-    batch_size: int = 32
-    train_image_size: int | None = None
-    channels: int | None = None
-    max_number_of_steps: int | None = None
-    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    learning_rate: float = 0.01
-    learning_rate_decay_type: str = "exponential"
-    learning_rate_decay_factor: float = 0.94
-    num_epochs_per_decay: float = 2.0
-    end_learning_rate: float = 0.0001
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.00004
-    moving_average_decay: float | None = None
-    checkpoint_path: str | None = None
-    checkpoint_exclude_scopes: list[str] = field(default_factory=list)
-    trainable_scopes: list[str] = field(default_factory=list)
-    ignore_missing_vars: bool = False
-    save_interval_secs: float = 600
-    save_summaries_secs: float = 600
-    log_every_n_steps: int = 10
-    num_clones: int = 1
-    class_weights: str | None = None
-    pos_weight: str | None = None
-    """Multi-label: 'auto' or one weight per label on the positive term."""
-    mixed_precision: bool = False
-    augment: bool = True
-    seed: int | None = None
-    max_checkpoints_to_keep: int = 5
-    synthetic_data: bool = False
-    segmentation_loss: str = "dice_ce"
-    model_options: dict = field(default_factory=dict)
-    loss_scale: float | None = None
-    """Initial scale of dynamic loss scaling under float16 (Keras default when None)."""
-    jit_compile: bool | None = None
-    """XLA-compile the forward and backward pass; None: where a GPU is visible."""
-    steps_per_execution: int = 1
-    """Steps per compiled call: fewer host round trips when steps are short."""
-    keep_best_on: str | None = None
-    """Validate inside training and keep the best checkpoint on this metric
-    (training.loop.validation.LOWER_IS_BETTER) in TRAIN_DIR/best."""
-    early_stopping_patience: int | None = None
-    """Stop after this many validations without improvement of the monitored metric."""
-    eval_every_n_steps: int | None = None
-    """Steps between validations; None: once per epoch of the training split."""
-    eval_batch_size: int = 100
 
 
 @dataclass
