@@ -11,7 +11,8 @@ and the command's flags and the settings built from them both come from that fie
 The flag's kind follows the field's type: bool, int, float, str (an enum with
 `choices`), and tuple[str, ...] (a comma-separated list). `parse` turns a text flag into
 the field's value (scopes, key=value options); `flag` names a flag that differs from
-the field. Fields without `option` are not flags: a command passes them itself.
+the field; such a text flag left unset gives the field's default. Fields without
+`option` are not flags: a command passes them itself.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def settings_from_flags(settings: type, *, exclude: Sequence[str] = (),
             continue
         value = flag_values[spec.flag or field.name].value
         if spec.parse is not None:
+            if value is None:  # unset: the field's own default
+                continue
             value = spec.parse(value)
         elif _base(annotation) is tuple:
             value = tuple(value or ())

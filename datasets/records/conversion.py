@@ -25,11 +25,13 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from console.options import option
 from datasets.records import example_codec, splits
 from datasets.records.catalog_attributes import (
     DEFAULT_ATTRIBUTES,
@@ -65,7 +67,7 @@ from datasets.records.source_folder import (
     source_task,
 )
 from datasets.records.tasks import TASKS, record_task
-from dicom.decoding.intensity_window import IntensityWindow
+from dicom.decoding.intensity_window import PRESETS, IntensityWindow, parse_window
 from files.folder_layout import (
     WINDOW_FILE,
     SegmentationClass,
@@ -84,32 +86,68 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ConversionSettings:
+    """One conversion of a folder to records. The fields set by `option` are also
+    tf_convert_data's flags (console.options): each default and help spelled once."""
+
     dataset_name: str
     dataset_dir: str
     output_dir: str
     output_name: str
-    need_split: str = "None"
-    validation_size: float = 0.1
-    test_size: float = 0.1
-    num_folds: int = splits.DEFAULT_NUM_FOLDS
-    """kfold: how many patient-grouped folds."""
-    fold_test_size: float = 0.0
-    """kfold: a test split held out before the folds are dealt (0: none)."""
-    seed: int = 0
-    num_shards: int | None = None
-    shard_size_mb: float = DEFAULT_SHARD_SIZE_MB
+    need_split: str = option(
+        "None", "None: one output named <output_name>-NNNNN-of-NNNNN.tfrecord holding the "
+        "split --split_name; tt_split: train/test; tvt_split: train/validation/test; kfold: "
+        "--num_folds folds fold1..foldK for cross-validation (cross_validate.py), after an "
+        "optional --fold_test_size test split. Splits are stratified by label, reproducible "
+        "with --seed, and never split one patient.", choices=list(splits.SPLIT_MODES))
+    validation_size: float = option(
+        0.1, "Validation split (tvt_split): a fraction of the images below 1 (0.1) or a "
+        "count (50). Default 0.1.", parse=partial(splits.parse_size, flag="validation_size"))
+    test_size: float = option(
+        0.1, "Test split (tt_split, tvt_split): a fraction of the images below 1 (0.1) or a "
+        "count (50). Default 0.1.", parse=partial(splits.parse_size, flag="test_size"))
+    num_folds: int = option(
+        splits.DEFAULT_NUM_FOLDS, "kfold: how many folds. Run K trains on every fold but K "
+        "(split train_foldK) and validates on fold K (split validation_foldK).", lower_bound=2)
+    fold_test_size: float = option(
+        0.0, "kfold: a test split held out before the folds are dealt, a fraction of the "
+        "images below 1 (0.2) or a count (50); 0 (default): none.",
+        parse=partial(splits.parse_size, flag="fold_test_size"))
+    seed: int = option(0, "Seed of the split and of the record order inside each split.")
+    num_shards: int | None = option(
+        None, "Shards per split; unset picks the count from --shard_size_mb.", lower_bound=1)
+    shard_size_mb: float = option(
+        DEFAULT_SHARD_SIZE_MB, "Target shard size when --num_shards is unset.",
+        lower_bound=0.001)
     num_workers: int = 1
-    skip_invalid: bool = False
-    split_name: str = splits.TRAIN
-    image_format: str = PLANAR
-    """planar: decoded pixels as byte planes (compact, quick to read); png: images as
-    stored (PNG/JPEG bytes); raw: decoded pixels uncompressed."""
+    skip_invalid: bool = option(
+        False, "Skip (and list) images without labels, labels without images, empty labels "
+        "and unreadable images instead of stopping before anything is written.")
+    split_name: str = option(splits.TRAIN, "Name of the single split when --need_split=None.")
+    image_format: str = option(
+        PLANAR, "How records hold the pixels, all lossless. planar (default): the decoded "
+        "pixels as byte planes, each zlib-compressed where that pays; within about 15 % of "
+        "PNG's size and two to three times as fast for training to read. png: the image as "
+        "stored (PNG 8/16-bit or JPEG bytes; DICOM as 16-bit PNG), the format "
+        "tensorflow-datasets decodes itself. raw: the decoded pixels uncompressed, the "
+        "fastest to read, a third to a half more disk than PNG.",
+        choices=[PLANAR, "png", "raw"])
     progress: bool = True
-    tfds_metadata: bool = True
-    max_image_size: int | None = None
-    """Scale the longer side of larger images down to this once, at conversion."""
-    intensity_window: IntensityWindow | None = None
-    """A CT window (Hounsfield units) instead of each DICOM file's own VOI window."""
+    tfds_metadata: bool = option(
+        True, "Write dataset_info.json/features.json for tensorflow-datasets.")
+    max_image_size: int | None = option(
+        None, "Scale images whose longer side exceeds this down to it, once, here (aspect "
+        "kept, never upscaled, anti-aliased, bit depth kept; masks by nearest neighbour). "
+        "Recorded in dataset_spec.json: eval, classify_image and the SavedModel scale larger "
+        "inputs the same way. Use it for full-size radiographs trained at a few hundred "
+        "pixels: each epoch then decodes small images instead of 5-megapixel ones. Unset: "
+        "images as they are.", lower_bound=1)
+    intensity_window: IntensityWindow | None = option(
+        None, "CT intensity window for DICOM inputs, in Hounsfield units after the rescale: "
+        "a preset (" + ", ".join(f"{n} {c:g},{w:g}" for n, (c, w) in PRESETS.items())
+        + ") or center,width (e.g. -600,1500). Replaces each file's own window; recorded in "
+        "dataset_spec.json, and a model trained on the records applies it to the DICOM "
+        "files it classifies. A file without Hounsfield units (not CT, no RescaleType HU) "
+        "stops the run with one line.", flag="window", parse=parse_window)
     label_policy: LabelPolicy = field(default_factory=LabelPolicy)
     """Multi-label: how uncertain and blank entries become targets and masks."""
     beam_arguments: list[str] | None = None
