@@ -79,54 +79,6 @@ flags.DEFINE_list("exclude_scopes", None,
                   "Scopes not restored from --pretrained_model_checkpoint_path; default: the "
                   "net's logits (resnet_vV_S/logits).")
 
-KNOWN_HOOKS = {"loggingtensorhook", "examplespersecondhook"}
-log = logging.getLogger(__name__)
-
-
-def _settings():
-    from nets.scopes import parse_scopes
-    from training.loop.optimizers import OptimizerSettings
-    from training.loop.trainer import TrainSettings
-
-    if not FLAGS.data_dir:
-        raise ValueError("--data_dir (-dd) is required: the tf_convert_data output directory")
-    unknown = [h for h in FLAGS.hooks if h.lower() not in KNOWN_HOOKS]
-    if unknown:
-        raise ValueError(f"--hooks {','.join(unknown)} not supported; use LoggingTensorHook, "
-                         "ExamplesPerSecondHook")
-    if any(getattr(FLAGS, f) for f in ("benchmark_log_dir", "gcp_project", "bigquery_data_set",
-                                       "bigquery_run_table", "bigquery_metric_table",
-                                       "bigquery_uploader")):
-        log.warning("benchmark/BigQuery flags are accepted but uploading is not supported; "
-                    "metrics are written to %s/eval_*/metrics.json", FLAGS.model_dir)
-    if FLAGS.data_format == "channels_first":
-        log.warning("--data_format=channels_first: Keras runs channels_last here; the GPU "
-                    "library chooses its own layout")
-    clones = FLAGS.num_gpus if FLAGS.num_gpus is not None else (
-        _gpu_count() if FLAGS.multi_gpu else 1)
-    learning_rate = FLAGS.learning_rate or 0.1 * FLAGS.batch_size / 256
-    model_name = f"resnet_v{FLAGS.version}_{FLAGS.resnet_size}"
-    return TrainSettings(
-        train_dir=FLAGS.model_dir, dataset_dir=FLAGS.data_dir, model_name=model_name,
-        checkpoint_path=FLAGS.pretrained_model_checkpoint_path,
-        checkpoint_exclude_scopes=parse_scopes(FLAGS.exclude_scopes or [f"{model_name}/logits"]),
-        batch_size=FLAGS.batch_size, train_image_size=FLAGS.image_size,
-        optimizer=OptimizerSettings(name="momentum", momentum=0.9),
-        learning_rate=learning_rate, learning_rate_decay_type="exponential",
-        learning_rate_decay_factor=0.1, num_epochs_per_decay=30, weight_decay=1e-4,
-        save_interval_secs=600, save_summaries_secs=60,
-        log_every_n_steps=FLAGS.log_every_n_steps, num_clones=max(1, clones),
-        mixed_precision=FLAGS.dtype == "fp16", loss_scale=FLAGS.loss_scale,
-        synthetic_data=FLAGS.use_synthetic_data,
-    )
-
-
-def _gpu_count() -> int:
-    import tensorflow as tf
-
-    return len(tf.config.list_physical_devices("GPU"))
-
-
 def main(argv: list[str]) -> int:
     from console.errors import require_no_arguments, run_cli
 
@@ -136,17 +88,15 @@ def main(argv: list[str]) -> int:
     def run() -> int:
         import tensorflow as tf
 
+        from training.loop.resnet_main import resnet_main_settings, result_line
         from training.loop.train_and_evaluate import train_and_evaluate
 
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_parallelism_threads)
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_parallelism_threads)
-        settings = _settings()
+        settings = resnet_main_settings(FLAGS)
         result = train_and_evaluate(settings, FLAGS.train_epochs, FLAGS.epochs_between_evals,
                                     FLAGS.stop_threshold, FLAGS.max_train_steps)
-        accuracy = result.report["accuracy"] if result.report else None
-        print(f"{settings.model_name}: step {result.step} ({result.epochs:.2f} epochs)"
-              + (f", eval accuracy {accuracy:.4f}" if accuracy is not None else "")
-              + (" - stop threshold reached" if result.stopped_early else ""))
+        print(result_line(settings, result))
         if FLAGS.export_dir:
             from training.serving.export import export_saved_model
 
