@@ -8,7 +8,7 @@ import hashlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batch_prediction.request import ClassifyRequest
 from console.text import printable
@@ -16,28 +16,29 @@ from training.serving.prediction import Predictor
 
 if TYPE_CHECKING:
     from dicom.network.pacs_protocols import ResultStore
+    from training.results.result_writers import ResultWriter
 
 
-def dicom_results(request: ClassifyRequest, predictor: Predictor, segmenting: bool):
-    """The collector of DICOM results, when --dicom_output_dir asks for them."""
+def dicom_results(request: ClassifyRequest, predictor: Predictor) -> ResultWriter | None:
+    """The writer of the model's kind of DICOM result (its task's `result_kind`), when
+    --dicom_output_dir asks for them."""
     if not request.dicom_output_dir:
         return None
-    from training.results.dicom_results import ClassificationResults
+    from datasets.records.tasks import record_task
     from training.results.result_codes import ResultCodes
     from training.results.result_folder import ResultFolder
+    from training.results.result_writers import ResultOrder, open_result_writer
 
     logging.getLogger("highdicom").setLevel(logging.WARNING)  # a line per module copied
-    folder = ResultFolder(request.dicom_output_dir)
-    codes = ResultCodes.load(request.result_codes)
-    names = predictor.config.class_names
-    if segmenting:
-        from training.results.segmentation_results import SegmentationResults
-
-        return SegmentationResults(folder, names, predictor.identity(), codes,
-                                   request.seg_type)
-    return ClassificationResults(folder, names, predictor.identity(), codes,
-                                 _run_key(request), request.sr_per,
-                                 predictor.config.multilabel)
+    config = predictor.config
+    kind = record_task(config.task)
+    options: dict[str, Any] = (
+        {"seg_type": request.seg_type} if kind.result_kind == "seg"
+        else {"per": request.sr_per, "multilabel": kind.multi_label})
+    order = ResultOrder(ResultFolder(request.dicom_output_dir), config.class_names,
+                        predictor.identity(), ResultCodes.load(request.result_codes),
+                        "" if kind.result_kind == "seg" else _run_key(request), options)
+    return open_result_writer(kind.result_kind, order)
 
 
 def _run_key(request: ClassifyRequest) -> str:
@@ -53,7 +54,7 @@ def _run_key(request: ClassifyRequest) -> str:
     return hashlib.sha256(listed).hexdigest()
 
 
-def finish_dicom_results(request: ClassifyRequest, results,
+def finish_dicom_results(request: ClassifyRequest, results: ResultWriter | None,
                          open_store: Callable[[str], ResultStore]) -> int:
     """Write what was collected, then store it to --store_to; `open_store(url)` opens the
     PACS with the command's credentials and TLS flags."""

@@ -15,6 +15,7 @@ from batch_prediction.dicom_output import dicom_results, finish_dicom_results
 from batch_prediction.inputs import CatalogInputs, request_inputs
 from batch_prediction.request import ClassifyRequest
 from datasets.records.tasks import record_task
+from training.results.result_writers import ModelOutput
 from training.serving.prediction import (
     HEADER,
     Predictor,
@@ -49,7 +50,7 @@ def _output(path: str | None):
 def _classify(request: ClassifyRequest, predictor: Predictor, catalog: CatalogInputs | None,
               open_store: Callable[[str], ResultStore]) -> int:
     names = predictor.config.class_names
-    dicom_out = dicom_results(request, predictor, segmenting=False)
+    dicom_out = dicom_results(request, predictor)
     counts = {"ok": 0, "error": 0}
     multilabel = predictor.config.multilabel
     with _output(request.outfile) as out:
@@ -71,7 +72,8 @@ def _classify(request: ClassifyRequest, predictor: Predictor, catalog: CatalogIn
             counts["error" if result.error else "ok"] += 1
             attributes = catalog.attributes_of(result.source) if catalog else None
             if dicom_out is not None and not result.error:
-                dicom_out.add(result.source, result.probabilities, attributes, findings)
+                dicom_out.write(ModelOutput(result.source, result.probabilities,
+                                            findings=findings, catalog_attributes=attributes))
     print(f"classified {counts['ok']} input(s), {counts['error']} unreadable"
           + (f"; results in {request.outfile}" if request.outfile else ""), file=sys.stderr)
     return finish_dicom_results(request, dicom_out, open_store)
@@ -93,7 +95,7 @@ def _segment(request: ClassifyRequest, predictor: Predictor, catalog: CatalogInp
                          "overlays are written there)")
     os.makedirs(request.output_dir, exist_ok=True)
     config = predictor.config
-    results = dicom_results(request, predictor, segmenting=True)
+    results = dicom_results(request, predictor)
     names = NameAllocator()
     counts = {"ok": 0, "error": 0}
     with _output(request.outfile) as out:
@@ -113,7 +115,7 @@ def _segment(request: ClassifyRequest, predictor: Predictor, catalog: CatalogInp
             print(f"{source}\t{path}\t{class_fractions(mask, config.class_names)}", file=out)
             counts["ok"] += 1
             if results is not None:
-                results.add(source, mask, probabilities)
+                results.write(ModelOutput(source, probabilities, mask=mask))
     print(f"segmented {counts['ok']} input(s), {counts['error']} unreadable; masks and "
           f"overlays in {request.output_dir}", file=sys.stderr)
     return finish_dicom_results(request, results, open_store)

@@ -25,7 +25,7 @@ from node.result_writing import SrModel, SrOrder
 from training.results.classification_report import StudyAggregation
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
-from training.results.segmentation_results import SegmentationResults
+from training.results.result_writers import ModelOutput, ResultOrder, open_result_writer
 from training.serving.prediction import Predictor, file_inputs, predict
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ def segment_jobs(predictor: Predictor, route: Route, work: Work, results_dir: st
     for job, instances in work:
         try:
             folder = ResultFolder(job_folder(results_dir, job))
-            results = SegmentationResults(folder, config.class_names, predictor.identity(),
-                                          codes, route.seg_type, _run_key(route, job))
+            results = open_result_writer("seg", ResultOrder(
+                folder, config.class_names, predictor.identity(), codes, _run_key(route, job),
+                {"seg_type": route.seg_type}))
             problems: dict[str, int] = defaultdict(int)
             inputs: Iterable = file_inputs([i.path for i in instances], config)
             for source, value in inputs:
@@ -108,8 +109,8 @@ def segment_jobs(predictor: Predictor, route: Route, work: Work, results_dir: st
                     continue
                 probabilities = sliding_window(value, config.image_size, predictor,
                                                SEGMENTATION_TILE_OVERLAP, max_batch)
-                results.add(source, probabilities.argmax(axis=-1).astype("uint8"),
-                            probabilities)
+                results.write(ModelOutput(
+                    source, probabilities, mask=probabilities.argmax(axis=-1).astype("uint8")))
             summary = results.finish()
             if not summary.written:
                 reason = "; ".join(f"{n} x {p}" for p, n in problems.items()) or (

@@ -23,7 +23,6 @@ import numpy as np
 
 from training.results.classification_report import StudyAggregation
 from training.results.dicom_results import (
-    ClassificationResults,
     fork_writer_pool,
     writer_count,
 )
@@ -31,6 +30,7 @@ from training.results.report_template import ImageReportTemplate
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
 from training.results.result_identity import ModelIdentity
+from training.results.result_writers import ModelOutput, ResultOrder, open_result_writer
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,12 @@ def write_order(model: SrModel, order: SrOrder) -> tuple[str, int]:
         _TEMPLATES[model] = ImageReportTemplate(list(model.class_names), codes,
                                                 model.identity, "", model.multilabel)
     folder = ResultFolder(order.folder)
-    results = ClassificationResults(
-        folder, list(model.class_names), model.identity, codes, order.run_key, order.per,
-        model.multilabel, writers=0, aggregation=order.aggregation,
-        template=_TEMPLATES[model])
+    results = open_result_writer("sr", ResultOrder(
+        folder, list(model.class_names), model.identity, codes, order.run_key,
+        {"per": order.per, "multilabel": model.multilabel, "writers": 0,
+         "aggregation": order.aggregation, "template": _TEMPLATES[model]}))
     for source, probabilities, findings in order.predictions:
-        results.add(source, probabilities, None, findings)
+        results.write(ModelOutput(source, probabilities, findings=findings))
     summary = results.finish()
     problems = dict(order.problems)
     if not summary.written:

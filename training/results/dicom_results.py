@@ -28,6 +28,7 @@ from training.results.source_headers import NotADicomSource, header_from, read_s
 if TYPE_CHECKING:
     from training.results.classification_report import ImageResult, StudyAggregation
     from training.results.report_template import ImageReportTemplate
+    from training.results.result_writers import ModelOutput
 
 log = logging.getLogger(__name__)
 PER_IMAGE, PER_STUDY = "image", "study"
@@ -130,6 +131,11 @@ class ClassificationResults:
         count = count or writer_count()
         self._writer, self._froze = fork_writer_pool(count)
         self._pending.extend(self._writer.submit(_prepare_writer) for _ in range(count))
+
+    def write(self, output: ModelOutput) -> None:
+        """ResultWriter's call: one image's (or frame's) prediction."""
+        self.add(output.source, output.probabilities, output.catalog_attributes,
+                 output.findings)
 
     def add(self, source: str, probabilities: np.ndarray,
             catalog_attributes: Mapping[str, Any] | None = None,

@@ -14,6 +14,7 @@ from training.results.dicom_results import ResultSummary
 from training.results.result_codes import ResultCodes
 from training.results.result_folder import ResultFolder
 from training.results.result_identity import ModelIdentity
+from training.results.result_writers import ModelOutput
 from training.results.segmentation_object import BINARY, check_geometry, segmentation_object
 from training.results.source_headers import NotADicomSource, read_source
 
@@ -56,6 +57,12 @@ class SegmentationResults:
         if isinstance(found, NotADicomSource):
             raise found
         return found
+
+    def write(self, output: ModelOutput) -> None:
+        """ResultWriter's call: one image's (or frame's) mask and class probabilities."""
+        if output.mask is None:
+            raise ValueError(f"{output.source}: a SEG needs the prediction's mask")
+        self.add(output.source, output.mask, output.probabilities)
 
     def add(self, source: str, mask: np.ndarray, probabilities: np.ndarray) -> None:
         try:
