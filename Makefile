@@ -26,7 +26,7 @@ test: install
 	bash scripts/ensure_chromium.sh
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n 2 --dist loadfile --durations=30
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30
 
 demo: install
 	bash scripts/demo.sh
