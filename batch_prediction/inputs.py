@@ -27,9 +27,11 @@ class CatalogInputs:
         self._attributes: dict[str, dict[str, str]] = {}
 
     def attributes_of(self, image_id: object) -> dict[str, str] | None:
+        """The catalog attributes of image `image_id`, once (they go into its SR)."""
         return self._attributes.pop(str(image_id), None)
 
     def inputs(self, config: RunConfig) -> Inputs:
+        """(image ID, model input or the reason there is none) per catalog image."""
         return stored_image_inputs(self._rows(), config)
 
     def _rows(self) -> Iterator[tuple[str, bytes]]:

@@ -34,11 +34,13 @@ def require_no_arguments(argv: Sequence[str]) -> None:
 
 
 def fail(message: str, code: int = EXIT_FATAL) -> int:
+    """Print `message` as the one `error:` line on stderr; the exit status to return."""
     print(f"error: {printable(message)}", file=sys.stderr)
     return code
 
 
 def one_line(exc: BaseException) -> str:
+    """`exc`'s message on one line (whitespace folded), or its type's name when empty."""
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

@@ -24,6 +24,7 @@ class PlainFormatter(logging.Formatter):
     """The message alone; `warning: ` or `error: ` before what is not information."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The message alone, with `error:` or `warning:` in front where the level says so."""
         text = record.getMessage()
         if record.levelno >= logging.ERROR:
             text = f"error: {text}"
@@ -39,6 +40,7 @@ class LibraryChatter(logging.Filter):
     TensorFlow's SavedModel code resets absl's logger level while it saves."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Keep warnings and errors, but not the export's known noise."""
         if record.levelno < logging.WARNING:
             return False
         message = str(record.msg)

@@ -78,6 +78,8 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
 
 
 def quiet_start() -> None:
+    """Silence TensorFlow's and the libraries' start-up chatter before they load, unless
+    $MEDCV_TF_LOGS is set; a log level the user set stands."""
     _plain_lines_after_flags()
     if os.environ.get(SHOW_LOGS):
         return

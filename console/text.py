@@ -13,6 +13,7 @@ import unicodedata
 
 
 def printable(text: object) -> str:
+    """`text` safe for one console line: control characters (newline, ESC) escaped."""
     return "".join(_escape(ch) for ch in str(text))
 
 

@@ -30,6 +30,7 @@ MAX_CLASSES = 256
 
 def write_metadata_csv(path: str, header: Sequence[str],
                        rows: Sequence[Mapping[str, object]]) -> None:
+    """Write metadata.csv atomically with `header`'s columns, in that order."""
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=list(header))
     writer.writeheader()
@@ -45,6 +46,8 @@ class SegmentationClass:
 
 
 def read_class_dict(path: str) -> list[SegmentationClass]:
+    """The classes of a class_dict.csv (name,r,g,b), in file order; a ValueError naming
+    the line for anything else."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         fieldnames = list(reader.fieldnames or [])
@@ -79,6 +82,7 @@ def write_class_dict(path: str, classes: Sequence[tuple[str, tuple[int, int, int
 
 
 def find_class_dict(dataset_dir: str) -> list[SegmentationClass] | None:
+    """The folder's class_dict.csv classes, or None when it has none."""
     path = os.path.join(dataset_dir, CLASS_DICT_FILE)
     return read_class_dict(path) if os.path.exists(path) else None
 
@@ -169,4 +173,5 @@ def folder_deidentification(folder: str) -> dict | None:
 
 
 def record_folder_deidentification(folder: str, record: dict) -> None:
+    """Record, beside the folder's images, how they were de-identified."""
     _write_record(folder, DEIDENTIFICATION_FILE, record)

@@ -25,6 +25,7 @@ class ImageTooLarge(ValueError):
 
 
 def check_pixels(width: int, height: int, limit: int = MAX_IMAGE_PIXELS) -> None:
+    """ImageTooLarge when `width` x `height` is over `limit` pixels (decompression bombs)."""
     if width * height > limit:
         raise ImageTooLarge(f"too large: {width}x{height} = {width * height:,} pixels, over the "
                             f"limit of {limit:,}")

@@ -45,10 +45,12 @@ def decode_png(data: bytes) -> np.ndarray:
 
 
 def read_image(path: str) -> np.ndarray:
+    """The pixels of the PNG at `path` (8- or 16-bit, gray or colour)."""
     with open(path, "rb") as handle:
         return decode_png(handle.read())
 
 
 def write_image(path: str, image: np.ndarray) -> None:
+    """Write `image` as a PNG at `path`, its bit depth kept."""
     with open(path, "wb") as handle:
         handle.write(encode_png(image))

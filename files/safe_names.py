@@ -20,6 +20,8 @@ MAX_LENGTH = 120
 
 
 def safe_stem(text: str, fallback: str = "item") -> str:
+    """`text` as a file stem any file system takes: unchanged when it is plain, else
+    cleaned and suffixed with a digest of the original, so two names never meet."""
     if PLAIN.match(text):
         return text
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".")[: MAX_LENGTH - 9] or fallback
@@ -34,6 +36,8 @@ class NameAllocator:
         self._used: set[str] = set()
 
     def allocate(self, text: str, fallback: str = "item") -> str:
+        """A safe stem for `text` not given out before (case-insensitively): `_2`, `_3`
+        appended to a repeat."""
         stem = safe_stem(text, fallback)
         candidate, number = stem, 1
         while candidate.lower() in self._used:

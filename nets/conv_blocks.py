@@ -39,8 +39,9 @@ PREPROCESSING_NAMES = {"inception": _inception_scale, "vgg": _vgg_scale}
 weights expect ([-1, 1] for Inception-style nets, mean-subtracted 0-255 for VGG-style)."""
 
 
-def batch_norm(x, scope: str, scale: bool = True, epsilon: float = BATCH_NORM_EPSILON,
-               standalone: bool = False):
+def batch_norm(x: keras.KerasTensor, scope: str, scale: bool = True,
+               epsilon: float = BATCH_NORM_EPSILON,
+               standalone: bool = False) -> keras.KerasTensor:
     """`scope/BatchNorm` under a convolution, or the scope itself when `standalone`
     (TF-Slim's `slim.batch_norm(scope='preact')` in ResNet v2)."""
     return layers.BatchNormalization(
@@ -50,7 +51,7 @@ def batch_norm(x, scope: str, scale: bool = True, epsilon: float = BATCH_NORM_EP
 
 
 def conv_bn(
-    x,
+    x: keras.KerasTensor,
     filters: int,
     kernel: int | tuple[int, int],
     name: str,
@@ -58,7 +59,7 @@ def conv_bn(
     padding: str = "same",
     activation: bool = True,
     bn_scale: bool = True,
-):
+) -> keras.KerasTensor:
     """`name` is the layer (TF-Slim scope); BatchNorm and Relu sit under it."""
     x = layers.Conv2D(
         filters, kernel, strides=strides, padding=padding, use_bias=False,
@@ -70,8 +71,8 @@ def conv_bn(
     return x
 
 
-def classifier_head(x, num_classes: int, scope: str, logits_name: str,
-                    dropout_keep: float = 1.0, conv: bool = False):
+def classifier_head(x: keras.KerasTensor, num_classes: int, scope: str, logits_name: str,
+                    dropout_keep: float = 1.0, conv: bool = False) -> keras.KerasTensor:
     """Global average pool, optional dropout, then the logits layer `scope/logits_name`:
     a 1x1 convolution on the pooled map where TF-Slim has one (ResNets, Inception-v3,
     MobileNet-v2), else a fully connected layer (Inception-v4, Inception-ResNet-v2)."""
@@ -85,7 +86,8 @@ def classifier_head(x, num_classes: int, scope: str, logits_name: str,
     return layers.Flatten(name=layer_name(name, "SpatialSqueeze"), dtype="float32")(x)
 
 
-def scaled_input(inputs, scope: str, preprocessing: str = "inception"):
+def scaled_input(inputs: keras.KerasTensor, scope: str,
+                 preprocessing: str = "inception") -> keras.KerasTensor:
     """[0, 1] images from the input pipeline -> the range the net's weights expect."""
     scale = PREPROCESSING_NAMES.get(preprocessing)
     if scale is None:
@@ -94,5 +96,6 @@ def scaled_input(inputs, scope: str, preprocessing: str = "inception"):
     return scale(inputs, layer_name(scope, "Preprocess"))
 
 
-def model(inputs, outputs: dict, name: str) -> keras.Model:
+def model(inputs: keras.KerasTensor, outputs: dict, name: str) -> keras.Model:
+    """The Keras model from `inputs` to the named `outputs` ({'logits'[, ...]})."""
     return keras.Model(inputs=inputs, outputs=outputs, name=name)

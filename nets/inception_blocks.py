@@ -11,7 +11,7 @@ from nets.scopes import layer_name
 AUX_LOSS_WEIGHT = 0.4
 
 
-def branch(x, scope: str, index: int, specs: list[tuple]):
+def branch(x: keras.KerasTensor, scope: str, index: int, specs: list[tuple]) -> keras.KerasTensor:
     """A chain of conv_bn; each spec is (filters, kernel, slim_name[, strides, padding])."""
     for spec in specs:
         filters, kernel, name = spec[:3]
@@ -22,18 +22,21 @@ def branch(x, scope: str, index: int, specs: list[tuple]):
     return x
 
 
-def pool_branch(x, scope: str, index: int, kind: str, name: str, strides: int = 1,
-                padding: str = "same"):
+def pool_branch(x: keras.KerasTensor, scope: str, index: int, kind: str, name: str,
+                strides: int = 1, padding: str = "same") -> keras.KerasTensor:
+    """An average or max pooling branch of an Inception block, named as TF-Slim names it."""
     pool = layers.AveragePooling2D if kind == "avg" else layers.MaxPooling2D
     return pool(3, strides=strides, padding=padding,
                 name=layer_name(scope, f"Branch_{index}", name))(x)
 
 
-def concat(branches: list, scope: str):
+def concat(branches: list[keras.KerasTensor], scope: str) -> keras.KerasTensor:
+    """The block's branches joined on the channel axis (`scope/concat`)."""
     return layers.Concatenate(name=layer_name(scope, "concat"))(branches)
 
 
-def stem_convolutions(inputs, scope: str, preprocessing: str = "inception"):
+def stem_convolutions(inputs: keras.KerasTensor, scope: str,
+                      preprocessing: str = "inception") -> keras.KerasTensor:
     """The three 3x3 convolutions every Inception family opens with."""
     x = scaled_input(inputs, scope, preprocessing)
     x = conv_bn(x, 32, 3, layer_name(scope, "Conv2d_1a_3x3"), strides=2, padding="valid",
@@ -42,7 +45,8 @@ def stem_convolutions(inputs, scope: str, preprocessing: str = "inception"):
     return conv_bn(x, 64, 3, layer_name(scope, "Conv2d_2b_3x3"), bn_scale=False)
 
 
-def pooled_stem(inputs: keras.KerasTensor, scope: str, preprocessing: str = "inception"):
+def pooled_stem(inputs: keras.KerasTensor, scope: str,
+                preprocessing: str = "inception") -> keras.KerasTensor:
     """Inception-v3's stem, shared by Inception-ResNet-v2: to 192 channels at 1/8 size."""
     x = stem_convolutions(inputs, scope, preprocessing)
     x = layers.MaxPooling2D(3, strides=2, name=layer_name(scope, "MaxPool_3a_3x3"))(x)
@@ -51,8 +55,8 @@ def pooled_stem(inputs: keras.KerasTensor, scope: str, preprocessing: str = "inc
     return layers.MaxPooling2D(3, strides=2, name=layer_name(scope, "MaxPool_5a_3x3"))(x)
 
 
-def aux_head(x, num_classes: int, scope: str, mid_name: str = "Conv2d_2a_5x5",
-             logits_name: str = "Logits", conv_logits: bool = False):
+def aux_head(x: keras.KerasTensor, num_classes: int, scope: str, mid_name: str = "Conv2d_2a_5x5",
+             logits_name: str = "Logits", conv_logits: bool = False) -> keras.KerasTensor:
     """TF-Slim's AuxLogits: 5x5 avg pool, 1x1 conv 128, conv 768 over the rest, logits.
 
     The second convolution covers the whole pooled map (5x5 at the default size,

@@ -53,6 +53,8 @@ def _block8(x, scope, scale=0.2, activation=True):
 def build_inception_resnet_v2(num_classes: int, input_shape: tuple[int, int, int],
                               dropout_keep: float = 0.8,
                               preprocessing: str = "inception") -> keras.Model:
+    """TF-Slim's Inception-ResNet-v2 with `num_classes` logits (and AuxLogits), its
+    variables named as TF-Slim's checkpoints name them."""
     inputs = keras.Input(input_shape, name="images")
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
     x = pooled_stem(inputs, SCOPE, preprocessing)

@@ -61,6 +61,8 @@ def _mixed_7(x, scope, branch_1_3x1="Conv2d_0c_3x1"):
 
 def build_inception_v3(num_classes: int, input_shape: tuple[int, int, int],
                        dropout_keep: float = 0.8, preprocessing: str = "inception") -> keras.Model:
+    """TF-Slim's Inception-v3 with `num_classes` logits (and AuxLogits), its variables
+    named as TF-Slim's checkpoints name them."""
     inputs = keras.Input(input_shape, name="images")
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
     x = pooled_stem(inputs, SCOPE, preprocessing)

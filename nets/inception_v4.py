@@ -84,6 +84,8 @@ def _block_c(x, scope):
 
 def build_inception_v4(num_classes: int, input_shape: tuple[int, int, int],
                        dropout_keep: float = 0.8, preprocessing: str = "inception") -> keras.Model:
+    """TF-Slim's Inception-v4 with `num_classes` logits (and AuxLogits), its variables
+    named as TF-Slim's checkpoints name them."""
     inputs = keras.Input(input_shape, name="images")
     s = lambda name: layer_name(SCOPE, name)  # noqa: E731
     x = stem_convolutions(inputs, SCOPE, preprocessing)

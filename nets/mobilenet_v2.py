@@ -44,6 +44,8 @@ def _expanded_conv(x, expansion, filters, stride, scope):
 def build_mobilenet_v2(num_classes: int, input_shape: tuple[int, int, int],
                        depth_multiplier: float = 1.0, dropout_keep: float = 0.8,
                        preprocessing: str = "inception") -> keras.Model:
+    """TF-Slim's MobileNet-v2 at `depth_multiplier` with `num_classes` logits, its
+    variables named as TF-Slim's checkpoints name them."""
     inputs = keras.Input(input_shape, name="images")
     x = scaled_input(inputs, SCOPE, preprocessing)
     first = _divisible(32 * depth_multiplier)

@@ -41,6 +41,7 @@ class NetSpec:
 
     @property
     def has_aux_logits(self) -> bool:
+        """Whether the net has TF-Slim's auxiliary classifier (the Inception family)."""
         return self.scope.startswith("Inception")
 
 
@@ -48,6 +49,7 @@ _REGISTRY: dict[str, NetSpec] = {}
 
 
 def register(spec: NetSpec) -> NetSpec:
+    """Add `spec` under its name; a ValueError when the name is taken."""
     if spec.name in _REGISTRY:
         raise ValueError(f"a net named {spec.name!r} is already registered")
     _REGISTRY[spec.name] = spec
@@ -122,10 +124,12 @@ def parse_model_options(text: str | None) -> dict[str, object]:
 
 
 def model_names() -> list[str]:
+    """Every registered net's name, sorted (what --model_name takes)."""
     return sorted(_REGISTRY)
 
 
 def get_net(name: str) -> NetSpec:
+    """The net called `name`; a one-line ValueError listing the known names."""
     if name not in _REGISTRY:
         raise ValueError(f"--model_name={name!r} is not known; choose one of "
                          f"{', '.join(model_names())}")

@@ -47,8 +47,8 @@ def _bn(x, name: str, standalone: bool = False):
     return batch_norm(x, name, epsilon=BATCH_NORM_EPSILON, standalone=standalone)
 
 
-def conv2d_same(x, filters: int, kernel: int, name: str, strides: int = 1,
-                use_bias: bool = False):
+def conv2d_same(x: keras.KerasTensor, filters: int, kernel: int, name: str, strides: int = 1,
+                use_bias: bool = False) -> keras.KerasTensor:
     """TF-Slim's `resnet_utils.conv2d_same`: SAME at stride 1, else pad (k-1) split evenly."""
     if strides == 1:
         padding = "same"
@@ -119,6 +119,8 @@ def build_resnet(
     input_shape: tuple[int, int, int],
     preprocessing: str = "inception",
 ) -> keras.Model:
+    """TF-Slim's ResNet v1 or v2 of `depth` layers with `num_classes` logits, its
+    variables named as TF-Slim's checkpoints name them."""
     if depth not in UNITS:
         raise ValueError(f"resnet depth {depth} is not one of {sorted(UNITS)}")
     scope = f"resnet_v{version}_{depth}"

@@ -15,6 +15,7 @@ SEPARATOR = "."
 
 
 def layer_name(*parts: str) -> str:
+    """TF-Slim's scope path of a layer: the non-empty parts joined by '/'."""
     return SEPARATOR.join(p for p in parts if p)
 
 
@@ -27,6 +28,7 @@ def parse_scopes(text: str | Sequence[str] | None) -> list[str]:
 
 
 def in_scope(name: str, scopes: Iterable[str]) -> bool:
+    """Whether variable or layer `name` lies in one of `scopes` (or is one of them)."""
     return any(name == scope or name.startswith(scope + SEPARATOR) for scope in scopes)
 
 

@@ -48,6 +48,7 @@ def _check(input_shape: tuple[int, int, int], depth: int) -> None:
 def build_unet(num_classes: int, input_shape: tuple[int, int, int], depth: int = 4,
                base_filters: int = 32, batch_norm: bool = True,
                dropout: float = 0.0, preprocessing: str = "inception") -> keras.Model:
+    """A UNet of `depth` levels with `num_classes` logits per pixel."""
     _check(input_shape, depth)
     scope = "UNet"
     inputs = keras.Input(input_shape, name="images")
@@ -71,6 +72,8 @@ def build_unet_plus_plus(num_classes: int, input_shape: tuple[int, int, int], de
                          base_filters: int = 32, batch_norm: bool = True, dropout: float = 0.0,
                          deep_supervision: bool = False,
                          preprocessing: str = "inception") -> keras.Model:
+    """A UNet++ of `depth` levels with `num_classes` logits per pixel; with
+    `deep_supervision`, one output per nested decoder as well (`deep_*`)."""
     _check(input_shape, depth)
     scope = "UNetPlusPlus"
     inputs = keras.Input(input_shape, name="images")

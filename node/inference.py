@@ -36,6 +36,7 @@ SEGMENTATION_TILE_OVERLAP = 0.5
 
 
 def job_folder(results_dir: str, job: Job) -> str:
+    """Where job `job` writes its results: one folder per job under `results_dir`."""
     return os.path.join(results_dir, f"job-{job.id:08d}")
 
 

@@ -137,10 +137,12 @@ class JobQueue:
         self._rng = random.Random()
 
     def create(self) -> None:
+        """Create the queue's tables where they are missing."""
         self.metadata.create_all(self.engine, checkfirst=True)
 
     @property
     def locks_rows(self) -> bool:
+        """Whether claims can skip rows another node has locked (MySQL, PostgreSQL)."""
         return self.engine.dialect.name in ("mysql", "postgresql")
 
     # -- in ---------------------------------------------------------------------------
@@ -178,6 +180,8 @@ class JobQueue:
 
     # -- stable studies -> jobs ---------------------------------------------------------
     def stable_studies(self, stable_seconds: float) -> list[tuple[str, int]]:
+        """(study, generation) of every study quiet for `stable_seconds` with no jobs yet
+        for its latest generation."""
         studies = self.t["studies"]
         cutoff = time.time() - stable_seconds
         with self.engine.connect() as c:
@@ -187,6 +191,7 @@ class JobQueue:
         return [(r[0], r[1]) for r in rows]
 
     def instances_of(self, study_uid: str) -> list[Instance]:
+        """The durable instances of `study_uid`, with their spool paths and attributes."""
         instances = self.t["instances"]
         with self.engine.connect() as c:
             rows = c.execute(sa.select(instances.c.sop_uid, instances.c.path,
@@ -278,10 +283,12 @@ class JobQueue:
                 updated_at=time.time(), **values))
 
     def written(self, job: Job, results: str) -> None:
+        """Job `job`'s results are in `results`; next, storing them."""
         self._set(job.id, state=WRITTEN, results=results, lease_until=None,
                   next_attempt_at=time.time(), last_error=None)
 
     def stored(self, job: Job) -> None:
+        """Job `job`'s results were acknowledged by its destination: done."""
         self._set(job.id, state=STORED, lease_until=None, last_error=None)
 
     def forget_finished(self, keep_seconds: float, limit: int = 500) -> Forgotten:
@@ -340,11 +347,13 @@ class JobQueue:
         return len(rows)
 
     def drop(self, job_id: int) -> int:
+        """Remove job `job_id` (the --drop command); the number of rows removed."""
         jobs = self.t["jobs"]
         with self.engine.begin() as c:
             return c.execute(sa.delete(jobs).where(jobs.c.id == job_id)).rowcount
 
     def counts(self) -> dict[str, int]:
+        """Studies waiting to be stable, then jobs per state: what --status prints."""
         jobs, studies = self.t["jobs"], self.t["studies"]
         with self.engine.connect() as c:
             out = dict.fromkeys((RECEIVED, *STATES), 0)
@@ -355,6 +364,7 @@ class JobQueue:
         return out
 
     def listing(self, limit: int = 200) -> list[dict]:
+        """The latest `limit` jobs, newest first, as plain dicts (what --status lists)."""
         jobs = self.t["jobs"]
         with self.engine.connect() as c:
             rows = c.execute(sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)).mappings()
@@ -362,6 +372,7 @@ class JobQueue:
 
     def audit(self, event: str, study_uid: str | None = None, route: str | None = None,
               detail: str = "") -> None:
+        """Append one event of this node to the audit table."""
         with self.engine.begin() as c:
             c.execute(sa.insert(self.t["audit"]).values(at=time.time(), event=event,
                                                         node=self.worker[:64],

@@ -42,7 +42,8 @@ class NodeMetrics:
         self.registry.register(_Jobs())
 
 
-def serve(port: int, address: str, metrics: NodeMetrics, healthy: Callable[[], bool]):
+def serve(port: int, address: str, metrics: NodeMetrics,
+          healthy: Callable[[], bool]) -> ThreadingHTTPServer:
     """Start the HTTP server in a thread; returns it (shutdown() stops it)."""
 
     class Handler(BaseHTTPRequestHandler):

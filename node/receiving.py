@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pydicom
 from pynetdicom import AE, evt
@@ -77,7 +78,8 @@ class NodeReceiver:
             os.unlink(earlier)
         self.on_received(study, caller)
 
-    def start(self, ae_title: str, address: str, port: int, allowed: tuple[str, ...]):
+    def start(self, ae_title: str, address: str, port: int,
+              allowed: tuple[str, ...]) -> Any:
         """The C-STORE SCP, serving on its own threads."""
         ae = AE(ae_title=ae_title)
         ae.supported_contexts = storage_contexts()

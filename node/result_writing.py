@@ -94,6 +94,8 @@ class SrWriters:
         self._froze = False
 
     def submit(self, model: SrModel, order: SrOrder) -> Future:
+        """Write `order`'s SRs in a writer process (in this one when there are none); the
+        future of (its folder, images that gave none)."""
         if self.count == 0:
             return _done(lambda: write_order(model, order))
         if self._pool is None:
@@ -107,6 +109,7 @@ class SrWriters:
             return self.submit(model, order)
 
     def close(self) -> None:
+        """Wait for the writers' work and stop them."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=False)
             self._pool = None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import fnmatch
 import operator
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 _COMPARISON = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*(.+)")
 _OPERATORS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
@@ -31,6 +33,8 @@ class Matcher:
     patterns: tuple[str, ...]
 
     def accepts(self, value: str) -> bool:
+        """Whether `value` matches one of the patterns (a glob, or a comparison such as
+        '>=65')."""
         value = (value or "").strip()
         for pattern in self.patterns:
             comparison = _COMPARISON.fullmatch(pattern)
@@ -47,7 +51,7 @@ class Matcher:
         return False
 
 
-def parse_match(raw, where: str) -> dict[str, Matcher]:
+def parse_match(raw: Any, where: str) -> dict[str, Matcher]:
     """A route's `match` mapping; ValueError names the key at fault. Empty or absent:
     the route takes every study."""
     if raw is None:
@@ -74,6 +78,6 @@ def matches(match: dict[str, Matcher], attributes: dict[str, str]) -> bool:
     return all(m.accepts(attributes.get(k, "")) for k, m in match.items())
 
 
-def wanted_keywords(matches_of_routes) -> set[str]:
+def wanted_keywords(matches_of_routes: Iterable[Mapping[str, Matcher]]) -> set[str]:
     """Every keyword some route matches on: what the node keeps of each instance."""
     return {k for match in matches_of_routes for k in match}

@@ -53,6 +53,7 @@ class InferenceNode:
         """Jobs whose SRs the writers are making: (their future, job, route, images)."""
 
     def say(self, line: str) -> None:
+        """One line of the node's own on its console, printable."""
         print(printable(line), file=self.out, flush=True)
 
     # -- receiving ----------------------------------------------------------------------
@@ -235,6 +236,7 @@ class InferenceNode:
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> int:
+        """Receive, route, infer and store until stopped (SIGTERM, SIGINT); the exit status."""
         from node.receiving import NodeReceiver
 
         self.queue.create()

@@ -167,6 +167,7 @@ class StowOutcome:
 
     @property
     def status(self) -> int:
+        """The STOW-RS answer's HTTP status: 200 all taken, 202 some, 409 none."""
         if not self.failed:
             return 200
         return 202 if self.taken else 409

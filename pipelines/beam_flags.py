@@ -12,6 +12,7 @@ RUNNERS = ("native", "beam")
 
 
 def define_beam_flags() -> None:
+    """--runner, --beam_pipeline_options, --direct_num_workers and --beam_temp_location."""
     flags.DEFINE_enum(
         "runner", "native", list(RUNNERS),
         "native: this machine's process pool (the default). beam: the same per-file work as "

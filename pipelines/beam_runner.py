@@ -43,6 +43,7 @@ def pipeline_arguments(extra: str | Sequence[str] | None, num_workers: int) -> l
 
 
 def uses_local_runner(arguments: Sequence[str]) -> bool:
+    """Whether the pipeline arguments pick Beam's local FnApiRunner."""
     return f"--runner={LOCAL_RUNNER}" in arguments
 
 
