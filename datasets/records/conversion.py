@@ -114,7 +114,8 @@ class ConversionSettings:
         parse=partial(splits.parse_size, flag="fold_test_size"))
     seed: int = option(0, "Seed of the split and of the record order inside each split.")
     num_shards: int | None = option(
-        None, "Shards per split; unset picks the count from --shard_size_mb.", lower_bound=1)
+        None, "Shards per split; unset (or 0) picks the count from --shard_size_mb.",
+        lower_bound=0)
     shard_size_mb: float = option(
         DEFAULT_SHARD_SIZE_MB, "Target shard size when --num_shards is unset.",
         lower_bound=0.001)
