@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from dicom.ingestion.catalog_dialects import dialect_for
 from dicom.ingestion.database_url import resolve_db_url
 
 STABLE, INFERRING, WRITTEN, STORED, DEAD = "stable", "inferring", "written", "stored", "dead"
@@ -124,13 +125,9 @@ def backoff_delay(attempts: int, first: float, cap: float, rng: random.Random) -
 
 class JobQueue:
     def __init__(self, url: str, worker: str) -> None:
-        self.engine = sa.create_engine(resolve_db_url(url), pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            @sa.event.listens_for(self.engine, "connect")
-            def _pragmas(connection, _record):  # several threads, one writer at a time
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA busy_timeout=30000")
-                connection.execute("PRAGMA synchronous=FULL")
+        resolved = resolve_db_url(url)
+        self.dialect = dialect_for(resolved)
+        self.engine = self.dialect.queue_engine(resolved)
         self.metadata = sa.MetaData()
         self.t = _tables(self.metadata)
         self.worker = worker
@@ -143,7 +140,7 @@ class JobQueue:
     @property
     def locks_rows(self) -> bool:
         """Whether claims can skip rows another node has locked (MySQL, PostgreSQL)."""
-        return self.engine.dialect.name in ("mysql", "postgresql")
+        return self.dialect.concurrent_writers
 
     # -- in ---------------------------------------------------------------------------
     def record_instance(self, sop_uid: str, study_uid: str, path: str,

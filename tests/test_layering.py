@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import ast
 import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.support.cli import ROOT
+from tests.support.forked_imports import each_imported
 
 LAYERS = {"files": 0, "console": 0, "pipelines": 0, "dicom": 1, "datasets": 2, "nets": 2,
           "training": 3, "node": 4, "batch_prediction": 4}
@@ -57,20 +56,10 @@ def test_no_package_imports_one_above_it_or_beside_it():
 def test_training_and_the_scripts_load_without_the_database_stack():
     """Each script in a child forked after TensorFlow's import (paid once, and each
     script's flags defined in a process of its own): none loads the catalog's stack."""
-    probe = ("import os, sys; sys.argv = ['probe']\n"
-             "import tensorflow\n"
-             f"for script in {SCRIPTS!r}:\n"
-             "    if os.fork() == 0:\n"
-             "        __import__(script)\n"
-             "        import training.loop.trainer, training.evaluation.evaluator\n"
-             "        import training.serving.prediction, training.serving.export\n"
-             "        print(script, sorted(m for m in ('sqlalchemy', 'mysql', "
-             "'dicom.ingestion') if m in sys.modules), 'tensorflow' in sys.modules, "
-             "flush=True)\n"
-             "        os._exit(0)\n"
-             "    os.wait()\n")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()[-len(SCRIPTS):]
+    lines = each_imported(SCRIPTS, """
+        import training.loop.trainer, training.evaluation.evaluator
+        import training.serving.prediction, training.serving.export
+        print(name, sorted(m for m in ('sqlalchemy', 'mysql', 'dicom.ingestion')
+                           if m in sys.modules), 'tensorflow' in sys.modules)
+        """)
     assert lines == [f"{script} [] True" for script in SCRIPTS]  # loaded, and no catalog

@@ -43,6 +43,11 @@ class CatalogDialect(Protocol):
         """An engine tuned for this backend; connects lazily."""
         ...
 
+    def queue_engine(self, url: URL) -> Engine:
+        """An engine for a work queue (the inference node's), several threads or
+        processes writing, where every commit must survive a crash."""
+        ...
+
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
                     rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert image rows (PNG bytes among them) as fast as this backend's driver allows."""
@@ -97,6 +102,11 @@ class SqliteDialect:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
 
+    def queue_engine(self, url: URL) -> Engine:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        sa.event.listen(engine, "connect", _queue_pragmas)
+        return engine
+
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
                     rows: Sequence[Mapping[str, Any]]) -> None:
         connection.execute(sa.insert(table), list(rows))
@@ -114,6 +124,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _queue_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Several threads, one writer at a time: wait for the lock rather than fail, and
+    # make each commit durable before an instance is acknowledged.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 
@@ -145,6 +165,9 @@ class MysqlDialect:
         url = url.update_query_dict({"charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"})
         return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True,
                                 pool_recycle=3600)
+
+    def queue_engine(self, url: URL) -> Engine:
+        return self.create_engine(url)  # InnoDB commits are durable
 
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
                     rows: Sequence[Mapping[str, Any]]) -> None:
@@ -195,6 +218,9 @@ class PostgresDialect:
         _require_database(self.label, url, "postgresql://user@host/DB")
         return sa.create_engine(url, connect_args={"connect_timeout": 10},
                                 pool_pre_ping=True, pool_recycle=3600)
+
+    def queue_engine(self, url: URL) -> Engine:
+        return self.create_engine(url)  # PostgreSQL commits are durable
 
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
                     rows: Sequence[Mapping[str, Any]]) -> None:

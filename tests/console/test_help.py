@@ -4,13 +4,9 @@ tables) belong to the command that asks for them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.support.cli import ROOT
+from tests.support.forked_imports import each_imported
 
 COMMANDS = ["train_image_classifier", "eval_image_classifier", "classify_image",
             "cross_validate", "export_model", "tf_convert_data", "dicom_main",
@@ -23,24 +19,13 @@ THEIRS = ("absl", "tensorflow", "keras", "tensorboard", "apache_beam")
 @pytest.mark.slow
 def test_every_flag_a_command_takes_is_in_its_help():
     """Each command imported in a child forked after one TensorFlow import."""
-    probe = ("import importlib, os, sys; sys.argv = ['probe']\n"
-             "import tensorflow\n"
-             "from absl import flags\n"
-             f"for name in {COMMANDS!r}:\n"
-             "    if os.fork() == 0:\n"
-             "        module = importlib.import_module(name)\n"
-             "        ours = {f.name for owner, defined in "
-             "flags.FLAGS.flags_by_module_dict().items()\n"
-             f"                if owner.split('.')[0] not in {THEIRS!r} for f in defined}}\n"
-             "        shown = {f.name for f in "
-             "flags.FLAGS.get_key_flags_for_module(module.__name__)}\n"
-             "        print(name, sorted(ours - shown), len(shown), flush=True)\n"
-             "        os._exit(0)\n"
-             "    os.wait()\n")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()[-len(COMMANDS):]
+    lines = each_imported(COMMANDS, f"""
+        from absl import flags
+        ours = {{f.name for owner, defined in flags.FLAGS.flags_by_module_dict().items()
+                if owner.split('.')[0] not in {THEIRS!r} for f in defined}}
+        shown = {{f.name for f in flags.FLAGS.get_key_flags_for_module(module.__name__)}}
+        print(name, sorted(ours - shown), len(shown))
+        """)
     missing = {line.split(" [")[0]: line.split(" [")[1].split("]")[0] for line in lines}
     assert list(missing) == COMMANDS
     assert {name: hidden for name, hidden in missing.items() if hidden} == {}

@@ -41,6 +41,18 @@ def _rows(db_url, sql):
         engine.dispose()
 
 
+def _columns(db_url, *names):
+    """The images table's `names` columns, quoted as each backend quotes them."""
+    engine = sa.create_engine(db_url)
+    try:
+        images = sa.Table("images", sa.MetaData(), autoload_with=engine)
+        with engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(
+                sa.select(*(images.c[n] for n in names)))]
+    finally:
+        engine.dispose()
+
+
 def _good(**attributes) -> bytes:
     return to_bytes(image_dataset(gradient(bits=12), bits_stored=12, **attributes))
 
@@ -196,8 +208,7 @@ def test_over_long_values_are_cut_to_their_columns_on_every_backend(db_url, tmp_
         "Modality cut from 40 to its column's 16 characters",
         "StudyInstanceUID cut from 102 to its column's 64 characters",
     ]
-    assert _rows(db_url, 'SELECT "Modality", "StudyInstanceUID", "Manufacturer" FROM images'
-                 .replace('"', "`" if db_url.startswith("mysql") else '"')) == [
+    assert _columns(db_url, "Modality", "StudyInstanceUID", "Manufacturer") == [
         ("X" * 16, study_uid[:64], "M" * 255)]
 
 
@@ -250,9 +261,7 @@ def test_nul_characters_in_values_are_stored_on_every_backend(db_url, tmp_path):
     finally:
         catalog.dispose()
     assert summary.ingested == 1, summary.rejects
-    quote = "`" if db_url.startswith("mysql") else '"'
-    columns = ["StudyInstanceUID", "SeriesInstanceUID", "Modality", "site", "AccessionNumber",
-               "patient_key", "BodyPartExamined"]
-    (row,) = _rows(db_url, f"SELECT {', '.join(quote + c + quote for c in columns)} FROM images")
+    (row,) = _columns(db_url, "StudyInstanceUID", "SeriesInstanceUID", "Modality", "site",
+                      "AccessionNumber", "patient_key", "BodyPartExamined")
     assert not any("\x00" in (value or "") for value in row)
     assert row[:3] == ("1.2.3.4", "1.2.3.5", "C R")
