@@ -94,6 +94,8 @@ define_pacs_client_flags()
 
 
 def main(argv: list[str]) -> int:
+    """Classifies (or segments) the inputs the flags name and writes the text, DICOM and PACS
+    results asked for; returns 0, or 2 with one line saying what went wrong."""
     from batch_prediction.request import ClassifyRequest
     from batch_prediction.runs import run_request
     from console.errors import require_no_arguments, run_cli

@@ -31,6 +31,8 @@ flags.DEFINE_integer("eval_batch_size", 100, "Examples per batch when evaluating
 
 
 def main(argv: list[str]) -> int:
+    """Runs (or resumes) patient-grouped k-fold cross-validation and writes its summary; returns
+    the exit code."""
     from console.errors import require_no_arguments, run_cli
     from training.experiments.cross_validation import (
         POOLED_PREDICTIONS,

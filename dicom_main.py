@@ -80,6 +80,8 @@ flags.DEFINE_list("exclude_scopes", None,
                   "net's logits (resnet_vV_S/logits).")
 
 def main(argv: list[str]) -> int:
+    """Trains and evaluates the seed's ResNet in cycles, as TF's official resnet_main did; returns
+    the exit code."""
     from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)

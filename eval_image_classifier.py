@@ -65,6 +65,8 @@ flags.DEFINE_integer("eval_timeout_secs", None,
 
 
 def main(argv: list[str]) -> int:
+    """Evaluates a checkpoint (or, with --eval_interval_secs, each new one) on a split and
+    writes its report; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from training.evaluation.eval_run import eval_locations, run_evaluation
 

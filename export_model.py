@@ -34,6 +34,7 @@ define_checkpoint_choice_flag()
 
 
 def main(argv: list[str]) -> int:
+    """Exports a checkpoint as a SavedModel with its provenance; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from training.serving.export import export_saved_model
 

@@ -44,6 +44,8 @@ def _status(queue) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Runs the inference node from its config until stopped, or answers --status, --retry or
+    --drop; returns the exit code."""
     require_no_arguments(argv)
 
     def run() -> int:

@@ -91,6 +91,8 @@ flags.adopt_module_key_flags(beam_flags)
 
 
 def main(argv: list[str]) -> int:
+    """Converts a folder (or the catalog's fetch) into TFRecords with patient-grouped splits;
+    returns the exit code."""
     from datasets.records.conversion_run import attribute_settings, run_conversion
 
     require_no_arguments(argv)

@@ -23,6 +23,8 @@ define_training_flags()
 
 
 def main(argv: list[str]) -> int:
+    """Trains the net the flags name, resuming from the train_dir's last checkpoint; returns the
+    exit code."""
     from console.errors import require_no_arguments, run_cli
     from training.loop.distribution import is_chief
     from training.loop.trainer import train

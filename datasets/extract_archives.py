@@ -40,6 +40,8 @@ define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:
+    """Extracts the archives of ARCHIVE_DIR into OUT_DIR (checked against a manifest when given);
+    returns the exit code."""
     from console.errors import fail, run_cli
 
     if len(argv) != 3:

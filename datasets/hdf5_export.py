@@ -25,6 +25,7 @@ define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:
+    """Writes one split of a records dataset as an HDF5 file; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)

@@ -25,6 +25,8 @@ define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:
+    """Writes a records split, or a fetched folder, as an image folder with metadata.csv; returns
+    the exit code."""
     from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)

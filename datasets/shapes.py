@@ -32,6 +32,7 @@ define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:
+    """Writes the synthetic shapes segmentation data set; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
 
     require_no_arguments(argv)

@@ -28,6 +28,7 @@ define_progress_flag()
 
 
 def main(argv: Sequence[str]) -> int:
+    """Builds the contour training set from its flags; returns the process exit code."""
     from console.errors import require_no_arguments, run_cli
     from dicom.cardiac.contour_dataset import build_contour_dataset
 

@@ -110,6 +110,8 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Ingests --directory into the catalog; returns 0, or 1 with one line saying what went wrong.
+    """
     require_no_arguments(argv)
     return run_cli(_main, "Committed batches are kept; re-run the same command to finish.",
                    describe_database_error)

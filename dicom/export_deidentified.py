@@ -66,6 +66,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Writes the de-identified export the flags select; returns the exit code."""
     require_no_arguments(argv)
     return run_cli(_main, "Re-run the same command; files are written atomically.",
                    describe_database_error)

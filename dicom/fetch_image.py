@@ -74,6 +74,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Writes the catalog's images the flags select as PNG files; returns the exit code."""
     require_no_arguments(argv)
     return run_cli(_main, "Re-run the same command; files are rewritten atomically.",
                    describe_database_error)

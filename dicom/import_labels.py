@@ -116,6 +116,8 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Imports a label table into the catalog; returns the exit code, and imports nothing on error.
+    """
     require_no_arguments(argv)
     return run_cli(_main, "Nothing was imported.", describe_database_error)
 

@@ -65,6 +65,8 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Preprocesses a folder of PNG images with the method the flags name; returns the exit code.
+    """
     require_no_arguments(argv)
     return run_cli(_main)
 

@@ -19,6 +19,8 @@ flags.DEFINE_integer("size", 192, "Tile size in pixels.", lower_bound=64)
 
 
 def gallery(size: int) -> Image.Image:
+    """One picture of every preprocessing method on a synthetic chest and extremity radiograph, a
+    row each, the original first: what docs/preprocessing.md shows."""
     rng = np.random.default_rng(4)
     rows = []
     for body_part in ("CHEST", "EXTREMITY"):
@@ -37,6 +39,7 @@ def gallery(size: int) -> Image.Image:
 
 
 def main(argv: list[str]) -> None:
+    """Writes the gallery to --output."""
     del argv
     gallery(FLAGS.size).save(FLAGS.output)
     print(f"wrote {FLAGS.output}")

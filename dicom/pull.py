@@ -113,6 +113,8 @@ def _describe(exc: Exception) -> str | None:
 
 
 def main(argv: list[str]) -> int:
+    """Pulls the instances the filters match from the PACS and ingests them; returns the exit code.
+    """
     require_no_arguments(argv)
     return run_cli(_main, "What was retrieved is kept; re-run the same command to finish.",
                    _describe)

@@ -82,6 +82,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Runs the C-STORE receiver until stopped; returns the exit code."""
     require_no_arguments(argv)
     return run_cli(_main, "Acknowledged instances are in the spool; restart to ingest them.",
                    describe_database_error)

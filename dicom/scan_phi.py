@@ -66,6 +66,7 @@ def _main(paths: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Scans the named files or the catalog for identifying text; returns the exit code."""
     return run_cli(lambda: _main(argv[1:]), "", describe_database_error)
 
 

@@ -41,6 +41,7 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv: list[str]) -> int:
+    """Writes the synthetic DICOM studies the flags describe; returns the exit code."""
     require_no_arguments(argv)
     spec = SyntheticSpec(
         FLAGS.num_images,

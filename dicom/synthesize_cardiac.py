@@ -25,6 +25,7 @@ flags.DEFINE_boolean("defects", True,
 
 
 def main(argv: Sequence[str]) -> int:
+    """Writes synthetic cardiac MR slices with contour files; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
 

@@ -100,6 +100,7 @@ def _main() -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Checks that the catalog's stored pixels match their digests; returns the exit code."""
     require_no_arguments(argv)
     return run_cli(_main, describe=describe_database_error)
 

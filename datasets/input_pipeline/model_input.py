@@ -105,14 +105,16 @@ def preprocessing_still_due(model: PixelPreprocessing | None,
                      f"the model was trained on {model.describe() if model else 'raw pixels'}")
 
 
-def raw_levels(data: tf.Tensor, height, width, channels, bits: int) -> tuple[tf.Tensor, tf.Tensor]:
+def raw_levels(data: tf.Tensor, height: tf.Tensor, width: tf.Tensor, channels: tf.Tensor,
+               bits: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Raw little-endian record pixels (8 or 16 bit) -> ([0, 1] float32, bit depth)."""
     dtype = tf.uint16 if bits == 16 else tf.uint8
     pixels = tf.reshape(tf.io.decode_raw(data, dtype), tf.stack([height, width, channels]))
     return tf.cast(pixels, tf.float32) / float(dtype.max), tf.constant(bits)
 
 
-def planar_levels(data: tf.Tensor, height, width, channels) -> tuple[tf.Tensor, tf.Tensor]:
+def planar_levels(data: tf.Tensor, height: tf.Tensor, width: tf.Tensor,
+                  channels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """`planar` record pixels (datasets.records.planar_pixels) -> ([0, 1] float32, bit depth).
 
     The levels are computed as PNG's are (16-bit value / 65535, 8-bit value * 257 / 65535),

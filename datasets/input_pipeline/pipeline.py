@@ -69,6 +69,8 @@ class PipelineOptions:
 
 
 def resolve_image_size(spec: DatasetSpec, options: PipelineOptions) -> tuple[int, int]:
+    """The (height, width) images are resized to: the option, else the records' one size; raises
+    ValueError when the records' sizes differ and no size was given."""
     if options.image_size is not None:
         return tuple(options.image_size)  # type: ignore[return-value]
     if tuple(spec.min_size) == tuple(spec.max_size):
@@ -80,6 +82,8 @@ def resolve_image_size(spec: DatasetSpec, options: PipelineOptions) -> tuple[int
 
 
 def resolve_channels(spec: DatasetSpec, options: PipelineOptions) -> int:
+    """The channels images are read with: the option, else the records', else 3; raises ValueError
+    for any count but 1 or 3."""
     channels = options.channels or spec.channels or 3
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
@@ -87,6 +91,8 @@ def resolve_channels(spec: DatasetSpec, options: PipelineOptions) -> int:
 
 
 def record_files(spec: DatasetSpec, split_name: str, dataset_dir: str) -> list[str]:
+    """The split's shard paths; raises FileNotFoundError, saying to re-run tf_convert_data, when
+    one is missing."""
     files = [os.path.join(dataset_dir, name) for name in spec.split(split_name).files]
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
@@ -100,6 +106,8 @@ def record_files(spec: DatasetSpec, split_name: str, dataset_dir: str) -> list[s
 def build_pipeline(
     spec: DatasetSpec, split_name: str, dataset_dir: str, options: PipelineOptions
 ) -> tf.data.Dataset:
+    """The batched (images, targets) tf.data pipeline of one split, decoded, preprocessed and
+    augmented as `options` say; synthetic data of the same shapes when `options.synthetic`."""
     height, width = resolve_image_size(spec, options)
     channels = resolve_channels(spec, options)
     seed = options.seed if options.seed is not None else (0 if options.deterministic else None)

@@ -53,10 +53,13 @@ class ExpectedArchive:
 
 
 def is_archive(name: str) -> bool:
+    """Whether the file name ends as an archive we extract does."""
     return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 def read_manifest(path: str) -> list[ExpectedArchive]:
+    """The archives a manifest lists ('name' or 'sha256 name' per line, # comments); raises
+    ArchiveError naming the line that is neither, or an empty manifest."""
     expected = []
     with open(path, encoding="utf-8") as handle:
         for number, raw in enumerate(handle, start=1):

@@ -30,6 +30,8 @@ _EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
 def folder_from_records(
     dataset_dir: str, split_name: str, output_dir: str, progress: bool = True
 ) -> int:
+    """Writes a records split as image files (and masks) with metadata.csv, into a staged folder
+    renamed when complete; returns the image count."""
     from datasets.records.record_reader import iter_split
 
     spec = read_spec(dataset_dir)
@@ -62,6 +64,8 @@ def folder_from_records(
 
 
 def folder_from_fetched(source_dir: str, output_dir: str, progress: bool = True) -> int:
+    """Copies a fetched folder's images with metadata.csv, into a staged folder renamed when
+    complete; returns the image count. Raises ValueError when the folder has problems."""
     items, problems = scan_source(source_dir, CLASSIFICATION)
     if problems:
         raise ValueError(

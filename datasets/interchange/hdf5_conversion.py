@@ -32,6 +32,8 @@ def export_split(
     channels: int | None = None,
     progress: bool = True,
 ) -> int:
+    """Writes a records split as an HDF5 file of images and targets, resized when asked; returns
+    the image count."""
     import tensorflow as tf
 
     from datasets.records.record_reader import iter_split
@@ -97,6 +99,8 @@ def export_split(
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    """(height, width) from "H,W" or "HxW"; None for none; raises ValueError naming --image_size
+    otherwise."""
     if not text:
         return None
     try:

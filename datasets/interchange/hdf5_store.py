@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -65,6 +66,7 @@ class Hdf5SplitWriter:
     def append(
         self, images: np.ndarray, targets: np.ndarray, ids: Sequence[str], patients: Sequence[str]
     ) -> None:
+        """Appends images and their targets, IDs and patients."""
         start, count = self.images.shape[0], images.shape[0]
         for dataset, values in (
             (self.images, images), (self.targets, targets), (self.ids, list(ids)),
@@ -74,6 +76,7 @@ class Hdf5SplitWriter:
             dataset[start : start + count] = values
 
     def close(self) -> None:
+        """Closes the file."""
         self.file.close()
 
     def __enter__(self) -> Hdf5SplitWriter:
@@ -141,7 +144,7 @@ class Hdf5BatchReader:
                 names = np.array([i.decode("utf-8") for i in ids[ascending][back]])
                 yield batch, target, names
 
-    def as_tf_dataset(self, num_epochs: int | None = 1):
+    def as_tf_dataset(self, num_epochs: int | None = 1) -> Any:
         """A tf.data source yielding (images, targets) batches, a new order each epoch."""
         import tensorflow as tf
 

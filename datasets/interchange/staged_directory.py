@@ -17,11 +17,14 @@ STAGING_SUFFIX = ".partial"
 
 
 def staging_path(target: str) -> str:
+    """The temporary folder beside `target` that a staged write fills."""
     parent, name = os.path.split(os.path.abspath(target))
     return os.path.join(parent, f"{STAGING_PREFIX}{name}{STAGING_SUFFIX}")
 
 
 def require_absent_or_empty(target: str) -> None:
+    """Raises FileExistsError unless `target` is absent or an empty folder: an export never mixes
+    with older files."""
     if os.path.isfile(target):
         raise FileExistsError(f"{target} is a file; give a directory that is absent or empty")
     if os.path.isdir(target) and os.listdir(target):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from datasets.records.example_codec import ATTRIBUTE_PREFIX as PREFIX
@@ -46,6 +46,7 @@ def age_band(patient_age: str) -> str:
 
 
 def study_year(study_date: str) -> str:
+    """The year of a DICOM date (YYYYMMDD), or "" when it has none."""
     text = (study_date or "").strip()
     return text[:4] if len(text) >= 4 and text[:4].isdigit() else ""
 
@@ -87,7 +88,8 @@ class FolderAttributes:
     studies)."""
 
 
-def read_folder_attributes(dataset_dir: str, names: tuple[str, ...], stem_of,
+def read_folder_attributes(dataset_dir: str, names: tuple[str, ...],
+                           stem_of: Callable[[str], str],
                            id_columns: tuple[str, ...], required: bool = False
                            ) -> FolderAttributes:
     """The attributes of each image from `DIR/metadata.csv`. Names the file cannot give

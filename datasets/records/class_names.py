@@ -18,6 +18,7 @@ LABELS_FILE = "labels.txt"
 
 
 def canonical_label(text: str) -> str:
+    """A label as class names compare: whitespace collapsed, upper case."""
     return " ".join(text.split()).upper()
 
 

@@ -188,6 +188,7 @@ class ConversionResult:
     skipped: list[InputProblem] = field(default_factory=list)
 
     def line(self, output_dir: str) -> str:
+        """The conversion's outcome as one console line: examples and shards per split."""
         parts = ", ".join(
             f"{name} {split.num_examples} in {len(split.files)} shard(s)"
             for name, split in self.spec.splits.items()

@@ -91,6 +91,7 @@ class DatasetSpec:
 
     @property
     def num_classes(self) -> int:
+        """How many classes (or labels) the records hold."""
         return len(self.class_names)
 
     def split(self, name: str) -> SplitSpec:
@@ -119,10 +120,13 @@ class DatasetSpec:
         return "validation" if "validation" in self.splits else None
 
     def to_json(self) -> str:
+        """The spec as the JSON that dataset_spec.json keeps."""
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> DatasetSpec:
+        """The spec `to_json` wrote; raises ValueError for a spec of another version, saying to re-
+        run tf_convert_data."""
         raw = json.loads(text)
         if raw.get("version") != SPEC_VERSION:
             raise ValueError(
@@ -158,12 +162,15 @@ def _merged(parts: list[SplitSpec]) -> SplitSpec:
 
 
 def write_spec(spec: DatasetSpec, directory: str) -> str:
+    """Writes the spec atomically into `directory`; returns its path."""
     path = os.path.join(directory, SPEC_FILE)
     write_atomic(path, spec.to_json().encode("utf-8"))
     return path
 
 
 def read_spec(directory: str) -> DatasetSpec:
+    """The spec of a tf_convert_data output; raises FileNotFoundError saying what is missing when
+    `directory` is not a finished one."""
     path = os.path.join(directory, SPEC_FILE)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"dataset directory {directory} does not exist")

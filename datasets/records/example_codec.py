@@ -63,6 +63,7 @@ def classification_example(
     image: RecordImage, label: int, label_text: str, example_id: str, patient_id: str,
     attributes: Attributes = (),
 ) -> bytes:
+    """The serialized tf.train.Example of a labelled image."""
     features = _image_features(image, example_id, patient_id, attributes)
     features[LABEL] = _int(label)
     features[LABEL_TEXT] = _bytes(label_text)
@@ -85,6 +86,7 @@ def segmentation_example(
     image: RecordImage, mask_png: bytes, example_id: str, patient_id: str,
     attributes: Attributes = (),
 ) -> bytes:
+    """The serialized tf.train.Example of an image and its PNG mask."""
     features = _image_features(image, example_id, patient_id, attributes)
     features[MASK_ENCODED] = _bytes(mask_png)
     features[MASK_FORMAT] = _bytes("png")

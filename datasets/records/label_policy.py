@@ -47,6 +47,7 @@ class LabelPolicy:
         return targets, mask
 
     def to_dict(self) -> dict[str, str]:
+        """The policy as JSON-ready values, as the dataset spec keeps it."""
         return asdict(self)
 
 

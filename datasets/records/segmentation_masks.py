@@ -61,9 +61,11 @@ def _colors_to_labels(rgb: np.ndarray, classes: list[SegmentationClass] | None) 
 
 
 def encode_mask(labels: np.ndarray) -> bytes:
+    """A label mask (class index per pixel) as 8-bit PNG bytes."""
     return encode_png(labels.astype(np.uint8))
 
 
 def decode_mask(data: bytes) -> np.ndarray:
+    """The label mask a PNG holds."""
     with Image.open(io.BytesIO(data)) as pil:
         return np.asarray(pil)

@@ -63,6 +63,7 @@ class InputProblem:
     reason: str
 
     def line(self) -> str:
+        """The problem as one line: the file and what is wrong with it."""
         return f"{self.path}: {self.reason}"
 
 

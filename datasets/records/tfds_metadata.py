@@ -11,6 +11,7 @@ pipeline) decodes.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,9 @@ from datasets.records.dataset_spec import DatasetSpec
 TFDS_VERSION = "1.0.0"
 
 
-def feature_tree(spec: DatasetSpec):
+def feature_tree(spec: DatasetSpec) -> Any:
+    """The tensorflow-datasets FeaturesDict that describes the records, so that tfds can read them
+    as a data set."""
     import tensorflow_datasets as tfds
 
     dtype = np.uint16 if 16 in spec.bit_depths else np.uint8

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ class ShapeSettings:
     seed: int = 0
 
     def check(self) -> None:
+        """Raises ValueError naming the flag when the settings cannot make an image set."""
         if self.num_images < 1:
             raise ValueError("--num_images must be at least 1")
         if not 4 <= self.min_shape_px <= self.max_shape_px:
@@ -91,7 +93,8 @@ def render(rng: np.random.Generator, settings: ShapeSettings) -> tuple[np.ndarra
     return np.clip(pixels, 0, 255).astype(np.uint8), np.asarray(labels, dtype=np.uint8)
 
 
-def write_shapes(output_dir: str, settings: ShapeSettings, progress=None) -> dict[str, int]:
+def write_shapes(output_dir: str, settings: ShapeSettings,
+                 progress: Callable[[int], object] | None = None) -> dict[str, int]:
     """`output_dir/experiment` and `output_dir/holding`, each images/ + masks/ +
     class_dict.csv (the layout tf_convert_data --dataset_name=segmentation reads)."""
     settings.check()

@@ -18,6 +18,7 @@ flags.DEFINE_integer("seed", 0, "Seed of the shapes.")
 
 
 def main(argv: list[str]) -> int:
+    """Writes phantom subjects laid out as TotalSegmentator's; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.template_phantoms import write_fake_totalsegmentator
 

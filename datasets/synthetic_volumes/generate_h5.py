@@ -23,6 +23,7 @@ flags.DEFINE_integer("print_every", 0, "Print a line every K samples written (0:
 
 
 def main(argv: list[str]) -> int:
+    """Packs the views and labels into train and validation HDF5 files; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.steps import generate_h5_files
 

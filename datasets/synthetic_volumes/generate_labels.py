@@ -25,6 +25,7 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    """Writes label ensembles drawn from the templates; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.label_ensembles import EnsembleSettings
     from datasets.synthetic_volumes.steps import generate_label_ensembles

@@ -30,6 +30,7 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    """Runs every step from templates to HDF5 files; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.label_ensembles import EnsembleSettings
     from datasets.synthetic_volumes.steps import (

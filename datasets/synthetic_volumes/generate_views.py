@@ -23,6 +23,7 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    """Writes two synthetic views of each label ensemble; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.steps import generate_view_pairs
 

@@ -24,6 +24,7 @@ IMAGE, SEGMENTATION = "img", "seg"
 
 
 def group_name(index: int) -> str:
+    """The HDF5 group name of sample `index`."""
     return f"{index:06d}"
 
 
@@ -63,6 +64,9 @@ def _complete(path: str, names: list[str]) -> bool:
 
 def write_h5(view1_dir: str, view2_dir: str, seg_dir: str, out_dir: str, val_count: int,
              on_sample: Callable[[int], None] | None = None) -> H5Summary:
+    """Writes the train and validation HDF5 files, the last `val_count` samples validating. Each
+    file is written under a temporary name and renamed when whole; when both are already whole,
+    nothing is written."""
     indices = sample_indices(view1_dir, view2_dir, seg_dir)
     if not 0 <= val_count < len(indices):
         raise ValueError(f"--val_count={val_count} must leave training samples: there are "

@@ -84,6 +84,7 @@ def _rotation(axis: int, angle: float) -> np.ndarray:
 
 
 def random_affine(rng: np.random.Generator, settings: EnsembleSettings) -> RandomAffine:
+    """A random scaling, rotation, shear and reflection within the settings' bounds."""
     limit = np.deg2rad(settings.rotation_degrees)
     return RandomAffine(
         scales=rng.uniform(*settings.scale_range, 3),
@@ -203,6 +204,8 @@ def foreground_sphere(side: int, rng: np.random.Generator) -> np.ndarray:
 
 def generate_ensemble(templates: list[str], index: int, seed: int,
                       settings: EnsembleSettings) -> tuple[np.ndarray, EnsembleInfo]:
+    """Label volume `index`: random templates, each randomly warped, optionally inside a foreground
+    body with a shell. The same seed and index give the same volume."""
     rng = np.random.default_rng([seed, index])
     side = settings.side_length
     count = int(rng.integers(settings.min_templates, settings.max_templates + 1))

@@ -20,6 +20,7 @@ define_common_flags()
 
 
 def main(argv: list[str]) -> int:
+    """Merges TotalSegmentator's masks into templates; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
     from datasets.synthetic_volumes.steps import preprocess_templates
 

@@ -13,6 +13,7 @@ flags.disclaim_key_flags()
 
 
 def define_common_flags() -> None:
+    """Defines the flags every step shares: workers, seed and progress."""
     flags.DEFINE_integer("max_workers", os.cpu_count() or 1,
                          "Worker processes (1: run in this process).", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of every random draw: the same seed gives the same "

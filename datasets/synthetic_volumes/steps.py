@@ -37,6 +37,7 @@ class StepCounts:
 
     @classmethod
     def of(cls, outcomes: list[str]) -> StepCounts:
+        """The counts of "made" and "skipped" outcomes."""
         counts = Counter(outcomes)
         return cls(counts["made"], counts["skipped"])
 

@@ -41,6 +41,7 @@ def _ellipsoid(shape, centre, radii, rotation, wobble: np.ndarray | None = None)
 
 
 def subject_masks(shape: tuple[int, int, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One phantom subject's organ masks: smooth, randomly placed blobs."""
     side = min(shape)
     masks: dict[str, np.ndarray] = {}
     for organ in ORGANS:

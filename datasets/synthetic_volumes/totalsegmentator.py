@@ -62,6 +62,8 @@ class SubjectSummary:
 
 
 def preprocess_subject(subject: str) -> SubjectSummary:
+    """Removes the subject's CT and merges its split organ masks into one each; says what it did.
+    """
     summary = SubjectSummary(os.path.basename(subject))
     ct = os.path.join(subject, CT_FILE)
     if os.path.exists(ct):

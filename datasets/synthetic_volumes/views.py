@@ -31,6 +31,7 @@ TEXTURE_STRENGTH = 0.1
 
 
 def base_image(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An image with a random mean and noise per label (the background sometimes black)."""
     count = int(labels.max()) + 1
     means = rng.uniform(25, 255, count).astype(np.float32)
     stds = rng.uniform(5, 20, count).astype(np.float32)
@@ -48,7 +49,7 @@ def _rescale(image: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
-def bias_field(image, coefficients: np.ndarray, degree: int = 3):
+def bias_field(image: np.ndarray, coefficients: np.ndarray, degree: int = 3) -> np.ndarray:
     """Multiply by exp(polynomial of `degree` in [-1, 1] coordinates); one coefficient per
     monomial x^i y^j z^k, i + j + k <= degree (20 for degree 3)."""
     x, y, z = normalised_grid(image.shape)
@@ -61,23 +62,25 @@ def bias_field(image, coefficients: np.ndarray, degree: int = 3):
     return image * np.exp(log_field)
 
 
-def kspace_spike(image, location: tuple[int, ...], strength: float):
+def kspace_spike(image: np.ndarray, location: tuple[int, ...], strength: float) -> np.ndarray:
     """Set one k-space coefficient to `strength` x the largest magnitude: a stripe pattern."""
     spectrum = fft.fftn(image)  # scipy keeps float32 -> complex64 (numpy: complex128)
     spectrum[location] = np.abs(spectrum).max() * strength
     return np.abs(fft.ifftn(spectrum)).astype(np.float32)
 
 
-def gamma(image, exponent: float):
+def gamma(image: np.ndarray, exponent: float) -> np.ndarray:
+    """The image's intensities raised to `exponent` within their range."""
     low, high = float(image.min()), float(image.max())
     return low + (high - low) * _rescale(image) ** exponent
 
 
-def gaussian_blur(image, sigmas: np.ndarray):
+def gaussian_blur(image: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """The image blurred by a Gaussian of `sigmas` per axis."""
     return ndimage.gaussian_filter(image, sigmas)
 
 
-def gibbs_ringing(image, alpha: float):
+def gibbs_ringing(image: np.ndarray, alpha: float) -> np.ndarray:
     """Keep the central (1 - alpha) of k-space per axis: truncation rings at edges."""
     spectrum = fft.fftshift(fft.fftn(image))
     keep = np.ones(image.shape, bool)
@@ -90,14 +93,14 @@ def gibbs_ringing(image, alpha: float):
     return np.abs(fft.ifftn(fft.ifftshift(spectrum * keep))).astype(np.float32)
 
 
-def sharpen(image, sigma1: float, sigma2: float, alpha: float):
+def sharpen(image: np.ndarray, sigma1: float, sigma2: float, alpha: float) -> np.ndarray:
     """Unsharp masking: blurred + alpha x (blurred - blurred again)."""
     first = ndimage.gaussian_filter(image, sigma1)
     second = ndimage.gaussian_filter(first, sigma2)
     return first + alpha * (first - second)
 
 
-def low_resolution(image, zoom: float):
+def low_resolution(image: np.ndarray, zoom: float) -> np.ndarray:
     """Nearest-neighbour down by `zoom`, trilinear back to the shape."""
     small = ndimage.zoom(image, zoom, order=0)
     back = ndimage.zoom(small, [n / s for n, s in zip(image.shape, small.shape, strict=True)],
@@ -123,6 +126,7 @@ TRANSFORMS: list[tuple[str, float, Draw]] = [
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
+    """The image scaled so that its peak is 255, negatives clipped."""
     image = np.clip(image, 0, None)
     peak = float(image.max())
     return np.zeros(image.shape, np.uint8) if peak <= 0 else np.round(
@@ -130,6 +134,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def synthesize_view(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """A view of the labels: a base image with each artefact applied at its probability, and the
+    names of those applied."""
     image = base_image(labels, rng)
     applied = []
     for name, probability, draw in TRANSFORMS:
@@ -139,7 +145,8 @@ def synthesize_view(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
     return to_uint8(image), applied
 
 
-def synthesize_pair(labels: np.ndarray, index: int, seed: int):
+def synthesize_pair(labels: np.ndarray, index: int,
+                    seed: int) -> list[tuple[np.ndarray, list[str]]]:
     """(view1, view2) of one ensemble, and the transforms each received."""
     return [synthesize_view(labels, np.random.default_rng([seed, index, view]))
             for view in (1, 2)]

@@ -21,6 +21,7 @@ class VolumeError(ValueError):
 
 
 def read_volume(path: str) -> np.ndarray:
+    """The voxels of a NIfTI file; raises VolumeError naming the file when it cannot be read."""
     try:
         return np.asanyarray(nib.load(path).dataobj)
     except Exception as exc:  # nibabel raises many kinds for a corrupt file
@@ -46,6 +47,7 @@ def write_volume(path: str, array: np.ndarray, affine: np.ndarray | None = None)
 
 
 def numbered_name(index: int) -> str:
+    """The file name of volume `index`."""
     return f"{index:06d}{NIFTI_SUFFIX}"
 
 

@@ -62,9 +62,11 @@ class ContourSummary:
 
     @property
     def labelled(self) -> int:
+        """How many slices got a mask."""
         return len(self.labelled_ids)
 
     def line(self, output_dir: str) -> str:
+        """The build's outcome as one console line."""
         return (f"{self.slices} slices with contours: {self.labelled} labelled in "
                 f"{output_dir}/masks, {len(self.flagged)} flagged (outer contour does not "
                 f"contain the inner), {len(self.problems)} problem(s) in report.json")
@@ -93,6 +95,9 @@ def _overlay(image: np.ndarray, contours: dict[str, np.ndarray], flagged: bool) 
 def build_contour_dataset(data_dir: str, output_dir: str, overlays: bool = False,
                           hdf5: bool = True, keep_flagged: bool = False,
                           progress: bool = True) -> ContourSummary:
+    """Pairs each contoured slice with its image and writes image, mask and optional overlay PNGs
+    (and an HDF5 copy) under `output_dir`. Slices whose outer contour does not contain the inner
+    are flagged and left out unless `keep_flagged`; every problem is listed in the summary."""
     report = pair_slices(data_dir)
     summary = ContourSummary(problems=list(report.problems))
     for sub in (IMAGES_DIR, MASKS_DIR, "inner_masks", "outer_masks") + (("overlays",) if overlays

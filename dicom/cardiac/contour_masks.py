@@ -33,6 +33,7 @@ class ContourProblem:
     detail: str = ""
 
     def line(self) -> str:
+        """The problem as one line: its kind, where, and detail if any."""
         return f"{self.kind}: {self.where}" + (f" ({self.detail})" if self.detail else "")
 
 
@@ -102,6 +103,8 @@ def rasterize(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def read_links(path: str) -> tuple[list[tuple[str, str]], list[ContourProblem]]:
+    """The (patient_id, original_id) pairs of a link file, and a problem for each row that lacks
+    one; raises ValueError when the header does not name both columns."""
     links, problems = [], []
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)

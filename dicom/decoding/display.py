@@ -49,6 +49,7 @@ class FrameName(str):
 
 
 def frame_count(ds: Dataset) -> int:
+    """NumberOfFrames, or 1 when missing or not a number."""
     try:
         return max(1, int(ds.get("NumberOfFrames") or 1))
     except (TypeError, ValueError):
@@ -92,6 +93,9 @@ def display_frames(ds: Dataset, release: bool = False,
 
 def to_display(stored: np.ndarray, ds: Dataset,
                intensity_window: IntensityWindow | None = None) -> np.ndarray:
+    """Stored pixel values as display values in [0, 1]: the modality and VOI LUTs (or
+    `intensity_window`) applied and MONOCHROME1 inverted for grayscale, palette and YBR
+    converted to RGB."""
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     if photometric in ("MONOCHROME1", "MONOCHROME2"):
         return _grayscale(stored, ds, invert=photometric == "MONOCHROME1",

@@ -37,4 +37,6 @@ def data_set_offset(data: bytes) -> int:
 
 
 def instance_sha256(data: bytes) -> str:
+    """SHA-256 of the file's data set, its preamble and file meta left out, so that the same
+    instance sent by different senders has one fingerprint."""
     return hashlib.sha256(memoryview(data)[data_set_offset(data):]).hexdigest()

@@ -35,14 +35,17 @@ class IntensityWindow:
     """The preset's name, or empty for a window given as numbers."""
 
     def describe(self) -> str:
+        """The window as people name it, e.g. "lung (center -600 HU, width 1500 HU)"."""
         numbers = f"center {self.center:g} HU, width {self.width:g} HU"
         return f"{self.name} ({numbers})" if self.name else numbers
 
     def to_dict(self) -> dict:
+        """The window as JSON-ready values, as records and model configs keep it."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> IntensityWindow | None:
+        """The window `to_dict` wrote; None when none was."""
         return None if not raw else cls(float(raw["center"]), float(raw["width"]),
                                         str(raw.get("name", "")))
 

@@ -46,6 +46,7 @@ class ReadLimits:
 
     @property
     def max_file_bytes(self) -> int:
+        """The largest file read, in bytes."""
         return self.max_file_mb * MIB
 
     @property

@@ -233,6 +233,7 @@ def sop_class_name(ds: Dataset) -> str:
 
 
 def transfer_syntax(ds: Dataset) -> UID | None:
+    """The file's transfer syntax UID, or None when it has no file meta saying one."""
     meta = getattr(ds, "file_meta", None)
     value = meta.get("TransferSyntaxUID") if meta is not None else None
     return UID(str(value)) if value else None

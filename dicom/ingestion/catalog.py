@@ -48,6 +48,7 @@ _TEXT = sa.Text().with_variant(mysql.TEXT(), "mysql", "mariadb")
 
 
 def core_columns() -> list[sa.Column]:
+    """The columns every catalog has, whatever attributes it keeps."""
     return [
         sa.Column("ID", sa.String(ID_LENGTH), primary_key=True),
         sa.Column("body_part", sa.String(32), nullable=False),
@@ -82,6 +83,7 @@ def core_columns() -> list[sa.Column]:
 
 
 def attribute_column(keyword: str, integer: bool) -> sa.Column:
+    """The nullable column that keeps one DICOM attribute: an integer or a string of up to 255."""
     return sa.Column(keyword, sa.BigInteger if integer else sa.String(255), nullable=True)
 
 
@@ -97,6 +99,7 @@ def settings_table(metadata: sa.MetaData) -> sa.Table:
 
 
 def build_tables(metadata: sa.MetaData, lists: AttributeLists) -> tuple[sa.Table, sa.Table]:
+    """The images and rejects tables for the attribute lists, declared on `metadata`."""
     core = core_columns()
     names = {c.name for c in core}
     images = sa.Table(
@@ -140,10 +143,12 @@ def string_widths(lists: AttributeLists) -> dict[str, int]:
 
 
 def path_key(path: str) -> str:
+    """A fixed-width key for a path of any length or encoding (SHA-256 of its bytes)."""
     return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def utc_now() -> datetime:
+    """Now, in UTC, to the second and without a zone: what every backend stores alike."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
@@ -184,6 +189,7 @@ class Catalog:
         return cls(create_engine(url), url, lists)
 
     def describe(self) -> str:
+        """The catalog as errors name it, without a password."""
         return describe(self.url)
 
     def ensure_schema(self) -> None:
@@ -221,6 +227,8 @@ class Catalog:
             )
 
     def require_schema(self) -> None:
+        """Raises DatabaseUnavailable, saying to run create_database, when the catalog has no
+        images table."""
         if not sa.inspect(self.engine).has_table(IMAGES_TABLE):
             raise DatabaseUnavailable(
                 f"{self.describe()} has no {IMAGES_TABLE} table: "
@@ -345,6 +353,7 @@ class Catalog:
         return recorded
 
     def count(self, table: sa.Table | None = None) -> int:
+        """How many rows `table` (the images table by default) holds."""
         table = self.images if table is None else table
         with self.engine.connect() as connection:
             return int(
@@ -352,4 +361,5 @@ class Catalog:
             )
 
     def dispose(self) -> None:
+        """Closes the catalog's connections."""
         self.engine.dispose()

@@ -87,12 +87,16 @@ class SqliteDialect:
     concurrent_writers = False
 
     def normalize(self, url: URL) -> URL:
+        """The URL as given: SQLite needs no driver named."""
         return url
 
     def describe(self, url: URL) -> str:
+        """The database file as errors name it."""
         return f"SQLite database {url.database or ':memory:'}"
 
     def create_engine(self, url: URL) -> Engine:
+        """An engine on the database file, which waits up to 60 s for another writer; raises
+        DatabaseUnavailable when the file's folder does not exist."""
         if url.database and url.database != ":memory:":
             directory = os.path.dirname(os.path.abspath(url.database))
             if not os.path.isdir(directory):
@@ -103,18 +107,23 @@ class SqliteDialect:
         return engine
 
     def queue_engine(self, url: URL) -> Engine:
+        """An engine whose commits survive power loss (WAL, synchronous=FULL), as the node's queue
+        needs."""
         engine = sa.create_engine(url, pool_pre_ping=True)
         sa.event.listen(engine, "connect", _queue_pragmas)
         return engine
 
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
                     rows: Sequence[Mapping[str, Any]]) -> None:
+        """Inserts the rows in one executemany."""
         connection.execute(sa.insert(table), list(rows))
 
     def max_packet_bytes(self, engine: Engine) -> int | None:
+        """None: SQLite has no statement size limit below the decoder's."""
         return None
 
     def is_transient(self, error: sa.exc.DBAPIError) -> bool:
+        """False: SQLite's busy timeout already waits for the other writer."""
         return False  # the 60 s busy timeout waits for the other writer instead
 
 
@@ -146,14 +155,20 @@ class MysqlDialect:
     _TRANSIENT = frozenset({1205, 1213})  # lock wait timeout, deadlock: InnoDB retries
 
     def normalize(self, url: URL) -> URL:
+        """The URL with MySQL Connector named as driver and the password from the environment when
+        the URL has none."""
         if url.drivername in ("mysql", "mariadb"):
             url = url.set(drivername="mysql+mysqlconnector")
         return _password_from_environment(url)
 
     def describe(self, url: URL) -> str:
+        """The server and database as errors name them, without a password."""
         return _server_description(self.label, url)
 
     def create_engine(self, url: URL) -> Engine:
+        """An engine on the server that connects within 10 s, reading a MySQL option file for the
+        password when the URL has none; raises DatabaseUnavailable when the URL names no
+        database."""
         _require_database(self.label, url, "mysql+mysqlconnector://user@host/DB")
         logging.getLogger("mysql.connector").setLevel(logging.WARNING)  # a line per plugin
         connect_args: dict[str, Any] = {"connection_timeout": 10}
@@ -167,6 +182,7 @@ class MysqlDialect:
                                 pool_recycle=3600)
 
     def queue_engine(self, url: URL) -> Engine:
+        """The ordinary engine: InnoDB commits are durable."""
         return self.create_engine(url)  # InnoDB commits are durable
 
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
@@ -191,10 +207,12 @@ class MysqlDialect:
             cursor.close()
 
     def max_packet_bytes(self, engine: Engine) -> int | None:
+        """The server's max_allowed_packet, which bounds a batch of image rows."""
         with engine.connect() as connection:
             return int(connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
 
     def is_transient(self, error: sa.exc.DBAPIError) -> bool:
+        """Whether the error is a deadlock or lock wait timeout, which a retry settles."""
         return getattr(error.orig, "errno", None) in self._TRANSIENT
 
 
@@ -207,30 +225,40 @@ class PostgresDialect:
     _TRANSIENT = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
 
     def normalize(self, url: URL) -> URL:
+        """The URL with psycopg 3 named as driver and the password from the environment when the
+        URL has none."""
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
         return _password_from_environment(url)
 
     def describe(self, url: URL) -> str:
+        """The server and database as errors name them, without a password."""
         return _server_description(self.label, url)
 
     def create_engine(self, url: URL) -> Engine:
+        """An engine on the server that connects within 10 s and recycles idle connections; raises
+        DatabaseUnavailable when the URL names no database."""
         _require_database(self.label, url, "postgresql://user@host/DB")
         return sa.create_engine(url, connect_args={"connect_timeout": 10},
                                 pool_pre_ping=True, pool_recycle=3600)
 
     def queue_engine(self, url: URL) -> Engine:
+        """The ordinary engine: PostgreSQL commits are durable."""
         return self.create_engine(url)  # PostgreSQL commits are durable
 
     def insert_rows(self, connection: sa.Connection, table: sa.Table,
                     rows: Sequence[Mapping[str, Any]]) -> None:
         # psycopg sends bytea parameters in binary already; executemany pipelines them.
+        """Inserts the rows in one executemany, which psycopg pipelines."""
         connection.execute(sa.insert(table), list(rows))
 
     def max_packet_bytes(self, engine: Engine) -> int | None:
+        """None: a bytea value may hold 1 GB, far above the decoder's limits."""
         return None  # a bytea value may hold 1 GB; the decoder's limits come first
 
     def is_transient(self, error: sa.exc.DBAPIError) -> bool:
+        """Whether the error is a serialization failure, deadlock or lock not available, which a
+        retry settles."""
         return getattr(error.orig, "sqlstate", None) in self._TRANSIENT
 
 

@@ -55,6 +55,7 @@ class ExportSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self) -> str:
+        """The export's outcome as one console line."""
         text = (f"exported {self.written} objects ({self.unchanged} unchanged); "
                 f"{self.missing} selected images not found below --directory")
         if self.failed:

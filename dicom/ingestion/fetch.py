@@ -49,6 +49,8 @@ class FetchSummary:
     stale: int = 0
 
     def line(self, directory: str) -> str:
+        """The fetch's outcome as one console line, with the count per label and any older files
+        left in the folder."""
         detail = ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))
         text = f"fetched {self.written} images into {directory}" + (
             f" ({detail})" if detail else ""
@@ -68,7 +70,8 @@ def parse_query(query: str) -> list[str] | None:
     return values
 
 
-def selection(table: sa.Table, values: Sequence[str] | None, column: str):
+def selection(table: sa.Table, values: Sequence[str] | None,
+              column: str) -> sa.ColumnElement[bool]:
     """The WHERE clause of `column IN values` (None: everything), values bound as data."""
     if column not in table.c:
         names = ", ".join(c.name for c in table.c if c.name not in _NOT_IN_METADATA)

@@ -94,6 +94,7 @@ class FileOutcome:
 
     @property
     def nbytes(self) -> int:
+        """The PNG bytes the batch holds in memory."""
         return sum(len(r["image"] or b"") for r in self.rows)
 
 
@@ -120,6 +121,8 @@ class FileProcessor:
             self.store = PixelStore(settings.image_store)
 
     def stored_path(self, path: str) -> str:
+        """The path as the catalog keeps it (relative, prefixed, or a pseudonym under de-
+        identification)."""
         return stored_path(self.settings, path)
 
     def __call__(self, path: str) -> FileOutcome:

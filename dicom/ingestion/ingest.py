@@ -153,6 +153,7 @@ class IngestSummary:
             log.debug("%s: %s", outcome.path, message)  # --verbosity=1; always in the report
 
     def reject_counts(self) -> list[tuple[str, int]]:
+        """(kind, count) of the rejected files, the most frequent kind first."""
         return collections.Counter(r.kind for r in self.rejects).most_common()
 
     def warning_kinds(self) -> list[tuple[str, int]]:
@@ -166,6 +167,7 @@ class IngestSummary:
                       key=lambda item: (-item[1], item[0]))
 
     def line(self) -> str:
+        """The ingest's outcome as one console line, with rejects counted by kind."""
         rejected = f"rejected {len(self.rejects)}"
         if self.rejects:
             rejected += " (" + ", ".join(f"{k} {n}" for k, n in self.reject_counts()) + ")"
@@ -185,6 +187,7 @@ class IngestSummary:
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
+        """The ingest's report as JSON-ready values: counts, rejects and warnings by kind."""
         return {
             "summary": {
                 "files_seen": self.files,

@@ -36,6 +36,8 @@ FLAGS = flags.FLAGS
 
 
 def define_ingest_flags() -> None:
+    """Defines the flags every ingesting command shares (catalog URL, attributes, workers, limits,
+    de-identification)."""
     flags.DEFINE_string(
         "db_url",
         None,
@@ -201,6 +203,7 @@ def define_ingest_flags() -> None:
 
 
 def attribute_lists_from_flags() -> AttributeLists:
+    """The integer and string attributes the flags ask the catalog to keep."""
     return AttributeLists(
         parse_keyword_list(FLAGS.int_attributes), parse_keyword_list(FLAGS.string_attributes)
     )
@@ -238,4 +241,5 @@ def settings_from_flags() -> IngestSettings:
 
 
 def worker_limits_from_flags() -> WorkerLimits:
+    """The per-file memory and time limits the flags set."""
     return WorkerLimits(FLAGS.worker_memory_mb, FLAGS.file_timeout_s)

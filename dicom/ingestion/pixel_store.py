@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -68,9 +68,11 @@ class PixelStore:
                                   f"{exc.strerror or exc}") from None
 
     def describe(self) -> str:
+        """The store as logs name it: its folder or URL."""
         return self.root if self.local else self.url
 
     def key(self, sha256: str) -> str:
+        """The blob's key for a PNG digest: content-addressed, two levels of folders."""
         return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{BLOB_SUFFIX}"
 
     def uri(self, sha256: str) -> str:
@@ -93,6 +95,7 @@ class PixelStore:
         return uri, sha256
 
     def remove(self, uri: str) -> None:
+        """Removes the blob at `uri`."""
         if self.local:
             os.remove(uri)
         else:
@@ -164,7 +167,7 @@ def read_blob(uri: str, sha256: str, image_id: str) -> bytes:
     return data
 
 
-def stored_png(record, image_id: str) -> bytes:
+def stored_png(record: Mapping[str, Any], image_id: str) -> bytes:
     """A catalog row's PNG: its bytes, or its blob in the pixel store (digest checked)."""
     image = record["image"]
     if image is not None:

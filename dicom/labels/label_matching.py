@@ -40,6 +40,7 @@ class MatchReport:
     catalog_images: int = 0
 
     def line(self, name: str) -> str:
+        """The import's outcome as one console line, naming the label set."""
         return (f"label set {name}: {self.rows} table rows, {self.images_labelled} images "
                 f"labelled; {len(self.unmatched_rows)} rows matched no image, "
                 f"{len(self.several)} keys matched several images, "

@@ -22,6 +22,7 @@ _BATCH = 5000
 
 
 def label_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The label-set and image-label tables, declared on `metadata`."""
     sets = sa.Table(
         LABEL_SETS_TABLE, metadata,
         sa.Column("name", sa.String(64), primary_key=True),
@@ -48,6 +49,7 @@ class LabelStore:
         self.sets, self.labels = label_tables(self.metadata)
 
     def ensure_schema(self) -> None:
+        """Creates the label tables when they are missing; existing ones are left as they are."""
         self.metadata.create_all(self.catalog.engine, checkfirst=True)
 
     def replace(self, name: str, label_names: list[str], per_image: dict[str, dict[str, int]],
@@ -85,6 +87,7 @@ class LabelStore:
         return json.loads(row[0]), per_image
 
     def names(self) -> Iterable[tuple[str, int, datetime]]:
+        """(name, images labelled, import time) of each label set in the catalog."""
         with self.catalog.engine.connect() as connection:
             yield from connection.execute(sa.select(self.sets.c.name, self.sets.c.images,
                                                     self.sets.c.imported_at))

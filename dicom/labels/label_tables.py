@@ -45,6 +45,8 @@ class LabelTable:
 
 def read_table(path: str, table_format: str, key_column: str | None = None,
                label_columns: list[str] | None = None) -> LabelTable:
+    """The label table at `path` in `table_format`, its key and label columns chosen or inferred;
+    raises LabelTableError naming the file, the row or the column at fault."""
     if table_format not in FORMATS:
         raise LabelTableError(f"--format {table_format}: one of {', '.join(FORMATS)}")
     text = _text(path)

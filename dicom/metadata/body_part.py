@@ -192,6 +192,9 @@ class BodyPartMapper:
         return None
 
     def resolve(self, raw: str | None, descriptions: Mapping[str, str | None]) -> BodyPartResult:
+        """The canonical body part of an image: BodyPartExamined when it is a known value, else the
+        first description that names one; an unknown BodyPartExamined is never overridden by a
+        guess."""
         canonical = self.normalise(raw)
         if canonical:
             return BodyPartResult(canonical, "BodyPartExamined")

@@ -89,6 +89,8 @@ def validate_keywords(keywords: Iterable[str]) -> None:
 
 
 def cleanse_string(raw: str | None) -> str | None:
+    """A text attribute with NULs dropped, whitespace collapsed and letters upper-cased; None for
+    missing or blank, so that equal values compare equal in the catalog."""
     if raw is None:
         return None
     text = " ".join(raw.replace("\x00", " ").split()).upper()
@@ -127,6 +129,8 @@ def attribute_text(ds: Dataset, keyword: str) -> str | None:
 
 
 def cleanse_attributes(ds: Dataset, lists: AttributeLists) -> CleansedAttributes:
+    """The catalog's values of the listed attributes, with one warning per value that could not be
+    stored as read (the value becomes NULL)."""
     result = CleansedAttributes()
     for keyword in lists.integers:
         value, warning = cleanse_int(attribute_text(ds, keyword))

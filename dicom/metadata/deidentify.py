@@ -235,6 +235,8 @@ class Deidentifier:
         return source or f"{ds.get('PatientName', '')}|{ds.get('PatientBirthDate', '')}"
 
     def patient_key(self, ds: Dataset) -> str:
+        """The keyed pseudonym of the image's patient: stable across files and runs with the same
+        key, and not reversible without it."""
         return self.pseudonym("patient", self.patient_source(ds))
 
     def site_key(self, institution: str) -> str:

@@ -43,6 +43,7 @@ class Finding:
     value: str
 
     def line(self) -> str:
+        """The finding as one console line: where, what kind, and the first 80 characters found."""
         return f"{self.where}: {self.kind} {self.value[:80]!r}"
 
 

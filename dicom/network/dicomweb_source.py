@@ -10,8 +10,10 @@ retries are off (they made an unreachable server fail after 30 s of silence); ou
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -31,6 +33,7 @@ from dicom.network.remote import (
 from dicom.network.spool import Spool
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 STORED_SYNTAX = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 _CHUNK = 1 << 20
 _MAX_PART_HEADERS = 64 << 10
@@ -38,6 +41,8 @@ _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 
 
 def open_session(credentials: Credentials, ca_bundle: str | None) -> requests.Session:
+    """An HTTP session that sends the credentials (bearer token, else basic) and checks TLS against
+    `ca_bundle` or the system's certificates."""
     session = requests.Session()
     if credentials.token:
         session.headers["Authorization"] = f"Bearer {credentials.token}"
@@ -60,17 +65,22 @@ class DicomwebSource:
         self.client.set_http_retry_params(retry=False)
         self.batch_size = 1  # one instance per request; --connections run side by side
 
-    def start(self, spool: Spool, name_for) -> None:
+    def start(self, spool: Spool, name_for: Callable[[str], str]) -> None:
+        """Prepares retrieval into `spool`, naming each file by `name_for(sop_uid)`."""
         self._spool, self._name_for = spool, name_for
 
     def stop(self) -> None:
+        """Closes the HTTP session."""
         self.session.close()
 
     def retrieve_batch(self, instances: list[RemoteInstance]) -> list[str]:
+        """Retrieves the instances into the spool; returns the paths of those delivered (a missing
+        one is skipped)."""
         paths = [self.retrieve(i, self._spool, self._name_for(i.sop_uid)) for i in instances]
         return [p for p in paths if p is not None]
 
     def describe(self) -> str:
+        """The server's address as logs and errors name it."""
         return self.address.describe()
 
     def probe(self) -> None:
@@ -78,13 +88,15 @@ class DicomwebSource:
         self.call(lambda: self.client.search_for_studies(limit=1), "search", retry=False)
 
     def search(self, query: InstanceQuery) -> list[RemoteInstance]:
+        """The instances that match the query, by QIDO-RS, one per SOP Instance UID, each variant
+        of the query searched in turn."""
         keys = list(dict.fromkeys([*RETURN_KEYS, *query.keys]))
         found: dict[str, RemoteInstance] = {}
         for variant in query.variants():
             filters = query.qido_filters(variant)
             answers = self.call(
-                lambda filters=filters: self.client.search_for_instances(
-                    search_filters=filters, fields=keys, get_remaining=True), "search")
+                functools.partial(self.client.search_for_instances, search_filters=filters,
+                                  fields=keys, get_remaining=True), "search")
             for answer in answers:
                 attributes = {key: _json_value(answer, key) for key in keys}
                 if attributes["SOPInstanceUID"] and query.matches(attributes):
@@ -94,6 +106,8 @@ class DicomwebSource:
         return list(found.values())
 
     def retrieve(self, instance: RemoteInstance, spool: Spool, name: str) -> str | None:
+        """Retrieves one instance by WADO-RS into the spool under `name`; returns its path, or None
+        when the server no longer has it. A cut-off transfer leaves no file."""
         url = (f"{self.address.base_url}/studies/{instance.study_uid}/series/"
                f"{instance.series_uid}/instances/{instance.sop_uid}")
 
@@ -119,7 +133,10 @@ class DicomwebSource:
             response.raise_for_status()
         return response
 
-    def call(self, action, what: str, retry: bool = True):
+    def call(self, action: Callable[[], T], what: str, retry: bool = True) -> T:
+        """The result of `action`, retried with backoff on connection errors and transient HTTP
+        statuses (when `retry`); any other failure becomes a PacsError naming the server and
+        `what`."""
         def attempt():
             try:
                 return action()

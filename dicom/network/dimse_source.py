@@ -70,6 +70,7 @@ class DimseSource:
         self.batch_size = 64  # instances of one series per C-MOVE / C-GET
 
     def describe(self) -> str:
+        """The PACS's address as logs and errors name it."""
         return self.address.describe()
 
     def _ae(self) -> AE:
@@ -97,6 +98,8 @@ class DimseSource:
                 association.release()
 
     def refusal_line(self, association: Association, what: str, aborted: bool = False) -> str:
+        """One line saying why the association for `what` failed (rejected, aborted or no answer)
+        and what to check."""
         if association.is_rejected:
             return (f"{self.describe()} rejected our association for {what} (called AE "
                     f"{self.address.ae_title!r}, ours {self.our_ae_title!r}); check both titles "
@@ -108,6 +111,8 @@ class DimseSource:
                 f"{self.timeouts.connect_s:g} s or connection refused); check host and port")
 
     def probe(self) -> None:
+        """Checks within the connect timeout that the PACS is reachable and answers C-ECHO; raises
+        a PacsError that says which of the two failed."""
         try:  # a plain connection first: "refused" and "no answer" read differently
             socket.create_connection((self.address.host, self.address.port),
                                      self.timeouts.connect_s).close()
@@ -123,6 +128,8 @@ class DimseSource:
                 raise PacsError(f"{self.describe()} did not answer C-ECHO; check the server")
 
     def search(self, query: InstanceQuery) -> list[RemoteInstance]:
+        """The instances that match the query, by C-FIND at the study root, one per SOP Instance
+        UID, each variant of the query searched in turn."""
         keys = list(dict.fromkeys([*RETURN_KEYS, *query.keys]))
         found: dict[str, RemoteInstance] = {}
         model = StudyRootQueryRetrieveInformationModelFind
@@ -180,6 +187,7 @@ class DimseSource:
                             f"({exc}); choose another --ae_port") from None
 
     def stop(self) -> None:
+        """Stops the C-STORE listener that received C-MOVE's instances, if one runs."""
         if self._server is not None:
             self._server.shutdown()
             self._server = None

@@ -50,6 +50,8 @@ class Condition:
     """One value, or several (a UID list, an accession list): any of them matches."""
 
     def matches(self, value: str) -> bool:
+        """Whether the attribute's value matches one of the wanted values (wildcards and ranges as
+        in C-FIND)."""
         value = value.strip()
         return any(_match_one(self.key, wanted, value) for wanted in self.values)
 
@@ -60,9 +62,12 @@ class InstanceQuery:
 
     @property
     def keys(self) -> list[str]:
+        """The attribute keywords the query filters on."""
         return [c.key for c in self.conditions]
 
     def matches(self, attributes: Mapping[str, str]) -> bool:
+        """Whether an instance's attributes satisfy every condition: the check applied to what a
+        server returns, since servers differ in what they match."""
         return all(c.matches(attributes.get(c.key, "") or "") for c in self.conditions)
 
     def variants(self) -> list[dict[str, str]]:
@@ -92,6 +97,8 @@ class InstanceQuery:
 
 
 def parse_filters(items: Iterable[str], accession_file: str | None = None) -> InstanceQuery:
+    """The query that `--filter KEY=VALUE` items (and an accession-number file) describe; raises
+    FilterError naming the item that is not one."""
     conditions: dict[str, Condition] = {}
     for item in items:
         key, sep, value = item.partition("=")

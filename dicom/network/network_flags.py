@@ -61,4 +61,6 @@ def open_result_store(url: str) -> ResultStore:
 
 
 def pacs_error_line(exc: Exception) -> str | None:
+    """The one-line message of a PACS error; None for any other exception, so that the caller
+    reports it."""
     return str(exc) if isinstance(exc, PacsError) else None

@@ -36,6 +36,7 @@ class PacsAddress:
     """DIMSE: the called AE title."""
 
     def describe(self) -> str:
+        """The address as logs and errors name it: dimse://AE@host:port or dicomweb+URL."""
         if self.kind == DIMSE:
             return f"dimse://{self.ae_title}@{self.host}:{self.port}"
         return f"dicomweb+{self.base_url}"
@@ -52,6 +53,7 @@ class Credentials:
 
 
 def check_ae_title(title: str, flag: str) -> str:
+    """`title` when it is a valid AE title; raises PacsAddressError naming `flag` otherwise."""
     if not title or len(title) > 16 or not set(title) <= _AE_TITLE_CHARACTERS or (
             title.strip() != title):
         raise PacsAddressError(f"{flag} {title!r}: an AE title is 1-16 letters, digits, "

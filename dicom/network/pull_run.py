@@ -52,6 +52,7 @@ class PullSummary:
     ingest: IngestSummary = field(default_factory=IngestSummary)
 
     def line(self) -> str:
+        """The pull's outcome as one console line."""
         parts = [f"pulled from {self.source}: {self.matched} instances match",
                  f"already in the catalog {self.in_catalog}"]
         if self.rejected_before:
@@ -66,6 +67,7 @@ class PullSummary:
         return f"{', '.join(parts)}; {self.ingest.line()}"
 
     def to_json(self) -> dict[str, Any]:
+        """The ingest report with the pull's counts added under "pull"."""
         report = self.ingest.to_json()
         report["pull"] = {
             "source": self.source, "matched": self.matched,
@@ -88,6 +90,10 @@ class PullOptions:
 
 def pull(source: Source, query: InstanceQuery, catalog: Catalog, settings: IngestSettings,
          spool: Spool, options: PullOptions) -> PullSummary:
+    """Searches the source, retrieves what the catalog lacks into the spool and ingests it in
+    batches. Instances already in the catalog or rejected before are not retrieved again, and
+    what the spool holds from a killed run is ingested first, so a re-run finishes the work
+    without duplicates."""
     started = time.monotonic()
     prefix = source.describe()
     settings = dataclasses.replace(settings, source_prefix=prefix)

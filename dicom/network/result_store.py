@@ -5,6 +5,7 @@ pull. Each object is acknowledged or not; the caller records which."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import pydicom
@@ -28,6 +29,7 @@ class DicomwebStore:
         self.client: DICOMwebClient = self.source.client
 
     def describe(self) -> str:
+        """The destination as logs and errors name it."""
         return self.source.describe()
 
     def store(self, paths: list[str]) -> Iterator[tuple[str, str | None]]:
@@ -37,8 +39,8 @@ class DicomwebStore:
         for path in paths:
             dataset = pydicom.dcmread(path)
             try:
-                answer = self.source.call(lambda dataset=dataset: self.client.store_instances(
-                    [dataset]), "STOW-RS")
+                answer = self.source.call(
+                    functools.partial(self.client.store_instances, [dataset]), "STOW-RS")
             except RequestRefused as exc:  # the server said no to this object
                 yield path, str(exc)
                 continue
@@ -53,9 +55,12 @@ class DimseStore:
         self.probe_source = DimseSource(address, ae_title, 0, timeouts=timeouts)
 
     def describe(self) -> str:
+        """The PACS's address as logs and errors name it."""
         return self.address.describe()
 
     def store(self, paths: list[str]) -> Iterator[tuple[str, str | None]]:
+        """Sends the files by C-STORE over one association; yields (path, None) for each stored and
+        (path, reason) for each refused."""
         self.probe_source.probe()
         classes = sorted({str(pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID)
                           for p in paths})

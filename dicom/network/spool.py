@@ -67,18 +67,24 @@ class Spool:
         return name_for
 
     def path(self, name: str) -> str:
+        """The path of the spool file `name`."""
         return os.path.join(self.directory, name)
 
     def free_bytes(self) -> int:
+        """Bytes free to this user on the spool's file system."""
         info = os.statvfs(self.directory)
         return info.f_bavail * info.f_frsize
 
     def check_space(self) -> None:
+        """Raises SpoolFull when less than the configured minimum is free, so that an instance is
+        refused rather than half-written."""
         if self.min_free_bytes and self.free_bytes() < self.min_free_bytes:
             raise SpoolFull(f"less than {self.min_free_bytes >> 20} MiB free in the spool "
                             f"{self.directory}")
 
     def temporary_path(self) -> str:
+        """A new, unique path for a file being received, in the spool's temporary folder (same file
+        system, so it can be renamed in atomically)."""
         return os.path.join(self.temporary, f"{uuid.uuid4().hex}.part")
 
     def write(self, name: str, chunks: Iterable[bytes]) -> str:
@@ -134,5 +140,6 @@ class Spool:
                 os.unlink(os.path.join(self.temporary, name))
 
     def remove(self, name: str) -> None:
+        """Removes the spool file `name`; a file already gone is not an error."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(name))

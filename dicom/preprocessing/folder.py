@@ -39,6 +39,8 @@ def images_folder(directory: str) -> str:
 
 
 def default_output_directory(directory: str, method: str, value: int) -> str:
+    """Where a folder's preprocessed images go when no output is named: beside it, named by method
+    and value."""
     return f"{os.path.normpath(directory)}_{method}_{value}"
 
 

@@ -41,7 +41,9 @@ def _levels(image: tf.Tensor, bits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.round(tf.cast(image, tf.float64) * top), top
 
 
-def bitwise_downsampling(levels, top, bits, value):
+def bitwise_downsampling(levels: tf.Tensor, top: tf.Tensor, bits: tf.Tensor,
+                         value: int) -> tf.Tensor:
+    """Levels with the low bits dropped, keeping `value` bits."""
     drop = tf.maximum(tf.cast(bits, tf.float64) - float(value), 0.0)
     step = tf.pow(tf.constant(2.0, tf.float64), drop)
     return tf.floor(levels / step) * step
@@ -60,7 +62,10 @@ def _percentile(sorted_values, fraction: float):
     return tf.where(gamma >= 0.5, b - difference * (1.0 - gamma), a + difference * gamma)
 
 
-def contrast_enhancing(levels, top, bits, value):
+def contrast_enhancing(levels: tf.Tensor, top: tf.Tensor, bits: tf.Tensor,
+                       value: int) -> tf.Tensor:
+    """Levels stretched per channel so that the `value`-th and (100 - `value`)-th percentiles span
+    the full range."""
     channels = tf.shape(levels)[-1]
     per_channel = tf.sort(tf.transpose(tf.reshape(levels, [-1, channels])), axis=-1)
     low = _percentile(per_channel, value / 100.0)
@@ -69,7 +74,9 @@ def contrast_enhancing(levels, top, bits, value):
     return tf.round(tf.clip_by_value((levels - low) / span, 0.0, 1.0) * top)
 
 
-def color_quantization(levels, top, bits, value):
+def color_quantization(levels: tf.Tensor, top: tf.Tensor, bits: tf.Tensor,
+                       value: int) -> tf.Tensor:
+    """Levels quantized into `value` equal bins between the image's minimum and maximum."""
     low, high = tf.reduce_min(levels), tf.reduce_max(levels)
     span = tf.where(high > low, high - low, 1.0)
     index = tf.minimum(tf.floor((levels - low) / span * value), value - 1.0)
@@ -84,7 +91,7 @@ def _histogram_edges(low, high):
     return tf.concat([edges[:-1], high[tf.newaxis]], 0)
 
 
-def otsu_threshold_tensor(gray):
+def otsu_threshold_tensor(gray: tf.Tensor) -> tf.Tensor:
     """Otsu's threshold on numpy.histogram's 256 bins over [min, max] (numpy's binning)."""
     values = tf.reshape(gray, [-1])
     low, high = tf.reduce_min(values), tf.reduce_max(values)
@@ -119,7 +126,10 @@ def _gray(levels):
     return tf.cond(tf.shape(levels)[-1] == 3, rgb, lambda: levels[..., 0])
 
 
-def target_segmentation(levels, top, bits, value):
+def target_segmentation(levels: tf.Tensor, top: tf.Tensor, bits: tf.Tensor,
+                        value: int) -> tf.Tensor:
+    """Levels kept where the gray image is above a threshold set from Otsu's by `value`, zero
+    elsewhere."""
     gray = _gray(levels)
     low = tf.reduce_min(gray)
     threshold = low + (otsu_threshold_tensor(gray) - low) * (0.5 + value / 8.0)
@@ -161,13 +171,16 @@ class PixelPreprocessing:
                              f"{', '.join(METHODS)}")
 
     def describe(self) -> str:
+        """The preprocessing as people name it, e.g. "contrast_enhancing 2"."""
         return f"{self.method} {self.value}"
 
     def as_dict(self) -> dict:
+        """The preprocessing as JSON-ready values, as records and model configs keep it."""
         return {"method": self.method, "value": self.value}
 
     @classmethod
     def from_dict(cls, data: dict | None) -> PixelPreprocessing | None:
+        """The preprocessing `as_dict` wrote; None when none was."""
         return None if not data else cls(str(data["method"]), int(data["value"]))
 
 
@@ -182,7 +195,8 @@ def clamp_value(method: str, value: int) -> int:
     return clamped
 
 
-def apply_method(image: tf.Tensor, bits, method: str, value: int) -> tf.Tensor:
+def apply_method(image: tf.Tensor, bits: tf.Tensor | int, method: str,
+                 value: int) -> tf.Tensor:
     """[0, 1] image (H, W, C) of `bits`-deep levels -> the method's output, [0, 1] float32."""
     levels, top = _levels(image, bits)
     out = METHODS[method].apply(levels, top, bits, value)

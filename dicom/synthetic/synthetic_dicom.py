@@ -110,6 +110,8 @@ def image_dataset(pixels: np.ndarray, monochrome1: bool, rng: np.random.Generato
 
 
 def write_study_file(path: str, ds: Dataset, sop_class: str, sop_uid: str, rle: bool) -> None:
+    """Writes `ds` atomically as a Part-10 file with its file meta: explicit VR little endian, or
+    RLE Lossless when `rle`."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(sop_class)
     meta.MediaStorageSOPInstanceUID = UID(sop_uid)

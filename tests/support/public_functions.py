@@ -12,9 +12,10 @@ from tests.support.cli import ROOT
 
 def public_functions(package: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     """(file:line name, node) of each module-level function and public-class method whose
-    name does not start with an underscore."""
+    name does not start with an underscore; `package` "." names the top-level modules."""
     for base, dirs, names in os.walk(os.path.join(ROOT, package)):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        # "." is the command modules at the top level, not the folders below it
+        dirs[:] = [] if package == "." else [d for d in dirs if d != "__pycache__"]
         for name in sorted(names):
             if not name.endswith(".py"):
                 continue

@@ -14,6 +14,7 @@ MARGIN = 12
 def render_confusion_matrix(
     matrix: Sequence[Sequence[int]], class_names: Sequence[str], title: str = ""
 ) -> Image.Image:
+    """The confusion matrix as a picture: counts in cells shaded by their share of the row."""
     counts = np.asarray(matrix, dtype=np.int64)
     k = len(class_names)
     font = ImageFont.load_default()

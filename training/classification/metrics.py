@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (true, predicted) class pairs."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (labels, predictions), 1)
     return matrix
@@ -44,6 +45,8 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def classification_report(
     labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
 ) -> dict:
+    """Accuracy, per-class precision, recall, F1, support and AUROC, their macro means and the
+    confusion matrix (top-5 recall beyond five classes); None where a figure is undefined."""
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     num_classes = len(class_names)
@@ -84,6 +87,7 @@ def classification_report(
 
 
 def format_confusion_matrix(matrix: Sequence[Sequence[int]], class_names: Sequence[str]) -> str:
+    """The confusion matrix as aligned text."""
     width = max(8, *(len(n) for n in class_names)) + 1
     lines = ["true \\ predicted".ljust(width) + "".join(n[:width - 1].rjust(width)
                                                      for n in class_names)]

@@ -98,6 +98,7 @@ class ProbabilityScaling:
         return "Platt"
 
     def to_dict(self) -> dict:
+        """The scaling as JSON-ready values, as calibration.json keeps it."""
         return {"method": self.method, "split": self.split, "step": self.step,
                 "temperature": self.temperature, "platt": self.platt}
 
@@ -143,6 +144,7 @@ def fit_platt(targets: np.ndarray, probabilities: np.ndarray,
 
 
 def write_scaling(scaling: ProbabilityScaling, directory: str) -> str:
+    """Writes calibration.json atomically into `directory`; returns its path."""
     path = os.path.join(directory or ".", CALIBRATION_FILE)
     write_atomic(path, (json.dumps(scaling.to_dict(), indent=2) + "\n").encode())
     return path

@@ -18,6 +18,7 @@ COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 def render_roc_curves(targets: np.ndarray, probabilities: np.ndarray,
                       class_names: Sequence[str], aurocs: Sequence[float | None],
                       title: str = "") -> Image.Image:
+    """The ROC curves of every class or label as a picture, with AUROC in the legend."""
     font = ImageFont.load_default()
     legend = [f"{name}: AUROC {'n/a (no positives or negatives)' if auc is None else f'{auc:.3f}'}"
               for name, auc in zip(class_names, aurocs, strict=True)]

@@ -28,6 +28,7 @@ class Thresholds:
     """label -> threshold; None where the split could not define one (0.5 is used)."""
 
     def for_labels(self, class_names: list[str]) -> list[float]:
+        """The threshold of each label, 0.5 where none was chosen."""
         chosen = [self.values.get(n) for n in class_names]
         return [DEFAULT if value is None else float(value) for value in chosen]
 
@@ -46,10 +47,12 @@ class LabelFindings:
 
 
 def default_thresholds(class_names: list[str]) -> Thresholds:
+    """0.5 for every label: what applies when no thresholds.json was written."""
     return Thresholds("default", "", 0, dict.fromkeys(class_names, DEFAULT))
 
 
 def write_thresholds(thresholds: Thresholds, directory: str) -> str:
+    """Writes thresholds.json atomically into `directory`; returns its path."""
     path = os.path.join(directory or ".", THRESHOLDS_FILE)
     write_atomic(path, (json.dumps(asdict(thresholds), indent=2) + "\n").encode())
     return path

@@ -23,6 +23,8 @@ from training.evaluation.statistics import calibration, expected_calibration_err
 
 def fit_scaling(validation: SplitPredictions, task: str, class_names: list[str], split: str,
                 step: int) -> ProbabilityScaling:
+    """The probability scaling fitted on validation predictions: per-label Platt scaling for a
+    multi-label task, a temperature otherwise."""
     if record_task(task).multi_label:
         return ProbabilityScaling(PLATT, split, step,
                                   platt=fit_platt(validation.targets, validation.probabilities,

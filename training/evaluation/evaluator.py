@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -380,6 +381,7 @@ def _save_multilabel(report: dict, eval_dir: str, targets: np.ndarray,
 
 
 def summary_text(report: dict) -> str:
+    """The evaluation report as the lines the console prints, in the form of the report's task."""
     if record_task(report.get("task")).dense:
         return _segmentation_text(report)
     if record_task(report.get("task")).multi_label:
@@ -474,7 +476,7 @@ def _segmentation_text(report: dict) -> str:
 
 
 def watch(settings: EvalSettings, interval_secs: float, timeout_secs: float | None = None,
-          on_report=None) -> int:
+          on_report: Callable[[dict], object] | None = None) -> int:
     """Evaluate every new checkpoint in `checkpoint_path` (a train_dir) once; returns count.
 
     Stops after `timeout_secs` without a new checkpoint (None: never).

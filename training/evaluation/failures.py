@@ -83,7 +83,7 @@ class FailureImages:
             heapq.heapreplace(kept, entry)
 
     def add(self, ids: list[str], targets: np.ndarray, probabilities: np.ndarray,
-            images) -> None:
+            images: np.ndarray) -> None:
         """One predicted batch: its IDs, targets, probabilities and model inputs."""
         if self.per_class <= 0:
             return

@@ -63,6 +63,8 @@ class RankedColumn:
     @classmethod
     def prepare(cls, scores: np.ndarray, positive: np.ndarray, clusters: np.ndarray,
                 count: int) -> RankedColumn:
+        """The column's scores ranked once (ties grouped, clusters carried along), so that each
+        bootstrap replicate's AUROC needs no sort."""
         order = np.argsort(scores, kind="mergesort")
         ranked = scores[order]
         group = np.r_[0, np.cumsum(ranked[1:] != ranked[:-1])]
@@ -207,6 +209,7 @@ class Interval:
     """Replicates where the metric was defined (a replicate may draw no positive)."""
 
     def to_dict(self) -> dict:
+        """The interval as JSON-ready values."""
         return {"estimate": self.estimate, "percentile": list(self.percentile),
                 "bca": None if self.bca is None else list(self.bca),
                 "replicates": self.replicates}

@@ -63,6 +63,7 @@ class CrossValidationResult:
 
 
 def fold_directory(train_dir: str, fold: int) -> str:
+    """The train_dir of fold `fold`."""
     return os.path.join(train_dir, f"fold{fold}")
 
 

@@ -61,6 +61,7 @@ def checkpoint_key(path: str, group: str = WEIGHTS_KEY) -> str:
 
 
 def checkpoint_step(prefix: str) -> int:
+    """The step a checkpoint prefix ends in ("model.ckpt-300": 300), 0 when none."""
     tail = prefix.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
 
@@ -116,6 +117,8 @@ class CheckpointFile:
     kind: str
 
     def describe(self) -> str:
+        """What the checkpoint holds, as people name it: a medcv checkpoint, TF-Slim's net with its
+        classes, or an example variable."""
         if self.kind == MEDCV:
             return "a medcv checkpoint"
         net = identify_slim_checkpoint(self.shapes)
@@ -149,6 +152,8 @@ class CheckpointFile:
 
 
 def open_checkpoint(path: str) -> CheckpointFile:
+    """The checkpoint at `path` (a prefix, file or folder), and whether it is ours or TF-Slim's;
+    raises ValueError naming it when it cannot be read."""
     prefix = resolve_checkpoint(path)
     try:
         reader = tf.train.load_checkpoint(prefix)
@@ -171,6 +176,7 @@ class RestoreReport:
     """TF-Slim batch norm without `gamma` (scale=False): ours set to 1."""
 
     def summary(self) -> str:
+        """The restore as one line: variables restored, excluded, defaulted and absent."""
         text = (f"restored {len(self.restored)} of {self.total} variables from {self.prefix} "
                 f"({len(self.excluded)} excluded)")
         if self.unit_gammas:
@@ -252,6 +258,7 @@ class TrainingState:
                                                                    trainable=False))
 
     def checkpoint(self) -> tf.train.Checkpoint:
+        """The tf.train.Checkpoint of the model's weights, step, optimizer and averages."""
         parts = {WEIGHTS_KEY: named_variables(self.model), "step": self.step}
         if self.optimizer is not None:
             parts["optimizer"] = self.optimizer
@@ -260,6 +267,8 @@ class TrainingState:
         return tf.train.Checkpoint(**parts)
 
     def manager(self, train_dir: str, max_to_keep: int = 5) -> tf.train.CheckpointManager:
+        """A manager that saves into `train_dir` under TF-Slim's checkpoint names, keeping the last
+        `max_to_keep`."""
         return tf.train.CheckpointManager(
             self.checkpoint(), train_dir, max_to_keep=max_to_keep,
             checkpoint_name=CHECKPOINT_NAME, step_counter=self.step,

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 import tensorflow as tf
 
@@ -55,7 +56,7 @@ def shards_by_record(files: int) -> bool:
     return worker_count() > files
 
 
-def shard_across_workers(dataset, files: int):
+def shard_across_workers(dataset: tf.data.Dataset, files: int) -> tf.data.Dataset:
     """Each example once per epoch across workers: by file when every worker gets one,
     else by record (see shards_by_record)."""
     if worker_count() == 1:
@@ -82,7 +83,7 @@ def is_chief() -> bool:
 
 
 @contextlib.contextmanager
-def write_dir(train_dir: str, chief: bool):
+def write_dir(train_dir: str, chief: bool) -> Iterator[str]:
     """Where this worker writes checkpoints: the train_dir for the chief; for the others a
     temporary folder removed at the end (tf.distribute's guidance: every worker takes part
     in saving, one writes)."""

@@ -25,6 +25,7 @@ DECAY_TYPES: dict[str, ScheduleBuilder] = {
 
 
 def decay_steps(num_train_examples: int, batch_size: int, num_epochs_per_decay: float) -> int:
+    """Steps between decays: `num_epochs_per_decay` epochs of `batch_size` batches, at least 1."""
     return max(1, math.ceil(num_train_examples / batch_size * num_epochs_per_decay))
 
 
@@ -36,7 +37,7 @@ def build_schedule(
     num_epochs_per_decay: float = 2.0,
     decay_factor: float = 0.94,
     end_learning_rate: float = 0.0001,
-):
+) -> object:
     """A float (fixed) or a Keras schedule of the optimizer's step counter."""
     builder = DECAY_TYPES.get(decay_type)
     if builder is None:
@@ -47,5 +48,6 @@ def build_schedule(
 
 
 def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The optimizer's learning rate now, whether fixed or scheduled."""
     rate = optimizer.learning_rate
     return float(rate.numpy() if hasattr(rate, "numpy") else rate)

@@ -32,6 +32,7 @@ class LoadedModel:
 
     @property
     def prefix(self) -> str:
+        """The checkpoint prefix the weights came from."""
         return self.restore.prefix
 
 

@@ -57,7 +57,8 @@ OPTIMIZERS: dict[str, OptimizerBuilder] = {
 }
 
 
-def build_optimizer(settings: OptimizerSettings, learning_rate) -> keras.optimizers.Optimizer:
+def build_optimizer(settings: OptimizerSettings,
+                    learning_rate: object) -> keras.optimizers.Optimizer:
     """The optimizer `settings.name` names; ValueError listing the choices otherwise."""
     builder = OPTIMIZERS.get(settings.name)
     if builder is None:

@@ -56,10 +56,12 @@ class RunConfig:
 
     @property
     def multilabel(self) -> bool:
+        """Whether the model's task is multi-label."""
         return record_task(self.task).multi_label
 
     @property
     def num_classes(self) -> int:
+        """How many classes (or labels) the model predicts."""
         return len(self.class_names)
 
     @property
@@ -84,6 +86,7 @@ class RunConfig:
 
     @property
     def preprocessing(self) -> str:
+        """The preprocessing recorded, else the net's default."""
         from nets.nets_factory import get_net
 
         return self.preprocessing_name or get_net(self.model_name).preprocessing
@@ -113,11 +116,14 @@ def read_labels_file(path: str, num_classes: int) -> list[str]:
 
 
 def write_run_config(config: RunConfig, train_dir: str) -> None:
+    """Writes the run config atomically into `train_dir`."""
     write_atomic(os.path.join(train_dir, RUN_CONFIG),
                  (json.dumps(asdict(config), indent=2) + "\n").encode())
 
 
 def find_run_config(checkpoint_path: str) -> RunConfig | None:
+    """The run config beside a checkpoint (or in its folder); None when there is none, as for a TF-
+    Slim file."""
     directory = checkpoint_path if os.path.isdir(checkpoint_path) else os.path.dirname(
         checkpoint_path)
     path = os.path.join(directory or ".", RUN_CONFIG)

@@ -35,6 +35,9 @@ def train_and_evaluate(
     max_train_steps: int | None = None,
     eval_batch_size: int = 100,
 ) -> CycleResult:
+    """Alternates training for `epochs_between_evals` and evaluating on validation (else test)
+    until `train_epochs`, `max_train_steps` or `stop_threshold` accuracy is reached; returns the
+    last cycle."""
     spec = read_spec(settings.dataset_dir)
     steps_per_epoch = math.ceil(spec.split(settings.dataset_split_name).num_examples
                                 / settings.batch_size)

@@ -26,6 +26,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
@@ -58,6 +59,8 @@ class BestState:
     stopped_early: bool = False
 
     def improves(self, value: float) -> bool:
+        """Whether `value` is better than the best so far in the metric's direction; a non-finite
+        value never is."""
         if not math.isfinite(value):
             return False
         if self.value is None:
@@ -78,6 +81,7 @@ def check_monitor(metric: str | None, task: str) -> str:
 
 
 def best_directory(train_dir: str) -> str:
+    """The folder that holds the best checkpoint of `train_dir`."""
     return os.path.join(train_dir, BEST_DIR)
 
 
@@ -96,6 +100,7 @@ def read_best_state(train_dir: str, metric: str) -> BestState:
 
 
 def write_best_state(train_dir: str, state: BestState) -> None:
+    """Writes which step was best, and by what value, atomically beside the best checkpoint."""
     directory = best_directory(train_dir)
     os.makedirs(directory, exist_ok=True)
     write_atomic(os.path.join(directory, BEST_STATE),
@@ -121,7 +126,7 @@ def validation_dataset(spec: DatasetSpec, split: str, dataset_dir: str, dataset_
     return dataset
 
 
-def make_validator(model, spec: DatasetSpec, dataset: tf.data.Dataset,
+def make_validator(model: keras.Model, spec: DatasetSpec, dataset: tf.data.Dataset,
                    per_example_loss: Callable) -> Callable[[], dict[str, float]]:
     """A function that runs the model over `dataset` and returns the validation metrics."""
 
@@ -179,6 +184,7 @@ def _discrimination(task: str, logits: np.ndarray, targets: np.ndarray) -> dict[
 
 
 def describe(metrics: dict[str, float]) -> str:
+    """The metrics as "name value" pairs joined by commas."""
     return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())
 
 
@@ -195,6 +201,7 @@ class BestKeeper:
         self.history: list[dict[str, float]] = []
 
     def due(self, before: int, step: int) -> bool:
+        """Whether a validation falls between step `before` (excluded) and `step`."""
         return step // self.every > before // self.every
 
     def evaluate(self, step: int) -> bool:

@@ -56,6 +56,8 @@ class StudyAggregation:
                              f"{', '.join(AGGREGATIONS)}")
 
     def probabilities(self, results: Sequence[ImageResult]) -> np.ndarray:
+        """The study's probabilities: its images' probabilities combined by the aggregation method.
+        """
         function = AGGREGATIONS[self.method][0]
         return function(np.stack([np.asarray(r.probabilities, np.float64) for r in results]),
                         axis=0)
@@ -93,11 +95,15 @@ class ImageResult:
         return [self.frame] if multiframe else None
 
     def tracking_uid(self, identity: ModelIdentity) -> str:
+        """The SR's tracking UID: the same model on the same source (and frame) gives the same UID,
+        so a re-run replaces rather than adds."""
         frame = [] if self.frame is None else [f"frame {self.frame}"]
         return result_uid("tracking", identity.config_hash, str(self.source.SOPInstanceUID),
                           *frame)
 
     def tracking_text(self, identity: ModelIdentity) -> str:
+        """The SR's tracking identifier: the model and the source instance, cut to 64 characters.
+        """
         frame = "" if self.frame is None else f" frame {self.frame}"
         return f"{identity.model_name} on {self.source.SOPInstanceUID}{frame}"[:64]
 

@@ -26,6 +26,7 @@ from training.results.result_identity import ModelIdentity, result_uid
 from training.results.source_headers import NotADicomSource, header_from, read_source
 
 if TYPE_CHECKING:
+    from dicom.network.pacs_protocols import ResultStore
     from training.results.classification_report import ImageResult, StudyAggregation
     from training.results.report_template import ImageReportTemplate
     from training.results.result_writers import ModelOutput
@@ -69,6 +70,7 @@ class ResultSummary:
     """One reason per input that got no DICOM result."""
 
     def line(self, directory: str) -> str:
+        """The results' outcome as one console line: objects written by kind, and any skipped."""
         kinds: defaultdict[str, int] = defaultdict(int)
         for entry in self.written:
             kinds[entry.kind] += 1
@@ -205,6 +207,8 @@ class ClassificationResults:
         return self.folder.write("SR", dataset, sources)
 
     def finish(self) -> ResultSummary:
+        """Waits for the SRs still being written and records them; returns what was written and
+        skipped."""
         try:
             while self._pending:
                 self._record(self._pending.popleft().result())
@@ -244,7 +248,8 @@ def _write_one(source: str, probabilities: np.ndarray, catalog_attributes: dict 
     return results._build([result], number)
 
 
-def store_results(folder: ResultFolder, store, destination: str) -> tuple[int, list[str]]:
+def store_results(folder: ResultFolder, store: ResultStore,
+                  destination: str) -> tuple[int, list[str]]:
     """Send what `destination` has not acknowledged; (acknowledged now, refusals). A PACS
     that cannot be reached raises, with what was acknowledged already saved."""
     pending = folder.unacknowledged(destination)

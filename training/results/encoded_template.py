@@ -21,6 +21,9 @@ from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian
 
+Encodings = str | list[str] | None
+"""A data set's SpecificCharacterSet, as pydicom's writer takes it."""
+
 _ITEM, _PREFIX = b"\xfe\xff\x00\xe0", b"\x00" * 128 + b"DICM"
 _GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000), its value follows
 
@@ -44,7 +47,8 @@ def _stream() -> DicomBytesIO:
     return stream
 
 
-def encode_element(element: DataElement, encodings) -> bytes:
+def encode_element(element: DataElement, encodings: Encodings) -> bytes:
+    """The bytes of one data element, encoded as the dataset it belongs to is."""
     stream = _stream()
     write_data_element(stream, element, encodings)
     return stream.getvalue()
@@ -88,7 +92,7 @@ class EncodedTemplate:
                 parts.append(encode_element(element, encodings))
         return _merged(parts)
 
-    def element(self, name: str, value) -> bytes:
+    def element(self, name: str, value: object) -> bytes:
         """The encoded slot `name` holding `value`."""
         slot = self.slots[name]
         encodings = None if slot.tag >> 16 == 2 else self.encodings  # file meta: ASCII

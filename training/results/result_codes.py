@@ -120,9 +120,12 @@ class ResultCodes:
         return cls(classes, segments)
 
     def for_class(self, name: str) -> CodedConcept:
+        """The coded concept of a class: the mapped code, else a local one."""
         return _concept(self.classes.get(_key(name)) or local_code(name))
 
     def for_segment(self, name: str) -> tuple[CodedConcept, CodedConcept]:
+        """The (category, type) codes of a segment: the mapped ones, else an anatomical structure
+        with a local type."""
         category, kind = self.segments.get(_key(name)) or (Code(*ANATOMICAL_STRUCTURE),
                                                             local_code(name))
         return _concept(category), _concept(kind)

@@ -64,9 +64,11 @@ class ResultFolder:
         return entry
 
     def path(self, entry: ResultObject) -> str:
+        """The file of a result object."""
         return os.path.join(self.directory, entry.file)
 
     def unacknowledged(self, destination: str) -> list[ResultObject]:
+        """The objects whose files exist and that `destination` has not acknowledged."""
         return [e for e in self.objects.values() if destination not in e.stored_to
                 and os.path.exists(self.path(e))]
 
@@ -76,6 +78,7 @@ class ResultFolder:
             entry.stored_to.append(destination)
 
     def save(self) -> None:
+        """Writes the ledger atomically, objects sorted by file."""
         listing = {"objects": [asdict(e) for e in sorted(self.objects.values(),
                                                           key=lambda e: e.file)]}
         write_atomic(os.path.join(self.directory, LEDGER),

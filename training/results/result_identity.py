@@ -31,6 +31,8 @@ class ModelIdentity:
         return f"step {self.step}, config {self.config_hash[:16]}{calibrated}"[:64]
 
     def device_uid(self) -> str:
+        """The device UID of the model: derived from its name and config hash, so stable across
+        runs."""
         return generate_uid(entropy_srcs=["medcv device", self.model_name, self.config_hash])
 
 
@@ -41,4 +43,5 @@ def result_uid(*parts: str) -> str:
 
 
 def config_hash(text: str) -> str:
+    """SHA-256 of the run config's text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

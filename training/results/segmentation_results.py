@@ -65,6 +65,8 @@ class SegmentationResults:
         self.add(output.source, output.mask, output.probabilities)
 
     def add(self, source: str, mask: np.ndarray, probabilities: np.ndarray) -> None:
+        """Keeps an image's mask for its series' SEG; a source that is not DICOM is skipped, and a
+        mask of another size than the source's is an error."""
         try:
             header = self._source_header(getattr(source, "source", source))
         except NotADicomSource:
@@ -81,6 +83,7 @@ class SegmentationResults:
             _Frame(header, mask, kept, getattr(source, "frame", None)))
 
     def finish(self) -> ResultSummary:
+        """Writes one SEG per series, frames in order; returns what was written and skipped."""
         for series in sorted(self.series):
             frames = sorted(self.series[series], key=_frame_order)
             try:

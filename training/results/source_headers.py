@@ -59,6 +59,9 @@ def header_from(attributes: Mapping[str, Any], name: str) -> Dataset:
 
 
 def complete(dataset: Dataset, name: str) -> Dataset:
+    """The source's header ready to be referred to: pixels dropped, required empty attributes added
+    and an undefined PatientSex blanked; raises NotADicomSource when it lacks an identifying
+    UID."""
     for keyword in IDENTITY:
         if not str(dataset.get(keyword, "") or "").strip():
             raise NotADicomSource(f"{name}: no {keyword}, so no DICOM result can refer to it")
@@ -75,6 +78,8 @@ def complete(dataset: Dataset, name: str) -> Dataset:
 
 
 def is_dicom_path(path: str) -> bool:
+    """Whether the file is DICOM: a Part-10 preamble, or (for a name not ending in an image suffix)
+    what pydicom recognises."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(132)

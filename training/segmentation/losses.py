@@ -8,6 +8,8 @@ absent from both mask and prediction scores ~1 there, as the metric's rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 
 SMOOTH = 1.0
@@ -26,12 +28,16 @@ def soft_dice_loss(masks: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
 
 
 def pixel_cross_entropy(masks: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-image mean softmax cross-entropy over the pixels, in float32 whatever the logits'
+    precision."""
     per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=masks, logits=tf.cast(logits, tf.float32))
     return tf.reduce_mean(per_pixel, axis=[1, 2])
 
 
 def dice_and_cross_entropy(masks: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-image soft Dice loss plus pixel cross-entropy: Dice for small structures, cross-entropy
+    for stable gradients early on."""
     return soft_dice_loss(masks, logits) + pixel_cross_entropy(masks, logits)
 
 
@@ -39,7 +45,7 @@ LOSSES = {"dice": soft_dice_loss, "ce": pixel_cross_entropy, "dice_ce": dice_and
 """The registry of `--segmentation_loss`: per-example losses of (masks, logits)."""
 
 
-def segmentation_loss(name: str):
+def segmentation_loss(name: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     """The loss `name` names; ValueError listing the choices otherwise."""
     if name not in LOSSES:
         raise ValueError(f"--segmentation_loss={name!r}; choose one of {', '.join(LOSSES)}")

@@ -50,6 +50,8 @@ def hausdorff95(truth: np.ndarray, prediction: np.ndarray) -> float:
 
 def binary_metrics(truth: np.ndarray, prediction: np.ndarray,
                    with_hd95: bool = True) -> dict[str, float]:
+    """Dice, IoU, precision, recall and F1 of one binary mask against the truth (all 1.0 when both
+    are empty), and HD95 when asked."""
     truth, prediction = truth.astype(bool), prediction.astype(bool)
     tp = float(np.logical_and(truth, prediction).sum())
     fp = float(np.logical_and(~truth, prediction).sum())
@@ -90,6 +92,7 @@ class SegmentationScores:
                     self.per_class[index][key].append(value)
 
     def report(self) -> dict:
+        """Per-class means of every metric, their foreground means, and the mean pixel accuracy."""
         per_class = {
             name: {m: (float(np.mean(v)) if v else None) for m, v in scores.items()}
             for name, scores in zip(self.class_names, self.per_class, strict=True)

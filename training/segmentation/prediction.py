@@ -86,6 +86,8 @@ def output_stem(source: str, names: NameAllocator) -> str:
 
 
 def write_outputs(output_dir: str, stem: str, image: np.ndarray, mask: np.ndarray) -> str:
+    """Writes the mask and its overlay on the image as PNGs named by `stem`; returns the mask's
+    path."""
     mask_path = os.path.join(output_dir, f"{stem}_mask.png")
     Image.fromarray(mask.astype(np.uint8)).save(mask_path)
     Image.fromarray(overlay(image, mask)).save(os.path.join(output_dir, f"{stem}_overlay.png"))
@@ -93,6 +95,7 @@ def write_outputs(output_dir: str, stem: str, image: np.ndarray, mask: np.ndarra
 
 
 def class_fractions(mask: np.ndarray, class_names: list[str]) -> str:
+    """The share of pixels of each class, as "name:fraction" pairs joined by commas."""
     counts = np.bincount(mask.ravel(), minlength=len(class_names)) / mask.size
     return ",".join(f"{name}:{fraction:.4f}" for name, fraction in zip(class_names, counts,
                                                                           strict=False))

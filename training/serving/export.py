@@ -158,4 +158,5 @@ def export_saved_model(
 
 
 def is_saved_model(path: str) -> bool:
+    """Whether `path` is a SavedModel folder."""
     return os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb"))

@@ -54,6 +54,8 @@ def chosen_checkpoint(path: str, choice: str) -> str:
 
 
 def define_serving_flags() -> None:
+    """Defines the flags of commands that load a model for prediction: preprocessing, label offset,
+    labels file and moving averages."""
     flags.DEFINE_enum(
         "preprocessing_name", None, list(PREPROCESSING_NAMES),
         "TF-Slim's preprocessing (inception or vgg); default: what the train_dir records, "

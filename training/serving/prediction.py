@@ -13,8 +13,9 @@ import functools
 import glob
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -49,6 +50,9 @@ from training.loop.run_config import ModelOverrides, RunConfig, reconcile
 from training.loop.task_heads import task_head
 from training.serving.export import MODEL_INFO, is_saved_model
 from training.serving.provenance import read_provenance
+
+if TYPE_CHECKING:
+    from training.results.result_identity import ModelIdentity
 
 
 @dataclass
@@ -98,7 +102,7 @@ class Predictor:
         thresholds = self.thresholds or default_thresholds(names)
         return LabelFindings(tuple(names), tuple(thresholds.for_labels(names)))
 
-    def identity(self):
+    def identity(self) -> ModelIdentity:
         """What made a result: net, step, a hash of the run config (training.results)."""
         from training.results.result_identity import ModelIdentity, config_hash
 
@@ -169,6 +173,7 @@ def _encoded_input(spec: InputSpec):
 
 
 def read_image_list(path: str) -> list[str]:
+    """The paths an image list names, one per line; blank lines and # comments skipped."""
     with open(path, encoding="utf-8") as handle:
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
@@ -196,6 +201,8 @@ def file_inputs(paths: list[str], config: RunConfig) -> Iterator[tuple[str, np.n
 
 
 def record_files(pattern: str) -> list[str]:
+    """The TFRecord files a path or glob names; raises FileNotFoundError when none matches or one
+    is missing."""
     files = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
     missing = [f for f in files if not os.path.exists(f)]
     if not files or missing:
@@ -265,7 +272,8 @@ def predict(predictor: Predictor, inputs: Iterator[tuple[str, np.ndarray | str]]
     yield from flush()
 
 
-def stored_image_inputs(images, config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+def stored_image_inputs(images: Iterable[tuple[str, bytes]],
+                        config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
     """(name, stored PNG bytes) pairs (catalog rows) -> model inputs; the PNGs are raw
     pixels, so the recorded folder preprocessing is due."""
     spec = config.input_spec()
@@ -276,7 +284,10 @@ def stored_image_inputs(images, config: RunConfig) -> Iterator[tuple[str, np.nda
             yield name, f"unreadable: {' '.join(str(exc).split())[:200]}"
 
 
-def inputs_for(infile: str, tfrecord: bool, config: RunConfig):
+def inputs_for(infile: str, tfrecord: bool,
+               config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
+    """(name, model input or error) pairs of --infile: a TFRecord file's examples, or the images a
+    list names."""
     if tfrecord:
         return _record_inputs(infile, config)
     if not os.path.isfile(infile):
@@ -289,6 +300,7 @@ HEADER = ("# input\tpredicted_class\tprobability\ttop_k (class:probability, best
 
 
 def multilabel_header(thresholds: Thresholds) -> str:
+    """The header of multi-label text output, saying which thresholds decided the findings."""
     chosen = (f"chosen by {thresholds.rule} on split {thresholds.split} at step {thresholds.step}"
               if thresholds.rule != "default" else
               "0.5 each: no thresholds.json beside the model (run eval_image_classifier)")
@@ -300,6 +312,7 @@ def multilabel_header(thresholds: Thresholds) -> str:
 
 def format_multilabel(prediction: Prediction, class_names: list[str],
                       findings: tuple[str, ...]) -> str:
+    """A multi-label prediction as one tab-separated line: source, findings, every probability."""
     source = printable(prediction.source)
     if prediction.error:
         return f"{source}\tERROR\t{printable(prediction.error)}"
@@ -310,6 +323,8 @@ def format_multilabel(prediction: Prediction, class_names: list[str],
 
 
 def format_prediction(prediction: Prediction, class_names: list[str], top_k: int) -> str:
+    """A prediction as one tab-separated line: source and the top `top_k` classes with
+    probabilities."""
     source = printable(prediction.source)  # a name with a newline or ESC stays one field
     if prediction.error:
         return f"{source}\tERROR\t\t{printable(prediction.error)}"

@@ -49,6 +49,7 @@ def provenance_of(prefix: str, use_moving_averages: bool) -> Provenance:
 
 
 def write_provenance(provenance: Provenance, directory: str) -> None:
+    """Writes the provenance atomically into `directory`."""
     write_atomic(os.path.join(directory, PROVENANCE_FILE),
                  (json.dumps(dataclasses.asdict(provenance), indent=2) + "\n").encode())
 

@@ -23,6 +23,8 @@ def _deidentification(spec: DatasetSpec) -> str:
 
 
 def render_model_card(report: dict, spec: DatasetSpec, run_config: dict) -> str:
+    """The model card in Markdown: the model, its data, its figures with intervals, and the limits
+    of what was measured."""
     intervals = report.get("intervals") or {}
 
     def shown(name: str) -> str:
