@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.medcv-installed
 
-.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-validation bench-bootstrap bench-report bench-classify \
+.PHONY: install test demo lint bench bench-ingest bench-ingest-full bench-input bench-input-full bench-train bench-cpu-kernels bench-validation bench-bootstrap bench-report bench-classify \
 	bench-pacs bench-results bench-node bench-deid bench-labels bench-volumes synthetic-volumes constraints figures clean
 
 install: $(STAMP)
@@ -73,6 +73,9 @@ bench-deid: install
 
 bench-train: install
 	$(PY) -m bench.train_step
+
+bench-cpu-kernels: install
+	$(PY) -m bench.cpu_kernels
 
 bench-validation: install
 	$(PY) -m bench.validation_in_training

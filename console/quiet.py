@@ -8,7 +8,8 @@ command) sets TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs later and
 installs an import hook that loads TensorFlow, whenever a command first
 imports it, with file descriptor 2 pointed at /dev/null.
 
-It also has the command's log lines written plain, once absl has parsed the flags
+It also asks TensorFlow for its oneDNN CPU kernels (console.cpu_kernels), and has the
+command's log lines written plain, once absl has parsed the flags
 (console.log_lines).
 
 Set MEDCV_TF_LOGS=1 to see those lines (a TF_CPP_MIN_LOG_LEVEL you set is kept for
@@ -25,6 +26,8 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterator
+
+from console.cpu_kernels import prefer_onednn
 
 SHOW_LOGS = "MEDCV_TF_LOGS"
 TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
@@ -80,6 +83,7 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
 def quiet_start() -> None:
     """Silence TensorFlow's and the libraries' start-up chatter before they load, unless
     $MEDCV_TF_LOGS is set; a log level the user set stands."""
+    prefer_onednn()
     _plain_lines_after_flags()
     if os.environ.get(SHOW_LOGS):
         return
