@@ -22,14 +22,14 @@ the header line (and the SR's algorithm version) says so.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any
 
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from batch_prediction.request import ClassifyRequest
 from console.flags import define_progress_flag
+from console.options import define_option_flags, settings_from_flags
 from dicom.network.client_flags import define_pacs_client_flags
 from training.serving.model_flags import (
     chosen_checkpoint,
@@ -40,9 +40,6 @@ from training.serving.model_flags import (
 )
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("infile", None, "Text file of image paths, or TFRecord file/glob.")
-flags.DEFINE_boolean("tfrecord", False, "--infile is a TFRecord file or glob.")
-flags.DEFINE_string("outfile", None, "Where the predictions go (default: stdout).")
 define_model_flags("Checkpoint prefix, a train_dir (latest checkpoint), a SavedModel dir, or "
                    "TF-Slim's: a zoo .ckpt file or folder, a TF-Slim train_dir or "
                    "model.ckpt-N (net and classes are read from it).")
@@ -52,42 +49,7 @@ flags.DEFINE_string("dataset_dir", None,
                     "A tf_convert_data output whose class names to use when the checkpoint "
                     "records none.")
 flags.DEFINE_integer("image_size", None, "Input size; default: the training size.")
-flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", lower_bound=1)
-flags.DEFINE_integer("top_k", 5, "How many classes to list per input.", lower_bound=1)
-flags.DEFINE_string("output_dir", None,
-                    "Segmentation models: where <input>_mask.png (class index per pixel) and "
-                    "<input>_overlay.png go.")
-flags.DEFINE_float("tile_overlap", 0.5,
-                   "Segmentation: overlap of the sliding-window tiles over inputs larger than "
-                   "the training size (0 to 0.9).", lower_bound=0.0, upper_bound=0.9)
-flags.DEFINE_string("db_url", None,
-                    "Read the inputs from this catalog instead of --infile (with --query, "
-                    "--column and/or --label_set); their results name the catalog IDs, and "
-                    "DICOM results carry the catalog's (possibly de-identified) values.")
-flags.DEFINE_string("query", None,
-                    "With --db_url: value(s) of --column to classify (CHEST, CHEST,ABDOMEN) or "
-                    "'all'.")
-flags.DEFINE_string("column", "body_part", "With --db_url: the catalog column --query matches.")
-flags.DEFINE_string("label_set", None, "With --db_url: only the images of this label set.")
-flags.DEFINE_string("dicom_output_dir", None,
-                    "Also write DICOM results here (DICOM inputs only): a Comprehensive 3D SR "
-                    "(TID 1500) per image or study for a classifier, a SEG per source series "
-                    "for a segmentation model; results.json lists them. Always written before "
-                    "anything is sent to --store_to.")
-flags.DEFINE_enum("sr_per", "image", ["image", "study"],
-                  "One SR per source image, or one per study holding all its images.")
-flags.DEFINE_enum("seg_type", "binary", ["binary", "fractional"],
-                  "SEG of class labels, or of each class's probability (8-bit).")
-flags.DEFINE_string("result_codes", None,
-                    'JSON map of class names to codes: {"classes": {"CHEST": {"value": '
-                    '"816094009", "scheme_designator": "SCT", "meaning": "Chest"}}, "segments": '
-                    '{"blood_pool": {"category": {...}, "type": {...}}}}. Defaults cover the '
-                    "synthetic body parts and findings and the cardiac classes; other names "
-                    "become local codes (scheme 99MEDCV).")
-flags.DEFINE_string("store_to", None,
-                    "Then send the DICOM results to a PACS: dicomweb+http(s)://HOST:PORT/PATH "
-                    "(STOW-RS) or dimse://AET@HOST:PORT (C-STORE). A re-run sends only what it "
-                    "has not acknowledged. Credentials and TLS as for dicom.pull.")
+define_option_flags(ClassifyRequest)
 define_progress_flag()
 define_serving_flags()
 define_pacs_client_flags()
@@ -96,7 +58,6 @@ define_pacs_client_flags()
 def main(argv: list[str]) -> int:
     """Classifies (or segments) the inputs the flags name and writes the text, DICOM and PACS
     results asked for; returns 0, or 2 with one line saying what went wrong."""
-    from batch_prediction.request import ClassifyRequest
     from batch_prediction.runs import run_request
     from console.errors import require_no_arguments, run_cli
 
@@ -104,9 +65,8 @@ def main(argv: list[str]) -> int:
     logging.getLogger().setLevel(logging.INFO)  # the restore line: "restored N of M ..."
 
     def run() -> int:
-        values: dict[str, Any] = {f.name: FLAGS[f.name].value
-                                  for f in dataclasses.fields(ClassifyRequest)}
-        request = ClassifyRequest(**values)
+        request = settings_from_flags(ClassifyRequest, checkpoint_path=FLAGS.checkpoint_path,
+                                      progress=FLAGS.progress)
         request.check()
         class_names = None
         if FLAGS.dataset_dir:
