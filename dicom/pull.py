@@ -4,6 +4,7 @@ retrieve the rest and ingest it exactly as create_database ingests a folder.
     python -m dicom.pull --source dicomweb+http://pacs:8042/dicom-web --filter Modality=CR
     python -m dicom.pull --source dimse://ORTHANC@pacs:4242 --ae_title MEDCV --ae_port 11113 \\
         --filter StudyDate=20240101-20241231 --accession_file accessions.txt
+    python -m dicom.pull --source /mnt/export --filter Modality=CR     (a folder)
 
 Credentials: $MEDCV_PACS_USER and $MEDCV_PACS_PASSWORD (HTTP Basic), or
 $MEDCV_PACS_TOKEN (bearer), or an option file (--pacs_option_file, [pacs] section);
@@ -50,7 +51,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string(
     "source", None,
     "The PACS: dicomweb+http(s)://HOST:PORT/PATH (QIDO-RS search, WADO-RS retrieval of the "
-    "stored bytes) or dimse://AET@HOST:PORT (C-FIND, then C-MOVE to our AE or C-GET).")
+    "stored bytes) or dimse://AET@HOST:PORT (C-FIND, then C-MOVE to our AE or C-GET); or a "
+    "folder (a path or file://PATH: a mounted export, searched by its files' headers).")
 flags.DEFINE_multi_string(
     "filter", [],
     "KEY=VALUE, repeatable: Modality, BodyPartExamined, StudyDate (YYYYMMDD, "
@@ -82,7 +84,7 @@ def _main() -> int:
     spool = Spool(FLAGS.spool_dir or os.path.join("medcv_spool", "pull"),
                   FLAGS.max_file_mb << 20)
     receive_into(spool)
-    source = open_source(FLAGS.source, FLAGS.dimse_retrieve)
+    source = open_source(FLAGS.source, FLAGS.dimse_retrieve, settings.deid_key)
     url = resolve_db_url(FLAGS.db_url)
     catalog = Catalog.open(url, settings.lists)
     print(f"pulling from {source.describe()} into {describe(url)} with "

@@ -34,8 +34,14 @@ def define_pacs_flags() -> None:
                         "Address our AE listens on (the PACS's DicomModalities entry names it).")
 
 
-def open_source(url: str, dimse_retrieve: str = "move") -> Source:
-    """The pull source `url` names (dicomweb+http[s]:// or dimse://), with the client flags."""
+def open_source(url: str, dimse_retrieve: str = "move", deid_key: bytes | None = None) -> Source:
+    """The pull source `url` names (dicomweb+http[s]://, dimse://, or a folder: a path or
+    file://PATH), with the client flags; under --deidentify (`deid_key`) a folder is named
+    by its pseudonym."""
+    if url.startswith("file://") or "://" not in url:
+        from dicom.network.folder_source import FolderSource
+
+        return FolderSource(url.removeprefix("file://"), deid_key)
     address = parse_pacs_url(url)
     timeouts = Timeouts(FLAGS.connect_timeout_s, FLAGS.read_timeout_s)
     if address.kind == DIMSE:

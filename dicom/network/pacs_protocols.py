@@ -1,10 +1,11 @@
 """What a PACS peer must do for us, whatever it speaks: the two seams of dicom/network.
 
 A `Source` is where a pull reads instances from (DICOMweb: `DicomwebSource`; DIMSE
-C-FIND with C-MOVE or C-GET: `DimseSource`); a `ResultStore` is where our SRs and SEGs
-go (STOW-RS: `DicomwebStore`; C-STORE: `DimseStore`). `network_flags.open_source` and
-`result_store.open_store` choose one by the URL's scheme; a new protocol is one class
-that satisfies the Protocol and one branch there.
+C-FIND with C-MOVE or C-GET: `DimseSource`; a folder's files: `FolderSource`); a
+`ResultStore` is where our SRs and SEGs go (STOW-RS: `DicomwebStore`; C-STORE:
+`DimseStore`). `network_flags.open_source` and `result_store.open_store` choose one by
+the URL's scheme; a new protocol is one class that satisfies the Protocol and one branch
+there.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Orthanc's own /tools/find, incremental re-runs, a killed pull, one-line faults."
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,3 +234,28 @@ def test_a_bad_filter_is_one_line(tmp_path):
     result, seconds = _timed_pull("dicomweb+http://127.0.0.1:1/dicom-web", tmp_path,
                                   "--filter=StudyDate=2025-01")
     _one_line_fault(result, seconds, "StudyDate")
+
+
+def test_a_folder_pull_gives_the_catalog_a_dicomweb_pull_gives(loaded_orthanc, tmp_path):
+    """The same filter over the PACS's own files in a folder tree (a mounted export, with
+    a file that is not DICOM) gives exactly the DICOMweb pull's catalog; a re-run copies
+    nothing."""
+    export = tmp_path / "export"
+    for index, path in enumerate(loaded_orthanc.stored_files):
+        target = export / f"batch{index % 3}" / f"{index:03d}_{os.path.basename(path)}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    (export / "README.txt").write_text("not DICOM")
+    args = ["--filter=PatientID=MRN1100*"]
+    web, local = str(tmp_path / "web.sqlite"), str(tmp_path / "folder.sqlite")
+    assert pull(loaded_orthanc.dicomweb, web, str(tmp_path / "s1"), *args).returncode == 0
+    first = pull(str(export), local, str(tmp_path / "s2"), *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "1 file(s) in file://" in first.stderr and "are not DICOM" in first.stderr
+    assert catalog_rows(local) == catalog_rows(web)
+    assert retrieved(first.stdout) == len(catalog_rows(web)) > 0
+    again = pull(str(export), local, str(tmp_path / "s2"), *args)
+    assert again.returncode == 0 and retrieved(again.stdout) == 0, again.stderr[-2000:]
+    missing = pull(str(tmp_path / "nowhere"), local, str(tmp_path / "s3"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].endswith("nowhere: no such folder")
