@@ -28,7 +28,7 @@ import requests
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import ROOT, run_module, spawn_module
 from tests.support.dicom_results import dciodvfy_errors
-from tests.support.folders import classification_folder
+from tests.support.model_cache import shared_model
 from tests.support.pacs_peers import (
     Orthanc,
     free_port,
@@ -37,11 +37,10 @@ from tests.support.pacs_peers import (
     start_orthanc,
 )
 from tests.support.pacs_runs import push
+from tests.support.tiny_models import BODY_PART_CLASSIFIER, CARDIAC_UNET
 
 pytestmark = pytest.mark.slow
 
-NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
-       "--log_every_n_steps=2"]
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
 
 
@@ -49,15 +48,7 @@ SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
 def setting(tmp_path_factory) -> dict:
     require_tool("dcmsend")
     root = tmp_path_factory.mktemp("node")
-    classification_folder(str(root / "folder"), {"A": 8, "B": 8}, size=32, patients=4)
-    from datasets.records.conversion import ConversionSettings, convert
-
-    convert(ConversionSettings("d", str(root / "folder"), str(root / "records"), "d",
-                               progress=False))
-    train_dir = str(root / "model")
-    trained = run_module("train_image_classifier", f"--train_dir={train_dir}",
-                         f"--dataset_dir={root / 'records'}", "--max_number_of_steps=2", *NET)
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    train_dir = shared_model(BODY_PART_CLASSIFIER, tmp_path_factory).train_dir  # read only
     # 6 studies of 4 images: 3 CR (routed), 3 DX (not)
     synthetic = synthesize(str(root / "dicom"), SyntheticSpec(num_images=24, size=64,
                                                               defects=False))
@@ -295,7 +286,7 @@ def test_kill_9_in_inference_and_a_down_pacs_end_with_one_result_per_image(setti
     assert "stored 4" in _status(config)
 
 
-def test_stowrs_in_a_study_level_sr_and_a_seg_route(setting, tmp_path):
+def test_stowrs_in_a_study_level_sr_and_a_seg_route(setting, tmp_path, tmp_path_factory):
     """Studies arrive by STOW-RS (dicomweb-client, as a DICOMweb sender does): the CR
     studies go to a `per: study` route (mean of the images), a cardiac MR series to a
     `results: seg` route. Orthanc ends with one SR per CR study, which opens with the
@@ -303,25 +294,12 @@ def test_stowrs_in_a_study_level_sr_and_a_seg_route(setting, tmp_path):
     finds no error in either."""
     from dicomweb_client.api import DICOMwebClient
 
-    from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
     from tests.support.dicom_results import sr_measurements
 
-    synthesize_cardiac(str(tmp_path / "raw"), CardiacSpec(num_patients=1, slices_per_patient=4,
-                                                          size=32, defects=False))
-    run = run_module("dicom.contours", f"--data_dir={tmp_path / 'raw'}",
-                     f"--output_dir={tmp_path / 'masks'}")
-    assert run.returncode == 0, run.stderr[-3000:]
-    from datasets.records.conversion import ConversionSettings, convert
-
-    convert(ConversionSettings("segmentation", str(tmp_path / "masks"),
-                               str(tmp_path / "records"), "cardiac", progress=False))
-    unet = str(tmp_path / "unet")
-    run = run_module("train_image_classifier", f"--train_dir={unet}",
-                     f"--dataset_dir={tmp_path / 'records'}", "--max_number_of_steps=2",
-                     "--model_name=unet", "--model_options=depth=2,base_filters=8",
-                     "--batch_size=4", "--train_image_size=32")
-    assert run.returncode == 0, run.stderr[-3000:]
-    series = sorted(glob.glob(str(tmp_path / "raw" / "dicoms" / "*" / "*.dcm")))
+    cardiac = shared_model(CARDIAC_UNET, tmp_path_factory)
+    unet = cardiac.train_dir  # read only
+    first_patient = sorted(glob.glob(os.path.join(cardiac.root, "raw", "dicoms", "*")))[0]
+    series = sorted(glob.glob(os.path.join(first_patient, "*.dcm")))  # one series, 4 slices
     pacs = start_orthanc(str(tmp_path / "pacs"), authentication=False)
     port, stow = free_port(), free_port()
     config = tmp_path / "node.yaml"

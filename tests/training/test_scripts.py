@@ -14,13 +14,14 @@ from datasets.records.conversion import ConversionSettings, convert
 from tests.support.cli import run_module
 from tests.support.dicom_files import image_dataset, to_bytes
 from tests.support.folders import classification_folder
+from tests.support.model_cache import private_copy, shared_model
+from tests.support.tiny_models import BODY_PART_CLASSIFIER, BODY_PARTS, TINY_NET
 from training.loop.checkpoints import checkpoint_key
 
 pytestmark = pytest.mark.slow  # end-to-end: `pytest -m "not slow"` skips it
 
-NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
-       "--log_every_n_steps=2", "--optimizer=adam", "--opt_epsilon=1e-7",
-       "--learning_rate=0.01"]
+NET = list(TINY_NET)
+CLASSES = set(BODY_PARTS)
 
 
 def _records(root, counts) -> str:
@@ -33,14 +34,11 @@ def _records(root, counts) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("train")
-    records = _records(root, {"A": 12, "B": 12, "C": 12})
-    train_dir = str(root / "run")
-    result = run_module("train_image_classifier", f"--train_dir={train_dir}",
-                        f"--dataset_dir={records}", "--dataset_name=dicom",
-                        "--max_number_of_steps=6", *NET)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {"root": str(root), "records": records, "train_dir": train_dir}
+    """The run's shared body-part classifier (6 steps), in a copy this module may train
+    on and evaluate into (eval saves calibration.json beside the checkpoint)."""
+    model = shared_model(BODY_PART_CLASSIFIER, tmp_path_factory)
+    train_dir = private_copy(model, str(tmp_path_factory.mktemp("train")))
+    return {"root": model.root, "records": model.records, "train_dir": train_dir}
 
 
 def _tensor(prefix: str, path: str) -> np.ndarray:
@@ -102,7 +100,7 @@ def test_eval_accepts_a_prefix_or_a_directory(trained, tmp_path):
         assert "accuracy" in result.stdout and "true \\ predicted" in result.stdout
         metrics = json.loads((eval_dir / "metrics.json").read_text())
         assert metrics["num_examples"] == sum(map(sum, metrics["confusion_matrix"]))
-        assert set(metrics["per_class"]) == {"A", "B", "C"}
+        assert set(metrics["per_class"]) == CLASSES
         assert (eval_dir / "confusion_matrix.png").stat().st_size > 0
     missing = run_module("eval_image_classifier", f"--checkpoint_path={tmp_path}/nothing",
                          f"--dataset_dir={trained['records']}")
@@ -146,9 +144,9 @@ def test_classify_files_with_a_bad_line_and_the_saved_model_agrees(trained, tmp_
     assert rows[1][1:] == ["ERROR", "", "missing file"]
     assert rows[2][1] == "ERROR" and "corrupt PNG" in rows[2][3]
     for row in (rows[0], rows[3], rows[4], rows[5]):
-        assert row[1] in {"A", "B", "C"}
+        assert row[1] in CLASSES
         top = dict(item.split(":") for item in row[3].split(","))
-        assert set(top) == {"A", "B", "C"}
+        assert set(top) == CLASSES
         assert sum(float(v) for v in top.values()) == pytest.approx(1.0, abs=2e-4)
     assert outputs["saved"] == outputs["ckpt"]
 
@@ -160,7 +158,7 @@ def test_classify_records_and_a_wrong_class_count(trained, tmp_path):
                         f"--outfile={outfile}", f"--checkpoint_path={trained['train_dir']}")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = outfile.read_text().splitlines()[1:]
-    assert rows and all(r.split("\t")[1] in {"A", "B", "C"} for r in rows)
+    assert rows and all(r.split("\t")[1] in CLASSES for r in rows)
     wrong = run_module("classify_image", f"--infile={pattern}", "--tfrecord=True",
                        "--num_classes=7", f"--checkpoint_path={trained['train_dir']}")
     assert wrong.returncode == 2

@@ -13,8 +13,6 @@ import pydicom
 import pytest
 from PIL import Image
 
-from datasets.records.conversion import ConversionSettings, convert
-from dicom.synthetic.cardiac_phantoms import CardiacSpec, synthesize_cardiac
 from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from tests.support.cli import run_module
 from tests.support.dicom_results import (
@@ -26,32 +24,25 @@ from tests.support.dicom_results import (
     sr_image_references,
     sr_measurements,
 )
-from tests.support.folders import classification_folder
+from tests.support.model_cache import shared_model
 from tests.support.pacs_peers import free_port, start_orthanc
 from tests.support.pacs_runs import CREDENTIALS
+from tests.support.tiny_models import BODY_PART_CLASSIFIER, CARDIAC_UNET
 
-pytestmark = pytest.mark.slow  # trains two tiny models, runs classify_image as users do
-
-NET = ["--model_name=mobilenet_v2_035", "--train_image_size=32", "--batch_size=8",
-       "--optimizer=adam", "--opt_epsilon=1e-7", "--learning_rate=0.01"]
-UNET = ["--model_name=unet", "--model_options=depth=2,base_filters=8", "--batch_size=4",
-        "--train_image_size=32", "--optimizer=adam", "--opt_epsilon=1e-7",
-        "--learning_rate=0.01"]
+pytestmark = pytest.mark.slow  # two tiny models (shared), classify_image as users run it
 
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> dict:
+    """The run's shared body-part classifier (MYSTERY has no standard code), read only,
+    and eight synthetic radiographs to classify."""
+    model = shared_model(BODY_PART_CLASSIFIER, tmp_path_factory)
     root = tmp_path_factory.mktemp("classifier")
-    classification_folder(str(root / "in"), {"CHEST": 6, "ABDOMEN": 6, "MYSTERY": 6}, size=32)
-    convert(ConversionSettings("dicom", str(root / "in"), str(root / "records"), "dicom",
-                               progress=False))
-    train_dir = str(root / "train")
-    result = run_module("train_image_classifier", f"--train_dir={train_dir}",
-                        f"--dataset_dir={root / 'records'}", "--max_number_of_steps=2", *NET)
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_dir = model.train_dir
     dicoms = synthesize(str(root / "dicom"), SyntheticSpec(num_images=8, seed=3, size=32,
                                                           defects=False)).images
-    png = str(root / "in" / "images" / sorted(os.listdir(root / "in" / "images"))[0])
+    images = os.path.join(model.root, "in", "images")
+    png = os.path.join(images, sorted(os.listdir(images))[0])
     listing = root / "input.txt"
     listing.write_text("\n".join([*dicoms, png]) + "\n")
     return {"root": root, "train_dir": train_dir, "dicoms": dicoms, "listing": str(listing)}
@@ -59,19 +50,12 @@ def classifier(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def segmenter(tmp_path_factory) -> dict:
+    """The run's shared cardiac UNet, read only, its 3 patients' MR series and a
+    radiograph it cannot segment."""
+    model = shared_model(CARDIAC_UNET, tmp_path_factory)
     root = tmp_path_factory.mktemp("segmenter")
-    synthesize_cardiac(str(root / "raw"), CardiacSpec(num_patients=3, slices_per_patient=4,
-                                                      size=32, defects=False))
-    result = run_module("dicom.contours", f"--data_dir={root / 'raw'}",
-                        f"--output_dir={root / 'masks'}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    convert(ConversionSettings("segmentation", str(root / "masks"), str(root / "records"),
-                               "cardiac", progress=False))
-    train_dir = str(root / "train")
-    result = run_module("train_image_classifier", f"--train_dir={train_dir}",
-                        f"--dataset_dir={root / 'records'}", "--max_number_of_steps=2", *UNET)
-    assert result.returncode == 0, result.stderr[-3000:]
-    series = sorted(glob.glob(str(root / "raw" / "dicoms" / "*" / "*.dcm")))
+    train_dir = model.train_dir
+    series = sorted(glob.glob(os.path.join(model.root, "raw", "dicoms", "*", "*.dcm")))
     radiograph = synthesize(str(root / "cr"), SyntheticSpec(num_images=1, seed=4, size=32,
                                                            defects=False)).images[0]
     listing = root / "input.txt"
@@ -130,7 +114,7 @@ def test_one_sr_per_image_names_its_source_and_reads_back_to_the_text_output(
     assert dataset.Manufacturer == "medcv"
     texts = _text_values(dataset)
     assert "medcv mobilenet_v2_035" in texts  # the algorithm: net, checkpoint step, config hash
-    assert any(re.fullmatch(r"step 2, config [0-9a-f]{16}", t) for t in texts)
+    assert any(re.fullmatch(r"step 6, config [0-9a-f]{16}", t) for t in texts)
     again = _classify(classifier, out)  # the same model and inputs: the same objects
     assert again.returncode == 0 and sorted(glob.glob(str(out / "SR_*.dcm"))) == written
 
