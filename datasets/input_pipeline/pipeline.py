@@ -13,6 +13,7 @@ the model alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import tensorflow as tf
@@ -134,7 +135,7 @@ def build_pipeline(
     if augment_options is not None:
         dataset = with_element_seeds(dataset, seed)
     else:
-        dataset = dataset.map(lambda record: (record, tf.zeros([2], tf.int64)))
+        dataset = dataset.map(_plain(lambda record: (record, tf.zeros([2], tf.int64))))
 
     framing = options.eval_framing if not (options.is_training or segmentation) else None
     raw_bits = 16 if max(spec.bit_depths, default=8) == 16 else 8
@@ -181,8 +182,8 @@ def build_pipeline(
             return image, target, example[example_codec.ID]
         return image, target
 
-    dataset = dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=options.deterministic
-                          or not shuffle)
+    dataset = dataset.map(_plain(decode), num_parallel_calls=AUTOTUNE,
+                          deterministic=options.deterministic or not shuffle)
     dataset = dataset.batch(options.batch_size, drop_remainder=options.drop_remainder)
     dataset = dataset.prefetch(AUTOTUNE)
     dataset_options = tf.data.Options()
@@ -207,7 +208,14 @@ def with_element_seeds(dataset: tf.data.Dataset, seed: int | None) -> tf.data.Da
     def attach(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return record, tf.random.uniform([2], 0, _SEED_RANGE, tf.int64, seed=seed)
 
-    return dataset.map(attach)
+    return dataset.map(_plain(attach))
+
+
+def _plain(function: Callable) -> Callable:
+    """`function` traced as written, without AutoGraph's rewrite: the input path branches
+    with tf.cond and tf.where only, and AutoGraph's conversion of it cost about a second
+    of every command's start-up."""
+    return tf.autograph.experimental.do_not_convert(function)
 
 
 def _synthetic(spec, height, width, channels, options, seed) -> tf.data.Dataset:

@@ -95,7 +95,7 @@ def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
                              with_keys=True)
     activation = task_head(spec.task).activation
     forward = tf.function(lambda images: activation(
-        tf.cast(model(images, training=False)["logits"], tf.float32)))
+        tf.cast(model(images, training=False)["logits"], tf.float32)), autograph=False)
     labels, probabilities, ids, patients = [], [], [], []
     for images, batch_labels, batch_ids, batch_patients in dataset:
         probabilities.append(forward(images).numpy())
@@ -124,7 +124,7 @@ def _segment_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
     class_names = spec.class_names
     dataset = _split_batches(settings, spec, config)
     forward = tf.function(lambda images: tf.argmax(model(images, training=False)["logits"], -1,
-                                                   output_type=tf.int32))
+                                                   output_type=tf.int32), autograph=False)
     scores = SegmentationScores(class_names)
     for images, masks in dataset:
         scores.add(masks.numpy(), forward(images).numpy())

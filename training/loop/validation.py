@@ -130,7 +130,7 @@ def make_validator(model: keras.Model, spec: DatasetSpec, dataset: tf.data.Datas
                    per_example_loss: Callable) -> Callable[[], dict[str, float]]:
     """A function that runs the model over `dataset` and returns the validation metrics."""
 
-    @tf.function
+    @tf.function(autograph=False)
     def forward(images, targets):
         outputs = model(images, training=False)
         outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}

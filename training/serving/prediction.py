@@ -136,7 +136,7 @@ class Predictor:
         multilabel = loaded.config.multilabel
         activation = task_head(loaded.config.task).activation
         forward = tf.function(lambda images: activation(
-            tf.cast(model(images, training=False)["logits"], tf.float32)))
+            tf.cast(model(images, training=False)["logits"], tf.float32)), autograph=False)
         train_dir = os.path.dirname(loaded.prefix)
         thresholds = read_thresholds(train_dir) if multilabel else None
         scaling = None if record_task(loaded.config.task).dense else read_scaling(train_dir)
@@ -169,7 +169,7 @@ def to_model_input(data: bytes, image_format: str, spec: InputSpec, height: int 
 def _encoded_input(spec: InputSpec):
     """`model_input` for one spec, traced once (a graph per spec, not ops per image)."""
     return tf.function(functools.partial(model_input, spec=spec),
-                       input_signature=[tf.TensorSpec([], tf.string)])
+                       input_signature=[tf.TensorSpec([], tf.string)], autograph=False)
 
 
 def read_image_list(path: str) -> list[str]:
