@@ -42,7 +42,7 @@ def pipeline(tmp_path_factory) -> dict[str, str]:
          "--progress=false")
     train_dir = str(root / "train")
     _run("train_image_classifier", f"--train_dir={train_dir}", f"--dataset_dir={records}",
-         "--model_name=resnet_v1_18", "--train_image_size=64", "--batch_size=16",
+         "--model_name=resnet_v1_18", "--train_image_size=48", "--batch_size=16",
          "--max_number_of_steps=200", "--optimizer=adam", "--opt_epsilon=1e-7",
          "--learning_rate=0.002", "--log_every_n_steps=100", "--seed=0", "--pos_weight=auto")
     eval_out = _run("eval_image_classifier", f"--checkpoint_path={train_dir}",

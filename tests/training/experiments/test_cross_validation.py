@@ -1,6 +1,7 @@
 """cross_validate.py end to end on the synthetic findings set, as a user runs it: catalog,
-label table, fetched folder, five patient-grouped folds; a kill -9 in fold 3 and a re-run
-that does not retrain folds 1 and 2; a summary that matches the folds' metrics."""
+label table, fetched folder, three patient-grouped folds (--num_folds; five by default); a
+kill -9 in fold 3 and a re-run that does not retrain folds 1 and 2; a summary that matches
+the folds' metrics."""
 
 from __future__ import annotations
 
@@ -19,18 +20,19 @@ from tests.support.cli import run_module, spawn_module
 from tests.support.experiments import learnable_folder
 from tests.support.findings_catalog import fetched_findings, run
 
-pytestmark = pytest.mark.slow  # builds a catalog and trains five models, one twice in part
+pytestmark = pytest.mark.slow  # builds a catalog and trains three models, one twice in part
 
 NET = ["--model_name=resnet_v1_18", "--train_image_size=32", "--batch_size=16",
        "--max_number_of_steps=15", "--save_interval_secs=1", "--log_every_n_steps=5"]
 
 
 def _findings_folds(root) -> str:
-    """The synthetic findings set through the catalog, converted to five folds."""
+    """The synthetic findings set through the catalog, converted to three folds."""
     records = str(root / "records")
     out = run("tf_convert_data", f"--dataset_dir={fetched_findings(root, 120, 32, seed=2)}",
-              f"--output_dir={records}", "--need_split=kfold", "--progress=false")
-    assert "fold1" in out and "fold5" in out and "multilabel" in out
+              f"--output_dir={records}", "--need_split=kfold", "--num_folds=3",
+              "--progress=false")
+    assert "fold1" in out and "fold3" in out and "fold4" not in out and "multilabel" in out
     return records
 
 
@@ -46,7 +48,7 @@ def _kill_during_fold_3(arguments: list[str], train_dir: str) -> None:
     assert not os.path.exists(os.path.join(train_dir, "fold3", "fold_done.json"))
 
 
-def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
+def test_three_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     records = _findings_folds(tmp_path)
     train_dir = str(tmp_path / "cv")
     arguments = [f"--dataset_dir={records}", f"--train_dir={train_dir}", *NET]
@@ -58,17 +60,17 @@ def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     result = run_module("cross_validate", *arguments, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     for k in (1, 2):
-        assert f"fold {k} of 5: finished earlier (step 15); not retrained" in result.stderr
+        assert f"fold {k} of 3: finished earlier (step 15); not retrained" in result.stderr
         assert os.path.getmtime(os.path.join(train_dir, f"fold{k}", "fold_done.json")) == (
             finished[k])
     assert "resuming from" in result.stderr and "fold3" in result.stderr
 
     with open(os.path.join(train_dir, "cv_summary.json")) as handle:
         summary = json.load(handle)
-    assert summary["num_folds"] == 5 and summary["folds"] == [1, 2, 3, 4, 5]
+    assert summary["num_folds"] == 3 and summary["folds"] == [1, 2, 3]
     assert summary["task"] == "multilabel"
     per_fold = []
-    for k in range(1, 6):
+    for k in range(1, 4):
         with open(os.path.join(train_dir, f"fold{k}", "eval", "metrics.json")) as handle:
             report = json.load(handle)
         assert report["split"] == f"validation_fold{k}" and report["step"] == 15
@@ -84,7 +86,7 @@ def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     assert summary["summary"][f"auroc:{label}"]["values"] == pytest.approx(values)
     with open(os.path.join(train_dir, "cv_summary.md")) as handle:
         table = handle.read()
-    assert "| macro_auroc |" in table and "| fold 5 | mean | sd |" in table
+    assert "| macro_auroc |" in table and "| fold 3 | mean | sd |" in table
 
     with open(os.path.join(train_dir, "oof_predictions.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -95,7 +97,7 @@ def test_five_folds_killed_in_fold_3_resume_and_summarize(tmp_path):
     for row in rows:
         patients_by_fold.setdefault(row["fold"], set()).add(row["patient_key"])
     folds = list(patients_by_fold.values())
-    assert len(folds) == 5 and all(folds)
+    assert len(folds) == 3 and all(folds)
     assert all(not a & b for i, a in enumerate(folds) for b in folds[i + 1:])
     assert summary["pooled_out_of_fold"]["num_examples"] == total
     assert "summary in" in result.stdout
