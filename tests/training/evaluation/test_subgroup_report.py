@@ -37,7 +37,7 @@ def evaluated(tmp_path_factory) -> dict:
                                attributes_required=True))
     train_dir = str(root / "run")
     trained = run_module("train_image_classifier", f"--train_dir={train_dir}",
-                         f"--dataset_dir={records}", "--max_number_of_steps=150", *NET)
+                         f"--dataset_dir={records}", "--max_number_of_steps=100", *NET)
     assert trained.returncode == 0, trained.stderr[-3000:]
     eval_dir = str(root / "eval")
     result = run_module("eval_image_classifier", f"--checkpoint_path={train_dir}",
