@@ -12,12 +12,6 @@ import sqlalchemy as sa
 import console.quiet_start  # noqa: F401  (as every command starts: before TensorFlow loads)
 from dicom.synthetic.synthetic_dicom import SyntheticResult, SyntheticSpec, synthesize
 
-# make test's two workers share two cores: one TensorFlow thread pool per process, each as
-# large as the machine, oversubscribed them. Two ResNet-18 steps at 32 px side by side took
-# 0.24 s each with TensorFlow's pools, 0.17 s with one intra-op thread each (commands the
-# tests start inherit it). Users' runs keep TensorFlow's choice.
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-
 MYSQL_URL_VARIABLE = "MEDCV_TEST_MYSQL_URL"
 DEFAULT_MYSQL_URL = "mysql+mysqlconnector://root@127.0.0.1:3306/test"
 POSTGRES_URL_VARIABLE = "MEDCV_TEST_POSTGRES_URL"

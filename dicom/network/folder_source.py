@@ -99,7 +99,8 @@ class FolderSource:
                     delivered.append(self._spool.write(self._name_for(instance.sop_uid),
                                                        _chunks(handle)))
             except (FileNotFoundError, InstanceTooLarge) as exc:
-                log.warning("%s: %s not copied (%s)", self.describe(), instance.sop_uid,
+                log.warning("%s: %s not copied (%s)", self.describe(),  # the spool's name:
+                            self._name_for(instance.sop_uid),  # a pseudonym under --deidentify
                             exc.strerror if isinstance(exc, FileNotFoundError) else exc)
         return delivered
 
