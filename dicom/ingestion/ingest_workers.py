@@ -260,7 +260,10 @@ class _Pool:
         """Replace a worker that died or overran, recording the file it was on."""
         for slot, process in enumerate(self.processes):
             task, _, started = self.slots[3 * slot : 3 * slot + 3]
-            if process.exitcode is not None and process.exitcode != 0:
+            if process.exitcode is not None and (
+                    process.exitcode != 0 or self.connections[slot] is None):
+                # A worker ends with status 0 only when told to; gone otherwise, with its
+                # pipe read to the end, it is lost like one killed (never waited for).
                 yield from self._replace(slot, _death_reason(process.exitcode), WORKER_DIED)
             elif (
                 self.limits.file_timeout_s
@@ -411,9 +414,14 @@ class _BackgroundCommitter:
             try:
                 self.send(("done", task, commit_outcomes(self.catalog, outcomes)))
             except BaseException as exc:
-                self.error = exc
                 # At once: the decoding thread may be waiting for a task that never comes.
-                self.send(("error", _picklable(exc)))
+                # `error` is set only once the message is sent: the decoding thread, seeing
+                # it, stops the worker without a message of its own, and a worker gone
+                # before this send would leave the parent nothing to report.
+                try:
+                    self.send(("error", _picklable(exc)))
+                finally:
+                    self.error = exc
 
 
 def _picklable(exc: BaseException) -> BaseException:

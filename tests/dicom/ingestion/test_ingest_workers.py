@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from dicom.ingestion import ingest_workers
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import resolve_db_url
-from dicom.ingestion.file_processing import FileProcessor, IngestSettings
+from dicom.ingestion.file_processing import NEW, FileOutcome, FileProcessor, IngestSettings
 from dicom.ingestion.ingest import ingest_directory
 from dicom.ingestion.ingest_workers import (
+    WorkerDied,
     WorkerLimits,
     decoded_groups,
     inherited_data_bytes,
@@ -65,6 +67,51 @@ def test_a_database_error_in_a_worker_reaches_the_parent(tmp_path):
     results = run_in_workers(tasks, IngestSettings(), {}, url, AttributeLists(), 1)
     with pytest.raises(sa.exc.OperationalError, match="no such table: images"):
         list(results)
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # a row short of columns
+def test_a_failed_commit_is_sent_before_the_worker_may_stop(tmp_path):
+    """The committer's error was set before it was sent: the decoding thread, seeing it,
+    ended the worker (status 0) before the message went, and the parent waited forever."""
+    url = resolve_db_url(f"sqlite:///{tmp_path / 'no_tables.sqlite'}")
+    catalog = Catalog.attach(url, AttributeLists())
+    sent: list[tuple] = []
+
+    def slow_send(message: tuple) -> None:
+        time.sleep(0.3)  # a pipe to a busy parent
+        sent.append(message)
+
+    committer = ingest_workers._BackgroundCommitter(catalog, slow_send)
+    committer.submit(0, [FileOutcome("a.dcm", NEW, sop_uid="1.2.3", sha256="0" * 64,
+                                     rows=[{"sop_instance_uid": "1.2.3"}], row_count=1)])
+    deadline = time.monotonic() + 30
+    while committer.error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert committer.error is not None
+    assert [message[0] for message in sent] == ["error"]  # already on its way
+    catalog.dispose()
+
+
+def _silent_exit(*args) -> None:
+    """A worker that ends (status 0) without a word, as a lost message left it."""
+
+
+def test_a_worker_gone_without_a_word_is_a_lost_worker_not_a_hang(tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.dcm").write_bytes(to_bytes(image_dataset(gradient(bits=12), bits_stored=12)))
+    url = resolve_db_url(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    monkeypatch.setattr(ingest_workers, "_worker_main", _silent_exit)  # forked: inherited
+    previous = signal.signal(signal.SIGALRM,
+                             lambda *_: pytest.fail("the pool waited for a lost worker"))
+    signal.alarm(60)
+    try:
+        with pytest.raises(WorkerDied, match="exited with status 0"):
+            list(run_in_workers([[str(folder / "a.dcm")]], IngestSettings(), {}, url,
+                                AttributeLists(), 1))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _count(engine, table: str) -> int:
