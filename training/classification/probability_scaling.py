@@ -3,7 +3,11 @@ scaling (multi-label), fitted on the validation split and kept beside `threshold
 
 eval_image_classifier fits the scaling and writes `calibration.json` to the train_dir;
 classify_image, the SavedModel export and the DICOM SRs made from them apply it and say
-so. Both scalings are monotone (temperature keeps every argmax, Platt's slope must be
+so. Both are fitted to, and applied on, the model's logits: float32 probabilities lose
+them where the model is sure (a softmax row of 1 and 1e-20s, a sigmoid of exactly 1), so
+scaling probabilities would disagree with the export's graph on exactly those images.
+
+Both scalings are monotone (temperature keeps every argmax, Platt's slope must be
 positive), so discrimination (AUROC, the decisions) is unchanged; only the stated
 probabilities move. A multi-label threshold chosen on the raw scale maps onto the
 calibrated one (`threshold`), so a finding is flagged exactly where it was before.
@@ -23,12 +27,13 @@ from files.atomic_file import write_atomic
 CALIBRATION_FILE = "calibration.json"
 TEMPERATURE = "temperature"
 PLATT = "platt"
-_EPSILON = 1e-7
+_SMALLEST = float(np.finfo(np.float32).tiny)  # what a float32 probability can hold
+_BELOW_ONE = 1.0 - 2.0**-24
 _TEMPERATURE_RANGE = (0.05, 20.0)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _EPSILON, 1 - _EPSILON)
+    p = np.clip(p, _SMALLEST, _BELOW_ONE)
     return np.log(p) - np.log1p(-p)
 
 
@@ -40,6 +45,17 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def logits_from_probabilities(probabilities: np.ndarray, multi_label: bool) -> np.ndarray:
+    """The model's logits as far as its probabilities keep them, for predictions read back
+    without them (predictions.csv): log p for a softmax (its logits up to a constant a row,
+    which scaling ignores), the logit of p for sigmoids. Exact until a probability
+    saturates in float32."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if multi_label:
+        return _logit(probabilities)
+    return np.log(np.clip(probabilities, _SMALLEST, 1.0))
 
 
 @dataclass(frozen=True)
@@ -54,18 +70,30 @@ class ProbabilityScaling:
     platt: dict[str, list[float]] = field(default_factory=dict)
     """label -> [slope, intercept] on the logit; a label left as it was is absent."""
 
-    def apply(self, probabilities: np.ndarray, class_names: list[str]) -> np.ndarray:
-        """Calibrated probabilities for a batch (rows: images) of the model's own."""
-        probabilities = np.asarray(probabilities, dtype=np.float64)
+    def apply_to_logits(self, logits: np.ndarray, class_names: list[str]) -> np.ndarray:
+        """Calibrated probabilities for a batch (rows: images) of the model's logits: what
+        the export's graph computes (`logit_scale_and_shift`, then softmax or sigmoid)."""
+        scale, shift = self.logit_scale_and_shift(class_names)
+        scaled = np.asarray(logits, dtype=np.float64) * scale + shift
         if self.method == TEMPERATURE:
-            logits = np.log(np.clip(probabilities, _EPSILON, 1.0))
-            return _softmax(logits / float(self.temperature or 1.0)).astype(np.float32)
-        out = probabilities.copy()
-        for index, name in enumerate(class_names):
-            if name in self.platt:
-                slope, intercept = self.platt[name]
-                out[..., index] = _sigmoid(slope * _logit(probabilities[..., index]) + intercept)
-        return out.astype(np.float32)
+            return _softmax(scaled).astype(np.float32)
+        return _sigmoid(scaled).astype(np.float32)
+
+    def apply(self, probabilities: np.ndarray, class_names: list[str]) -> np.ndarray:
+        """Calibrated probabilities for a batch of the model's probabilities, where its
+        logits were not kept (`logits_from_probabilities`)."""
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        logits = logits_from_probabilities(probabilities, self.method == PLATT)
+        out = self.apply_to_logits(logits, class_names)
+        if self.method == PLATT:  # a label left as it was keeps its probability exactly
+            kept = [i for i, name in enumerate(class_names) if name not in self.platt]
+            out[..., kept] = probabilities[..., kept]
+        return out
+
+    def calibrated_thresholds(self, values: dict[str, float | None]) -> dict[str, float | None]:
+        """Multi-label thresholds chosen on the raw scale, moved onto the calibrated one."""
+        return {name: None if value is None else self.threshold(name, value)
+                for name, value in values.items()}
 
     def logit_scale_and_shift(self, class_names: list[str]) -> tuple[list[float], list[float]]:
         """Per class, (a, b) with calibrated logits = a * logits + b: what the SavedModel
@@ -103,12 +131,22 @@ class ProbabilityScaling:
                 "temperature": self.temperature, "platt": self.platt}
 
 
-def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """The temperature minimizing the negative log-likelihood of the true classes
-    (Guo et al. 2017), searched on a log scale by SciPy's bounded scalar minimizer."""
+def logit_scale_and_shift(scaling: ProbabilityScaling | None,
+                          class_names: list[str]) -> tuple[list[float], list[float]]:
+    """Per class, (a, b) with calibrated logits = a * logits + b; (1, 0) without a
+    scaling: what a graph applies before its softmax or sigmoid."""
+    if scaling is None:
+        return [1.0] * len(class_names), [0.0] * len(class_names)
+    return scaling.logit_scale_and_shift(class_names)
+
+
+def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
+    """The temperature minimizing the negative log-likelihood of the true classes given
+    the model's logits (Guo et al. 2017), searched on a log scale by SciPy's bounded
+    scalar minimizer."""
     from scipy.optimize import minimize_scalar
 
-    logits = np.log(np.clip(np.asarray(probabilities, np.float64), _EPSILON, 1.0))
+    logits = np.asarray(logits, np.float64)
     rows = np.arange(len(labels))
     labels = np.asarray(labels, dtype=np.int64)
 
@@ -122,7 +160,7 @@ def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(math.exp(minimize_scalar(loss, bounds=(low, high), method="bounded").x))
 
 
-def fit_platt(targets: np.ndarray, probabilities: np.ndarray,
+def fit_platt(targets: np.ndarray, logits: np.ndarray,
               class_names: list[str]) -> dict[str, list[float]]:
     """Per label, a logistic regression of the truth on the model's logit over the label's
     known entries (scikit-learn, unpenalized). A label with fewer than two positives or
@@ -135,7 +173,7 @@ def fit_platt(targets: np.ndarray, probabilities: np.ndarray,
         truth = targets[known, index] == 1
         if truth.sum() < 2 or (~truth).sum() < 2:
             continue
-        z = _logit(probabilities[known, index].astype(np.float64)).reshape(-1, 1)
+        z = np.asarray(logits[known, index], np.float64).reshape(-1, 1)
         model = LogisticRegression(C=np.inf, max_iter=1000).fit(z, truth)
         slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
         if slope > 0 and math.isfinite(slope) and math.isfinite(intercept):

@@ -16,6 +16,7 @@ from training.classification.probability_scaling import (
     ProbabilityScaling,
     fit_platt,
     fit_temperature,
+    logits_from_probabilities,
 )
 from training.evaluation.split_predictions import SplitPredictions, score_columns
 from training.evaluation.statistics import calibration, expected_calibration_error
@@ -23,15 +24,16 @@ from training.evaluation.statistics import calibration, expected_calibration_err
 
 def fit_scaling(validation: SplitPredictions, task: str, class_names: list[str], split: str,
                 step: int) -> ProbabilityScaling:
-    """The probability scaling fitted on validation predictions: per-label Platt scaling for a
-    multi-label task, a temperature otherwise."""
-    if record_task(task).multi_label:
+    """The probability scaling fitted on validation predictions' logits: per-label Platt
+    scaling for a multi-label task, a temperature otherwise."""
+    multi_label = record_task(task).multi_label
+    logits = (validation.logits if validation.logits is not None
+              else logits_from_probabilities(validation.probabilities, multi_label))
+    if multi_label:
         return ProbabilityScaling(PLATT, split, step,
-                                  platt=fit_platt(validation.targets, validation.probabilities,
-                                                  class_names))
+                                  platt=fit_platt(validation.targets, logits, class_names))
     return ProbabilityScaling(TEMPERATURE, split, step,
-                              temperature=fit_temperature(validation.targets,
-                                                          validation.probabilities))
+                              temperature=fit_temperature(validation.targets, logits))
 
 
 def _calibration_of(predictions: SplitPredictions, task: str, class_names: list[str]) -> dict:
@@ -49,7 +51,9 @@ def before_and_after(predictions: SplitPredictions, scaling: ProbabilityScaling,
     """metrics.json's `calibration_scaling`: the scaling, and the split's calibration with
     the model's own probabilities and with the scaled ones."""
     scaled = SplitPredictions(predictions.ids, predictions.patients, predictions.targets,
-                              scaling.apply(predictions.probabilities, class_names))
+                              scaling.apply(predictions.probabilities, class_names)
+                              if predictions.logits is None
+                              else scaling.apply_to_logits(predictions.logits, class_names))
     return {"scaling": scaling.to_dict(), "described": scaling.describe(),
             "before": _calibration_of(predictions, task, class_names),
             "after": _calibration_of(scaled, task, class_names)}

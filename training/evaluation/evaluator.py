@@ -94,11 +94,17 @@ def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
     dataset = _split_batches(settings, spec, config, config.preprocessing, split_name,
                              with_keys=True)
     activation = task_head(spec.task).activation
-    forward = tf.function(lambda images: activation(
-        tf.cast(model(images, training=False)["logits"], tf.float32)), autograph=False)
-    labels, probabilities, ids, patients = [], [], [], []
+
+    def logits_and_probabilities(images):
+        logits = tf.cast(model(images, training=False)["logits"], tf.float32)
+        return logits, activation(logits)
+
+    forward = tf.function(logits_and_probabilities, autograph=False)
+    labels, probabilities, logits, ids, patients = [], [], [], [], []
     for images, batch_labels, batch_ids, batch_patients in dataset:
-        probabilities.append(forward(images).numpy())
+        batch_logits, batch_probabilities = forward(images)
+        logits.append(batch_logits.numpy())
+        probabilities.append(batch_probabilities.numpy())
         labels.append(batch_labels.numpy())
         batch = [i.decode("utf-8", "replace") for i in batch_ids.numpy()]
         if failures is not None:
@@ -116,7 +122,7 @@ def _predict_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec
         rows = [found.get(i, blank) for i in ids]
         attributes = {name: [row[name] for row in rows] for name in names}
     return SplitPredictions(ids, patients, np.concatenate(labels),
-                            np.concatenate(probabilities), attributes)
+                            np.concatenate(probabilities), attributes, np.concatenate(logits))
 
 
 def _segment_split(model: keras.Model, settings: EvalSettings, spec: DatasetSpec,

@@ -34,6 +34,9 @@ class SplitPredictions:
     probabilities: np.ndarray
     attributes: dict[str, list[str]] = field(default_factory=dict)
     """attribute name -> one value per row ('unknown' where the catalog had none)."""
+    logits: np.ndarray | None = None
+    """The model's logits where eval computed them (calibration is fitted on these);
+    None for predictions read back from predictions.csv."""
 
     def subset(self, rows: np.ndarray) -> SplitPredictions:
         """The rows where `rows` (a boolean mask) is true."""
@@ -44,7 +47,8 @@ class SplitPredictions:
         return SplitPredictions([self.ids[i] for i in rows], [self.patients[i] for i in rows],
                                 self.targets[rows], self.probabilities[rows],
                                 {name: [values[i] for i in rows]
-                                 for name, values in self.attributes.items()})
+                                 for name, values in self.attributes.items()},
+                                None if self.logits is None else self.logits[rows])
 
     def aligned_to(self, ids: list[str]) -> SplitPredictions:
         """These rows in the order of `ids`; ValueError when one is missing."""

@@ -31,10 +31,12 @@ from datasets.records.dataset_spec import DatasetSpec
 from datasets.records.tasks import record_task
 from training.classification.probability_scaling import (
     ProbabilityScaling,
+    logit_scale_and_shift,
     read_scaling,
     write_scaling,
 )
 from training.classification.thresholds import (
+    Thresholds,
     default_thresholds,
     read_thresholds,
     write_thresholds,
@@ -56,8 +58,7 @@ class ServingModule(tf.Module):
         self.multilabel = config.multilabel
         self.thresholds = tf.constant(thresholds or [0.5] * config.num_classes, tf.float32)
         # calibrated logits = scale * logits + shift (1 and 0: the model's own)
-        scale, shift = (scaling.logit_scale_and_shift(config.class_names) if scaling
-                        else ([1.0] * config.num_classes, [0.0] * config.num_classes))
+        scale, shift = logit_scale_and_shift(scaling, config.class_names)
         self.logit_scale = tf.constant(scale, tf.float32)
         self.logit_shift = tf.constant(shift, tf.float32)
         self.size = config.image_size
@@ -97,6 +98,20 @@ class ServingModule(tf.Module):
         return self._outputs(images)
 
 
+def calibration_beside(train_dir: str, config: RunConfig
+                       ) -> tuple[Thresholds | None, ProbabilityScaling | None]:
+    """What eval left beside a checkpoint for its outputs: a multi-label model's
+    thresholds (None when eval chose none) moved onto the calibrated scale, and the
+    calibration (None for a dense task, or when eval fitted none). The export bakes both
+    into its graph; the Predictor applies them to a checkpoint the same way."""
+    thresholds = read_thresholds(train_dir) if config.multilabel else None
+    scaling = None if record_task(config.task).dense else read_scaling(train_dir)
+    if thresholds is not None and scaling is not None:  # onto the calibrated scale
+        thresholds = dataclasses.replace(
+            thresholds, values=scaling.calibrated_thresholds(thresholds.values))
+    return thresholds, scaling
+
+
 def export_saved_model(
     checkpoint_path: str,
     export_dir: str,
@@ -113,20 +128,12 @@ def export_saved_model(
                                         class_names=spec.class_names)
     loaded = load_model(checkpoint_path, overrides, use_moving_averages=use_moving_averages)
     config = loaded.config
-    thresholds = None
-    if config.multilabel:
-        thresholds = read_thresholds(os.path.dirname(loaded.prefix))
-        if thresholds is None:
-            log.warning("no thresholds.json beside %s: every finding's threshold is 0.5; run "
-                        "eval_image_classifier first to choose them on the validation split",
-                        loaded.prefix)
-            thresholds = default_thresholds(config.class_names)
-    scaling = (None if record_task(config.task).dense
-               else read_scaling(os.path.dirname(loaded.prefix)))
-    if thresholds is not None and scaling is not None:  # onto the calibrated scale
-        thresholds = dataclasses.replace(thresholds, values={
-            name: None if value is None else scaling.threshold(name, value)
-            for name, value in thresholds.values.items()})
+    thresholds, scaling = calibration_beside(os.path.dirname(loaded.prefix), config)
+    if config.multilabel and thresholds is None:
+        log.warning("no thresholds.json beside %s: every finding's threshold is 0.5; run "
+                    "eval_image_classifier first to choose them on the validation split",
+                    loaded.prefix)
+        thresholds = default_thresholds(config.class_names)
     module = ServingModule(loaded.model, config,
                            thresholds.for_labels(config.class_names) if thresholds else None,
                            scaling)

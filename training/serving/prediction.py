@@ -33,11 +33,14 @@ from datasets.records import example_codec
 from datasets.records.dataset_spec import SPEC_FILE, read_spec
 from datasets.records.planar_pixels import PLANAR
 from datasets.records.record_images import UnreadableImage, load_frames
-from datasets.records.tasks import record_task
 from dicom.decoding.display import FrameName
 from dicom.decoding.intensity_window import IntensityWindow
 from dicom.preprocessing.methods import PixelPreprocessing
-from training.classification.probability_scaling import ProbabilityScaling, read_scaling
+from training.classification.probability_scaling import (
+    ProbabilityScaling,
+    logit_scale_and_shift,
+    read_scaling,
+)
 from training.classification.thresholds import (
     LabelFindings,
     Thresholds,
@@ -48,7 +51,7 @@ from training.loop.checkpoints import checkpoint_step
 from training.loop.model_loading import load_model
 from training.loop.run_config import ModelOverrides, RunConfig, reconcile
 from training.loop.task_heads import task_head
-from training.serving.export import MODEL_INFO, is_saved_model
+from training.serving.export import MODEL_INFO, calibration_beside, is_saved_model
 from training.serving.provenance import read_provenance
 
 if TYPE_CHECKING:
@@ -67,25 +70,19 @@ class Predictor:
 
     def __init__(self, config: RunConfig, forward, step: int = 0,
                  thresholds: Thresholds | None = None,
-                 scaling: ProbabilityScaling | None = None,
-                 scaling_in_graph: bool = False) -> None:
+                 scaling: ProbabilityScaling | None = None) -> None:
         self.config = config
         self._forward = forward
+        """Images -> probabilities, with `scaling` applied to the logits in its graph."""
         self.step = step
         """The checkpoint's global step (0 for a SavedModel, which does not record it)."""
         self.scaling = scaling
-        """The calibration eval fitted (calibration.json), applied to every probability;
-        a SavedModel applies it in its graph (`scaling_in_graph`)."""
-        self._scale_here = scaling is not None and not scaling_in_graph
+        """The calibration eval fitted (calibration.json), which every probability has."""
         self.thresholds = thresholds
         """Multi-label: each label's threshold (eval's thresholds.json, else 0.5 each), on
         the scale of the probabilities given out (calibrated, when they are)."""
         if config.multilabel and thresholds is None:
             self.thresholds = default_thresholds(config.class_names)
-        elif self.thresholds is not None and scaling is not None and self._scale_here:
-            self.thresholds = dataclasses.replace(self.thresholds, values={
-                name: None if value is None else scaling.threshold(name, value)
-                for name, value in self.thresholds.values.items()})
 
     def calibration_note(self) -> str:
         """'probabilities calibrated by ...', or '' when they are the model's own."""
@@ -130,24 +127,23 @@ class Predictor:
             return cls(config, lambda images: signature(images)["probabilities"].numpy(),
                        provenance.step if provenance else 0,
                        thresholds=read_thresholds(path) if config.multilabel else None,
-                       scaling=read_scaling(path), scaling_in_graph=True)
+                       scaling=read_scaling(path))
         loaded = load_model(path, overrides)
-        model = loaded.model
-        multilabel = loaded.config.multilabel
-        activation = task_head(loaded.config.task).activation
+        model, config = loaded.model, loaded.config
+        thresholds, scaling = calibration_beside(os.path.dirname(loaded.prefix), config)
+        # The calibration on the logits, in the graph, as the export applies it: the same
+        # probabilities from a checkpoint and from its SavedModel.
+        scale, shift = logit_scale_and_shift(scaling, config.class_names)
+        logit_scale, logit_shift = tf.constant(scale), tf.constant(shift)
+        activation = task_head(config.task).activation
         forward = tf.function(lambda images: activation(
-            tf.cast(model(images, training=False)["logits"], tf.float32)), autograph=False)
-        train_dir = os.path.dirname(loaded.prefix)
-        thresholds = read_thresholds(train_dir) if multilabel else None
-        scaling = None if record_task(loaded.config.task).dense else read_scaling(train_dir)
-        return cls(loaded.config, lambda images: forward(images).numpy(),
+            tf.cast(model(images, training=False)["logits"], tf.float32) * logit_scale
+            + logit_shift), autograph=False)
+        return cls(config, lambda images: forward(images).numpy(),
                    checkpoint_step(loaded.prefix), thresholds, scaling)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        probabilities = self._forward(tf.constant(images, tf.float32))
-        if self._scale_here and self.scaling is not None:
-            return self.scaling.apply(probabilities, self.config.class_names)
-        return probabilities
+        return self._forward(tf.constant(images, tf.float32))
 
 
 def to_model_input(data: bytes, image_format: str, spec: InputSpec, height: int = 0,
