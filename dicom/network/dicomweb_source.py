@@ -116,14 +116,14 @@ class DicomwebSource:
                 response = self._request(url)
             except requests.HTTPError as exc:
                 if exc.response is not None and exc.response.status_code in (404, 410):
-                    log.warning("%s: %s is gone (HTTP %d)", self.describe(), instance.sop_uid,
-                                exc.response.status_code)
+                    log.warning("%s: %s is gone (HTTP %d)", self.describe(),  # the spool's
+                                name, exc.response.status_code)  # name: a pseudonym under deid
                     return None  # deleted since the search: not delivered
                 raise
             with response:
                 return spool.write(name, _instance_bytes(response))
 
-        return self.call(fetch, f"retrieve {instance.sop_uid}")
+        return self.call(fetch, f"retrieve {name}")
 
     def _request(self, url: str) -> requests.Response:
         response = self.session.get(url, headers={"Accept": STORED_SYNTAX}, stream=True,

@@ -93,7 +93,9 @@ class SpoolingStoreHandler:
         return SUCCESS
 
     def _refuse(self, sop_uid: str, reason: str, event: Event, status: int) -> int:
-        log.warning("refused instance %s: %s", sop_uid or "?", reason)
+        # Named as the spool would name it: the UID's pseudonym under --deidentify.
+        shown = self.name_for(sop_uid) if _UID.match(sop_uid) else "(no valid UID)"
+        log.warning("refused instance %s: %s", shown, reason)
         if self.refused is not None:
             self.refused(sop_uid, reason, event)
         return status

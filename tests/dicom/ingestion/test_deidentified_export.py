@@ -87,7 +87,7 @@ def _classify_with_srs(base, url: str):
     assert converted.returncode == 0, converted.stderr[-2000:]
     trained = run_module("train_image_classifier", f"--train_dir={base / 'model'}",
                          f"--dataset_dir={base / 'model_records'}", "--max_number_of_steps=1",
-                         "--model_name=mobilenet_v2_035", "--train_image_size=32",
+                         "--model_name=resnet_v1_18", "--train_image_size=32",
                          "--batch_size=4")
     assert trained.returncode == 0, trained.stderr[-2000:]
     classify = run_module("classify_image", f"--db_url={url}", "--query=all",

@@ -196,6 +196,19 @@ def test_hostile_payloads_are_rejects_and_the_receiver_stays_up(tmp_path):
     assert "rejected too-large" in out and "1 refused" in out
 
 
+def test_under_deidentify_a_refused_instance_is_logged_by_its_pseudonym(tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("MEDCV_DEID_KEY", "a-key-for-the-receive-test-0123456789")
+    big = tmp_path / "big.dcm"
+    big.write_bytes(to_bytes(image_dataset(np.zeros((1100, 1100), np.uint16), bits=16)))
+    receiver = RunningReceiver(str(tmp_path / "catalog.sqlite"), str(tmp_path / "spool"),
+                               free_port(), "--max_file_mb=2", "--deidentify").start()
+    assert _send_raw(receiver.port, [str(big)]) == [0xA700]
+    code, out, err = receiver.stop()
+    assert code == 0 and "refused instance 2.25." in err, err
+    assert _uid(str(big)) not in out + err
+
+
 def test_only_allowed_callers_get_an_association(tmp_path):
     require_tool("echoscu")
     receiver = RunningReceiver(str(tmp_path / "c.sqlite"), str(tmp_path / "spool"), free_port(),
