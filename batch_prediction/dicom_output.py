@@ -16,10 +16,10 @@ from training.serving.prediction import Predictor
 
 if TYPE_CHECKING:
     from dicom.network.pacs_protocols import ResultStore
-    from training.results.result_writers import ResultWriter
+    from training.results.result_writers import DicomResultWriter
 
 
-def dicom_results(request: ClassifyRequest, predictor: Predictor) -> ResultWriter | None:
+def dicom_results(request: ClassifyRequest, predictor: Predictor) -> DicomResultWriter | None:
     """The writer of the model's kind of DICOM result (its task's `result_kind`), when
     --dicom_output_dir asks for them."""
     if not request.dicom_output_dir:
@@ -54,7 +54,7 @@ def _run_key(request: ClassifyRequest) -> str:
     return hashlib.sha256(listed).hexdigest()
 
 
-def finish_dicom_results(request: ClassifyRequest, results: ResultWriter | None,
+def finish_dicom_results(request: ClassifyRequest, results: DicomResultWriter | None,
                          open_store: Callable[[str], ResultStore]) -> int:
     """Write what was collected, then store it to --store_to; `open_store(url)` opens the
     PACS with the command's credentials and TLS flags."""

@@ -136,6 +136,8 @@ class ClassificationResults:
 
     def write(self, output: ModelOutput) -> None:
         """ResultWriter's call: one image's (or frame's) prediction."""
+        if output.error:
+            return
         self.add(output.source, output.probabilities, output.catalog_attributes,
                  output.findings)
 

@@ -1,9 +1,10 @@
-"""Where a run's predictions go as DICOM objects: one `ResultWriter` per kind of result,
-chosen by the kind a record task declares (datasets.records.tasks: `result_kind`).
+"""Where a run's predictions go: one `ResultWriter` per kind of result, chosen by the kind
+a record task declares (datasets.records.tasks: `result_kind`).
 
 classify_image and the inference node hand every prediction to a writer the same way
-(`write(ModelOutput)`, then `finish()`), so a new kind of result (a parametric map,
-a key-object selection) is one class and one entry in `RESULT_WRITERS`.
+(`write(ModelOutput)`, then `finish()`), so a new kind of DICOM result (a parametric
+map, a key-object selection) is one class and one entry in `RESULT_WRITERS`, and its
+text output one entry in batch_prediction.text_output's `TEXT_OUTPUTS`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class ModelOutput:
     findings: tuple[str, ...] = ()
     #: A catalog image's attributes (it has no DICOM header of its own to copy).
     catalog_attributes: Mapping[str, Any] | None = None
+    #: The model's input (a segmentation's overlay is drawn on it).
+    image: np.ndarray | None = None
+    #: Why the input could not be read; a DICOM writer writes nothing for it.
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,29 +54,33 @@ class ResultOrder:
 
 
 class ResultWriter(Protocol):
-    """Turns a run's predictions into DICOM objects in its folder."""
-
-    folder: ResultFolder
+    """Turns a run's predictions into results: text lines, files, DICOM objects."""
 
     def write(self, output: ModelOutput) -> None:
-        """Take one prediction; the object may be written now or at `finish` (a SEG
-        waits for every frame of its series)."""
+        """Take one prediction (or one input's error); its result may be written now or
+        at `finish` (a SEG waits for every frame of its series)."""
         ...
 
     def finish(self) -> Any:
-        """Write what is left and return the summary (`ResultSummary`: what was written,
-        and one reason per input that got nothing)."""
+        """Write what is left and return the summary."""
         ...
 
 
-def _structured_reports(order: ResultOrder) -> ResultWriter:
+class DicomResultWriter(ResultWriter, Protocol):
+    """A ResultWriter of DICOM objects, into a folder a PACS is then sent from; `finish`
+    returns a `ResultSummary` (what was written, one reason per input that got nothing)."""
+
+    folder: ResultFolder
+
+
+def _structured_reports(order: ResultOrder) -> DicomResultWriter:
     from training.results.dicom_results import ClassificationResults
 
     return ClassificationResults(order.folder, order.class_names, order.identity, order.codes,
                                  order.run_key, **order.options)
 
 
-def _segmentations(order: ResultOrder) -> ResultWriter:
+def _segmentations(order: ResultOrder) -> DicomResultWriter:
     from training.results.segmentation_results import SegmentationResults
 
     return SegmentationResults(order.folder, order.class_names, order.identity, order.codes,
@@ -79,13 +88,13 @@ def _segmentations(order: ResultOrder) -> ResultWriter:
 
 
 #: A task's `result_kind` -> how its writer is made.
-RESULT_WRITERS: dict[str, Callable[[ResultOrder], ResultWriter]] = {
+RESULT_WRITERS: dict[str, Callable[[ResultOrder], DicomResultWriter]] = {
     "sr": _structured_reports,
     "seg": _segmentations,
 }
 
 
-def open_result_writer(kind: str, order: ResultOrder) -> ResultWriter:
+def open_result_writer(kind: str, order: ResultOrder) -> DicomResultWriter:
     """The writer of `kind` ("sr", "seg"); a one-line ValueError naming the known kinds."""
     try:
         make = RESULT_WRITERS[kind]

@@ -60,6 +60,8 @@ class SegmentationResults:
 
     def write(self, output: ModelOutput) -> None:
         """ResultWriter's call: one image's (or frame's) mask and class probabilities."""
+        if output.error:
+            return
         if output.mask is None:
             raise ValueError(f"{output.source}: a SEG needs the prediction's mask")
         self.add(output.source, output.mask, output.probabilities)

@@ -113,7 +113,7 @@ def test_one_sr_per_image_names_its_source_and_reads_back_to_the_text_output(
     assert len({str(pydicom.dcmread(p).SeriesInstanceUID) for p in written}) == 1  # one series
     assert dataset.Manufacturer == "medcv"
     texts = _text_values(dataset)
-    assert "medcv mobilenet_v2_035" in texts  # the algorithm: net, checkpoint step, config hash
+    assert "medcv resnet_v1_18" in texts  # the algorithm: net, checkpoint step, config hash
     assert any(re.fullmatch(r"step 6, config [0-9a-f]{16}", t) for t in texts)
     again = _classify(classifier, out)  # the same model and inputs: the same objects
     assert again.returncode == 0 and sorted(glob.glob(str(out / "SR_*.dcm"))) == written
