@@ -10,36 +10,36 @@ parametrized tests went first and the 50 s guide test last): make test passes
 
 from __future__ import annotations
 
-LONGEST_FIRST = (  # module totals of `pytest --durations=0`, 2026-12-04, a 2-core AMD EPYC
-    "tests/training/loop/test_tf_slim_checkpoints.py",  # 137 s
-    "tests/training/test_multilabel_scripts.py",  # 117 s
-    "tests/training/test_scripts.py",  # 111 s (trains the shared body-part classifier)
-    "tests/node/test_inference_node.py",  # 121 s before the shared models
-    "tests/training/loop/test_multi_worker.py",  # 103 s
-    "tests/training/results/test_dicom_results.py",  # 95 s before the shared models
-    "tests/training/loop/test_best_checkpoint.py",  # 84 s
-    "tests/training/experiments/test_cross_validation.py",  # 83 s
-    "tests/dicom/network/test_pull.py",  # 65 s
-    "tests/test_your_data.py",  # 65 s
-    "tests/training/loop/test_multilabel_training.py",  # 63 s
-    "tests/training/evaluation/test_subgroup_report.py",  # 60 s
-    "tests/nets/test_nets_factory.py",  # 55 s
-    "tests/dicom/ingestion/test_deidentified_export.py",  # 53 s
-    "tests/dicom/ingestion/test_hostile_input.py",  # 52 s
-    "tests/dicom/network/test_receive.py",  # 41 s
-    "tests/training/loop/test_toy_task.py",  # 38 s
-    "tests/dicom/ingestion/test_ingest.py",  # 34 s
-    "tests/training/loop/test_train_step.py",  # 34 s
-    "tests/nets/test_slim_names.py",  # 33 s
-    "tests/dicom/ingestion/test_pixel_store.py",  # 32 s
-    "tests/datasets/records/test_beam_conversion.py",  # 31 s
-    "tests/dicom/ingestion/test_beam_ingest.py",  # 30 s
-    "tests/training/test_one_input_path.py",  # 23 s
-    "tests/datasets/input_pipeline/test_pipeline.py",  # 22 s
-    "tests/dicom/labels/test_import_labels.py",  # 18 s
-    "tests/training/loop/test_moving_averages_and_watch.py",  # 18 s
-    "tests/datasets/synthetic_volumes/test_commands.py",  # 18 s
-    "tests/training/test_segmentation_scripts.py",  # 17 s
+LONGEST_FIRST = (  # module totals under `make test`, 2026-12-04, a 2-core AMD EPYC (AVX512)
+    "tests/training/loop/test_tf_slim_checkpoints.py",  # 175 s
+    "tests/training/test_multilabel_scripts.py",  # 122 s
+    "tests/training/loop/test_best_checkpoint.py",  # 119 s
+    "tests/node/test_inference_node.py",  # 100 s
+    "tests/training/loop/test_multi_worker.py",  # 96 s
+    "tests/training/test_scripts.py",  # 82 s (trains the shared body-part classifier)
+    "tests/training/results/test_dicom_results.py",  # 73 s
+    "tests/dicom/network/test_pull.py",  # 67 s
+    "tests/dicom/ingestion/test_deidentified_export.py",  # 60 s
+    "tests/test_your_data.py",  # 61 s
+    "tests/training/evaluation/test_subgroup_report.py",  # 55 s
+    "tests/dicom/network/test_receive.py",  # 47 s
+    "tests/nets/test_nets_factory.py",  # 46 s
+    "tests/training/experiments/test_cross_validation.py",  # 43 s
+    "tests/training/loop/test_multilabel_training.py",  # 43 s
+    "tests/dicom/ingestion/test_hostile_input.py",  # 42 s
+    "tests/dicom/ingestion/test_ingest.py",  # 36 s
+    "tests/dicom/ingestion/test_pixel_store.py",  # 34 s
+    "tests/datasets/records/test_beam_conversion.py",  # 32 s
+    "tests/training/loop/test_train_step.py",  # 32 s
+    "tests/training/loop/test_toy_task.py",  # 31 s
+    "tests/dicom/ingestion/test_beam_ingest.py",  # 28 s
+    "tests/training/test_one_input_path.py",  # 27 s
+    "tests/nets/test_slim_names.py",  # 27 s
+    "tests/dicom/labels/test_import_labels.py",  # 24 s
+    "tests/datasets/input_pipeline/test_pipeline.py",  # 20 s
+    "tests/datasets/synthetic_volumes/test_commands.py",  # 15 s
+    "tests/training/loop/test_moving_averages_and_watch.py",  # 14 s
+    "tests/training/test_segmentation_scripts.py",  # 14 s
 )
 
 

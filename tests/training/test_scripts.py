@@ -56,7 +56,7 @@ def test_training_writes_checkpoints_summaries_and_resumes(trained):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from" in result.stderr and "model.ckpt-6 at step 6" in result.stderr
     assert "--checkpoint_path" in result.stderr and "is ignored" in result.stderr
-    assert "trained mobilenet_v2_035 to step 8" in result.stdout
+    assert "trained resnet_v1_18 to step 8" in result.stdout
     assert os.path.exists(os.path.join(train_dir, "model.ckpt-8.index"))
 
 
@@ -68,26 +68,26 @@ def test_fine_tuning_restores_all_but_the_excluded_scopes_and_freezes(trained, t
     refused = run_module("train_image_classifier", f"--train_dir={tmp_path / 'bad'}", *common)
     assert refused.returncode == 2
     last = refused.stderr.strip().splitlines()[-1]
-    assert "MobilenetV2.Logits.Conv2d_1c_1x1/kernel" in last
+    assert "resnet_v1_18.logits/kernel" in last
     assert "--checkpoint_exclude_scopes" in last
     tuned_dir = tmp_path / "tuned"
     result = run_module("train_image_classifier", f"--train_dir={tuned_dir}", *common,
-                        "--checkpoint_exclude_scopes=MobilenetV2/Logits",
-                        "--trainable_scopes=MobilenetV2/Logits")
+                        "--checkpoint_exclude_scopes=resnet_v1_18/logits",
+                        "--trainable_scopes=resnet_v1_18/logits")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "restored" in result.stderr and "(2 excluded)" in result.stderr
     tuned = str(tuned_dir / "model.ckpt-3")
     reader = tf.train.load_checkpoint(base)
     checked = 0
     for key in reader.get_variable_to_shape_map():
-        if not key.startswith("model_weights/") or "Logits" in key:
+        if not key.startswith("model_weights/") or "logits" in key:
             continue
         path = key[len("model_weights/"):].split("/.ATTRIBUTES")[0]
         path = path.replace(".S", "/").replace("..", ".")
         assert np.array_equal(_tensor(base, path), _tensor(tuned, path)), path
         checked += 1
-    assert checked > 100
-    assert _tensor(tuned, "MobilenetV2.Logits.Conv2d_1c_1x1/kernel").shape[-1] == 2
+    assert checked == 100  # all of ResNet-18 but the logits' kernel and bias
+    assert _tensor(tuned, "resnet_v1_18.logits/kernel").shape[-1] == 2
 
 
 def test_eval_accepts_a_prefix_or_a_directory(trained, tmp_path):
@@ -180,7 +180,7 @@ def test_mixed_precision_on_two_replicas(trained, tmp_path):
                         "--mixed_precision", "--num_clones=2", *NET)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy" in result.stderr
-    assert "trained mobilenet_v2_035 to step 2" in result.stdout
+    assert "trained resnet_v1_18 to step 2" in result.stdout
 
 
 def test_missing_dataset_dir_is_one_line(tmp_path):

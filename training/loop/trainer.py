@@ -371,6 +371,10 @@ def _compiled_step(strategy, model, optimizer, train_vars, settings, losses, glo
         optimizer.apply_gradients(zip(gradients, train_vars, strict=True))
         return loss, correct, preview
 
+    # Only `run`'s tf.range loop needs AutoGraph: a step's code is straight-line, and
+    # converting it (the strategy call, the optimizer, the tape) took about a second of
+    # every training command's start-up.
+    @tf.autograph.experimental.do_not_convert
     def one_step(batch):
         images, labels = batch
         global_step.assign_add(1)
