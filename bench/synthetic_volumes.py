@@ -33,7 +33,7 @@ def _timed(call) -> float:
 
 def main(argv: list[str]) -> None:
     del argv
-    from datasets.synthetic_volumes.label_ensembles import EnsembleSettings
+    from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
     from datasets.synthetic_volumes.steps import (
         generate_label_ensembles,
         generate_view_pairs,

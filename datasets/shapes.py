@@ -17,17 +17,12 @@ from tqdm import tqdm
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.flags import define_progress_flag
+from console.options import define_option_flags, settings_from_flags
 from datasets.synthetic.shape_images import ShapeSettings, write_shapes
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where experiment/ and holding/ are written.")
-flags.DEFINE_integer("num_images", 1000, "Images in all (experiment + holding).")
-flags.DEFINE_integer("img_height", 128, "Image height.")
-flags.DEFINE_integer("img_width", 128, "Image width.")
-flags.DEFINE_integer("min_shape_px", 16, "Smallest shape size in pixels.")
-flags.DEFINE_integer("max_shape_px", 48, "Largest shape size in pixels.")
-flags.DEFINE_float("holding_fraction", 0.1, "Share of images held out in holding/.")
-flags.DEFINE_integer("seed", 0, "Random seed: the same seed writes the same images.")
+define_option_flags(ShapeSettings)
 define_progress_flag()
 
 
@@ -40,10 +35,8 @@ def main(argv: Sequence[str]) -> int:
     def run() -> int:
         if not FLAGS.output_dir:
             raise ValueError("--output_dir is required")
-        settings = ShapeSettings(FLAGS.num_images, FLAGS.img_height, FLAGS.img_width,
-                                 FLAGS.min_shape_px, FLAGS.max_shape_px,
-                                 FLAGS.holding_fraction, FLAGS.seed)
-        with tqdm(total=FLAGS.num_images, unit="image", desc="shapes", file=sys.stderr,
+        settings = settings_from_flags(ShapeSettings)
+        with tqdm(total=settings.num_images, unit="image", desc="shapes", file=sys.stderr,
                   disable=not FLAGS.progress) as bar:
             counts = write_shapes(FLAGS.output_dir, settings, bar.update)
         print(f"wrote {counts['experiment']} experiment and {counts['holding']} holding "

@@ -21,7 +21,8 @@ import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up
 from console.errors import require_no_arguments, run_cli
 from console.text import printable
 from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.database_url import DEFAULT_DB_URL, describe_database_error, resolve_db_url
+from dicom.ingestion.catalog_flags import define_db_url_flag
+from dicom.ingestion.database_url import describe_database_error, resolve_db_url
 from dicom.ingestion.deidentified_export import export_deidentified
 from dicom.ingestion.fetch import parse_query
 from dicom.metadata.deidentify import (
@@ -38,7 +39,7 @@ flags.DEFINE_string("query", None,
                     "Value(s) to select, as fetch_image takes them: CHEST, CHEST,ABDOMEN or "
                     "'all'. Always treated as data.")
 flags.DEFINE_string("column", "body_part", "Catalog column the query matches.")
-flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
+define_db_url_flag()
 flags.DEFINE_string("deid_key", None,
                     f"The catalog's --deidentify secret (prefer ${KEY_ENVIRONMENT_VARIABLE}).")
 flags.DEFINE_string("deid_descriptor_allow", None,

@@ -15,7 +15,8 @@ from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
 from console.text import printable
 from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.database_url import DEFAULT_DB_URL, describe_database_error, resolve_db_url
+from dicom.ingestion.catalog_flags import define_db_url_flag
+from dicom.ingestion.database_url import describe_database_error, resolve_db_url
 from dicom.ingestion.fetch import fetch_images, parse_query
 
 FLAGS = flags.FLAGS
@@ -40,7 +41,7 @@ flags.DEFINE(
     "True|False: also write metadata.csv "
     "(ID, label, patient_key, study/series UIDs, cleansed attributes).",
 )
-flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
+define_db_url_flag()
 flags.DEFINE_string("label_set", None,
                     "A label set (python -m dicom.import_labels): fetch the images it labels "
                     "(within --query, default all) and write OUT/labels.csv, one row per "

@@ -23,8 +23,8 @@ import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up
 from console.errors import require_no_arguments, run_cli
 from console.text import printable
 from dicom.ingestion.catalog import Catalog
+from dicom.ingestion.catalog_flags import define_db_url_flag
 from dicom.ingestion.database_url import (
-    DEFAULT_DB_URL,
     describe,
     describe_database_error,
     resolve_db_url,
@@ -58,7 +58,7 @@ flags.DEFINE_string("key", None,
 flags.DEFINE_list("label_columns", [],
                   "Label columns (default: chexpert's 14 observations; with columns, every "
                   "column but the key).")
-flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
+define_db_url_flag()
 flags.DEFINE_string("deid_key", None,
                     f"The catalog's --deidentify secret (prefer ${KEY_ENVIRONMENT_VARIABLE}): "
                     "the table's keys get the catalog's pseudonyms before matching.")

@@ -25,15 +25,12 @@ from absl import app, flags
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
 from console.flags import define_progress_flag
+from console.options import define_option_flags, settings_from_flags
 from console.text import printable
 from dicom.ingestion import ingest_flags
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import describe, describe_database_error, resolve_db_url
-from dicom.ingestion.ingest_flags import (
-    define_ingest_flags,
-    settings_from_flags,
-    worker_limits_from_flags,
-)
+from dicom.ingestion.ingest_flags import define_ingest_flags, worker_limits_from_flags
 from dicom.network import network_flags
 from dicom.network.instance_filters import parse_filters
 from dicom.network.network_flags import (
@@ -64,7 +61,7 @@ flags.DEFINE_string("accession_file", None,
 flags.DEFINE_enum("dimse_retrieve", "move", ["move", "get"],
                   "DIMSE retrieval: C-MOVE to our AE (--ae_title/--ae_port/--ae_address, which "
                   "the PACS must know) or C-GET on the query's association.")
-flags.DEFINE_integer("connections", 4, "Retrievals run side by side.", lower_bound=1)
+define_option_flags(PullOptions)
 flags.DEFINE_string("spool_dir", None,
                     "Where retrieved instances wait for the ingest (removed once committed; "
                     "what a killed pull left is ingested first on the next run). Default: "
@@ -80,7 +77,7 @@ flags.mark_flag_as_required("source")
 def _main() -> int:
     quiet_network_logs()
     query = parse_filters(FLAGS.filter, FLAGS.accession_file)
-    settings = settings_from_flags()
+    settings = ingest_flags.settings_from_flags()
     spool = Spool(FLAGS.spool_dir or os.path.join("medcv_spool", "pull"),
                   FLAGS.max_file_mb << 20)
     receive_into(spool)
@@ -90,9 +87,9 @@ def _main() -> int:
     print(f"pulling from {source.describe()} into {describe(url)} with "
           f"{FLAGS.connections} connections and {FLAGS.workers} workers", file=sys.stderr)
     # Small tasks, so that the ingest starts while the retrieval goes on.
-    options = PullOptions(FLAGS.connections, FLAGS.workers, min(FLAGS.batch_size, 16),
-                          FLAGS.progress,
-                          worker_limits_from_flags())
+    options = settings_from_flags(PullOptions, workers=FLAGS.workers,
+                                  batch_files=min(FLAGS.batch_size, 16), progress=FLAGS.progress,
+                                  worker_limits=worker_limits_from_flags())
     try:
         summary = pull(source, query, catalog, settings, spool, options)
     finally:

@@ -20,15 +20,12 @@ from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
 from console.errors import require_no_arguments, run_cli
+from console.options import define_option_flags, settings_from_flags
 from console.text import printable
 from dicom.ingestion import ingest_flags
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import describe, describe_database_error, resolve_db_url
-from dicom.ingestion.ingest_flags import (
-    define_ingest_flags,
-    settings_from_flags,
-    worker_limits_from_flags,
-)
+from dicom.ingestion.ingest_flags import define_ingest_flags, worker_limits_from_flags
 from dicom.network.network_flags import quiet_network_logs
 from dicom.network.pacs_address import check_ae_title
 from dicom.network.receiver import ReceiveOptions, Receiver
@@ -36,18 +33,11 @@ from dicom.network.spool import Spool
 from dicom.network.store_handler import receive_into
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("port", 11112, "Port to listen on.", lower_bound=1, upper_bound=65535)
-flags.DEFINE_string("ae_title", "MEDCV", "Our AE title (the called AE title peers use).")
-flags.DEFINE_string("address", "0.0.0.0", "Address to listen on (127.0.0.1: this machine only).")
+define_option_flags(ReceiveOptions)
 flags.DEFINE_string("spool_dir", None,
                     "Where acknowledged instances wait for the ingest; default "
                     "medcv_spool/receive in the working directory. Keep it: after a crash "
                     "it holds what was acknowledged and not yet in the catalog.")
-flags.DEFINE_list("allowed_ae_titles", [],
-                  "Calling AE titles accepted; default any (each association is logged).")
-flags.DEFINE_integer("max_associations", 10, "Concurrent associations.", lower_bound=1)
-flags.DEFINE_float("idle_timeout_s", 60.0,
-                   "An association silent this long is aborted.", lower_bound=1)
 flags.DEFINE_integer("min_free_mb", 1024,
                      "Below this much free disk in the spool, each C-STORE is answered 0xA700 "
                      "(Refused: Out of Resources) and nothing is kept.", lower_bound=0)
@@ -57,13 +47,13 @@ flags.adopt_module_key_flags(ingest_flags)
 
 def _main() -> int:
     quiet_network_logs()
-    for title in FLAGS.allowed_ae_titles:
+    options = settings_from_flags(
+        ReceiveOptions, workers=FLAGS.workers, batch_files=min(FLAGS.batch_size, 16),
+        worker_limits=dataclasses.replace(worker_limits_from_flags(), nice=10))
+    check_ae_title(options.ae_title, "--ae_title")
+    for title in options.allowed_callers:
         check_ae_title(title, "--allowed_ae_titles")
-    options = ReceiveOptions(
-        check_ae_title(FLAGS.ae_title, "--ae_title"), FLAGS.port, FLAGS.address, FLAGS.workers,
-        min(FLAGS.batch_size, 16), tuple(FLAGS.allowed_ae_titles), FLAGS.max_associations,
-        FLAGS.idle_timeout_s, dataclasses.replace(worker_limits_from_flags(), nice=10))
-    settings = settings_from_flags()
+    settings = ingest_flags.settings_from_flags()
     spool = Spool(FLAGS.spool_dir or os.path.join("medcv_spool", "receive"),
                   FLAGS.max_file_mb << 20, FLAGS.min_free_mb << 20)
     receive_into(spool)

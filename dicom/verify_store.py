@@ -21,14 +21,15 @@ from absl import app, flags
 from console.errors import require_no_arguments, run_cli
 from console.text import printable
 from dicom.ingestion.catalog import Catalog
-from dicom.ingestion.database_url import DEFAULT_DB_URL, describe_database_error, resolve_db_url
+from dicom.ingestion.catalog_flags import define_db_url_flag
+from dicom.ingestion.database_url import describe_database_error, resolve_db_url
 from dicom.ingestion.pixel_store import PixelStore, PixelStoreError, read_blob
 from files.atomic_file import write_atomic
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image_store", None, "The pixel store (--image_store of create_database): "
                     "a folder or an fsspec URL.")
-flags.DEFINE_string("db_url", None, f"Catalog URL; default $MEDCV_DB_URL, else {DEFAULT_DB_URL}.")
+define_db_url_flag()
 flags.DEFINE_string("report", None, "Also write every problem and orphan to this JSON file.")
 flags.DEFINE_boolean("remove_orphans", False,
                      "Delete the orphans and unfinished writes found. Not while an ingest into "

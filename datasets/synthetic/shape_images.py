@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from console.options import option
 from files.folder_layout import CLASS_DICT_FILE, IMAGES_DIR, MASKS_DIR, write_class_dict
 
 CLASSES = (("background", (0, 0, 0)), ("circle", (255, 0, 0)), ("square", (0, 255, 0)),
@@ -26,13 +27,15 @@ EXPERIMENT, HOLDING = "experiment", "holding"
 
 @dataclass(frozen=True)
 class ShapeSettings:
-    num_images: int
-    height: int = 128
-    width: int = 128
-    min_shape_px: int = 16
-    max_shape_px: int = 48
-    holding_fraction: float = 0.1
-    seed: int = 0
+    """What `write_shapes` draws; each field is also `datasets.shapes`' flag."""
+
+    num_images: int = option(1000, "Images in all (experiment + holding).")
+    height: int = option(128, "Image height.", flag="img_height")
+    width: int = option(128, "Image width.", flag="img_width")
+    min_shape_px: int = option(16, "Smallest shape size in pixels.")
+    max_shape_px: int = option(48, "Largest shape size in pixels.")
+    holding_fraction: float = option(0.1, "Share of images held out in holding/.")
+    seed: int = option(0, "Random seed: the same seed writes the same images.")
 
     def check(self) -> None:
         """Raises ValueError naming the flag when the settings cannot make an image set."""

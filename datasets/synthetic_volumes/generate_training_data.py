@@ -15,6 +15,8 @@ import os
 from absl import app, flags
 
 import console.quiet_start  # noqa: F401  (first: silences TensorFlow's start-up)
+from console.options import define_option_flags, settings_from_flags
+from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
 from datasets.synthetic_volumes.step_flags import define_common_flags
 
 FLAGS = flags.FLAGS
@@ -22,17 +24,14 @@ flags.DEFINE_string("totalsegmentator_path", None, "TotalSegmentator v1 tree (st
                     "it in place).")
 flags.DEFINE_integer("n_ensembles", 100, "Ensembles and view pairs to make.")
 flags.DEFINE_integer("val_count", 20, "Samples (the last ones) for val_data.hdf5.")
-flags.DEFINE_integer("min_templates", 20, "Fewest shapes per ensemble.")
-flags.DEFINE_integer("max_templates", 39, "Most shapes per ensemble.")
-flags.DEFINE_integer("side_length", 128, "Side of the cubic volumes (voxels).")
 flags.DEFINE_string("output_dir", "./synthetic_volumes", "Where every step's output goes.")
 define_common_flags()
+define_option_flags(EnsembleSettings)
 
 
 def main(argv: list[str]) -> int:
     """Runs every step from templates to HDF5 files; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
-    from datasets.synthetic_volumes.label_ensembles import EnsembleSettings
     from datasets.synthetic_volumes.steps import (
         VIEW1,
         VIEW2,
@@ -52,13 +51,13 @@ def main(argv: list[str]) -> int:
         h5 = os.path.join(FLAGS.output_dir, "h5_w_segs")
         workers, progress = FLAGS.max_workers, FLAGS.progress
         preprocess_templates(FLAGS.totalsegmentator_path, workers, progress)
-        settings = EnsembleSettings(FLAGS.side_length, FLAGS.min_templates, FLAGS.max_templates)
+        settings = settings_from_flags(EnsembleSettings)
         generate_label_ensembles(FLAGS.totalsegmentator_path, labels, FLAGS.n_ensembles,
                                  settings, FLAGS.seed, workers, progress)
         generate_view_pairs(labels, views, 0, FLAGS.n_ensembles, FLAGS.seed, workers, progress)
         summary = generate_h5_files(os.path.join(views, VIEW1), os.path.join(views, VIEW2),
                                     labels, h5, FLAGS.val_count)
-        print(f"{FLAGS.n_ensembles} samples of {FLAGS.side_length}^3: {summary.train} training, "
+        print(f"{FLAGS.n_ensembles} samples of {settings.side_length}^3: {summary.train} training, "
               f"{summary.val} validation, in {h5}")
         return 0
 

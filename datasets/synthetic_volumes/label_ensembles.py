@@ -24,33 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
 from datasets.synthetic_volumes.random_fields import smooth_noise
 from datasets.synthetic_volumes.volume_files import read_volume
 
 REFERENCE_SIDE = 128
 EMPTY_TEMPLATE_TRIES = 100
-
-
-@dataclass(frozen=True)
-class EnsembleSettings:
-    side_length: int = 128
-    min_templates: int = 20
-    max_templates: int = 39
-    foreground_probability: float = 2 / 3
-    shell_probability: float = 0.5
-    scale_range: tuple[float, float] = (0.5, 1.5)
-    rotation_degrees: float = 180.0
-    translation_voxels: float = 5.0
-    shear: float = 0.5
-    median_size: int = 3
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_templates <= self.max_templates <= 253:
-            raise ValueError(f"--min_templates {self.min_templates} and --max_templates "
-                             f"{self.max_templates} must satisfy 1 <= min <= max <= 253 "
-                             "(labels are uint8, two more for the foreground and its shell)")
-        if self.side_length < 16:
-            raise ValueError(f"--side_length must be at least 16, got {self.side_length}")
 
 
 @dataclass

@@ -54,7 +54,8 @@ def render(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Image.Im
 def main(argv: list[str]) -> int:
     """Draws a figure of one sample through every step; returns the exit code."""
     from console.errors import require_no_arguments, run_cli
-    from datasets.synthetic_volumes.label_ensembles import EnsembleSettings, generate_ensemble
+    from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
+    from datasets.synthetic_volumes.label_ensembles import generate_ensemble
     from datasets.synthetic_volumes.steps import preprocess_templates
     from datasets.synthetic_volumes.template_phantoms import write_fake_totalsegmentator
     from datasets.synthetic_volumes.totalsegmentator import template_files

@@ -10,8 +10,9 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 
+from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
 from datasets.synthetic_volumes.h5_samples import H5Summary, write_h5
-from datasets.synthetic_volumes.label_ensembles import EnsembleSettings, generate_ensemble
+from datasets.synthetic_volumes.label_ensembles import generate_ensemble
 from datasets.synthetic_volumes.parallel import run_tasks
 from datasets.synthetic_volumes.totalsegmentator import (
     SubjectSummary,

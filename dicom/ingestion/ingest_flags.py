@@ -13,7 +13,7 @@ from console.options import define_option_flags, option
 from console.options import settings_from_flags as options_from_flags
 from dicom.decoding.intensity_window import parse_window
 from dicom.decoding.limits import ReadLimits
-from dicom.ingestion.database_url import DEFAULT_DB_URL
+from dicom.ingestion.catalog_flags import DB_URL_HELP
 from dicom.ingestion.file_processing import OVERWRITE_CHOICES, IngestSettings
 from dicom.ingestion.ingest_workers import WorkerLimits
 from dicom.metadata.body_part import load_body_part_map
@@ -45,14 +45,7 @@ _WORKER_LIMITS = WorkerLimits()
 class IngestOptions:
     """What an ingesting command's shared flags say, each option spelled once here."""
 
-    db_url: str | None = option(
-        None,
-        "Catalog database URL. Default: $MEDCV_DB_URL, else "
-        f"{DEFAULT_DB_URL} in the working directory. MySQL/MariaDB: "
-        "mysql://user@host/db, the password in $MEDCV_DB_PASSWORD or a MySQL option "
-        "file (~/.my.cnf); PostgreSQL: postgresql://user@host/db, the password in "
-        "$MEDCV_DB_PASSWORD or ~/.pgpass.",
-    )
+    db_url: str | None = option(None, DB_URL_HELP)
     image_store: str | None = option(
         None,
         "Keep the PNGs outside the database, in this pixel store: a folder, or any URL "

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from absl import flags
 
+from console.options import define_option_flags
 from dicom.network.pacs_address import OPTION_FILE_VARIABLE
+from dicom.network.remote import Timeouts
 
 # Flags defined here belong to the command that asks for them (its --help lists them).
 flags.disclaim_key_flags()
@@ -20,9 +22,5 @@ def define_pacs_client_flags() -> None:
         "$MEDCV_PACS_TOKEN override it. Never printed.")
     flags.DEFINE_string("ca_bundle", None,
                         "PEM file of the CA(s) that signed an https PACS's certificate.")
-    flags.DEFINE_float("connect_timeout_s", 3.0, "Seconds to wait for a PACS to accept a "
-                       "connection or association.", lower_bound=0.1)
-    flags.DEFINE_float("read_timeout_s", 60.0, "Seconds to wait for the next bytes or DIMSE "
-                       "message before the attempt counts as failed (and is retried).",
-                       lower_bound=0.1)
+    define_option_flags(Timeouts)
     flags.DEFINE_string("ae_title", "MEDCV", "Our AE title (DIMSE).")

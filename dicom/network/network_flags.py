@@ -7,6 +7,7 @@ import logging
 
 from absl import flags
 
+from console.options import settings_from_flags
 from dicom.network.client_flags import define_pacs_client_flags
 from dicom.network.dicomweb_source import DicomwebSource
 from dicom.network.dimse_source import DimseSource
@@ -43,7 +44,7 @@ def open_source(url: str, dimse_retrieve: str = "move", deid_key: bytes | None =
 
         return FolderSource(url.removeprefix("file://"), deid_key)
     address = parse_pacs_url(url)
-    timeouts = Timeouts(FLAGS.connect_timeout_s, FLAGS.read_timeout_s)
+    timeouts = settings_from_flags(Timeouts)
     if address.kind == DIMSE:
         return DimseSource(address, check_ae_title(FLAGS.ae_title, "--ae_title"), FLAGS.ae_port,
                            FLAGS.ae_address, dimse_retrieve, timeouts)
@@ -63,7 +64,7 @@ def open_result_store(url: str) -> ResultStore:
 
     return open_store(url, load_credentials(FLAGS.pacs_option_file), FLAGS.ca_bundle,
                       check_ae_title(FLAGS.ae_title, "--ae_title"),
-                      Timeouts(FLAGS.connect_timeout_s, FLAGS.read_timeout_s))
+                      settings_from_flags(Timeouts))
 
 
 def pacs_error_line(exc: Exception) -> str | None:

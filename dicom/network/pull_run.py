@@ -23,6 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from console.options import option
 from dicom.ingestion.catalog import Catalog, RejectRow
 from dicom.ingestion.file_processing import REJECTED, FileOutcome, IngestSettings
 from dicom.ingestion.ingest import IngestSummary, ingest_stream
@@ -81,7 +82,10 @@ class PullSummary:
 
 @dataclass(frozen=True)
 class PullOptions:
-    connections: int = 4
+    """How a pull runs; `connections` is also `dicom.pull`'s flag, the ingest's workers and
+    batch come with the ingest flags."""
+
+    connections: int = option(4, "Retrievals run side by side.", lower_bound=1)
     workers: int = 2
     batch_files: int = 16
     progress: bool = True

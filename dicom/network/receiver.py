@@ -23,6 +23,7 @@ from pynetdicom import AE, evt
 from pynetdicom.events import Event
 from pynetdicom.sop_class import Verification
 
+from console.options import option
 from console.text import printable
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.file_processing import REJECTED, FileOutcome, IngestSettings
@@ -37,15 +38,20 @@ _FEED_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class ReceiveOptions:
-    ae_title: str = "MEDCV"
-    port: int = 11112
-    address: str = "0.0.0.0"
+    """How the receiver listens and whom it accepts; the fields with help are also
+    `dicom.receive`'s flags. The ingest's workers and batch come with the ingest flags."""
+
+    ae_title: str = option("MEDCV", "Our AE title (the called AE title peers use).")
+    port: int = option(11112, "Port to listen on.", lower_bound=1, upper_bound=65535)
+    address: str = option("0.0.0.0", "Address to listen on (127.0.0.1: this machine only).")
     workers: int = 2
     batch_files: int = 16
-    allowed_callers: tuple[str, ...] = ()
-    """Calling AE titles accepted; empty: any (each association is logged)."""
-    max_associations: int = 10
-    idle_timeout_s: float = 60.0
+    allowed_callers: tuple[str, ...] = option(
+        (), "Calling AE titles accepted; default any (each association is logged).",
+        flag="allowed_ae_titles")
+    max_associations: int = option(10, "Concurrent associations.", lower_bound=1)
+    idle_timeout_s: float = option(60.0, "An association silent this long is aborted.",
+                                   lower_bound=1)
     worker_limits: WorkerLimits = field(default_factory=WorkerLimits)
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from console.options import option
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -37,8 +39,13 @@ class TransientError(RuntimeError):
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect_s: float = 3.0
-    read_s: float = 60.0
+    """How long a PACS client waits; the fields are also every PACS client's flags."""
+
+    connect_s: float = option(3.0, "Seconds to wait for a PACS to accept a connection or "
+                              "association.", lower_bound=0.1, flag="connect_timeout_s")
+    read_s: float = option(60.0, "Seconds to wait for the next bytes or DIMSE message before "
+                           "the attempt counts as failed (and is retried).", lower_bound=0.1,
+                           flag="read_timeout_s")
 
 
 DEFAULT_TIMEOUTS = Timeouts()

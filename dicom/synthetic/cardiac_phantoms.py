@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.dataset import Dataset
 
+from console.options import option
 from dicom.synthetic.phantoms import smooth_noise
 from dicom.synthetic.synthetic_dicom import _uid, write_study_file
 
@@ -29,11 +30,16 @@ SHIFT_PX = 15.0
 
 @dataclass(frozen=True)
 class CardiacSpec:
-    num_patients: int = 4
-    slices_per_patient: int = 8
-    size: int = 128
-    seed: int = 0
-    defects: bool = True
+    """What `synthesize_cardiac` writes; each field is also `dicom.synthesize_cardiac`'s flag."""
+
+    num_patients: int = option(4, "Patients (at least 4 to plant every defect).",
+                               lower_bound=1)
+    slices_per_patient: int = option(8, "Slices per patient.", lower_bound=2, flag="slices")
+    size: int = option(128, "Rows and columns of each slice.", lower_bound=48)
+    seed: int = option(0, "Random seed.")
+    defects: bool = option(True, "Plant a shifted-outer-contour patient, a missing slice, an "
+                           "inner-only slice, a malformed contour line and a link.csv row "
+                           "without files.")
 
 
 def _ventricle(rng: np.random.Generator, size: int, level: float):

@@ -21,6 +21,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from console.options import option
 from dicom.synthetic.finding_tables import write_finding_tables
 from dicom.synthetic.phantoms import BODY_PARTS, FINDINGS, finding_overlay, radiograph
 from files.atomic_file import write_atomic
@@ -48,16 +49,22 @@ _FAMILY = ("DOE", "SMITH", "GARCIA", "CHEN", "OKAFOR", "MULLER", "ROSSI", "TANAK
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    num_images: int
-    seed: int = 0
-    size: int = 128
-    images_per_study: int = 4
-    studies_per_patient: int = 2
-    defects: bool = True
-    findings: bool = False
-    """Chest radiographs only, with findings planted at `finding_rate` each (nodule, basal
-    opacity, enlarged heart; one label without pixel signal), and their label tables."""
-    finding_rate: float = 0.35
+    """What `synthesize` writes; each field is also `dicom.synthesize`'s flag."""
+
+    num_images: int = option(200, "Number of image files to write.", lower_bound=1)
+    seed: int = option(0, "Random seed; the same seed writes the same files and UIDs.")
+    size: int = option(128, "Image rows and columns.", lower_bound=16)
+    images_per_study: int = option(4, "Images in each study.", lower_bound=1)
+    studies_per_patient: int = option(2, "Studies of each patient.", lower_bound=1)
+    defects: bool = option(True, "Also plant defective files (SR without pixels, truncated "
+                           "image, text and binary junk) to exercise the reject path.")
+    findings: bool = option(
+        False, "Chest radiographs only, with findings planted at --finding_rate each (a "
+        "nodule, an opacity at a lung base, an enlarged heart shadow, and one label without "
+        "any pixel signal), and their label tables: Data_Entry_2017.csv (ChestX-ray14) and "
+        "train.csv (CheXpert, with uncertain -1.0 and blank entries).")
+    finding_rate: float = option(0.35, "Share of images carrying each finding.",
+                                 lower_bound=0.0, upper_bound=1.0)
 
 
 @dataclass

@@ -69,3 +69,61 @@ def test_training_settings_from_default_flags_are_the_fields_defaults():
         optimizer=settings_from_flags(OptimizerSettings, flag_values=values))
     assert built == TrainSettings("t", "d")
     assert values["optimizer"].value == "rmsprop" and values["keep_checkpoints"].value == 5
+
+
+def _cardiac():
+    from dicom.synthetic.cardiac_phantoms import CardiacSpec
+    return CardiacSpec
+
+
+def _synthetic():
+    from dicom.synthetic.synthetic_dicom import SyntheticSpec
+    return SyntheticSpec
+
+
+def _shapes():
+    from datasets.synthetic.shape_images import ShapeSettings
+    return ShapeSettings
+
+
+def _ensembles():
+    from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
+    return EnsembleSettings
+
+
+def _receive():
+    from dicom.network.receiver import ReceiveOptions
+    return ReceiveOptions
+
+
+def _pull():
+    from dicom.network.pull_run import PullOptions
+    return PullOptions
+
+
+def _timeouts():
+    from dicom.network.remote import Timeouts
+    return Timeouts
+
+
+@pytest.mark.parametrize("settings, argv, field, value", [
+    (_cardiac, "--slices=3", "slices_per_patient", 3),
+    (_synthetic, "--nodefects", "defects", False),
+    (_shapes, "--img_width=40", "width", 40),
+    (_ensembles, "--max_templates=30", "max_templates", 30),
+    (_receive, "--allowed_ae_titles=MODALITY,WS 2", "allowed_callers", ("MODALITY", "WS 2")),
+    (_pull, "--connections=8", "connections", 8),
+    (_timeouts, "--read_timeout_s=2.5", "read_s", 2.5),
+], ids=["cardiac", "synthesize", "shapes", "ensembles", "receive", "pull", "pacs-timeouts"])
+def test_each_commands_settings_are_its_flags(settings, argv, field, value):
+    """The commands' settings classes are their flags: unset flags give the class's own
+    defaults, and a flag (renamed or not) reaches its field."""
+    kind = settings()
+    values = flags.FlagValues()
+    define_option_flags(kind, flag_values=values)
+    values(["prog"])
+    assert settings_from_flags(kind, flag_values=values) == kind()
+    values = flags.FlagValues()
+    define_option_flags(kind, flag_values=values)
+    values(["prog", argv])
+    assert getattr(settings_from_flags(kind, flag_values=values), field) == value

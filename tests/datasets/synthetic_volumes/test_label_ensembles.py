@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from datasets.synthetic_volumes.ensemble_settings import EnsembleSettings
 from datasets.synthetic_volumes.label_ensembles import (
-    EnsembleSettings,
     RandomAffine,
     generate_ensemble,
     random_affine,
