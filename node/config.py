@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from datasets.records.tasks import record_task
+from datasets.records.tasks import CLASSIFICATION, record_task
 from node.routing import Matcher, parse_match
 
 PER_CHOICES = ("image", "study")
@@ -142,7 +142,7 @@ def _model_task(model: str) -> str | None:
         if os.path.exists(path):
             try:
                 with open(path, encoding="utf-8") as handle:
-                    return str(json.load(handle).get("task") or "classification")
+                    return str(json.load(handle).get("task") or CLASSIFICATION)
             except (OSError, ValueError):
                 return None
     return None

@@ -99,12 +99,12 @@ def _serialize(features: dict) -> bytes:
     return example.SerializeToString(deterministic=True)
 
 
-def parsing_spec(task: str, num_labels: int = 0) -> dict:
-    """`tf.io.parse_single_example` features for a record of `task` (multi-label records
-    carry `num_labels` targets and mask entries)."""
+def image_parsing_spec() -> dict:
+    """`tf.io.parse_single_example` features every record holds, whatever its task: the
+    image, its size and its names (what a reader of the image alone needs)."""
     import tensorflow as tf
 
-    spec = {
+    return {
         ENCODED: tf.io.FixedLenFeature([], tf.string),
         FORMAT: tf.io.FixedLenFeature([], tf.string, default_value="png"),
         HEIGHT: tf.io.FixedLenFeature([], tf.int64),
@@ -113,6 +113,14 @@ def parsing_spec(task: str, num_labels: int = 0) -> dict:
         ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         PATIENT_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
     }
+
+
+def parsing_spec(task: str, num_labels: int = 0) -> dict:
+    """`tf.io.parse_single_example` features for a record of `task` (multi-label records
+    carry `num_labels` targets and mask entries)."""
+    import tensorflow as tf
+
+    spec = image_parsing_spec()
     kind = record_task(task)
     if kind.dense:
         spec[MASK_ENCODED] = tf.io.FixedLenFeature([], tf.string)

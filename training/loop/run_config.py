@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from datasets.records.tasks import record_task
+from datasets.records.tasks import CLASSIFICATION, record_task
 from files.atomic_file import write_atomic
 
 if TYPE_CHECKING:  # imported where used: run configs are read without TensorFlow
@@ -35,7 +35,7 @@ class RunConfig:
     channels: int
     class_names: list[str]
     dataset_dir: str = ""
-    task: str = "classification"
+    task: str = CLASSIFICATION
     model_options: dict = field(default_factory=dict)
     preprocessing_name: str = ""
     """TF-Slim's preprocessing (`inception`, `vgg`); empty in configs written before it was

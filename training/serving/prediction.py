@@ -216,9 +216,7 @@ def _records_preprocessing(file: str) -> PixelPreprocessing | None:
 
 
 def _record_inputs(pattern: str, config: RunConfig) -> Iterator[tuple[str, np.ndarray | str]]:
-    features = {key: feature
-                for key, feature in example_codec.parsing_spec("segmentation").items()
-                if key != example_codec.MASK_ENCODED}
+    features = example_codec.image_parsing_spec()
     number = 0
     for file in record_files(pattern):
         due = preprocessing_still_due(config.folder_preprocessing, _records_preprocessing(file))
