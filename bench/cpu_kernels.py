@@ -69,12 +69,20 @@ def main(argv: list[str]) -> None:
         for setting in best:
             best[setting] = max(best[setting], _steps_per_second(setting))
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        cpu = next((line.split(":", 1)[1].strip() for line in handle
-                    if line.startswith("model name")), "unknown CPU")
+        info = handle.read().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in info
+                if line.startswith("model name")), "unknown CPU")
+    features = set(next((line.split(":", 1)[1].split() for line in info
+                         if line.startswith("flags")), []))
+    # TensorFlow's own choice: oneDNN where the CPU has one of these, Eigen elsewhere.
+    tf_picks_onednn = bool(features & {"avx512_vnni", "avx512_bf16", "amx_tile"})
     print(f"{FLAGS.model_name} {FLAGS.image_size} px, batch {FLAGS.batch_size}, {cpu}, "
-          f"{os.cpu_count()} cores")
-    print(f"oneDNN kernels (medcv's setting): {best['1']:.2f} steps/s")
-    print(f"Eigen kernels (TensorFlow's default here): {best['0']:.2f} steps/s")
+          f"{os.cpu_count()} cores, {'with' if tf_picks_onednn else 'without'} "
+          "AVX512-VNNI/BF16/AMX")
+    onednn = "medcv's setting" + (", TensorFlow's default here" if tf_picks_onednn else "")
+    eigen = "" if tf_picks_onednn else " (TensorFlow's default here)"
+    print(f"oneDNN kernels ({onednn}): {best['1']:.2f} steps/s")
+    print(f"Eigen kernels{eigen}: {best['0']:.2f} steps/s")
     print(f"ratio: {best['1'] / best['0']:.2f}x")
 
 
