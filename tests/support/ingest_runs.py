@@ -51,3 +51,36 @@ def kill_tree(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     process.wait(timeout=30)
+
+
+def _alive(pid: int) -> bool:
+    """`pid` still runs: it exists and is not a zombie waiting for its new parent."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids: list[int], timeout: float = 30.0) -> list[int]:
+    """Poll until none of `pids` runs; returns those still running at the timeout."""
+    deadline = time.monotonic() + timeout
+    while (running := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return running
+
+
+def settled_rows(engine: sa.Engine, table: str, quiet: float = 0.5, timeout: float = 10.0) -> int:
+    """`table`'s row count once it has not changed for `quiet` seconds: a commit a killed
+    writer had already sent lands on the server a moment after the writer is gone."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar()
+    stable_since = time.monotonic()
+    while time.monotonic() - stable_since < quiet and time.monotonic() < deadline:
+        time.sleep(0.05)
+        with engine.connect() as connection:
+            now = connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar()
+        if now != rows:
+            rows, stable_since = now, time.monotonic()
+    return rows

@@ -16,7 +16,7 @@ from dicom.synthetic.synthetic_dicom import SyntheticSpec, synthesize
 from files.png_codec import decode_png
 from tests.support.cli import popen_module, run_module
 from tests.support.dicom_files import gradient, image_dataset, to_bytes
-from tests.support.ingest_runs import wait_for_rows
+from tests.support.ingest_runs import children, settled_rows, wait_for_rows, wait_gone
 
 SECRET = b"medcv-test-secret-key"
 
@@ -228,17 +228,19 @@ def test_killed_ingest_reruns_to_every_file_exactly_once(db_url, tmp_path):
     engine = sa.create_engine(db_url)
     try:
         wait_for_rows(engine, "images", 40, process)
-        process.send_signal(signal.SIGKILL)
+        workers = children(process.pid)
+        process.send_signal(signal.SIGKILL)  # the parent only: its workers must follow it
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    with engine.connect() as c:
-        partial = c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar()
+    assert workers and wait_gone(workers, timeout=10) == []
+    # A commit a worker had sent before it died may still land; then nothing more does.
+    partial = settled_rows(engine, "images")
     assert 0 < partial < 400
     time.sleep(1.0)
-    with engine.connect() as c:  # the workers died with their parent: nothing more lands
+    with engine.connect() as c:
         assert c.exec_driver_sql("SELECT COUNT(*) FROM images").scalar() == partial
     result = run_module("dicom.create_database", *args)
     assert result.returncode == 0, result.stderr
