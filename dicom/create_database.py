@@ -38,7 +38,7 @@ from dicom.ingestion.database_url import (
 from dicom.ingestion.ingest import ingest_directory
 from dicom.ingestion.ingest_flags import (
     define_ingest_flags,
-    settings_from_flags,
+    ingest_settings_from_flags,
     worker_limits_from_flags,
 )
 from files.atomic_file import write_atomic
@@ -63,7 +63,7 @@ flags.mark_flag_as_required("directory")
 def _main() -> int:
     if not os.path.isdir(FLAGS.directory):
         raise NotADirectoryError(f"--directory {FLAGS.directory} is not a directory")
-    settings = settings_from_flags()
+    settings = ingest_settings_from_flags()
     worker_limits = worker_limits_from_flags()
     url = resolve_db_url(FLAGS.db_url)
     catalog = Catalog.open(url, settings.lists)

@@ -30,7 +30,11 @@ from console.text import printable
 from dicom.ingestion import ingest_flags
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import describe, describe_database_error, resolve_db_url
-from dicom.ingestion.ingest_flags import define_ingest_flags, worker_limits_from_flags
+from dicom.ingestion.ingest_flags import (
+    define_ingest_flags,
+    ingest_settings_from_flags,
+    worker_limits_from_flags,
+)
 from dicom.network import network_flags
 from dicom.network.instance_filters import parse_filters
 from dicom.network.network_flags import (
@@ -77,7 +81,7 @@ flags.mark_flag_as_required("source")
 def _main() -> int:
     quiet_network_logs()
     query = parse_filters(FLAGS.filter, FLAGS.accession_file)
-    settings = ingest_flags.settings_from_flags()
+    settings = ingest_settings_from_flags()
     spool = Spool(FLAGS.spool_dir or os.path.join("medcv_spool", "pull"),
                   FLAGS.max_file_mb << 20)
     receive_into(spool)

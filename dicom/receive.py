@@ -25,7 +25,11 @@ from console.text import printable
 from dicom.ingestion import ingest_flags
 from dicom.ingestion.catalog import Catalog
 from dicom.ingestion.database_url import describe, describe_database_error, resolve_db_url
-from dicom.ingestion.ingest_flags import define_ingest_flags, worker_limits_from_flags
+from dicom.ingestion.ingest_flags import (
+    define_ingest_flags,
+    ingest_settings_from_flags,
+    worker_limits_from_flags,
+)
 from dicom.network.network_flags import quiet_network_logs
 from dicom.network.pacs_address import check_ae_title
 from dicom.network.receiver import ReceiveOptions, Receiver
@@ -53,7 +57,7 @@ def _main() -> int:
     check_ae_title(options.ae_title, "--ae_title")
     for title in options.allowed_callers:
         check_ae_title(title, "--allowed_ae_titles")
-    settings = ingest_flags.settings_from_flags()
+    settings = ingest_settings_from_flags()
     spool = Spool(FLAGS.spool_dir or os.path.join("medcv_spool", "receive"),
                   FLAGS.max_file_mb << 20, FLAGS.min_free_mb << 20)
     receive_into(spool)

@@ -9,8 +9,7 @@ import os
 
 from absl import flags
 
-from console.options import define_option_flags, option
-from console.options import settings_from_flags as options_from_flags
+from console.options import define_option_flags, option, settings_from_flags
 from dicom.decoding.intensity_window import parse_window
 from dicom.decoding.limits import ReadLimits
 from dicom.ingestion.catalog_flags import DB_URL_HELP
@@ -36,7 +35,6 @@ from dicom.metadata.deidentify import (
 # Flags defined here belong to the command that asks for them (its --help lists them).
 flags.disclaim_key_flags()
 
-FLAGS = flags.FLAGS
 _LIMITS = ReadLimits()
 _WORKER_LIMITS = WorkerLimits()
 
@@ -223,10 +221,10 @@ def define_ingest_flags() -> None:
 
 def ingest_options_from_flags() -> IngestOptions:
     """The shared options as the command line gave them."""
-    return options_from_flags(IngestOptions)
+    return settings_from_flags(IngestOptions)
 
 
-def settings_from_flags() -> IngestSettings:
+def ingest_settings_from_flags() -> IngestSettings:
     """The ingest settings the flags ask for; a wrong value is a one-line ValueError."""
     return ingest_options_from_flags().settings()
 
