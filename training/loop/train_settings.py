@@ -79,7 +79,10 @@ class TrainSettings:
     mixed_precision: bool = option(
         False, "float16 compute with dynamic loss scaling on GPU (bfloat16 on CPU).")
     augment: bool = option(True, "Flips, small rotations, brightness and contrast.")
-    seed: int | None = option(None, "Seed of the shuffle and augmentation.")
+    seed: int | None = option(
+        None, "Seed of the initial weights, dropout, shuffle and augmentation: a run repeated "
+        "with the same seed on the same machine starts from the same weights and sees the "
+        "same batches. Unset: a fresh draw each run.")
     max_checkpoints_to_keep: int = option(
         5, "How many of the latest checkpoints the train_dir keeps (the best one, with "
         "--keep_best_on, is kept besides).", lower_bound=1, flag="keep_checkpoints")

@@ -168,6 +168,8 @@ def _train(settings, spec, net, size, channels, strategy, chief, directory,
     if chief:
         _record_run_config(settings, size, channels, spec, pos_weight)
     train_size = spec.split(settings.dataset_split_name).num_examples
+    if settings.seed is not None:
+        keras.utils.set_random_seed(settings.seed)  # the initial weights and dropout too
     with strategy.scope():
         model = build_model(settings.model_name, spec.num_classes, size, channels,
                             settings.model_options, settings.preprocessing_name)

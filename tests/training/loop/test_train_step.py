@@ -42,3 +42,12 @@ def test_several_steps_per_call_train_as_single_steps(tmp_path):
     np.testing.assert_allclose([grouped[s] for s in (3, 6, 7)],
                                [single[s] for s in (3, 6, 7)], rtol=1e-4)
     assert checkpoint_step(resolve_checkpoint(str(tmp_path / "grouped"))) == 7
+
+
+def test_the_seed_fixes_the_initial_weights(tmp_path):
+    records = tiny_records(str(tmp_path))
+    first = step_losses(str(tmp_path / "first"), records, steps=2, jit_compile=False, seed=7)
+    again = step_losses(str(tmp_path / "again"), records, steps=2, jit_compile=False, seed=7)
+    other = step_losses(str(tmp_path / "other"), records, steps=2, jit_compile=False, seed=8)
+    np.testing.assert_allclose(list(again.values()), list(first.values()), rtol=1e-5)
+    assert abs(other[1] - first[1]) > 1e-3 * abs(first[1])
