@@ -35,8 +35,8 @@ def main(argv: list[str]) -> None:
     truth = rng.random((n, labels)) < 0.15
     scores = np.clip(rng.normal(0.3 + 0.3 * truth, 0.2), 0, 1).round(4)
     clusters = np.arange(n) // FLAGS.images_per_patient
-    columns = [Column(str(k), np.ones(n, bool), truth[:, k], scores[:, k], scores[:, k] >= 0.5)
-               for k in range(labels)]
+    columns = [Column(str(k), np.ones(n, bool), truth[:, k], scores[:, k], scores[:, k] >= 0.5,
+                      scores[:, k]) for k in range(labels)]
     start = time.perf_counter()
     intervals = bootstrap_intervals(metric_set(columns, None, clusters), clusters,
                                     FLAGS.replicates, seed=0)

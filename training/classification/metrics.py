@@ -4,8 +4,9 @@ Conventions: rows of the confusion matrix are true classes, columns predicted.
 Precision of a class never predicted, recall of a class absent from the labels,
 and F1 when both are undefined, are reported as null, not 0, so they are not
 mistaken for measured failures; macro means average the defined values. ROC AUC
-is one-vs-rest (scikit-learn's `roc_auc_score`: ties count one half), null for a
-class that has no positives or no negatives in the labels.
+is one-vs-rest (scikit-learn's `roc_auc_score`: ties count one half) on each class's
+log-odds (`ranking`: a probability rounded to 1.0 would tie), null for a class that has
+no positives or no negatives in the labels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
+from training.classification.ranking import ranking_scores
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -43,10 +46,12 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def classification_report(
-    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str],
+    logits: np.ndarray | None = None,
 ) -> dict:
     """Accuracy, per-class precision, recall, F1, support and AUROC, their macro means and the
-    confusion matrix (top-5 recall beyond five classes); None where a figure is undefined."""
+    confusion matrix (top-5 recall beyond five classes); None where a figure is undefined.
+    AUROC ranks by the logits where given, else by the probabilities' log-odds."""
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     num_classes = len(class_names)
@@ -54,6 +59,7 @@ def classification_report(
         raise ValueError(f"probabilities of shape {probabilities.shape} for {len(labels)} "
                          f"labels and {num_classes} classes")
     predictions = probabilities.argmax(axis=1)
+    ranks = ranking_scores(probabilities, logits)
     matrix = confusion_matrix(labels, predictions, num_classes)
     per_class = {}
     for index, name in enumerate(class_names):
@@ -67,7 +73,7 @@ def classification_report(
         per_class[name] = {
             "precision": precision, "recall": recall, "f1": f1,
             "support": int(matrix[index, :].sum()),
-            "roc_auc": roc_auc(probabilities[:, index], labels == index),
+            "roc_auc": roc_auc(ranks[:, index], labels == index),
         }
     report = {
         "num_examples": len(labels),

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_curve
 
 from training.classification.metrics import roc_auc
+from training.classification.ranking import ranking_scores
 
 THRESHOLD_RULES = ("youden", "f1")
 DEFAULT_THRESHOLD = 0.5
@@ -90,24 +91,27 @@ def choose_thresholds(targets: np.ndarray, probabilities: np.ndarray,
 
 
 def multilabel_report(targets: np.ndarray, probabilities: np.ndarray,
-                      class_names: Sequence[str], thresholds: dict[str, float | None]) -> dict:
+                      class_names: Sequence[str], thresholds: dict[str, float | None],
+                      logits: np.ndarray | None = None) -> dict:
     """The metrics of one split; `thresholds` (label -> value, None for 0.5) come from the
-    validation split."""
+    validation split. AUROC and AP rank by the logits where given (a probability rounded
+    to 1.0 ties; see `ranking`)."""
     targets = np.asarray(targets, dtype=np.float64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != targets.shape or probabilities.shape[1] != len(class_names):
         raise ValueError(f"probabilities of shape {probabilities.shape} for targets of shape "
                          f"{targets.shape} and {len(class_names)} labels")
+    ranks = ranking_scores(probabilities, logits, multi_label=True)
     per_label: dict[str, dict] = {}
     no_positives: list[str] = []
     pooled_scores, pooled_truth = [], []
     totals = dict.fromkeys(("tp", "fn", "tn", "fp"), 0)
     for index, name in enumerate(class_names):
         known = targets[:, index] >= 0
-        scores, truth = probabilities[known, index], targets[known, index] == 1
+        scores, truth = ranks[known, index], targets[known, index] == 1
         threshold = thresholds.get(name)
         used = DEFAULT_THRESHOLD if threshold is None else threshold
-        predicted = scores >= used
+        predicted = probabilities[known, index] >= used
         counts = {"tp": int((predicted & truth).sum()), "fn": int((~predicted & truth).sum()),
                   "tn": int((~predicted & ~truth).sum()), "fp": int((predicted & ~truth).sum())}
         for key, value in counts.items():

@@ -15,10 +15,11 @@ COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
 
-def render_roc_curves(targets: np.ndarray, probabilities: np.ndarray,
+def render_roc_curves(targets: np.ndarray, scores: np.ndarray,
                       class_names: Sequence[str], aurocs: Sequence[float | None],
                       title: str = "") -> Image.Image:
-    """The ROC curves of every class or label as a picture, with AUROC in the legend."""
+    """The ROC curves of every class or label as a picture, with AUROC in the legend;
+    `scores` (probabilities, or the log-odds eval ranks by) only order the images."""
     font = ImageFont.load_default()
     legend = [f"{name}: AUROC {'n/a (no positives or negatives)' if auc is None else f'{auc:.3f}'}"
               for name, auc in zip(class_names, aurocs, strict=True)]
@@ -47,7 +48,7 @@ def render_roc_curves(targets: np.ndarray, probabilities: np.ndarray,
         known = targets[:, index] >= 0
         truth = targets[known, index] == 1
         if aurocs[index] is not None:
-            fpr, tpr, _ = roc_points(probabilities[known, index], truth)
+            fpr, tpr, _ = roc_points(scores[known, index], truth)
             draw.line([point(f, t) for f, t in zip(fpr, tpr, strict=True)], fill=colour,
                       width=2)
         y = MARGIN + 16 * index

@@ -38,7 +38,7 @@ def fit_scaling(validation: SplitPredictions, task: str, class_names: list[str],
 
 def _calibration_of(predictions: SplitPredictions, task: str, class_names: list[str]) -> dict:
     columns, correct = score_columns(predictions, task, class_names, None)
-    out: dict[str, Any] = {c.name: calibration(c.positive, c.scores) for c in columns
+    out: dict[str, Any] = {c.name: calibration(c.positive, c.probabilities) for c in columns
            if 0 < c.positive.sum() < len(c.positive)}
     if correct is not None:
         out["top_label_ece"] = expected_calibration_error(

@@ -34,6 +34,7 @@ from training.classification.confusion_image import render_confusion_matrix
 from training.classification.metrics import classification_report, format_confusion_matrix
 from training.classification.multilabel_metrics import choose_thresholds, multilabel_report
 from training.classification.probability_scaling import write_scaling
+from training.classification.ranking import ranking_scores
 from training.classification.roc_image import render_roc_curves
 from training.classification.thresholds import Thresholds, write_thresholds
 from training.evaluation.calibration_fit import before_and_after, fit_scaling
@@ -174,13 +175,14 @@ def evaluate(settings: EvalSettings, prefix: str | None = None) -> dict:
     if spec.kind.multi_label and predictions is not None:
         targets, probabilities = predictions.targets, predictions.probabilities
         chosen = _chosen_thresholds(settings, spec, prefix, validation or predictions)
-        report = multilabel_report(targets, probabilities, spec.class_names, chosen.values)
+        report = multilabel_report(targets, probabilities, spec.class_names, chosen.values,
+                                   predictions.logits)
         report.update(threshold_rule=chosen.rule, threshold_split=chosen.split,
                       label_policy=spec.label_policy)
-        curves = (targets, probabilities)
+        curves = (targets, ranking_scores(probabilities, predictions.logits, multi_label=True))
     elif predictions is not None:
         report = classification_report(predictions.targets, predictions.probabilities,
-                                       spec.class_names)
+                                       spec.class_names, predictions.logits)
     report.update(checkpoint=prefix, step=checkpoint_step(prefix), task=spec.task,
                   split=settings.dataset_split_name, model_name=config.model_name,
                   preprocessing=config.preprocessing, restored=loaded.restore.summary())
@@ -319,7 +321,8 @@ def evidence(predictions: SplitPredictions, spec: DatasetSpec,
         columns = []
     for column in columns:
         if 0 < column.positive.sum() < len(column.positive):
-            out["calibration"][column.name] = calibration(column.positive, column.scores)
+            out["calibration"][column.name] = calibration(column.positive,
+                                                           column.probabilities)
             out["delong"][column.name] = delong_interval(column.scores, column.positive)
     if correct is not None:
         confidence = predictions.probabilities.max(axis=1)
@@ -367,10 +370,10 @@ def _save(report: dict, eval_dir: str, curves=None) -> None:
 
 
 def _save_multilabel(report: dict, eval_dir: str, targets: np.ndarray,
-                     probabilities: np.ndarray) -> None:
+                     scores: np.ndarray) -> None:
     names = report["class_names"]
     image = render_roc_curves(
-        targets, probabilities, names, [report["per_label"][n]["auroc"] for n in names],
+        targets, scores, names, [report["per_label"][n]["auroc"] for n in names],
         f"{report['model_name']} step {report['step']}, split {report['split']}")
     image.save(os.path.join(eval_dir, "roc_curves.png"))
     writer = tf.summary.create_file_writer(eval_dir)

@@ -17,6 +17,7 @@ import numpy as np
 from datasets.records.dataset_spec import DatasetSpec
 from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
+from training.classification.ranking import ranking_scores
 from training.evaluation.statistics import Column
 
 PREDICTIONS_FILE = "predictions.csv"
@@ -64,23 +65,26 @@ def score_columns(predictions: SplitPredictions, task: str, class_names: list[st
                   thresholds: dict[str, float | None] | None
                   ) -> tuple[list[Column], np.ndarray | None]:
     """One column per class (one-vs-rest, decided by argmax) or per label (over its known
-    entries, decided by its threshold); and, single-label, whether each image is right."""
+    entries, decided by its threshold), ranked by log-odds (exact from the logits where eval
+    has them); and, single-label, whether each image is right."""
     targets, probabilities = predictions.targets, predictions.probabilities
-    if record_task(task).multi_label:
+    multi_label = record_task(task).multi_label
+    ranks = ranking_scores(probabilities, predictions.logits, multi_label)
+    if multi_label:
         columns = []
         for index, name in enumerate(class_names):
             known = targets[:, index] >= 0
             limit = (thresholds or {}).get(name)
             limit = 0.5 if limit is None else limit
-            scores = probabilities[known, index]
-            columns.append(Column(name, known, targets[known, index] == 1, scores,
-                                  scores >= limit))
+            chances = probabilities[known, index]
+            columns.append(Column(name, known, targets[known, index] == 1, ranks[known, index],
+                                  chances >= limit, chances))
         return columns, None
     labels = targets.astype(np.int64)
     predicted = probabilities.argmax(axis=1)
     everywhere = np.ones(len(labels), dtype=bool)
-    return [Column(name, everywhere, labels == index, probabilities[:, index],
-                   predicted == index) for index, name in enumerate(class_names)], (
+    return [Column(name, everywhere, labels == index, ranks[:, index], predicted == index,
+                   probabilities[:, index]) for index, name in enumerate(class_names)], (
         predicted == labels)
 
 

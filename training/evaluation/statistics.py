@@ -117,13 +117,15 @@ def _ratio(draws: np.ndarray, hits: np.ndarray, among: np.ndarray) -> np.ndarray
 @dataclass
 class Column:
     """One class (one-vs-rest) or one label: over its `known` images, the truth, the
-    scores and the decisions (argmax, or the label's threshold)."""
+    scores AUROC and AP rank by, the decisions (argmax, or the label's threshold) and the
+    probabilities calibration is measured on."""
 
     name: str
     known: np.ndarray
     positive: np.ndarray
     scores: np.ndarray
     decided: np.ndarray
+    probabilities: np.ndarray
 
 
 MetricSet = Callable[[np.ndarray], dict[str, np.ndarray]]

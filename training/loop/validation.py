@@ -36,6 +36,7 @@ from datasets.input_pipeline.pipeline import PipelineOptions
 from datasets.records.dataset_spec import DatasetSpec
 from datasets.records.tasks import record_task
 from files.atomic_file import write_atomic
+from training.classification.ranking import one_vs_rest_log_odds
 from training.loop.run_config import RUN_CONFIG
 
 BEST_DIR = "best"
@@ -170,16 +171,12 @@ def _discrimination(task: str, logits: np.ndarray, targets: np.ndarray) -> dict[
         auroc = float(np.mean(scores)) if scores else math.nan
         return {"validation_accuracy": accuracy, "validation_auroc": auroc}
     accuracy = float(np.mean(np.argmax(logits, -1) == targets))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    odds = one_vs_rest_log_odds(logits)  # as eval ranks: saturated probabilities would tie
     present = np.unique(targets)
     if len(present) < 2:
         auroc = math.nan
-    elif logits.shape[1] == 2:
-        auroc = float(roc_auc_score(targets, probabilities[:, 1]))
     else:  # one-vs-rest over the classes present, as eval's macro ROC AUC
-        auroc = float(np.mean([roc_auc_score(targets == c, probabilities[:, c])
-                               for c in present]))
+        auroc = float(np.mean([roc_auc_score(targets == c, odds[:, c]) for c in present]))
     return {"validation_accuracy": accuracy, "validation_auroc": auroc}
 
 

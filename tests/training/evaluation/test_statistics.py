@@ -70,7 +70,7 @@ def _clustered_draw(rng, patients: int, images: int, separation: float):
 
 
 def _covers(scores, positive, clusters, truth_auroc: float, replicates: int, seed: int):
-    column = Column("finding", np.ones(len(scores), bool), positive, scores, scores > 0)
+    column = Column("finding", np.ones(len(scores), bool), positive, scores, scores > 0, scores)
     interval = bootstrap_intervals(metric_set([column], None, clusters), clusters,
                                    replicates, seed)["auroc:finding"]
     low, high = interval.percentile

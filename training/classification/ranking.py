@@ -1,0 +1,59 @@
+"""Scores that rank images as the predicted probability does, without its saturation.
+
+AUROC, average precision and DeLong's variance depend only on how images are ordered
+by a score. A float32 softmax or sigmoid rounds to exactly 1.0 once a logit margin
+passes about 17, so a confident model's positives tie at 1.0 and rank as coin flips:
+an overconfident two-class net that orders every image correctly scored AUROC 0.5 on
+one class and 1.0 on the other from its probabilities. The log-odds of each class
+against the rest orders images exactly as the exact probability would, and stays
+apart where the probability has rounded, so the evidence ranks by it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# sklearn refuses infinite scores; these keep their order and their ties, and sum without
+# overflow in its finiteness check (finite log-odds of float32 logits stay below 1e39).
+_LARGEST = 1e300
+
+
+def one_vs_rest_log_odds(logits: np.ndarray) -> np.ndarray:
+    """Per image and class, log(p_c / (1 - p_c)) of softmax(`logits`), computed in float64
+    from the logits: logit_c minus the log-sum-exp of the other classes' logits."""
+    z = np.asarray(logits, dtype=np.float64)
+    rows = np.arange(len(z))
+    top = np.argmax(z, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        shifted = z - z[rows, top][:, None]  # the largest is 0; exp() of each is at most 1
+        weights = np.exp(shifted)
+        # Beside a class that is not the row's largest sits the largest (weight 1), so the
+        # rest's sum, total - own, loses at most log10(classes) digits to cancellation.
+        odds = shifted - np.log(weights.sum(axis=1, keepdims=True) - weights)
+        # The largest class against the rest, shifted by the rest's own largest, so that
+        # a margin past exp()'s range (about 745) still counts.
+        rest = z.copy()
+        rest[rows, top] = -np.inf
+        runner_up = rest.max(axis=1)
+        rest_sum = np.where(np.isneginf(runner_up), -np.inf,  # no rest: certain
+                            runner_up + np.log(np.exp(rest - runner_up[:, None]).sum(axis=1)))
+        odds[rows, top] = z[rows, top] - rest_sum
+    return np.nan_to_num(odds, nan=np.nan, posinf=_LARGEST, neginf=-_LARGEST)
+
+
+def ranking_scores(probabilities: np.ndarray, logits: np.ndarray | None = None,
+                   multi_label: bool = False) -> np.ndarray:
+    """The score AUROC and average precision rank each class or label by: its log-odds,
+    from the logits where eval has them, else from the probabilities (a `predictions.csv`
+    read back: exact up to the smallest probability float can hold)."""
+    if multi_label:
+        if logits is not None:
+            return np.asarray(logits, dtype=np.float64)
+        p = np.asarray(probabilities, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            odds = np.log(p) - np.log1p(-p)
+        return np.nan_to_num(odds, nan=np.nan, posinf=_LARGEST, neginf=-_LARGEST)
+    if logits is not None:
+        return one_vs_rest_log_odds(logits)
+    with np.errstate(divide="ignore"):
+        return one_vs_rest_log_odds(np.log(np.asarray(probabilities, dtype=np.float64)))
