@@ -21,24 +21,28 @@ _LARGEST = 1e300
 def one_vs_rest_log_odds(logits: np.ndarray) -> np.ndarray:
     """Per image and class, log(p_c / (1 - p_c)) of softmax(`logits`), computed in float64
     from the logits: logit_c minus the log-sum-exp of the other classes' logits."""
-    z = np.asarray(logits, dtype=np.float64)
-    rows = np.arange(len(z))
-    top = np.argmax(z, axis=1)
+    odds = np.array(logits, dtype=np.float64)  # worked on in place: two arrays at most
+    rows = np.arange(len(odds))
+    top = np.argmax(odds, axis=1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        shifted = z - z[rows, top][:, None]  # the largest is 0; exp() of each is at most 1
-        weights = np.exp(shifted)
-        # Beside a class that is not the row's largest sits the largest (weight 1), so the
-        # rest's sum, total - own, loses at most log10(classes) digits to cancellation.
-        odds = shifted - np.log(weights.sum(axis=1, keepdims=True) - weights)
-        # The largest class against the rest, shifted by the rest's own largest, so that
-        # a margin past exp()'s range (about 745) still counts.
-        rest = z.copy()
-        rest[rows, top] = -np.inf
-        runner_up = rest.max(axis=1)
-        rest_sum = np.where(np.isneginf(runner_up), -np.inf,  # no rest: certain
-                            runner_up + np.log(np.exp(rest - runner_up[:, None]).sum(axis=1)))
-        odds[rows, top] = z[rows, top] - rest_sum
-    return np.nan_to_num(odds, nan=np.nan, posinf=_LARGEST, neginf=-_LARGEST)
+        odds -= odds[rows, top][:, None]  # the largest is 0; exp() of each is at most 1
+        # The largest class against the rest: the rest's log-sum-exp shifted by its own
+        # largest, so that a margin past exp()'s range (about 745) still counts.
+        odds[rows, top] = -np.inf
+        runner_up = odds.max(axis=1)
+        alone = np.isneginf(runner_up)  # one class, or the rest at probability 0: certain
+        runner_up[alone] = 0.0
+        work = odds - runner_up[:, None]
+        np.exp(work, out=work)
+        top_odds = np.where(alone, np.inf, -(runner_up + np.log(work.sum(axis=1))))
+        # Any other class: beside it sits the largest (weight 1), so the rest's sum, total
+        # less its own, loses at most log10(classes) digits to cancellation.
+        odds[rows, top] = 0.0
+        np.exp(odds, out=work)
+        np.subtract(work.sum(axis=1, keepdims=True), work, out=work)
+        odds -= np.log(work, out=work)
+        odds[rows, top] = top_odds
+    return np.nan_to_num(odds, copy=False, nan=np.nan, posinf=_LARGEST, neginf=-_LARGEST)
 
 
 def ranking_scores(probabilities: np.ndarray, logits: np.ndarray | None = None,
