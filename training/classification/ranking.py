@@ -48,8 +48,10 @@ def one_vs_rest_log_odds(logits: np.ndarray) -> np.ndarray:
 def ranking_scores(probabilities: np.ndarray, logits: np.ndarray | None = None,
                    multi_label: bool = False) -> np.ndarray:
     """The score AUROC and average precision rank each class or label by: its log-odds,
-    from the logits where eval has them, else from the probabilities (a `predictions.csv`
-    read back: exact up to the smallest probability float can hold)."""
+    from the logits where eval has them, else from the probabilities of a `predictions.csv`
+    read back. From probabilities, a class's odds stay apart while the other classes'
+    probabilities are above zero (float32: margins up to about 100); a multi-label
+    probability rounded to 1.0 has no such rest and still ties."""
     if multi_label:
         if logits is not None:
             return np.asarray(logits, dtype=np.float64)
