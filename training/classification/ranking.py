@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.classification.probability_scaling import logits_from_probabilities
+
 # sklearn refuses infinite scores; these keep their order and their ties, and sum without
 # overflow in its finiteness check (finite log-odds of float32 logits stay below 1e39).
 _LARGEST = 1e300
@@ -48,18 +50,13 @@ def one_vs_rest_log_odds(logits: np.ndarray) -> np.ndarray:
 def ranking_scores(probabilities: np.ndarray, logits: np.ndarray | None = None,
                    multi_label: bool = False) -> np.ndarray:
     """The score AUROC and average precision rank each class or label by: its log-odds,
-    from the logits where eval has them, else from the probabilities of a `predictions.csv`
-    read back. From probabilities, a class's odds stay apart while the other classes'
-    probabilities are above zero (float32: margins up to about 100); a multi-label
-    probability rounded to 1.0 has no such rest and still ties."""
+    from the logits where eval has them, else from the logits the probabilities of a
+    `predictions.csv` keep (`logits_from_probabilities`). From probabilities, a class's
+    odds stay apart while the other classes' probabilities are above float32's smallest
+    (margins up to about 87); a multi-label probability rounded to 1.0 has no such rest
+    and still ties."""
+    if logits is None:
+        logits = logits_from_probabilities(probabilities, multi_label)
     if multi_label:
-        if logits is not None:
-            return np.asarray(logits, dtype=np.float64)
-        p = np.asarray(probabilities, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            odds = np.log(p) - np.log1p(-p)
-        return np.nan_to_num(odds, nan=np.nan, posinf=_LARGEST, neginf=-_LARGEST)
-    if logits is not None:
-        return one_vs_rest_log_odds(logits)
-    with np.errstate(divide="ignore"):
-        return one_vs_rest_log_odds(np.log(np.asarray(probabilities, dtype=np.float64)))
+        return np.asarray(logits, dtype=np.float64)
+    return one_vs_rest_log_odds(logits)
